@@ -1,0 +1,213 @@
+package inventory
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// decode fills v from n strictly: an unknown key, a wrong type or a duplicate key is an
+// error at its own line and column, and decoding goes on so that every defect is reported
+// in one run. yaml.v3's KnownFields reports only a line and stops at the first document
+// error, which is not enough for files people edit by hand.
+func decode(file string, n *yaml.Node, v reflect.Value, errs *Errors) {
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return
+		}
+		n = n.Content[0]
+	}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	pos := Pos{File: file, Line: n.Line, Col: n.Column}
+	if n.Tag == "!!null" {
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		decode(file, n, v.Elem(), errs)
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			errs.add(pos, "", "expected a mapping (key: value lines), found %s", kindName(n))
+			return
+		}
+		fields := structFields(v.Type())
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			kpos := Pos{File: file, Line: k.Line, Col: k.Column}
+			if seen[k.Value] {
+				errs.add(kpos, "remove one of the two", "duplicate key %q", k.Value)
+				continue
+			}
+			seen[k.Value] = true
+			idx, ok := fields[k.Value]
+			if !ok {
+				errs.add(kpos, hintFor(k.Value, fields), "unknown field %q in %s", k.Value, typeName(v.Type()))
+				continue
+			}
+			decode(file, val, v.Field(idx), errs)
+		}
+		if s, ok := v.Addr().Interface().(interface{ setSource(string, *yaml.Node) }); ok {
+			s.setSource(file, n)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			errs.add(pos, "write it as a list, one '- item' per line", "expected a list, found %s", kindName(n))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, c := range n.Content {
+			decode(file, c, s.Index(i), errs)
+		}
+		v.Set(s)
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			errs.add(pos, "", "expected a mapping, found %s", kindName(n))
+			return
+		}
+		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			kv := reflect.New(v.Type().Key()).Elem()
+			decode(file, n.Content[i], kv, errs)
+			ev := reflect.New(v.Type().Elem()).Elem()
+			decode(file, n.Content[i+1], ev, errs)
+			m.SetMapIndex(kv, ev)
+		}
+		v.Set(m)
+	default:
+		decodeScalar(file, n, v, errs)
+	}
+}
+
+func decodeScalar(file string, n *yaml.Node, v reflect.Value, errs *Errors) {
+	pos := Pos{File: file, Line: n.Line, Col: n.Column}
+	if n.Kind != yaml.ScalarNode {
+		errs.add(pos, "", "expected a single value, found %s", kindName(n))
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(n.Value)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(n.Value)
+		if err != nil {
+			errs.add(pos, "use true or false", "%q is not a boolean", n.Value)
+			return
+		}
+		v.SetBool(b)
+	case reflect.Int:
+		i, err := strconv.ParseInt(n.Value, 0, 64)
+		if err != nil {
+			errs.add(pos, "write a whole number", "%q is not a whole number", n.Value)
+			return
+		}
+		v.SetInt(i)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil {
+			errs.add(pos, "write a number", "%q is not a number", n.Value)
+			return
+		}
+		v.SetFloat(f)
+	default:
+		panic(fmt.Sprintf("inventory: cannot decode into %s", v.Type()))
+	}
+}
+
+var fieldCache = map[reflect.Type]map[string]int{}
+
+// structFields maps yaml keys to field indexes; fields tagged "-" are not keys.
+func structFields(t reflect.Type) map[string]int {
+	if m, ok := fieldCache[t]; ok {
+		return m
+	}
+	m := map[string]int{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" || !f.IsExported() {
+			continue
+		}
+		m[tag] = i
+	}
+	fieldCache[t] = m
+	return m
+}
+
+func init() {
+	// Fill the cache before any concurrent load; it is read-only afterwards.
+	for _, t := range []any{siteFile{}, Network{}, DHCP{}, Profile{}, Boot{}, Expect{}, GPUExpect{},
+		StorageExpect{}, Credential{}, TLS{}, BMC{}, Interface{}, Defaults{}, Rack{}, Overrides{}, Node{}} {
+		structFields(reflect.TypeOf(t))
+	}
+}
+
+// hintFor suggests the known key closest to a misspelt one.
+func hintFor(key string, fields map[string]int) string {
+	best, bestD := "", 3
+	for k := range fields {
+		if d := editDistance(key, k); d < bestD || (d == bestD && k < best) {
+			best, bestD = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("did you mean %q?", best)
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return "known fields: " + strings.Join(keys, ", ")
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return fmt.Sprintf("the value %q", n.Value)
+	}
+	return "something else"
+}
+
+func typeName(t reflect.Type) string {
+	switch t {
+	case reflect.TypeOf(siteFile{}):
+		return "the site file"
+	case reflect.TypeOf(Rack{}):
+		return "a rack"
+	}
+	return strings.ToLower(t.Name())
+}
