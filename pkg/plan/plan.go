@@ -1,0 +1,83 @@
+// Package plan turns a validated inventory into what each service must do for each node:
+// the DHCP reservation, the boot files and iPXE script URL, and the VLAN interfaces the
+// provisioning host needs. Services read a Plan; they never interpret the inventory.
+package plan
+
+import (
+	"net"
+	"net/netip"
+)
+
+// Boot binaries served over TFTP from pxe/, by client architecture.
+const (
+	FileBIOS      = "undionly.kpxe" // legacy BIOS PXE (arch 0)
+	FileUEFI      = "ipxe.efi"      // x86-64 UEFI (arch 7, 9)
+	FileUEFISNP   = "snponly.efi"   // x86-64 UEFI, using the firmware's own NIC driver
+	FileARM64UEFI = "arm64/ipxe.efi"
+)
+
+// DefaultHTTPPort is where serve answers iPXE scripts, artifacts and install files.
+const DefaultHTTPPort = 8080
+
+// Options are the provisioning host's choices that are not in the inventory.
+type Options struct {
+	HTTPPort int // default DefaultHTTPPort
+}
+
+// Plan is the whole site's plan.
+type Plan struct {
+	Site  string          `json:"site"`
+	Nodes []*NodePlan     `json:"nodes"`
+	Host  []HostInterface `json:"host_interfaces"` // what the provisioning host needs
+}
+
+// NodePlan is what one node gets.
+type NodePlan struct {
+	Node        string      `json:"node"`
+	Rack        string      `json:"rack"`
+	Role        string      `json:"role"`
+	Protected   bool        `json:"protected,omitempty"`
+	Reservation Reservation `json:"reservation"`
+	Boot        Boot        `json:"boot"`
+}
+
+// Reservation is the DHCP answer for the node's PXE interface.
+type Reservation struct {
+	Mode         string           `json:"mode"` // reservation, proxy or off
+	Network      string           `json:"network"`
+	Interface    string           `json:"interface"`
+	MAC          net.HardwareAddr `json:"-"`
+	MACString    string           `json:"mac"`
+	IP           netip.Addr       `json:"ip"`
+	Prefix       netip.Prefix     `json:"prefix"` // the network, e.g. 10.10.0.0/22
+	Gateway      netip.Addr       `json:"gateway,omitzero"`
+	DNS          []netip.Addr     `json:"dns,omitempty"`
+	Domain       string           `json:"domain,omitempty"`
+	MTU          int              `json:"mtu"`
+	Hostname     string           `json:"hostname"`
+	LeaseSeconds int              `json:"lease_seconds"`
+	Server       netip.Addr       `json:"server"` // provisioning host on this network: DHCP server id, TFTP and HTTP
+}
+
+// Boot is how the node boots from the network.
+type Boot struct {
+	BIOSFile    string `json:"bios_file"`     // TFTP file for arch 0
+	UEFIFile    string `json:"uefi_file"`     // TFTP file for arch 7/9
+	ARM64File   string `json:"arm64_file"`    // TFTP file for arch 11
+	HTTPBootURL string `json:"http_boot_url"` // UEFI HTTP boot clients: the iPXE binary over HTTP
+	ScriptURL   string `json:"script_url"`    // what iPXE chains to
+	Kernel      string `json:"kernel,omitempty"`
+	Initrd      string `json:"initrd,omitempty"`
+	Cmdline     string `json:"cmdline,omitempty"`
+	Install     string `json:"install,omitempty"` // install template name, empty: none
+}
+
+// HostInterface is an interface the provisioning host needs on a network (a VLAN
+// sub-interface on the trunk when VLAN is non-zero) so serve can listen there.
+type HostInterface struct {
+	Network string       `json:"network"`
+	Role    string       `json:"role"`
+	VLAN    int          `json:"vlan,omitempty"`
+	MTU     int          `json:"mtu"`
+	Address netip.Prefix `json:"address"` // Network.Server with the network's prefix length
+}
