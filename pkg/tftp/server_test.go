@@ -1,0 +1,179 @@
+package tftp
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pin/tftp/v3"
+
+	"github.com/racklift/racklift/internal/testenv"
+	"github.com/racklift/racklift/pkg/events"
+)
+
+const debianUndionly = "/usr/lib/ipxe/undionly.kpxe"
+
+// startServer serves a fresh root on a loopback port; it holds undionly.kpxe, a
+// symlink leading out of the root, one leading to an absolute path and one that
+// stays inside.
+func startServer(t *testing.T) (addr string, root string, ev *events.Stream, want []byte) {
+	t.Helper()
+	testenv.NeedFile(t, debianUndionly)
+	want, err := os.ReadFile(debianUndionly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	root = filepath.Join(dir, "pxe")
+	must(t, os.MkdirAll(filepath.Join(root, "arm64"), 0o755))
+	must(t, os.WriteFile(filepath.Join(root, "undionly.kpxe"), want, 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "secret"), []byte("outside the root"), 0o644))
+	must(t, os.Symlink("../secret", filepath.Join(root, "escape")))
+	must(t, os.Symlink("/etc/passwd", filepath.Join(root, "abs-link")))
+	must(t, os.Symlink("undionly.kpxe", filepath.Join(root, "arm64", "..", "inside-link")))
+
+	ev = events.New(nil, nil)
+	s, err := New(Config{Root: root, Events: ev, Timeout: 500 * time.Millisecond, Retries: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(conn)
+	t.Cleanup(s.Shutdown)
+	return conn.LocalAddr().String(), root, ev, want
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tftpHPA runs tftp-hpa's client; it returns what it printed.
+func tftpHPA(t *testing.T, addr string, cmd ...string) string {
+	t.Helper()
+	bin := testenv.NeedCommand(t, "tftp")[0]
+	host, port, _ := net.SplitHostPort(addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	args := append([]string{"-m", "binary", host, port, "-c"}, cmd...)
+	out, _ := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("tftp %v: timed out (no answer from the server): %s", args, out)
+	}
+	return string(out)
+}
+
+func TestTFTPHPAFetchIsByteIdentical(t *testing.T) {
+	t.Parallel()
+	addr, _, ev, want := startServer(t)
+	dst := filepath.Join(t.TempDir(), "got.kpxe")
+	if out := tftpHPA(t, addr, "get", "undionly.kpxe", dst); strings.Contains(out, "Error") {
+		t.Fatalf("tftp get: %s", out)
+	}
+	got, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("fetched %d bytes, differ from %s (%d bytes)", len(got), debianUndionly, len(want))
+	}
+	waitEvent(t, ev, events.TFTPTransfer, "undionly.kpxe", int64(len(want)))
+}
+
+func TestTFTPHPARefusals(t *testing.T) {
+	t.Parallel()
+	addr, root, ev, _ := startServer(t)
+	up := filepath.Join(t.TempDir(), "upload")
+	must(t, os.WriteFile(up, []byte("payload"), 0o644))
+	for _, tc := range []struct {
+		what string
+		cmd  []string
+		msg  string // part of the TFTP error the client must print
+	}{
+		{"traversal", []string{"get", "../secret"}, "'..' is refused"},
+		{"deep traversal", []string{"get", "arm64/../../secret"}, "'..' is refused"},
+		{"absolute path", []string{"get", "/etc/passwd"}, "absolute paths are refused"},
+		{"symlink escaping the root", []string{"get", "escape"}, "escape"},
+		{"symlink to an absolute path", []string{"get", "abs-link"}, "abs-link"},
+		{"missing file", []string{"get", "nope.efi"}, "file not found"},
+		{"directory", []string{"get", "arm64"}, "not a regular file"},
+		{"write", []string{"put", up, "upload"}, "read-only"},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			cmd := tc.cmd
+			if cmd[0] == "get" {
+				cmd = append(cmd, filepath.Join(t.TempDir(), "out"))
+			}
+			out := tftpHPA(t, addr, cmd...)
+			if !strings.Contains(out, "Error code") || !strings.Contains(out, tc.msg) {
+				t.Fatalf("tftp %v printed %q; want a TFTP error containing %q", cmd, out, tc.msg)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(root, "upload")); err == nil {
+		t.Fatal("the refused write created a file in the root")
+	}
+	refused := 0
+	for _, e := range ev.Recent("") {
+		if e.Kind == events.TFTPRefused {
+			refused++
+		}
+	}
+	if refused != 8 {
+		t.Errorf("%d tftp.refused events, want 8", refused)
+	}
+}
+
+// TestOptionsNegotiated: blksize and tsize come back in the OACK.
+func TestOptionsNegotiated(t *testing.T) {
+	t.Parallel()
+	addr, _, _, want := startServer(t)
+	c, err := tftp.NewClient(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetBlockSize(1400)
+	c.RequestTSize(true)
+	c.SetTimeout(time.Second)
+	wt, err := c.Receive("inside-link", "octet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, ok := wt.(tftp.IncomingTransfer).Size()
+	if !ok || n != int64(len(want)) {
+		t.Fatalf("tsize = %d, %v; want %d", n, ok, len(want))
+	}
+	var buf bytes.Buffer
+	if _, err := wt.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Fatal("content differs")
+	}
+}
+
+func waitEvent(t *testing.T, ev *events.Stream, kind events.Kind, detail string, bytes int64) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, e := range ev.Recent("") {
+			if e.Kind == kind && e.Detail == detail && e.Err == "" && e.Bytes == bytes {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no %s event for %s with %s bytes; have %+v", kind, detail, strconv.FormatInt(bytes, 10), ev.Recent(""))
+}
