@@ -50,6 +50,10 @@ func decode(file string, n *yaml.Node, v reflect.Value, errs *Errors) {
 			}
 			seen[k.Value] = true
 			idx, ok := fields[k.Value]
+			if !ok && isSecretKey(k.Value) {
+				plainSecret(kpos, k.Value, credentialNameIn(v.Type(), n), errs)
+				continue
+			}
 			if !ok {
 				errs.add(kpos, hintFor(k.Value, fields), "unknown field %q in %s", k.Value, typeName(v.Type()))
 				continue
@@ -76,6 +80,10 @@ func decode(file string, n *yaml.Node, v reflect.Value, errs *Errors) {
 		}
 		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Kind == yaml.ScalarNode && isSecretKey(k.Value) {
+				plainSecret(Pos{File: file, Line: k.Line, Col: k.Column}, k.Value, "", errs)
+				continue
+			}
 			kv := reflect.New(v.Type().Key()).Elem()
 			decode(file, n.Content[i], kv, errs)
 			ev := reflect.New(v.Type().Elem()).Elem()
@@ -210,4 +218,45 @@ func typeName(t reflect.Type) string {
 		return "a rack"
 	}
 	return strings.ToLower(t.Name())
+}
+
+// isSecretKey says whether a key names a secret that must not be written in the inventory.
+func isSecretKey(key string) bool {
+	k := strings.ToLower(strings.NewReplacer("-", "_", " ", "_").Replace(key))
+	switch k {
+	case "password", "passwd", "pass", "pwd", "secret", "token", "api_key", "apikey",
+		"bmc_password", "ipmi_password", "redfish_password", "private_key", "secret_key", "access_key":
+		return true
+	}
+	return strings.HasSuffix(k, "_password") || strings.HasSuffix(k, "_secret") || strings.HasSuffix(k, "_token")
+}
+
+// plainSecret reports a secret written in the inventory; the value itself is never echoed.
+func plainSecret(p Pos, key, cred string, errs *Errors) {
+	env := "RACKLIFT_CRED_<NAME>_PASSWORD"
+	if cred != "" {
+		env = EnvName(cred, "password")
+	}
+	errs.add(p,
+		fmt.Sprintf("delete the line and reference a credential instead: set %s in the environment or put it in the secrets file (mode 0600, --secrets)", env),
+		"plain-text secret %q in the inventory: passwords, secrets and tokens must not be written here", key)
+}
+
+// credentialNameIn finds the credential a mapping refers to, to name its variable in a hint.
+func credentialNameIn(t reflect.Type, n *yaml.Node) string {
+	key := ""
+	switch t {
+	case reflect.TypeOf(Credential{}):
+		key = "name"
+	case reflect.TypeOf(BMC{}):
+		key = "credentials"
+	default:
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key && n.Content[i+1].Kind == yaml.ScalarNode {
+			return n.Content[i+1].Value
+		}
+	}
+	return ""
 }

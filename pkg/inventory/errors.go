@@ -3,6 +3,7 @@ package inventory
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -98,6 +99,54 @@ func (s source) At(key string) Pos {
 	return s.Pos()
 }
 
+// lookup descends through mapping keys (and list indexes) from the object; it returns the
+// deepest YAML node reached and whether the whole path exists.
+func (s source) lookup(path ...string) (*yaml.Node, bool) {
+	n := s.node
+	if n == nil {
+		return nil, false
+	}
+	for _, key := range path {
+		if n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
+		var next *yaml.Node
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == key {
+					next = n.Content[i+1]
+					break
+				}
+			}
+		case yaml.SequenceNode:
+			if i, err := strconv.Atoi(key); err == nil && i >= 0 && i < len(n.Content) {
+				next = n.Content[i]
+			}
+		}
+		if next == nil {
+			return n, false
+		}
+		n = next
+	}
+	return n, true
+}
+
+// has reports whether the object itself sets the value at path (not inherited).
+func (s source) has(path ...string) bool {
+	_, ok := s.lookup(path...)
+	return ok
+}
+
+// posAt is the position of the value at path, or of the deepest enclosing value written.
+func (s source) posAt(path ...string) Pos {
+	n, _ := s.lookup(path...)
+	if n == nil {
+		return Pos{File: s.file}
+	}
+	return Pos{File: s.file, Line: n.Line, Col: n.Column}
+}
+
 // Positions of inventory objects, for callers that report errors about them.
 func (n *Node) Pos() Pos                { return n.src.Pos() }
 func (n *Node) PosOf(key string) Pos    { return n.src.At(key) }
@@ -107,3 +156,6 @@ func (p *Profile) Pos() Pos             { return p.src.Pos() }
 func (i *Interface) Pos() Pos           { return i.src.Pos() }
 func (i *Interface) PosOf(k string) Pos { return i.src.At(k) }
 func (r *Rack) Pos() Pos                { return r.src.Pos() }
+func (p *Profile) PosOf(k string) Pos   { return p.src.At(k) }
+func (c *Credential) Pos() Pos          { return c.src.Pos() }
+func (r *Rack) PosOf(key string) Pos    { return r.src.At(key) }

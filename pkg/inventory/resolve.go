@@ -24,6 +24,7 @@ func DefaultPort(protocol string) int {
 
 // build indexes the decoded files, applies defaults site → rack → node and validates.
 func (inv *Inventory) build(site *siteFile, racks []*Rack, errs *Errors) {
+	inv.site = site
 	inv.Site = site.Site
 	inv.TLS = site.TLS
 	inv.Networks = site.Networks
@@ -31,6 +32,7 @@ func (inv *Inventory) build(site *siteFile, racks []*Rack, errs *Errors) {
 	inv.Credentials = site.Credentials
 	inv.Racks = racks
 	inv.nodeByName = make(map[string]*Node)
+	inv.nodeByMAC = make(map[string]macOwner)
 	inv.networkByName = make(map[string]*Network)
 	inv.profileByName = make(map[string]*Profile)
 	inv.credByName = make(map[string]*Credential)
@@ -42,7 +44,7 @@ func (inv *Inventory) build(site *siteFile, racks []*Rack, errs *Errors) {
 			n.MTU = DefaultMTU
 		}
 		if p, err := netip.ParsePrefix(n.CIDR); err == nil {
-			n.Prefix = p
+			n.Prefix = p.Masked()
 		}
 		if _, dup := inv.networkByName[n.Name]; !dup && n.Name != "" {
 			inv.networkByName[n.Name] = n
@@ -76,6 +78,11 @@ func (inv *Inventory) build(site *siteFile, racks []*Rack, errs *Errors) {
 					continue
 				}
 				ifc.HW, _ = net.ParseMAC(ifc.MAC)
+				if len(ifc.HW) > 0 {
+					if _, dup := inv.nodeByMAC[string(ifc.HW)]; !dup {
+						inv.nodeByMAC[string(ifc.HW)] = macOwner{n, ifc}
+					}
+				}
 				if ifc.Address != "" {
 					ifc.Addr, _ = netip.ParseAddr(ifc.Address)
 				}
@@ -208,16 +215,19 @@ func (inv *Inventory) Credential(name string) *Credential {
 	return inv.credByName[name]
 }
 
-// NodeByMAC finds the node owning a MAC address on any interface.
+// macOwner is the node and interface a MAC address belongs to.
+type macOwner struct {
+	node *Node
+	ifc  *Interface
+}
+
+// NodeByMAC finds the node owning a MAC address on any interface, in constant time.
 func (inv *Inventory) NodeByMAC(mac net.HardwareAddr) (*Node, *Interface) {
-	for _, n := range inv.Nodes {
-		for _, ifc := range n.Interfaces {
-			if ifc != nil && ifc.HW.String() == mac.String() {
-				return n, ifc
-			}
-		}
+	o, ok := inv.nodeByMAC[string(mac)]
+	if !ok {
+		return nil, nil
 	}
-	return nil, nil
+	return o.node, o.ifc
 }
 
 // PXEInterface is the interface the node network-boots from, nil when none is marked.

@@ -20,7 +20,9 @@ type Inventory struct {
 	Nodes       []*Node // every node, in file order
 	TLS         TLS     // site-wide BMC TLS policy
 
+	site          *siteFile
 	nodeByName    map[string]*Node
+	nodeByMAC     map[string]macOwner // key: string(net.HardwareAddr)
 	networkByName map[string]*Network
 	profileByName map[string]*Profile
 	credByName    map[string]*Credential
