@@ -29,6 +29,9 @@ type Plan struct {
 	Site  string          `json:"site"`
 	Nodes []*NodePlan     `json:"nodes"`
 	Host  []HostInterface `json:"host_interfaces"` // what the provisioning host needs
+
+	byMAC  map[string]*NodePlan // string(net.HardwareAddr) of the PXE interface
+	byName map[string]*NodePlan
 }
 
 // NodePlan is what one node gets.
@@ -37,6 +40,7 @@ type NodePlan struct {
 	Rack        string      `json:"rack"`
 	Role        string      `json:"role"`
 	Protected   bool        `json:"protected,omitempty"`
+	Profile     string      `json:"profile,omitempty"`
 	Reservation Reservation `json:"reservation"`
 	Boot        Boot        `json:"boot"`
 }
