@@ -1,0 +1,314 @@
+package state
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// FileName is the database file inside the state directory.
+const FileName = "state.db"
+
+var (
+	bucketMeta       = []byte("meta")
+	bucketNodes      = []byte("nodes")
+	bucketEvents     = []byte("events")
+	bucketNodeEvents = []byte("node-events") // one sub-bucket per node: seq → nothing
+	keySchema        = []byte("schema")
+)
+
+// Options tune Open.
+type Options struct {
+	// ReadOnly opens an existing state without writing (e.g. the CLI while serve is down).
+	// It fails with ErrNoState when there is none.
+	ReadOnly bool
+	// LockTimeout is how long to wait for another process's lock (default 1s); then Open
+	// fails with ErrLocked.
+	LockTimeout time.Duration
+}
+
+// Bolt is the embedded default store: one bbolt file, fsynced on every commit.
+type Bolt struct {
+	db   *bolt.DB
+	path string
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced when events are committed
+}
+
+var _ Store = (*Bolt)(nil)
+
+// Open opens (creating if needed, unless read-only) the state in dir.
+func Open(dir string, opts Options) (*Bolt, error) {
+	path := filepath.Join(dir, FileName)
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w at %s", ErrNoState, path)
+		}
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s (is `provision serve` running with this --state-dir?)", ErrLocked, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	s := &Bolt{db: db, path: path, changed: make(chan struct{})}
+	if err := s.init(opts.ReadOnly); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Path is the database file.
+func (s *Bolt) Path() string { return s.path }
+
+// init checks the schema version, and on a writable open creates the buckets.
+func (s *Bolt) init(readOnly bool) error {
+	check := func(tx *bolt.Tx) (found bool, err error) {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return false, nil
+		}
+		v := meta.Get(keySchema)
+		if v == nil {
+			return false, nil
+		}
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n != SchemaVersion {
+			return true, fmt.Errorf("%w: %s has schema version %s, this racklift reads version %d: use the racklift that wrote it, or move the state dir aside to start afresh",
+				ErrSchemaMismatch, s.path, v, SchemaVersion)
+		}
+		return true, nil
+	}
+	if readOnly {
+		return s.db.View(func(tx *bolt.Tx) error {
+			found, err := check(tx)
+			if err == nil && !found {
+				err = fmt.Errorf("%w at %s (no schema version recorded)", ErrNoState, s.path)
+			}
+			return err
+		})
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		found, err := check(tx)
+		if err != nil {
+			return err
+		}
+		if !found {
+			if tx.Bucket(bucketNodes) != nil {
+				return fmt.Errorf("%w: %s has nodes but no schema version: it was not written by racklift", ErrSchemaMismatch, s.path)
+			}
+			meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+			if err != nil {
+				return err
+			}
+			if err := meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
+				return err
+			}
+		}
+		for _, b := range [][]byte{bucketNodes, bucketEvents, bucketNodeEvents} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Close releases the file.
+func (s *Bolt) Close() error { return s.db.Close() }
+
+// Get implements Store.
+func (s *Bolt) Get(name string) (Node, error) {
+	var n Node
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketNodes).Get([]byte(name))
+		if v == nil {
+			return fmt.Errorf("%w: %s", ErrNotFound, name)
+		}
+		return json.Unmarshal(v, &n)
+	})
+	return n, err
+}
+
+// List implements Store.
+func (s *Bolt) List() ([]Node, error) {
+	var out []Node
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketNodes).ForEach(func(k, v []byte) error {
+			var n Node
+			if err := json.Unmarshal(v, &n); err != nil {
+				return fmt.Errorf("node %s: %w", k, err)
+			}
+			out = append(out, n)
+			return nil
+		})
+	})
+	return out, err // bbolt iterates keys in byte order: sorted by name
+}
+
+// Update implements Store.
+func (s *Bolt) Update(name string, fn func(n *Node) ([]Event, error)) ([]Event, error) {
+	if name == "" {
+		return nil, errors.New("state: empty node name")
+	}
+	var logged []Event
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		logged = nil // bbolt does not retry, but keep fn's effects per attempt clean
+		nodes := tx.Bucket(bucketNodes)
+		n := Node{Name: name}
+		if v := nodes.Get([]byte(name)); v != nil {
+			if err := json.Unmarshal(v, &n); err != nil {
+				return fmt.Errorf("node %s: %w", name, err)
+			}
+		}
+		evs, err := fn(&n)
+		if err != nil {
+			return err
+		}
+		n.Name = name
+		events := tx.Bucket(bucketEvents)
+		idx, err := tx.Bucket(bucketNodeEvents).CreateBucketIfNotExists([]byte(name))
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			seq, err := events.NextSequence()
+			if err != nil {
+				return err
+			}
+			e.Seq, e.Node = seq, name
+			if e.Time.IsZero() {
+				e.Time = time.Now()
+			}
+			if e.Phase == "" {
+				e.Phase = n.Phase
+			}
+			b, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			if err := events.Put(seqKey(seq), b); err != nil {
+				return err
+			}
+			if err := idx.Put(seqKey(seq), nil); err != nil {
+				return err
+			}
+			logged = append(logged, e)
+		}
+		n.Recent = append(n.Recent, logged...)
+		if over := len(n.Recent) - RecentEvents; over > 0 {
+			n.Recent = append([]Event(nil), n.Recent[over:]...)
+		}
+		b, err := json.Marshal(n)
+		if err != nil {
+			return err
+		}
+		return nodes.Put([]byte(name), b)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(logged) > 0 {
+		s.mu.Lock()
+		close(s.changed)
+		s.changed = make(chan struct{})
+		s.mu.Unlock()
+	}
+	return logged, nil
+}
+
+// Events implements Store.
+func (s *Bolt) Events(q Query) ([]Event, error) {
+	var out []Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		events := tx.Bucket(bucketEvents)
+		var c *bolt.Cursor
+		if q.Node == "" {
+			c = events.Cursor()
+		} else {
+			idx := tx.Bucket(bucketNodeEvents).Bucket([]byte(q.Node))
+			if idx == nil {
+				return nil
+			}
+			c = idx.Cursor()
+		}
+		for k, _ := c.Seek(seqKey(q.After + 1)); k != nil; k, _ = c.Next() {
+			if q.Limit > 0 && len(out) >= q.Limit {
+				break
+			}
+			v := events.Get(k)
+			if v == nil {
+				return fmt.Errorf("event %d is indexed for node %s but missing from the log", binary.BigEndian.Uint64(k), q.Node)
+			}
+			var e Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// LastSeq is the sequence number of the newest event (0: none).
+func (s *Bolt) LastSeq() (uint64, error) {
+	var seq uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		seq = tx.Bucket(bucketEvents).Sequence()
+		return nil
+	})
+	return seq, err
+}
+
+// pollEvery bounds how late Wait notices events committed by another process (a read-only
+// CLI following serve's log).
+const pollEvery = 250 * time.Millisecond
+
+// Wait implements Store.
+func (s *Bolt) Wait(ctx context.Context, after uint64) error {
+	t := time.NewTicker(pollEvery)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		s.mu.Unlock()
+		last, err := s.LastSeq()
+		if err != nil {
+			return err
+		}
+		if last > after {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		case <-t.C:
+		}
+	}
+}
+
+func seqKey(seq uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], seq)
+	return b[:]
+}

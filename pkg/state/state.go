@@ -1,0 +1,119 @@
+// Package state keeps what racklift knows about each node across restarts of serve: its
+// lifecycle phase, attempts, timestamps, recent events, last agent report and hashed agent
+// token, plus an append-only event log with sequence numbers.
+//
+// Store is deliberately narrow (get, list, one atomic read-modify-write, read the log) so
+// a distributed backend can replace the embedded bbolt default later.
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// SchemaVersion is the layout this racklift reads and writes. Bump it on any change a
+// previous version would misread.
+const SchemaVersion = 1
+
+// RecentEvents is how many events each node record keeps for a quick status view. The full
+// history stays in the event log.
+const RecentEvents = 32
+
+// Errors callers match with errors.Is.
+var (
+	ErrNotFound       = errors.New("no such node in the state")
+	ErrSchemaMismatch = errors.New("state schema version mismatch")
+	ErrLocked         = errors.New("state is locked by another process")
+	ErrNoState        = errors.New("no state yet")
+)
+
+// Store is the state backend. Implementations are safe for concurrent use.
+type Store interface {
+	// Get returns one node's record, or ErrNotFound.
+	Get(name string) (Node, error)
+	// List returns every node's record, sorted by name.
+	List() ([]Node, error)
+	// Update atomically reads the node (a fresh record with only Name set if absent), lets
+	// fn change it and return events to log, then writes both durably. If fn returns an
+	// error nothing is written. It returns the logged events with their sequence numbers.
+	Update(name string, fn func(n *Node) ([]Event, error)) ([]Event, error)
+	// Events reads the log in sequence order.
+	Events(q Query) ([]Event, error)
+	// Wait returns once the log holds an event with a sequence number above after, or
+	// when ctx ends.
+	Wait(ctx context.Context, after uint64) error
+	Close() error
+}
+
+// Query selects events from the log: those after a sequence number, of one node or all
+// (Node empty), at most Limit (0: no limit).
+type Query struct {
+	Node  string
+	After uint64
+	Limit int
+}
+
+// Event is one entry of the log. Seq is assigned by the store: strictly increasing, never
+// reused, so a consumer that remembers the last Seq it handled resumes without loss or
+// duplicates.
+type Event struct {
+	Seq    uint64    `json:"seq"`
+	Node   string    `json:"node"`
+	Kind   string    `json:"kind"`
+	Time   time.Time `json:"time"`
+	Detail string    `json:"detail,omitempty"`
+	Phase  string    `json:"phase,omitempty"` // the node's phase after the event
+}
+
+// Node is one node's persisted record.
+type Node struct {
+	Name   string `json:"name"`
+	Phase  string `json:"phase"`            // lifecycle phase; empty: never seen
+	Reason string `json:"reason,omitempty"` // why the node failed, in plain words
+
+	// Run counts `up` runs of this node; Attempt counts attempts within the run (1-based
+	// once started). The pair names one attempt for life.
+	Run     int  `json:"run"`
+	Attempt int  `json:"attempt"`
+	Force   bool `json:"force,omitempty"` // the run was started with --force
+
+	EnteredAt time.Time `json:"entered_at,omitzero"` // when the node entered Phase
+	UpdatedAt time.Time `json:"updated_at,omitzero"` // last transition
+
+	Power PowerRecord `json:"power,omitzero"`
+
+	Recent []Event `json:"recent,omitempty"` // last RecentEvents events, oldest first
+
+	Report   json.RawMessage `json:"report,omitempty"` // the agent's last report, as sent
+	ReportAt time.Time       `json:"report_at,omitzero"`
+
+	Token *Token `json:"token,omitempty"`
+}
+
+// PowerRecord is the last BMC power action, written in two steps: IssuedAt before the BMC
+// call, DoneAt after it. IssuedAt set with DoneAt zero means serve died during the call and
+// the cycle may or may not have happened; it must not be issued again for the same attempt.
+type PowerRecord struct {
+	Run      int       `json:"run"`
+	Attempt  int       `json:"attempt"`
+	IssuedAt time.Time `json:"issued_at,omitzero"`
+	DoneAt   time.Time `json:"done_at,omitzero"`
+	Err      string    `json:"error,omitempty"`
+}
+
+// IssuedFor reports whether a power action was recorded for the given attempt.
+func (p PowerRecord) IssuedFor(run, attempt int) bool {
+	return !p.IssuedAt.IsZero() && p.Run == run && p.Attempt == attempt
+}
+
+// Token is a node's agent token, stored only as a hash.
+type Token struct {
+	Hash      []byte    `json:"hash"` // SHA-256 of the token
+	MAC       string    `json:"mac"`  // the PXE MAC it was handed to
+	Run       int       `json:"run"`
+	Attempt   int       `json:"attempt"`
+	IssuedAt  time.Time `json:"issued_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
