@@ -159,3 +159,12 @@ func (r *Rack) Pos() Pos                { return r.src.Pos() }
 func (p *Profile) PosOf(k string) Pos   { return p.src.At(k) }
 func (c *Credential) Pos() Pos          { return c.src.Pos() }
 func (r *Rack) PosOf(key string) Pos    { return r.src.At(key) }
+
+// setSource lets decode record where each positioned object was written.
+func (n *Node) setSource(f string, y *yaml.Node)       { n.src.setSource(f, y) }
+func (n *Network) setSource(f string, y *yaml.Node)    { n.src.setSource(f, y) }
+func (p *Profile) setSource(f string, y *yaml.Node)    { p.src.setSource(f, y) }
+func (c *Credential) setSource(f string, y *yaml.Node) { c.src.setSource(f, y) }
+func (i *Interface) setSource(f string, y *yaml.Node)  { i.src.setSource(f, y) }
+func (r *Rack) setSource(f string, y *yaml.Node)       { r.src.setSource(f, y) }
+func (s *siteFile) setSource(f string, y *yaml.Node)   { s.src.setSource(f, y) }

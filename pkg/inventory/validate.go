@@ -576,7 +576,7 @@ func (v *validator) iface(n *Node, ifc *Interface) {
 			v.add(ifc.PosOf("network"), suggest(ifc.Network, v.networkNames()), "interface %s is on network %q, which is not defined", o, ifc.Network)
 		}
 	}
-	if ifc.PXE && nw != nil {
+	if ifc.PXE && nw != nil && n.PXEInterface() == ifc {
 		if _, seen := v.pxeNets[nw]; !seen {
 			v.pxeNets[nw] = n
 		}
