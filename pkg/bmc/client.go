@@ -1,0 +1,131 @@
+package bmc
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	bmclib "github.com/bmc-toolbox/bmclib/v2"
+	"github.com/bmc-toolbox/bmclib/v2/providers/ipmitool"
+	"github.com/bmc-toolbox/bmclib/v2/providers/redfish"
+	"github.com/go-logr/logr"
+)
+
+// Options tune every operation.
+type Options struct {
+	// Timeout is the deadline of one operation on one BMC, retries included.
+	Timeout time.Duration
+	// Warn receives the one-time insecure TLS warning (nil: stderr).
+	Warn io.Writer
+	// IpmitoolPath overrides the ipmitool found on PATH.
+	IpmitoolPath string
+	// Backoff is the first wait before retrying a BMC answering 503 or refusing
+	// connections; it doubles up to MaxBackoff.
+	Backoff, MaxBackoff time.Duration
+}
+
+// DefaultTimeout is the per-BMC deadline when none is given.
+const DefaultTimeout = 60 * time.Second
+
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Warn == nil {
+		o.Warn = os.Stderr
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = 250 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 5 * time.Second
+	}
+	return o
+}
+
+// Client is an open connection (a Redfish session, or ipmitool ready to run) to one BMC.
+type Client struct {
+	t  Target
+	bc *bmclib.Client
+	o  Options
+}
+
+// open connects to the BMC with the one bmclib provider its protocol needs: probing
+// every provider costs minutes on BMCs that do not answer some of them.
+func open(ctx context.Context, t Target, o Options) (*Client, error) {
+	var opts []bmclib.Option
+	opts = append(opts, bmclib.WithLogger(logr.Discard())) // bmclib logs can carry request dumps
+	provider := redfish.ProviderName
+	switch t.Protocol {
+	case "ipmi":
+		provider = ipmitool.ProviderName
+		opts = append(opts, bmclib.WithIpmitoolPort(strconv.Itoa(t.Port)))
+		if o.IpmitoolPath != "" {
+			opts = append(opts, bmclib.WithIpmitoolPath(o.IpmitoolPath))
+		} else if _, err := exec.LookPath("ipmitool"); err != nil {
+			return nil, fmt.Errorf("ipmitool is not installed (apt-get install ipmitool): it is how racklift speaks IPMI")
+		}
+	default:
+		tcfg, err := tlsConfig(t, o.Warn)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts,
+			bmclib.WithHTTPClient(httpClient(ctx, tcfg)),
+			bmclib.WithRedfishPort(strconv.Itoa(t.Port)))
+	}
+	remaining := time.Until(deadlineOf(ctx))
+	opts = append(opts, bmclib.WithPerProviderTimeout(remaining))
+	bc := bmclib.NewClient(t.Host, t.Login.Username, t.Login.Password, opts...)
+	bc.Registry.Drivers = bc.Registry.For(provider)
+	if len(bc.Registry.Drivers) == 0 {
+		return nil, fmt.Errorf("bmclib has no %s provider here", provider)
+	}
+	if err := bc.Open(ctx); err != nil {
+		return nil, err
+	}
+	return &Client{t: t, bc: bc, o: o}, nil
+}
+
+func deadlineOf(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return time.Now().Add(DefaultTimeout)
+}
+
+// close ends the session; it does not wait long for a BMC that stopped answering.
+func (c *Client) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = c.bc.Close(ctx)
+}
+
+// powerState is "on" or "off" (or what the BMC said, lower case, if neither).
+func (c *Client) powerState(ctx context.Context) (string, error) {
+	s, err := c.bc.GetPowerState(ctx)
+	if err != nil {
+		return "", err
+	}
+	return normalizePower(s), nil
+}
+
+func normalizePower(s string) string {
+	l := strings.ToLower(strings.TrimSpace(s))
+	switch {
+	case l == "on" || strings.Contains(l, "power is on"):
+		return "on"
+	case l == "off" || strings.Contains(l, "power is off"):
+		return "off"
+	case l == "poweringon":
+		return "powering on"
+	case l == "poweringoff":
+		return "powering off"
+	}
+	return l
+}

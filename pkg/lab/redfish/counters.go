@@ -1,0 +1,47 @@
+package redfish
+
+import "sync/atomic"
+
+// Counts is what a BMC was asked to do, for tests to assert ("one power cycle per node")
+// and for the benchmark to count round trips per operation.
+type Counts struct {
+	Requests         int64 `json:"requests"` // every Redfish request answered or refused
+	Logins           int64 `json:"logins"`
+	FailedLogins     int64 `json:"failed_logins"`
+	Logouts          int64 `json:"logouts"`
+	PowerOn          int64 `json:"power_on"`
+	ForceOff         int64 `json:"force_off"`
+	GracefulShutdown int64 `json:"graceful_shutdown"`
+	ForceRestart     int64 `json:"force_restart"`
+	GracefulRestart  int64 `json:"graceful_restart"`
+	PowerCycle       int64 `json:"power_cycle"`
+	BootOverrides    int64 `json:"boot_overrides"` // PATCHes accepted, dropped or not
+	ManagerResets    int64 `json:"manager_resets"`
+	Unavailable      int64 `json:"unavailable"` // answered 503
+}
+
+// Changes is the number of requests that changed, or claimed to change, the machine.
+func (c Counts) Changes() int64 {
+	return c.PowerOn + c.ForceOff + c.GracefulShutdown + c.ForceRestart + c.GracefulRestart +
+		c.PowerCycle + c.BootOverrides + c.ManagerResets
+}
+
+type counters struct {
+	requests, logins, failedLogins, logouts                   atomic.Int64
+	powerOn, forceOff, gracefulShutdown, forceRestart         atomic.Int64
+	gracefulRestart, powerCycle, bootOverrides, managerResets atomic.Int64
+	unavailable                                               atomic.Int64
+}
+
+// Counts returns a snapshot of the BMC's counters.
+func (b *BMC) Counts() Counts {
+	c := &b.counts
+	return Counts{
+		Requests: c.requests.Load(), Logins: c.logins.Load(), FailedLogins: c.failedLogins.Load(),
+		Logouts: c.logouts.Load(), PowerOn: c.powerOn.Load(), ForceOff: c.forceOff.Load(),
+		GracefulShutdown: c.gracefulShutdown.Load(), ForceRestart: c.forceRestart.Load(),
+		GracefulRestart: c.gracefulRestart.Load(), PowerCycle: c.powerCycle.Load(),
+		BootOverrides: c.bootOverrides.Load(), ManagerResets: c.managerResets.Load(),
+		Unavailable: c.unavailable.Load(),
+	}
+}

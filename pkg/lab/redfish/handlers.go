@@ -1,0 +1,543 @@
+package redfish
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	systemPath  = "/redfish/v1/Systems/1"
+	managerPath = "/redfish/v1/Managers/1"
+	chassisPath = "/redfish/v1/Chassis/1"
+	sessionsURI = "/redfish/v1/SessionService/Sessions"
+)
+
+var (
+	resetTypes   = []string{"On", "ForceOff", "GracefulShutdown", "ForceRestart", "GracefulRestart", "PowerCycle"}
+	bootTargets  = []string{BootNone, BootPxe, BootHdd, BootBios}
+	bootEnabled  = []string{"Disabled", "Once", "Continuous"}
+	bootModes    = []string{"UEFI", "Legacy"}
+	managerReset = []string{"GracefulRestart", "ForceRestart"}
+)
+
+func (b *BMC) routes() http.Handler {
+	mux := http.NewServeMux()
+	// Redfish: open to anyone.
+	mux.HandleFunc("GET /redfish", b.versions)
+	mux.HandleFunc("GET /redfish/{$}", b.versions)
+	mux.HandleFunc("GET /redfish/v1", b.serviceRoot)
+	mux.HandleFunc("GET /redfish/v1/{$}", b.serviceRoot)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		redfishError(w, 404, "ResourceMissingAtURI", "The resource at the URI "+r.URL.Path+" was not found.")
+	})
+	mux.HandleFunc("POST "+sessionsURI, b.login)
+	// Redfish: session or basic auth.
+	mux.Handle("GET /redfish/v1/SessionService", b.auth(b.sessionService))
+	mux.Handle("GET "+sessionsURI, b.auth(b.sessionList))
+	mux.Handle("GET "+sessionsURI+"/{id}", b.auth(b.sessionGet))
+	mux.Handle("DELETE "+sessionsURI+"/{id}", b.auth(b.logout))
+	mux.Handle("GET /redfish/v1/Systems", b.auth(collection("Systems", "ComputerSystemCollection", systemPath)))
+	mux.Handle("GET "+systemPath, b.auth(b.system))
+	mux.Handle("PATCH "+systemPath, b.auth(b.patchSystem))
+	mux.Handle("POST "+systemPath+"/Actions/ComputerSystem.Reset", b.auth(b.reset))
+	mux.Handle("GET /redfish/v1/Managers", b.auth(collection("Managers", "ManagerCollection", managerPath)))
+	mux.Handle("GET "+managerPath, b.auth(b.manager))
+	mux.Handle("POST "+managerPath+"/Actions/Manager.Reset", b.auth(b.managerReset))
+	mux.Handle("GET /redfish/v1/Chassis", b.auth(collection("Chassis", "ChassisCollection", chassisPath)))
+	mux.Handle("GET "+chassisPath, b.auth(b.chassis))
+
+	// Lab debug endpoints: no faults, no auth, loopback only.
+	lab := http.NewServeMux()
+	lab.HandleFunc("GET /lab/counters", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, b.Counts()) })
+	lab.HandleFunc("GET /lab/state", b.labState)
+
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/lab/") {
+			lab.ServeHTTP(w, r)
+			return
+		}
+		b.counts.requests.Add(1)
+		f, unavail := b.faultsNow()
+		if f.Hang {
+			select {
+			case <-r.Context().Done():
+			case <-b.closed:
+			}
+			return
+		}
+		if f.Latency > 0 {
+			t := time.NewTimer(f.Latency)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			case <-b.closed:
+				t.Stop()
+				return
+			}
+		}
+		if unavail > 0 {
+			b.counts.unavailable.Add(1)
+			w.Header().Set("Retry-After", strconv.Itoa(int(unavail.Seconds())+1))
+			redfishError(w, http.StatusServiceUnavailable, "ServiceTemporarilyUnavailable",
+				"The service is temporarily unavailable (BMC restarting).")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func (b *BMC) faultsNow() (Faults, time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.faults, time.Until(b.unavail)
+}
+
+func (b *BMC) versions(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, 200, map[string]string{"v1": "/redfish/v1/"})
+}
+
+func (b *BMC) serviceRoot(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, 200, map[string]any{
+		"@odata.id":      "/redfish/v1/",
+		"@odata.type":    "#ServiceRoot.v1_5_0.ServiceRoot",
+		"Id":             "RootService",
+		"Name":           "Root Service",
+		"RedfishVersion": "1.9.0",
+		"UUID":           "00000000-0000-0000-0000-" + fmt.Sprintf("%012x", b.Port()),
+		"Vendor":         b.cfg.Manufacturer,
+		"Systems":        link("/redfish/v1/Systems"),
+		"Managers":       link("/redfish/v1/Managers"),
+		"Chassis":        link("/redfish/v1/Chassis"),
+		"SessionService": link("/redfish/v1/SessionService"),
+		"Links":          map[string]any{"Sessions": link(sessionsURI)},
+	})
+}
+
+// auth admits a request carrying a live session token or the right basic credentials.
+func (b *BMC) auth(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok := r.Header.Get("X-Auth-Token"); tok != "" {
+			b.mu.Lock()
+			_, ok := b.sessions[tok]
+			b.mu.Unlock()
+			if ok {
+				h(w, r)
+				return
+			}
+		} else if u, p, ok := r.BasicAuth(); ok && b.credentialsOK(u, p) {
+			h(w, r)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="Redfish"`)
+		redfishError(w, http.StatusUnauthorized, "InsufficientPrivilege",
+			"There are insufficient privileges for the account or credentials associated with the current session to perform the requested operation.")
+	})
+}
+
+func (b *BMC) credentialsOK(user, pass string) bool {
+	if b.Faults().RejectLogin {
+		return false
+	}
+	uok := subtle.ConstantTimeCompare([]byte(user), []byte(b.cfg.Username)) == 1
+	pok := subtle.ConstantTimeCompare([]byte(pass), []byte(b.cfg.Password)) == 1
+	return uok && pok
+}
+
+func (b *BMC) login(w http.ResponseWriter, r *http.Request) {
+	var req struct{ UserName, Password string }
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		redfishError(w, 400, "MalformedJSON", "The request body submitted was malformed JSON.")
+		return
+	}
+	if !b.credentialsOK(req.UserName, req.Password) {
+		b.counts.failedLogins.Add(1)
+		redfishError(w, http.StatusUnauthorized, "ResourceAtUriUnauthorized",
+			"While accessing the resource at "+sessionsURI+", the service received an authorization error: invalid username or password.")
+		return
+	}
+	var raw [16]byte
+	_, _ = rand.Read(raw[:])
+	tok := hex.EncodeToString(raw[:])
+	b.mu.Lock()
+	b.nextSess++
+	id := strconv.Itoa(b.nextSess)
+	b.sessions[tok] = id
+	b.mu.Unlock()
+	b.counts.logins.Add(1)
+	loc := sessionsURI + "/" + id
+	w.Header().Set("X-Auth-Token", tok)
+	w.Header().Set("Location", loc)
+	writeJSON(w, http.StatusCreated, b.sessionJSON(id))
+}
+
+func (b *BMC) sessionJSON(id string) map[string]any {
+	return map[string]any{
+		"@odata.id":   sessionsURI + "/" + id,
+		"@odata.type": "#Session.v1_3_0.Session",
+		"Id":          id,
+		"Name":        "User Session",
+		"UserName":    b.cfg.Username,
+		"SessionType": "Redfish",
+	}
+}
+
+func (b *BMC) sessionService(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, 200, map[string]any{
+		"@odata.id":      "/redfish/v1/SessionService",
+		"@odata.type":    "#SessionService.v1_1_8.SessionService",
+		"Id":             "SessionService",
+		"Name":           "Session Service",
+		"ServiceEnabled": true,
+		"SessionTimeout": 1800,
+		"Sessions":       link(sessionsURI),
+	})
+}
+
+func (b *BMC) sessionList(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	var ids []string
+	for _, id := range b.sessions {
+		ids = append(ids, sessionsURI+"/"+id)
+	}
+	b.mu.Unlock()
+	slices.Sort(ids)
+	collection("Sessions", "SessionCollection", ids...)(w, r)
+}
+
+func (b *BMC) sessionGet(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	b.mu.Lock()
+	found := false
+	for _, v := range b.sessions {
+		found = found || v == id
+	}
+	b.mu.Unlock()
+	if !found {
+		redfishError(w, 404, "ResourceMissingAtURI", "The session "+id+" was not found.")
+		return
+	}
+	writeJSON(w, 200, b.sessionJSON(id))
+}
+
+func (b *BMC) logout(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	b.mu.Lock()
+	found := false
+	for tok, v := range b.sessions {
+		if v == id {
+			delete(b.sessions, tok)
+			found = true
+		}
+	}
+	b.mu.Unlock()
+	if !found {
+		redfishError(w, 404, "ResourceMissingAtURI", "The session "+id+" was not found.")
+		return
+	}
+	b.counts.logouts.Add(1)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (b *BMC) etagValue() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return fmt.Sprintf(`W/"%d"`, b.etag)
+}
+
+func (b *BMC) system(w http.ResponseWriter, r *http.Request) {
+	on, err := b.machine.On(r.Context())
+	if err != nil {
+		redfishError(w, 500, "InternalError", "reading the machine's power state: "+err.Error())
+		return
+	}
+	power := "Off"
+	if on {
+		power = "On"
+	}
+	bo := b.BootOverride()
+	w.Header().Set("ETag", b.etagValue())
+	writeJSON(w, 200, map[string]any{
+		"@odata.id":    systemPath,
+		"@odata.type":  "#ComputerSystem.v1_10_0.ComputerSystem",
+		"Id":           "1",
+		"Name":         "System",
+		"SystemType":   "Physical",
+		"Manufacturer": b.cfg.Manufacturer,
+		"Model":        b.cfg.Model,
+		"SerialNumber": b.cfg.Serial,
+		"PowerState":   power,
+		"Status":       map[string]string{"State": "Enabled", "Health": "OK"},
+		"Boot": map[string]any{
+			"BootSourceOverrideEnabled":                         bo.Enabled,
+			"BootSourceOverrideTarget":                          bo.Target,
+			"BootSourceOverrideMode":                            bo.Mode,
+			"BootSourceOverrideTarget@Redfish.AllowableValues":  bootTargets,
+			"BootSourceOverrideEnabled@Redfish.AllowableValues": bootEnabled,
+			"BootSourceOverrideMode@Redfish.AllowableValues":    bootModes,
+		},
+		"Actions": map[string]any{
+			"#ComputerSystem.Reset": map[string]any{
+				"target":                            systemPath + "/Actions/ComputerSystem.Reset",
+				"ResetType@Redfish.AllowableValues": resetTypes,
+			},
+		},
+		"Links": map[string]any{
+			"Chassis":   []any{link(chassisPath)},
+			"ManagedBy": []any{link(managerPath)},
+		},
+	})
+}
+
+// ifMatch enforces If-Match the way ETag-aware BMCs do: a stale tag is refused.
+func (b *BMC) ifMatch(w http.ResponseWriter, r *http.Request) bool {
+	m := r.Header.Get("If-Match")
+	if m == "" || m == "*" || strings.Trim(m, `"`) == strings.Trim(strings.TrimPrefix(b.etagValue(), "W/"), `"`) || m == b.etagValue() {
+		return true
+	}
+	redfishError(w, http.StatusPreconditionFailed, "PreconditionFailed",
+		"The ETag supplied did not match the ETag required to change this resource.")
+	return false
+}
+
+func (b *BMC) patchSystem(w http.ResponseWriter, r *http.Request) {
+	if !b.ifMatch(w, r) {
+		return
+	}
+	var req struct {
+		Boot *struct {
+			BootSourceOverrideEnabled *string
+			BootSourceOverrideTarget  *string
+			BootSourceOverrideMode    *string
+		}
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		redfishError(w, 400, "MalformedJSON", "The request body submitted was malformed JSON.")
+		return
+	}
+	if req.Boot == nil {
+		redfishError(w, 400, "PropertyNotWritable", "Only Boot can be changed on this system.")
+		return
+	}
+	check := func(name string, v *string, allowed []string) bool {
+		if v == nil || slices.Contains(allowed, *v) {
+			return true
+		}
+		redfishError(w, 400, "PropertyValueNotInList",
+			fmt.Sprintf("The value %q for the property %s is not in the list of acceptable values %v.", *v, name, allowed))
+		return false
+	}
+	bo := req.Boot
+	if !check("BootSourceOverrideEnabled", bo.BootSourceOverrideEnabled, bootEnabled) ||
+		!check("BootSourceOverrideTarget", bo.BootSourceOverrideTarget, bootTargets) ||
+		!check("BootSourceOverrideMode", bo.BootSourceOverrideMode, bootModes) {
+		return
+	}
+	b.counts.bootOverrides.Add(1)
+	b.mu.Lock()
+	if !b.faults.DropBootOverride {
+		if bo.BootSourceOverrideEnabled != nil {
+			b.boot.Enabled = *bo.BootSourceOverrideEnabled
+		}
+		if bo.BootSourceOverrideTarget != nil {
+			b.boot.Target = *bo.BootSourceOverrideTarget
+		}
+		if bo.BootSourceOverrideMode != nil {
+			b.boot.Mode = *bo.BootSourceOverrideMode
+		}
+		b.etag++
+	}
+	b.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// nextBoot is the target the machine starts from now; a one-time override is used up.
+func (b *BMC) nextBoot() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.boot.Enabled == "Disabled" {
+		return ""
+	}
+	t := b.boot.Target
+	if b.boot.Enabled == "Once" {
+		b.boot.Enabled = "Disabled"
+		b.etag++
+	}
+	return t
+}
+
+func (b *BMC) reset(w http.ResponseWriter, r *http.Request) {
+	if !b.ifMatch(w, r) {
+		return
+	}
+	var req struct{ ResetType string }
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		redfishError(w, 400, "MalformedJSON", "The request body submitted was malformed JSON.")
+		return
+	}
+	if !slices.Contains(resetTypes, req.ResetType) {
+		redfishError(w, 400, "ActionParameterValueNotInList",
+			fmt.Sprintf("The value %q for the parameter ResetType is not in the list of acceptable values %v.", req.ResetType, resetTypes))
+		return
+	}
+	ctx := r.Context()
+	on, err := b.machine.On(ctx)
+	if err == nil {
+		switch req.ResetType {
+		case "On":
+			b.counts.powerOn.Add(1)
+			if !on {
+				err = b.machine.PowerOn(ctx, b.nextBoot())
+			}
+		case "ForceOff":
+			b.counts.forceOff.Add(1)
+			err = b.machine.PowerOff(ctx, false)
+		case "GracefulShutdown":
+			b.counts.gracefulShutdown.Add(1)
+			err = b.machine.PowerOff(ctx, true)
+		case "ForceRestart", "GracefulRestart":
+			if req.ResetType == "ForceRestart" {
+				b.counts.forceRestart.Add(1)
+			} else {
+				b.counts.gracefulRestart.Add(1)
+			}
+			if on {
+				err = b.machine.Reset(ctx, b.nextBoot())
+			} else {
+				err = b.machine.PowerOn(ctx, b.nextBoot())
+			}
+			b.afterReset()
+		case "PowerCycle":
+			b.counts.powerCycle.Add(1)
+			if on {
+				err = b.machine.PowerOff(ctx, false)
+			}
+			if err == nil {
+				err = b.machine.PowerOn(ctx, b.nextBoot())
+			}
+			b.afterReset()
+		}
+	}
+	if err != nil {
+		redfishError(w, 500, "InternalError", "The machine did not follow the "+req.ResetType+" request: "+err.Error())
+		return
+	}
+	b.mu.Lock()
+	b.etag++
+	b.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (b *BMC) afterReset() {
+	if d := b.Faults().UnavailableAfterReset; d > 0 {
+		b.Unavailable(d)
+	}
+}
+
+func (b *BMC) manager(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, 200, map[string]any{
+		"@odata.id":       managerPath,
+		"@odata.type":     "#Manager.v1_10_0.Manager",
+		"Id":              "1",
+		"Name":            "Manager",
+		"Description":     "BMC",
+		"ManagerType":     "BMC",
+		"Manufacturer":    b.cfg.Manufacturer,
+		"Model":           b.cfg.Manufacturer + " BMC",
+		"FirmwareVersion": b.cfg.Firmware,
+		"Status":          map[string]string{"State": "Enabled", "Health": "OK"},
+		"Actions": map[string]any{
+			"#Manager.Reset": map[string]any{
+				"target":                            managerPath + "/Actions/Manager.Reset",
+				"ResetType@Redfish.AllowableValues": managerReset,
+			},
+		},
+		"Links": map[string]any{"ManagerForServers": []any{link(systemPath)}},
+	})
+}
+
+func (b *BMC) managerReset(w http.ResponseWriter, r *http.Request) {
+	b.counts.managerResets.Add(1)
+	b.afterReset()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (b *BMC) chassis(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, 200, map[string]any{
+		"@odata.id":    chassisPath,
+		"@odata.type":  "#Chassis.v1_10_0.Chassis",
+		"Id":           "1",
+		"Name":         "Chassis",
+		"ChassisType":  "RackMount",
+		"Manufacturer": b.cfg.Manufacturer,
+		"Model":        b.cfg.Model,
+		"SerialNumber": b.cfg.Serial,
+		"Status":       map[string]string{"State": "Enabled", "Health": "OK"},
+		"Links": map[string]any{
+			"ComputerSystems": []any{link(systemPath)},
+			"ManagedBy":       []any{link(managerPath)},
+		},
+	})
+}
+
+func (b *BMC) labState(w http.ResponseWriter, r *http.Request) {
+	on, err := b.machine.On(r.Context())
+	state := map[string]any{"power_on": on, "boot_override": b.BootOverride(), "counters": b.Counts()}
+	if err != nil {
+		state["error"] = err.Error()
+	}
+	if m, ok := b.machine.(*MemMachine); ok {
+		state["boots"] = m.Boots()
+	}
+	writeJSON(w, 200, state)
+}
+
+func collection(name, typ string, members ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ms := make([]any, 0, len(members))
+		for _, m := range members {
+			ms = append(ms, link(m))
+		}
+		writeJSON(w, 200, map[string]any{
+			"@odata.id":           "/redfish/v1/" + name,
+			"@odata.type":         "#" + typ + "." + typ,
+			"Name":                name + " Collection",
+			"Members":             ms,
+			"Members@odata.count": len(ms),
+		})
+	}
+}
+
+func link(path string) map[string]string { return map[string]string{"@odata.id": path} }
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("OData-Version", "4.0")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// redfishError answers in the Redfish error format, which gofish turns into its error text.
+func redfishError(w http.ResponseWriter, code int, id, msg string) {
+	writeJSON(w, code, map[string]any{
+		"error": map[string]any{
+			"code":    "Base.1.8.GeneralError",
+			"message": "A general error has occurred. See ExtendedInfo for more information.",
+			"@Message.ExtendedInfo": []any{map[string]any{
+				"@odata.type": "#Message.v1_0_0.Message",
+				"MessageId":   "Base.1.8." + id,
+				"Message":     msg,
+				"Severity":    "Critical",
+			}},
+		},
+	})
+}
