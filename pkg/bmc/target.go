@@ -26,7 +26,7 @@ type Target struct {
 	Login    inventory.Secret
 	// Credential is the name of the inventory's credentials reference, for hints.
 	Credential string
-	TLS      inventory.TLS
+	TLS        inventory.TLS
 	// TLSScope says where the TLS policy came from ("site" or "node"), for the
 	// one-time insecure warning.
 	TLSScope string
