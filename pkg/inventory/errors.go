@@ -28,6 +28,8 @@ type Error struct {
 	Pos  Pos    `json:"pos"`
 	Msg  string `json:"message"`
 	Hint string `json:"hint,omitempty"`
+
+	syntax bool // the file did not parse
 }
 
 func (e *Error) Error() string {

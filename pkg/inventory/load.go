@@ -58,6 +58,7 @@ func Load(path string) (*Inventory, error) {
 	if err := decodeFile(sitePath, site, &errs); err != nil {
 		return nil, err
 	}
+	syntaxOK := len(errs) == 0 || !errs[len(errs)-1].syntax
 	racks := make([]*Rack, len(rackPaths))
 	rackErrs := make([]Errors, len(rackPaths))
 	var ioErr error
@@ -86,7 +87,14 @@ func Load(path string) (*Inventory, error) {
 		return nil, ioErr
 	}
 	for i := range rackErrs {
+		if n := len(rackErrs[i]); n > 0 && rackErrs[i][n-1].syntax {
+			racks[i] = nil // a rack file that does not parse means nothing; check the others
+		}
 		errs = append(errs, rackErrs[i]...)
+	}
+	if !syntaxOK {
+		// Without a site file nothing can be checked: report its syntax error alone.
+		return nil, errs.sorted()
 	}
 	for _, r := range site.Racks {
 		r.File = sitePath
@@ -114,11 +122,13 @@ func decodeFile(path string, out any, errs *Errors) error {
 		if !errors.As(err, &te) {
 			fmt.Sscanf(err.Error(), "yaml: line %d:", &line)
 		}
-		errs.add(Pos{File: path, Line: line, Col: 1}, "check indentation and quoting on that line", "YAML syntax error: %v", err)
+		errs.add(Pos{File: path, Line: line, Col: 1}, "check indentation and quoting on that line and the lines below it", "YAML syntax error: %v", err)
+		(*errs)[len(*errs)-1].syntax = true
 		return nil
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
-		errs.add(Pos{File: path, Line: 1, Col: 1}, "", "file is empty")
+		errs.add(Pos{File: path, Line: 1, Col: 1}, "write the site (site:, networks:) or rack (rack:, nodes:) in it, or delete it", "file is empty")
+		(*errs)[len(*errs)-1].syntax = true
 		return nil
 	}
 	decode(path, &doc, reflect.ValueOf(out).Elem(), errs)

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -17,6 +18,14 @@ type Secret struct {
 
 func (s Secret) String() string   { return fmt.Sprintf("%s:<redacted>", s.Username) }
 func (s Secret) GoString() string { return s.String() }
+
+// MarshalJSON and MarshalYAML keep the password out of -o json|yaml output too.
+func (s Secret) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{"username": s.Username, "password": "<redacted>"})
+}
+func (s Secret) MarshalYAML() (any, error) {
+	return map[string]string{"username": s.Username, "password": "<redacted>"}, nil
+}
 
 // EnvName is the environment variable read for a credential field, e.g.
 // RACKLIFT_CRED_BMC_DEFAULT_PASSWORD for credential "bmc-default", field "password".
