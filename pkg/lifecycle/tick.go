@@ -1,0 +1,233 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/racklift/racklift/pkg/state"
+)
+
+// Run ticks every interval until ctx ends, then waits for BMC calls under way.
+func (m *Machine) Run(ctx context.Context, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	defer m.Drain()
+	for {
+		if err := m.Tick(ctx); err != nil {
+			m.cfg.Log.Error("lifecycle tick", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Drain waits for the BMC calls Tick started.
+func (m *Machine) Drain() { m.inflight.Wait() }
+
+// Tick issues power cycles to queued nodes (within the wave) and expires phases that ran
+// past their timeout. BMC calls run in the background; their results come back through
+// the store.
+func (m *Machine) Tick(ctx context.Context) error {
+	nodes, err := m.store.List()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range nodes {
+		if !Phase(n.Phase).Active() || queued(n) {
+			continue
+		}
+		if _, err := m.store.Update(n.Name, func(n *state.Node) ([]state.Event, error) {
+			return m.expire(n)
+		}); err != nil && !errors.Is(err, errNoChange) {
+			errs = append(errs, err)
+		}
+	}
+	// Again, so a node retried above gets its power cycle in this tick.
+	if nodes, err = m.store.List(); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	queueOrder(nodes)
+	inWave := 0
+	for _, n := range nodes {
+		if wave(n) {
+			inWave++
+		}
+	}
+	for _, n := range nodes {
+		if !queued(n) || m.cfg.Wave > 0 && inWave >= m.cfg.Wave {
+			continue
+		}
+		issued, err := m.issue(ctx, n.Name)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if issued {
+			inWave++
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// queued: in powering, waiting for its power cycle.
+func queued(n state.Node) bool {
+	return Phase(n.Phase) == Powering && !n.Power.IssuedFor(n.Run, n.Attempt)
+}
+
+// wave: power-cycled and not yet past pxe, so it loads the PXE services or the circuit.
+func wave(n state.Node) bool {
+	p := Phase(n.Phase)
+	return p == PXE || (p == Powering && n.Power.IssuedFor(n.Run, n.Attempt))
+}
+
+// issue power-cycles one queued node. The intent "power cycle issued for run R attempt
+// A" is committed (fsynced) BEFORE the BMC call: if serve dies during the call, the
+// restarted machine sees the intent without a result and does not call again for that
+// attempt; the powering timeout then starts the next attempt. Recording after the call
+// instead would let a crash between call and record cycle the node twice. So each attempt
+// power-cycles at most once.
+func (m *Machine) issue(ctx context.Context, name string) (bool, error) {
+	t, known := m.target(name)
+	var run, attempt int
+	_, err := m.store.Update(name, func(n *state.Node) ([]state.Event, error) {
+		if !queued(*n) {
+			return nil, errNoChange // another tick got here first
+		}
+		now := m.cfg.Now()
+		if !known {
+			return []state.Event{m.fail(n, fmt.Sprintf("node %s is no longer in the inventory: not power-cycling it", name), now)}, nil
+		}
+		if err := CheckLock(t, "up", n.Force); err != nil {
+			return []state.Event{m.fail(n, err.Error(), now)}, nil
+		}
+		if m.power == nil {
+			return nil, errNoChange
+		}
+		run, attempt = n.Run, n.Attempt
+		n.Power = state.PowerRecord{Run: run, Attempt: attempt, IssuedAt: now}
+		return []state.Event{{Kind: string(PowerIssued), Time: now, Detail: fmt.Sprintf("PXE boot + power cycle via BMC %s (attempt %d/%d)", t.BMC, attempt, m.cfg.MaxAttempts)}}, nil
+	})
+	if errors.Is(err, errNoChange) || err == nil && run == 0 {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("record power intent for %s: %w", name, err)
+	}
+	m.inflight.Add(1)
+	go func() {
+		defer m.inflight.Done()
+		err := m.call(ctx, t)
+		if ctx.Err() != nil {
+			return // serve is stopping: the outcome is unknown, leave the intent as is
+		}
+		m.powerDone(t, run, attempt, err)
+	}()
+	return true, nil
+}
+
+// call runs the BMC action with BMCTimeout, returning even if the BMC client ignores ctx.
+func (m *Machine) call(ctx context.Context, t Target) error {
+	cctx, cancel := context.WithTimeout(ctx, m.cfg.BMCTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- m.power.PXECycle(cctx, t) }()
+	select {
+	case err := <-done:
+		if err != nil && cctx.Err() == context.DeadlineExceeded {
+			return fmt.Errorf("no answer within %s", m.cfg.BMCTimeout)
+		}
+		return err
+	case <-cctx.Done():
+		return fmt.Errorf("no answer within %s", m.cfg.BMCTimeout)
+	}
+}
+
+// powerDone records a BMC result. A result for an attempt the node has moved past (it
+// timed out, or DHCP showed it booting first) is logged and changes nothing else.
+func (m *Machine) powerDone(t Target, run, attempt int, callErr error) {
+	_, err := m.update(t.Name, func(n *state.Node, now time.Time) []state.Event {
+		if n.Power.IssuedFor(run, attempt) {
+			n.Power.DoneAt = now
+			if callErr != nil {
+				n.Power.Err = callErr.Error()
+			}
+		}
+		current := Phase(n.Phase) == Powering && n.Run == run && n.Attempt == attempt
+		if callErr == nil {
+			ev := Event{Node: t.Name, Kind: PowerOK, Time: now, Detail: "BMC " + t.BMC}
+			if !current {
+				return []state.Event{{Kind: string(PowerOK), Time: now, Detail: ev.Detail + fmt.Sprintf(" (late, for attempt %d)", attempt)}}
+			}
+			return m.apply(n, ev, now)
+		}
+		reason := fmt.Sprintf("BMC %s of node %s failed the power cycle: %v: check the BMC answers at that address and its credentials", t.BMC, t.Name, callErr)
+		evs := []state.Event{{Kind: string(PowerFailed), Time: now, Detail: reason}}
+		if current {
+			evs = append(evs, m.retryOrFail(n, reason, now))
+		}
+		return evs
+	})
+	if err != nil {
+		m.cfg.Log.Error("record BMC result", "node", t.Name, "err", err)
+	}
+}
+
+// expire times out a phase that ran too long: the next attempt, or failed.
+func (m *Machine) expire(n *state.Node) ([]state.Event, error) {
+	cur := Phase(n.Phase)
+	limit := m.cfg.Timeouts[cur]
+	if !cur.Active() || queued(*n) || limit <= 0 {
+		return nil, errNoChange
+	}
+	since := n.EnteredAt
+	if cur == Powering {
+		since = n.Power.IssuedAt
+	}
+	if since.Before(m.started) {
+		since = m.started // resumed after a restart: a full timeout from now
+	}
+	now := m.cfg.Now()
+	if now.Sub(since) <= limit {
+		return nil, errNoChange
+	}
+	t, _ := m.target(n.Name)
+	reason := timeoutReason(cur, t, limit, n)
+	return []state.Event{
+		{Kind: string(TimedOut), Time: now, Detail: reason},
+		m.retryOrFail(n, reason, now),
+	}, nil
+}
+
+// timeoutReason says what did not happen and where to look.
+func timeoutReason(p Phase, t Target, limit time.Duration, n *state.Node) string {
+	last := "none"
+	if len(n.Recent) > 0 {
+		e := n.Recent[len(n.Recent)-1]
+		last = e.Kind
+		if e.Detail != "" {
+			last += " (" + e.Detail + ")"
+		}
+	}
+	bmc := t.BMC
+	if bmc == "" {
+		bmc = "(unknown)"
+	}
+	switch p {
+	case Powering:
+		return fmt.Sprintf("%s: BMC %s did not confirm the power cycle within %s: check the BMC answers and its credentials", p, bmc, limit)
+	case PXE:
+		return fmt.Sprintf("%s: no network boot within %s after the power cycle via BMC %s (last event: %s): check the node boots from the network on MAC %s, the switch port's PXE VLAN, and that serve's DHCP listens on that network", p, limit, bmc, last, t.MAC)
+	case Booting:
+		return fmt.Sprintf("%s: kernel and initrd were fetched but the agent did not say hello within %s (last event: %s): check the node's console for a kernel panic or a missing driver, and that the node reaches serve's agent API", p, limit, last)
+	case Agent:
+		return fmt.Sprintf("%s: the agent said hello but did not fetch its expectations within %s (last event: %s): check the agent's log on the node", p, limit, last)
+	case Validating:
+		return fmt.Sprintf("%s: the agent did not report within %s (last event: %s): a check may hang; check the agent's log on the node", p, limit, last)
+	}
+	return fmt.Sprintf("%s timed out after %s (last event: %s)", p, limit, last)
+}
