@@ -1,0 +1,85 @@
+// Command invbench times `provision validate` and `provision plan` on a generated
+// 10,000-node site and prints each figure against its goal (make bench-inventory).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"time"
+
+	"github.com/racklift/racklift/internal/invgen"
+	"github.com/racklift/racklift/pkg/inventory"
+	"github.com/racklift/racklift/pkg/plan"
+)
+
+func main() {
+	bin := flag.String("bin", "bin/provision", "provision binary to time")
+	nodes := flag.Int("nodes", 10000, "nodes in the generated site")
+	perRack := flag.Int("per-rack", 40, "nodes per rack file")
+	runs := flag.Int("runs", 5, "runs per figure; the median is printed")
+	flag.Parse()
+
+	dir, err := os.MkdirTemp("", "racklift-bench-")
+	check(err)
+	defer os.RemoveAll(dir)
+	check(invgen.Write(dir, invgen.Options{Nodes: *nodes, NodesPerRack: *perRack}))
+	fmt.Printf("bench-inventory: %d nodes in %d rack files (%s), median of %d runs\n",
+		*nodes, (*nodes+*perRack-1) / *perRack, dir, *runs)
+
+	// What an operator waits for: the whole command, process start included.
+	validate := median(*runs, func() { run(*bin, "validate", "-i", dir) })
+	planCLI := median(*runs, func() { run(*bin, "plan", "-i", dir, "-o", "json") })
+	// The library calls alone, for where the time goes.
+	var inv *inventory.Inventory
+	load := median(*runs, func() {
+		inv, err = inventory.Load(dir)
+		check(err)
+	})
+	build := median(*runs, func() {
+		_, err := plan.Build(inv, plan.Options{})
+		check(err)
+	})
+
+	fmt.Printf("  %-38s %9s %9s %7s\n", "figure", "median", "goal", "ratio")
+	row("provision validate (CLI, wall)", validate, time.Second)
+	row("provision plan -o json (CLI, wall)", planCLI, 2*time.Second)
+	row("inventory.Load: parse+validate (lib)", load, time.Second)
+	row("plan.Build (lib)", build, 2*time.Second)
+}
+
+func row(name string, d, goal time.Duration) {
+	verdict := "ok"
+	if d > goal {
+		verdict = "OVER GOAL"
+	}
+	fmt.Printf("  %-38s %9s %9s %6.2fx  %s\n", name, d.Round(time.Millisecond), goal, float64(d)/float64(goal), verdict)
+}
+
+func run(bin string, args ...string) {
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout = io.Discard
+	cmd.Stderr = os.Stderr
+	check(cmd.Run())
+}
+
+func median(n int, f func()) time.Duration {
+	ds := make([]time.Duration, n)
+	for i := range ds {
+		t := time.Now()
+		f()
+		ds[i] = time.Since(t)
+	}
+	slices.Sort(ds)
+	return ds[n/2]
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench-inventory:", err)
+		os.Exit(1)
+	}
+}
