@@ -35,24 +35,40 @@ func InitMessage(ret nvml.Return) string {
 	return fmt.Sprintf("NVML failed to start: %s (%d)", errorName(ret), int32(ret))
 }
 
-// errorName is the NVML error's name; nvml.Return.Error needs the library loaded for
-// values it does not know, so keep our own table for the common ones.
+// errorName is the NVML error's name. nvml.Return.Error needs the library loaded to
+// name most codes, so keep our own table.
 func errorName(ret nvml.Return) string {
-	switch ret {
-	case nvml.SUCCESS:
-		return "SUCCESS"
-	case nvml.ERROR_NOT_SUPPORTED:
-		return "ERROR_NOT_SUPPORTED"
-	case nvml.ERROR_INVALID_ARGUMENT:
-		return "ERROR_INVALID_ARGUMENT"
-	case nvml.ERROR_UNINITIALIZED:
-		return "ERROR_UNINITIALIZED"
-	case nvml.ERROR_NOT_FOUND:
-		return "ERROR_NOT_FOUND"
-	case nvml.ERROR_UNKNOWN:
-		return "ERROR_UNKNOWN"
+	if n, ok := returnNames[ret]; ok {
+		return n
 	}
 	return fmt.Sprintf("NVML error %d", int32(ret))
+}
+
+var returnNames = map[nvml.Return]string{
+	nvml.SUCCESS:                       "SUCCESS",
+	nvml.ERROR_UNINITIALIZED:           "ERROR_UNINITIALIZED",
+	nvml.ERROR_INVALID_ARGUMENT:        "ERROR_INVALID_ARGUMENT",
+	nvml.ERROR_NOT_SUPPORTED:           "ERROR_NOT_SUPPORTED",
+	nvml.ERROR_NO_PERMISSION:           "ERROR_NO_PERMISSION",
+	nvml.ERROR_ALREADY_INITIALIZED:     "ERROR_ALREADY_INITIALIZED",
+	nvml.ERROR_NOT_FOUND:               "ERROR_NOT_FOUND",
+	nvml.ERROR_INSUFFICIENT_SIZE:       "ERROR_INSUFFICIENT_SIZE",
+	nvml.ERROR_INSUFFICIENT_POWER:      "ERROR_INSUFFICIENT_POWER",
+	nvml.ERROR_DRIVER_NOT_LOADED:       "ERROR_DRIVER_NOT_LOADED",
+	nvml.ERROR_TIMEOUT:                 "ERROR_TIMEOUT",
+	nvml.ERROR_IRQ_ISSUE:               "ERROR_IRQ_ISSUE",
+	nvml.ERROR_LIBRARY_NOT_FOUND:       "ERROR_LIBRARY_NOT_FOUND",
+	nvml.ERROR_FUNCTION_NOT_FOUND:      "ERROR_FUNCTION_NOT_FOUND",
+	nvml.ERROR_CORRUPTED_INFOROM:       "ERROR_CORRUPTED_INFOROM",
+	nvml.ERROR_GPU_IS_LOST:             "ERROR_GPU_IS_LOST",
+	nvml.ERROR_RESET_REQUIRED:          "ERROR_RESET_REQUIRED",
+	nvml.ERROR_OPERATING_SYSTEM:        "ERROR_OPERATING_SYSTEM",
+	nvml.ERROR_LIB_RM_VERSION_MISMATCH: "ERROR_LIB_RM_VERSION_MISMATCH",
+	nvml.ERROR_IN_USE:                  "ERROR_IN_USE",
+	nvml.ERROR_MEMORY:                  "ERROR_MEMORY",
+	nvml.ERROR_NO_DATA:                 "ERROR_NO_DATA",
+	nvml.ERROR_GPU_NOT_FOUND:           "ERROR_GPU_NOT_FOUND",
+	nvml.ERROR_UNKNOWN:                 "ERROR_UNKNOWN",
 }
 
 // callErr wraps a failed per-device NVML call for a message.

@@ -1,0 +1,125 @@
+// Package agent runs a node's checks against what its inventory profile expects and
+// builds the report the node agent sends to the racklift server.
+package agent
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/racklift/racklift/pkg/agent/netcheck"
+	"github.com/racklift/racklift/pkg/inventory"
+)
+
+// Expectations are what one node must have: the server builds them from the inventory
+// (ExpectationsFor) and serves them at /api/v1/nodes/{name}/expect; `node-agent check
+// --expect FILE` reads the same shape as YAML or JSON.
+type Expectations struct {
+	Node     string                    `json:"node" yaml:"node"`
+	GPU      *inventory.GPUExpect      `json:"gpu,omitempty" yaml:"gpu,omitempty"`
+	Storage  []inventory.StorageExpect `json:"storage,omitempty" yaml:"storage,omitempty"`
+	Networks []netcheck.Network        `json:"networks,omitempty" yaml:"networks,omitempty"`
+}
+
+// StorageMTU is the largest MTU among the storage networks, for the NFS MTU check.
+func (e *Expectations) StorageMTU() int {
+	mtu := 0
+	for _, n := range e.Networks {
+		if n.Role == "storage" && n.MTU > mtu {
+			mtu = n.MTU
+		}
+	}
+	return mtu
+}
+
+// LoadExpectations reads an expectations file (YAML, or JSON which YAML accepts);
+// unknown fields are errors, so a typo does not silently drop a check.
+func LoadExpectations(path string) (*Expectations, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExpectations(b, path)
+}
+
+// ParseExpectations decodes expectations; name is used in error messages.
+func ParseExpectations(b []byte, name string) (*Expectations, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var e Expectations
+	if err := dec.Decode(&e); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if e.GPU != nil && e.GPU.Count < 0 {
+		return nil, fmt.Errorf("%s: gpu.count %d is negative", name, e.GPU.Count)
+	}
+	for i, s := range e.Storage {
+		if s.Mount == "" {
+			return nil, fmt.Errorf("%s: storage[%d] has no mount", name, i)
+		}
+	}
+	return &e, nil
+}
+
+// ExpectationsFor builds a node's expectations from the inventory: its effective profile
+// (overrides applied), and for each network the profile names (every network the node
+// has an interface on when it names none) the interface, address, VLAN, MTU, gateway and
+// the profile's peers' addresses on that network.
+func ExpectationsFor(inv *inventory.Inventory, name string) (*Expectations, error) {
+	n := inv.Node(name)
+	if n == nil {
+		return nil, fmt.Errorf("node %q is not in the inventory", name)
+	}
+	if n.Spec == nil {
+		return nil, fmt.Errorf("node %s: profile %q is not defined", name, n.Profile)
+	}
+	x := n.Spec.Expect
+	e := &Expectations{Node: n.Name, Storage: slices.Clone(x.Storage)}
+	if x.GPU != nil {
+		g := *x.GPU
+		e.GPU = &g
+	}
+	names := x.Networks
+	if len(names) == 0 {
+		for _, ifc := range n.Interfaces {
+			if ifc != nil && !slices.Contains(names, ifc.Network) {
+				names = append(names, ifc.Network)
+			}
+		}
+	}
+	for _, netName := range names {
+		nw := inv.Network(netName)
+		if nw == nil {
+			return nil, fmt.Errorf("node %s: network %q is not defined", name, netName)
+		}
+		out := netcheck.Network{Name: nw.Name, Role: nw.Role, VLAN: nw.VLAN, MTU: nw.MTU, Gateway: nw.Gateway}
+		if ifc := interfaceOn(n, netName); ifc != nil {
+			out.Interface, out.MAC = ifc.Name, ifc.MAC
+			if ifc.Addr.IsValid() && nw.Prefix.IsValid() {
+				out.Address = netip.PrefixFrom(ifc.Addr, nw.Prefix.Bits()).String()
+			}
+		}
+		for _, peer := range x.Peers {
+			if pn := inv.Node(peer); pn != nil && pn.Name != n.Name {
+				if ifc := interfaceOn(pn, netName); ifc != nil && ifc.Addr.IsValid() {
+					out.Peers = append(out.Peers, ifc.Addr.String())
+				}
+			}
+		}
+		e.Networks = append(e.Networks, out)
+	}
+	return e, nil
+}
+
+func interfaceOn(n *inventory.Node, network string) *inventory.Interface {
+	for _, ifc := range n.Interfaces {
+		if ifc != nil && ifc.Network == network {
+			return ifc
+		}
+	}
+	return nil
+}
