@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	bmclib "github.com/bmc-toolbox/bmclib/v2"
@@ -48,6 +49,8 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+var noDumps sync.Once
+
 // Client is an open connection (a Redfish session, or ipmitool ready to run) to one BMC.
 type Client struct {
 	t  Target
@@ -58,6 +61,9 @@ type Client struct {
 // open connects to the BMC with the one bmclib provider its protocol needs: probing
 // every provider costs minutes on BMCs that do not answer some of them.
 func open(ctx context.Context, t Target, o Options) (*Client, error) {
+	// bmclib dumps every HTTP exchange, session login body included, to stdout when
+	// DEBUG_BMCLIB=true: that would print the password.
+	noDumps.Do(func() { os.Unsetenv("DEBUG_BMCLIB") })
 	var opts []bmclib.Option
 	opts = append(opts, bmclib.WithLogger(logr.Discard())) // bmclib logs can carry request dumps
 	provider := redfish.ProviderName

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/racklift/racklift/pkg/inventory"
@@ -108,9 +109,10 @@ func Do(ctx context.Context, t Target, op Op, o Options) (Outcome, error) {
 	defer cancel()
 	backoff := o.Backoff
 	var out Outcome
+	st := &state{}
 	for attempt := 1; ; attempt++ {
 		var err error
-		out, err = attemptOnce(ctx, t, op, o)
+		out, err = attemptOnce(ctx, t, op, o, st)
 		out.Attempts = attempt
 		if err == nil {
 			return out, nil
@@ -130,14 +132,14 @@ func Do(ctx context.Context, t Target, op Op, o Options) (Outcome, error) {
 }
 
 // attemptOnce runs one try; it gives up at the deadline even if the library does not.
-func attemptOnce(ctx context.Context, t Target, op Op, o Options) (Outcome, error) {
+func attemptOnce(ctx context.Context, t Target, op Op, o Options, st *state) (Outcome, error) {
 	type result struct {
 		out Outcome
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		out, err := run(ctx, t, op, o)
+		out, err := run(ctx, t, op, o, st)
 		ch <- result{out, err}
 	}()
 	select {
@@ -148,7 +150,11 @@ func attemptOnce(ctx context.Context, t Target, op Op, o Options) (Outcome, erro
 	}
 }
 
-func run(ctx context.Context, t Target, op Op, o Options) (Outcome, error) {
+// state carries across retries whether the BMC already took the change: a retry after
+// that only reads back, so a 503 during the read-back never sends a second power cycle.
+type state struct{ acted atomic.Bool }
+
+func run(ctx context.Context, t Target, op Op, o Options, st *state) (Outcome, error) {
 	c, err := open(ctx, t, o)
 	if err != nil {
 		return Outcome{}, err
@@ -159,17 +165,17 @@ func run(ctx context.Context, t Target, op Op, o Options) (Outcome, error) {
 		info, err := c.info(ctx)
 		return Outcome{Info: info}, err
 	case op.Boot != nil:
-		return c.setBoot(ctx, *op.Boot)
+		return c.setBoot(ctx, *op.Boot, st)
 	case op.Power == PowerStatus:
 		s, err := c.powerState(ctx)
 		return Outcome{Power: s}, err
 	default:
-		return c.power(ctx, op.Power)
+		return c.power(ctx, op.Power, st)
 	}
 }
 
 // power runs a power action and reads the state back.
-func (c *Client) power(ctx context.Context, action string) (Outcome, error) {
+func (c *Client) power(ctx context.Context, action string, st *state) (Outcome, error) {
 	lib := action
 	if c.t.Protocol == "redfish" {
 		// bmclib redfish: "reset" sends PowerCycle, "cycle" sends ForceRestart.
@@ -180,7 +186,10 @@ func (c *Client) power(ctx context.Context, action string) (Outcome, error) {
 			lib = "cycle"
 		}
 	}
-	ok, err := c.bc.SetPowerState(ctx, lib)
+	ok, err := true, error(nil)
+	if !st.acted.Load() {
+		ok, err = c.bc.SetPowerState(ctx, lib)
+	}
 	if err != nil && action == PowerSoft && c.t.Protocol == "redfish" {
 		// bmclib's redfish soft-off reports "not ok" after the BMC accepted the
 		// GracefulShutdown; only an error from the provider itself is a failure.
@@ -195,6 +204,7 @@ func (c *Client) power(ctx context.Context, action string) (Outcome, error) {
 	if !ok {
 		return Outcome{}, fmt.Errorf("the BMC did not confirm power %s", action)
 	}
+	st.acted.Store(true)
 	want := "on"
 	if action == PowerOff {
 		want = "off"
@@ -220,18 +230,21 @@ func (c *Client) power(ctx context.Context, action string) (Outcome, error) {
 }
 
 // setBoot sets the boot override and reads it back.
-func (c *Client) setBoot(ctx context.Context, b Boot) (Outcome, error) {
+func (c *Client) setBoot(ctx context.Context, b Boot, st *state) (Outcome, error) {
 	switch b.Device {
 	case BootPXE, BootDisk, BootBIOS:
 	default:
 		return Outcome{}, fmt.Errorf("unknown boot device %q (use pxe, disk or bios)", b.Device)
 	}
-	ok, err := c.bc.SetBootDevice(ctx, b.Device, b.Persistent, !b.Legacy)
-	if err != nil {
-		return Outcome{}, err
-	}
-	if !ok {
-		return Outcome{}, fmt.Errorf("the BMC did not confirm the boot override")
+	if !st.acted.Load() {
+		ok, err := c.bc.SetBootDevice(ctx, b.Device, b.Persistent, !b.Legacy)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if !ok {
+			return Outcome{}, fmt.Errorf("the BMC did not confirm the boot override")
+		}
+		st.acted.Store(true)
 	}
 	got, err := c.readBoot(ctx)
 	if errors.Is(err, errNoReadBack) {
@@ -288,9 +301,12 @@ func (c *Client) info(ctx context.Context) (*Info, error) {
 // wrap makes an *Error naming the node and BMC, with the password scrubbed.
 func (t Target) wrap(op Op, err error, attempts int, ctx context.Context) error {
 	msg := err.Error()
-	if ctx.Err() == context.DeadlineExceeded && !strings.Contains(msg, "deadline") {
+	timedOut := ctx.Err() == context.DeadlineExceeded
+	if timedOut && retryable(err) {
+		msg = "the BMC was still unavailable at the deadline: " + msg
+	} else if timedOut && !strings.Contains(msg, "deadline") {
 		msg = "no answer before the deadline (" + msg + ")"
-	} else if ctx.Err() == context.DeadlineExceeded {
+	} else if timedOut {
 		msg = "no answer before the deadline"
 	}
 	msg = tidy(Redact(msg, t.Login.Username, t.Login.Password))
@@ -301,6 +317,9 @@ func (t Target) wrap(op Op, err error, attempts int, ctx context.Context) error 
 		e.Hint = "known on Supermicro BMCs, bmclib issue 459: some firmware keeps only a persistent UEFI override, some needs a BMC firmware update; otherwise set the boot order in the BIOS setup"
 	} else {
 		e.Kind, e.Hint = classify(msg, t.Protocol)
+		if timedOut && !retryable(err) {
+			e.Kind, e.Hint = classify("timeout", t.Protocol)
+		}
 		if e.Kind == KindAuth && t.Credential != "" {
 			e.Hint = fmt.Sprintf("the BMC refused the login of user %q: check credential %q (%s, or its entry in the secrets file) and that the account is enabled on the BMC",
 				t.Login.Username, t.Credential, inventory.EnvName(t.Credential, "password"))
