@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/racklift/racklift/internal/testenv"
+)
+
+var (
+	cliOnce sync.Once
+	cliPath string
+	cliErr  error
+)
+
+// provisionCLI builds this package's binary once, so the tests run the real command
+// (flags, exit status, stdout/stderr) from the current source.
+func provisionCLI(t *testing.T) string {
+	t.Helper()
+	cliOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "racklift-cli-")
+		if err != nil {
+			cliErr = err
+			return
+		}
+		cliPath = filepath.Join(dir, "provision")
+		out, err := exec.Command("go", "build", "-o", cliPath, ".").CombinedOutput()
+		if err != nil {
+			cliErr = errors.New(string(out))
+		}
+	})
+	if cliErr != nil {
+		t.Fatalf("go build: %v", cliErr)
+	}
+	return cliPath
+}
+
+// runCLI runs provision in the repository root and returns stdout, stderr and exit status.
+func runCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(provisionCLI(t), args...)
+	cmd.Dir = testenv.RepoRoot()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func TestValidateCommand(t *testing.T) {
+	t.Parallel()
+	out, errOut, code := runCLI(t, "validate", "-i", "inventory/examples/site")
+	if code != 0 || out != "ok: 8 nodes in 2 racks, 4 networks\n" {
+		t.Errorf("site: code %d out %q err %q", code, out, errOut)
+	}
+	out, errOut, code = runCLI(t, "validate", "-i", "inventory/testdata/broken")
+	if code != 1 || !strings.Contains(errOut, "inventory/testdata/broken/site.yaml:27:5: unknown field \"vlna\" in network") ||
+		!strings.Contains(errOut, "hint: did you mean \"vlan\"?") || !strings.Contains(errOut, "38 error(s)") || out != "" {
+		t.Errorf("broken: code %d out %q err %q", code, out, errOut)
+	}
+	out, _, code = runCLI(t, "validate", "-i", "inventory/testdata/broken", "-o", "json")
+	var res validateResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 || res.OK || len(res.Errors) != 38 {
+		t.Fatalf("broken -o json: code %d, %v, %d errors", code, err, len(res.Errors))
+	}
+	if e := res.Errors[0]; e.Pos.Line == 0 || e.Pos.File == "" || e.Msg == "" || e.Hint == "" {
+		t.Errorf("json error lacks position or hint: %+v", e)
+	}
+	// The plain-text password in the broken site is never echoed.
+	for _, args := range [][]string{{"validate", "-i", "inventory/testdata/broken"}, {"validate", "-i", "inventory/testdata/broken", "-o", "yaml"}} {
+		o, e, _ := runCLI(t, args...)
+		if strings.Contains(o+e, "hunter2") || strings.Contains(o+e, "calvin") {
+			t.Errorf("%v printed a password", args)
+		}
+	}
+	if _, errOut, code := runCLI(t, "validate", "-i", "no/such/dir"); code != 1 || !strings.Contains(errOut, "point -i at") {
+		t.Errorf("missing inventory: %d %q", code, errOut)
+	}
+}
+
+func TestPlanCommand(t *testing.T) {
+	t.Parallel()
+	out, errOut, code := runCLI(t, "plan", "-i", "inventory/examples/site", "-o", "json")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	var p struct {
+		Nodes []struct {
+			Node        string
+			Reservation struct{ MAC, IP, Server string }
+			Boot        struct {
+				ScriptURL string `json:"script_url"`
+			}
+		}
+		Host []struct{ Network string } `json:"host_interfaces"`
+	}
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Nodes) != 8 || len(p.Host) != 2 {
+		t.Fatalf("%d nodes, %d host interfaces", len(p.Nodes), len(p.Host))
+	}
+	for _, n := range p.Nodes {
+		r := n.Reservation
+		if r.MAC == "" || !strings.HasPrefix(r.IP, "10.10.0.") || r.Server != "10.10.0.2" || n.Boot.ScriptURL != "http://10.10.0.2:8080/ipxe/"+r.MAC {
+			t.Errorf("%s: %+v %s", n.Node, r, n.Boot.ScriptURL)
+		}
+	}
+	out, _, code = runCLI(t, "plan", "-i", "inventory/examples/site", "rack=a02", "gpu-a01-01", "--http-port", "9000")
+	if code != 0 || strings.Count(out, "http://10.10.0.2:9000/ipxe/") != 5 || !strings.Contains(out, "HOST INTERFACE") {
+		t.Errorf("table: %s", out)
+	}
+	out, _, code = runCLI(t, "plan", "-i", "inventory/examples/lab", "lab-01", "-o", "yaml")
+	var y map[string]any
+	if code != 0 || yaml.Unmarshal([]byte(out), &y) != nil || len(y["nodes"].([]any)) != 1 {
+		t.Errorf("yaml: %s", out)
+	}
+	if _, errOut, code := runCLI(t, "plan", "-i", "inventory/examples/site", "gpu-z*"); code != 1 || !strings.Contains(errOut, "matches no node") {
+		t.Errorf("bad selector: %d %s", code, errOut)
+	}
+}
+
+func TestInventoryListCommand(t *testing.T) {
+	t.Parallel()
+	out, _, code := runCLI(t, "inventory", "list", "-i", "inventory/examples/site", "pool=research")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 || !strings.HasPrefix(lines[1], "gpu-a01-03") || !strings.Contains(lines[2], "(protected)") ||
+		!strings.Contains(lines[1], "redfish 10.10.8.13:443") || !strings.Contains(lines[1], "3c:ec:ef:a1:03:10") {
+		t.Errorf("list:\n%s", out)
+	}
+	out, _, code = runCLI(t, "inventory", "list", "-i", "inventory/examples/lab", "-o", "json")
+	var rows []nodeRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || code != 0 || len(rows) != 3 {
+		t.Fatalf("json: %v %s", err, out)
+	}
+	if r := rows[2]; r.Name != "lab-03" || r.BMC.Protocol != "ipmi" || r.BMC.Port != 9623 || r.PXE.Address != "10.204.0.13" ||
+		!strings.HasSuffix(r.Source, "racks/lab.yaml:19:5") {
+		t.Errorf("lab-03: %+v", r)
+	}
+}
+
+func TestExportAnsibleCommand(t *testing.T) {
+	t.Parallel()
+	out, _, code := runCLI(t, "export", "ansible", "-i", "inventory/examples/site")
+	if code != 0 {
+		t.Fatal(out)
+	}
+	var ai ansibleInventory
+	if err := yaml.Unmarshal([]byte(out), &ai); err != nil {
+		t.Fatal(err)
+	}
+	if len(ai.All.Hosts) != 8 || ai.All.Hosts["gpu-a02-03"]["ansible_host"] != "10.10.0.23" {
+		t.Errorf("hosts: %v", ai.All.Hosts["gpu-a02-03"])
+	}
+	for group, n := range map[string]int{"rack_a01": 4, "rack_a02": 4, "role_gpu": 8, "pool_research": 2, "vendor_dell": 4, "model_sys_821ge_tnhr": 4} {
+		if g := ai.All.Children[group]; g == nil || len(g.Hosts) != n {
+			t.Errorf("group %s: %v", group, g)
+		}
+	}
+	out, _, _ = runCLI(t, "export", "ansible", "-i", "inventory/examples/site", "rack=a01", "-o", "json")
+	var j ansibleInventory
+	if err := json.Unmarshal([]byte(out), &j); err != nil || len(j.All.Hosts) != 4 || j.All.Children["rack_a02"] != nil {
+		t.Errorf("json, rack=a01: %v %s", err, out)
+	}
+}
+
+func TestSchemaCommandMatchesCommittedFile(t *testing.T) {
+	t.Parallel()
+	out, _, code := runCLI(t, "schema")
+	want, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "inventory", "schema.json"))
+	if err != nil || code != 0 || out != string(want) {
+		t.Fatal("inventory/schema.json differs from 'provision schema': run 'make schema' and commit inventory/schema.json")
+	}
+}
+
+func TestInventoryCommandsHaveExamples(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"validate"}, {"plan"}, {"inventory", "list"}, {"export", "ansible"}, {"schema"}} {
+		out, _, code := runCLI(t, append(args, "--help")...)
+		if code != 0 || !strings.Contains(out, "Examples:") {
+			t.Errorf("%v --help has no examples", args)
+		}
+	}
+}
