@@ -1,0 +1,70 @@
+package netcheck
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/racklift/racklift/pkg/inventory"
+	"github.com/racklift/racklift/pkg/plan"
+)
+
+// Roles whose interfaces a node's OS does not set up itself: the PXE network is configured
+// by DHCP at boot, BMC and out-of-band networks belong to the BMC.
+var unmanagedRoles = map[string]bool{"provisioning": true, "bmc": true, "oob": true}
+
+// ForNode is the networks a node must be on, from its inventory interfaces: one Network per
+// interface on a storage, compute or management network, with the address's prefix, the
+// gateway, the MTU and, as peers, the addresses the profile's expected peers have on the
+// same network ("name=address").
+func ForNode(inv *inventory.Inventory, n *inventory.Node) ([]Network, error) {
+	var peers []*inventory.Node
+	if n.Spec != nil {
+		for _, name := range n.Spec.Expect.Peers {
+			p := inv.Node(name)
+			if p == nil {
+				return nil, fmt.Errorf("node %s: expected peer %q is not in the inventory", n.Name, name)
+			}
+			if p != n {
+				peers = append(peers, p)
+			}
+		}
+	}
+	var out []Network
+	for _, ifc := range n.Interfaces {
+		nw := inv.Network(ifc.Network)
+		if nw == nil {
+			return nil, fmt.Errorf("node %s interface %s: network %q is not defined", n.Name, ifc.Name, ifc.Network)
+		}
+		if unmanagedRoles[nw.Role] {
+			continue
+		}
+		c := Network{Name: nw.Name, Role: nw.Role, VLAN: nw.VLAN, Interface: ifc.Name, MAC: ifc.MAC,
+			Gateway: nw.Gateway, MTU: nw.MTU}
+		if ifc.Addr.IsValid() {
+			c.Address = netip.PrefixFrom(ifc.Addr, nw.Prefix.Bits()).String()
+		}
+		for _, p := range peers {
+			for _, pi := range p.Interfaces {
+				if pi.Network == nw.Name && pi.Addr.IsValid() {
+					c.Peers = append(c.Peers, p.Name+"="+pi.Addr.String())
+				}
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// ForHost is the networks the provisioning host must be on, all carried by one trunk NIC:
+// the plan's host interfaces (each network with a server address, where serve listens).
+func ForHost(inv *inventory.Inventory, hosts []plan.HostInterface, trunk string) []Network {
+	var out []Network
+	for _, h := range hosts {
+		c := Network{Name: h.Network, Role: h.Role, VLAN: h.VLAN, Interface: trunk, Address: h.Address.String(), MTU: h.MTU}
+		if nw := inv.Network(h.Network); nw != nil {
+			c.Gateway = nw.Gateway
+		}
+		out = append(out, c)
+	}
+	return out
+}
