@@ -41,6 +41,8 @@ type Store interface {
 	Update(name string, fn func(n *Node) ([]Event, error)) ([]Event, error)
 	// Events reads the log in sequence order.
 	Events(q Query) ([]Event, error)
+	// LastSeq is the newest event's sequence number (0: none).
+	LastSeq() (uint64, error)
 	// Wait returns once the log holds an event with a sequence number above after, or
 	// when ctx ends.
 	Wait(ctx context.Context, after uint64) error

@@ -1,0 +1,373 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/racklift/racklift/pkg/lifecycle"
+	"github.com/racklift/racklift/pkg/pki"
+	"github.com/racklift/racklift/pkg/state"
+)
+
+type okPower struct{}
+
+func (okPower) PXECycle(context.Context, lifecycle.Target) error { return nil }
+
+const (
+	macA = "52:54:00:0a:00:01"
+	macB = "52:54:00:0b:00:02"
+)
+
+// stack is serve's core on a temp state dir: nodes a and b power-cycled into pxe, each
+// with its minted token, and the agent API over TLS with the pinned CA.
+type stack struct {
+	dir      string
+	store    *state.Bolt
+	machine  *lifecycle.Machine
+	tokens   *pki.Tokens
+	ta, tb   string
+	agent    *httptest.Server
+	client   *http.Client
+	expected atomic.Int32
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	s := &stack{dir: t.TempDir()}
+	var err error
+	if s.store, err = state.Open(s.dir, state.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.store.Close() })
+	s.tokens = pki.NewTokens(s.store, time.Hour)
+	s.machine = lifecycle.New(s.store, okPower{}, s.tokens, lifecycle.Config{})
+	targets := []lifecycle.Target{{Name: "a", MAC: macA, BMC: "redfish a"}, {Name: "b", MAC: macB, BMC: "ipmi b"}}
+	if _, err := s.machine.Up(targets, lifecycle.UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.machine.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.machine.Drain()
+	if s.ta, err = s.tokens.ForBoot("a", macA); err != nil {
+		t.Fatal(err)
+	}
+	if s.tb, err = s.tokens.ForBoot("b", macB); err != nil {
+		t.Fatal(err)
+	}
+	p, err := pki.LoadOrCreate(pki.Dir(s.dir), []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := AgentHandler(AgentConfig{Tokens: s.tokens, Lifecycle: s.machine, Expect: func(node string) (any, error) {
+		s.expected.Add(1)
+		return map[string]any{"node": node, "gpu": map[string]int{"count": 0}}, nil
+	}})
+	s.agent = httptest.NewUnstartedServer(h)
+	s.agent.TLS = p.TLSConfig()
+	s.agent.StartTLS()
+	t.Cleanup(s.agent.Close)
+	cfg, err := pki.PinnedClientConfig(p.Fingerprint(), "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.client = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+	return s
+}
+
+func (s *stack) call(t *testing.T, method, path, token string, body string) (int, string, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(method, s.agent.URL+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+const passing = `{"node":"a","results":[{"name":"gpu.count","status":"pass","observed":"0","expected":"0"},{"name":"storage./data.write","status":"warn","message":"slow"}],"failed":false}`
+
+const failing = `{"node":"a","results":[{"name":"net.storage.vlan","status":"fail","observed":"no tag","expected":"VLAN 20","message":"the switch port is not trunking VLAN 20"},{"name":"gpu.count","status":"pass"}],"failed":true}`
+
+func TestReportAccepted(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	code, body, _ := s.call(t, "POST", "/api/v1/nodes/a/report", s.ta, passing)
+	if code != 200 || !strings.Contains(body, `"ready"`) {
+		t.Fatalf("report = %d %s, want 200 ready", code, body)
+	}
+	n, _ := s.store.Get("a")
+	if n.Phase != "ready" || string(n.Report) != passing {
+		t.Errorf("stored phase %s report %s", n.Phase, n.Report)
+	}
+}
+
+func TestReportFailedChecks(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	code, body, _ := s.call(t, "POST", "/api/v1/nodes/a/report", s.ta, failing)
+	if code != 200 || !strings.Contains(body, `"failed"`) {
+		t.Fatalf("report = %d %s", code, body)
+	}
+	n, _ := s.store.Get("a")
+	for _, want := range []string{"net.storage.vlan", "VLAN 20", "not trunking"} {
+		if !strings.Contains(n.Reason, want) {
+			t.Errorf("reason %q does not mention %q", n.Reason, want)
+		}
+	}
+}
+
+func TestReportRefused(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, node, token string
+		code              int
+		says              string
+	}{
+		{"another node's token", "a", "B", http.StatusForbidden, "node b's"},
+		{"wrong token", "a", "not-a-token", http.StatusUnauthorized, "not valid"},
+		{"no token", "a", "", http.StatusUnauthorized, "Bearer"},
+		{"unknown node", "zz", "nope", http.StatusUnauthorized, "not valid"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStack(t)
+			tok := tc.token
+			if tok == "B" {
+				tok = s.tb
+			}
+			before, _ := s.store.LastSeq()
+			for _, req := range []struct{ method, path, body string }{
+				{"POST", "/api/v1/nodes/" + tc.node + "/report", passing},
+				{"GET", "/api/v1/nodes/" + tc.node + "/expect", ""},
+				{"POST", "/api/v1/nodes/" + tc.node + "/hello", ""},
+			} {
+				code, body, hdr := s.call(t, req.method, req.path, tok, req.body)
+				if code != tc.code || !strings.Contains(body, tc.says) {
+					t.Errorf("%s %s = %d %s, want %d saying %q", req.method, req.path, code, body, tc.code, tc.says)
+				}
+				if code == http.StatusUnauthorized && hdr.Get("WWW-Authenticate") == "" {
+					t.Error("401 without WWW-Authenticate")
+				}
+				if tok != "" && strings.Contains(body, tok) {
+					t.Error("the refusal echoes the token")
+				}
+			}
+			after, _ := s.store.LastSeq()
+			n, _ := s.store.Get("a")
+			if after != before || n.Report != nil || n.Phase != "pxe" || s.expected.Load() != 0 {
+				t.Errorf("a refused request changed something: events %d→%d, report %s, phase %s, expectations built %d",
+					before, after, n.Report, n.Phase, s.expected.Load())
+			}
+		})
+	}
+}
+
+func TestReportBadBody(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	for _, body := range []string{`{`, `{"node":"a"}`, `{"node":"b","results":[]}`} {
+		code, msg, _ := s.call(t, "POST", "/api/v1/nodes/a/report", s.ta, body)
+		if code != http.StatusBadRequest || !strings.Contains(msg, "node") {
+			t.Errorf("body %s = %d %s, want 400 naming the node", body, code, msg)
+		}
+	}
+	if n, _ := s.store.Get("a"); n.Report != nil {
+		t.Error("a bad report was stored")
+	}
+}
+
+func TestAgentFlow(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	if code, body, _ := s.call(t, "POST", "/api/v1/nodes/a/hello", s.ta, `{"agent":"v1","stage":"ramdisk"}`); code != 200 || !strings.Contains(body, `"agent"`) {
+		t.Fatalf("hello = %d %s", code, body)
+	}
+	code, body, _ := s.call(t, "GET", "/api/v1/nodes/a/expect", s.ta, "")
+	var x map[string]any
+	if code != 200 || json.Unmarshal([]byte(body), &x) != nil || x["node"] != "a" {
+		t.Fatalf("expect = %d %s", code, body)
+	}
+	if n, _ := s.store.Get("a"); n.Phase != "validating" {
+		t.Errorf("after expect: %s, want validating", n.Phase)
+	}
+}
+
+func controlServer(t *testing.T, s *stack, up UpFunc) *httptest.Server {
+	srv := httptest.NewServer(ControlHandler(ControlConfig{Store: s.store, Token: "ctl", Up: up}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestControl(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.call(t, "POST", "/api/v1/nodes/a/report", s.ta, failing)
+	srv := controlServer(t, s, nil)
+	c, err := NewClient(srv.URL, "ctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ns, err := c.Nodes(ctx)
+	if err != nil || len(ns) != 2 || ns[0].Phase != lifecycle.Failed || ns[1].Phase != lifecycle.PXE {
+		t.Fatalf("nodes = %+v, %v", ns, err)
+	}
+	if ns[0].Checks == nil || ns[0].Checks.Fail != 1 || ns[0].Checks.Pass != 1 {
+		t.Errorf("a's check counts = %+v", ns[0].Checks)
+	}
+	d, err := c.Node(ctx, "a")
+	if err != nil || d.Report == nil || d.Report.Sorted()[0].Name != "net.storage.vlan" {
+		t.Fatalf("node a = %+v, %v", d, err)
+	}
+	var se *StatusError
+	if _, err := c.Node(ctx, "nope"); !errors.As(err, &se) || se.Code != 404 || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("unknown node = %v", err)
+	}
+	all, err := c.Events(ctx, "", 0, 0, 0)
+	if err != nil || len(all) == 0 {
+		t.Fatalf("events = %v, %v", all, err)
+	}
+	// Resume from the middle: exactly the rest, in order.
+	mid := all[len(all)/2].Seq
+	rest, err := c.Events(ctx, "", mid, 0, 0)
+	if err != nil || len(rest) != len(all)-len(all)/2-1 || rest[0].Seq != mid+1 {
+		t.Errorf("events after %d = %d events from %v", mid, len(rest), rest)
+	}
+	bEvents, err := c.Events(ctx, "b", 0, 0, 0)
+	for _, e := range bEvents {
+		if e.Node != "b" {
+			t.Errorf("node b's events include %s's", e.Node)
+		}
+	}
+	if err != nil || len(bEvents) == 0 {
+		t.Errorf("b's events = %v, %v", bEvents, err)
+	}
+	// Long poll: returns when b's next event arrives, not a's.
+	last := bEvents[len(bEvents)-1].Seq
+	got := make(chan []state.Event, 1)
+	go func() {
+		evs, err := c.Events(ctx, "b", last, 0, 10*time.Second)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- evs
+	}()
+	time.Sleep(50 * time.Millisecond)
+	s.machine.Handle(lifecycle.Event{Node: "a", Kind: lifecycle.DHCPAck})
+	s.machine.Handle(lifecycle.Event{Node: "b", Kind: lifecycle.HTTPKernel})
+	select {
+	case evs := <-got:
+		if len(evs) != 1 || evs[0].Kind != "http.kernel" || evs[0].Phase != "booting" {
+			t.Errorf("long poll = %+v", evs)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("long poll did not return on the node's event")
+	}
+	if _, err := c.Up(ctx, UpRequest{Selectors: []string{"all"}}); !errors.As(err, &se) || se.Code != 501 {
+		t.Errorf("up without an UpFunc = %v, want 501", err)
+	}
+}
+
+func TestControlToken(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	srv := controlServer(t, s, nil)
+	for _, tok := range []string{"", "wrong", s.ta} {
+		c, _ := NewClient(srv.URL, tok)
+		_, err := c.Nodes(context.Background())
+		var se *StatusError
+		if !errors.As(err, &se) || se.Code != 401 || !strings.Contains(err.Error(), TokenFile) {
+			t.Errorf("token %q: %v, want 401 naming %s", tok, err, TokenFile)
+		}
+	}
+}
+
+func TestControlUp(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	var got UpRequest
+	srv := controlServer(t, s, func(_ context.Context, req UpRequest) (UpResponse, error) {
+		got = req
+		if len(req.Selectors) == 0 {
+			return UpResponse{}, errors.New("no nodes selected")
+		}
+		return UpResponse{Decisions: []lifecycle.Decision{{Node: "a", Action: lifecycle.Start}}, LastSeq: 7}, nil
+	})
+	c, _ := NewClient(srv.URL, "ctl")
+	resp, err := c.Up(context.Background(), UpRequest{Selectors: []string{"rack=a01"}, Force: true, DryRun: true})
+	if err != nil || resp.LastSeq != 7 || len(resp.Decisions) != 1 || !got.Force || !got.DryRun || got.Selectors[0] != "rack=a01" {
+		t.Errorf("up = %+v, %v; serve got %+v", resp, err, got)
+	}
+	if _, err := c.Up(context.Background(), UpRequest{}); err == nil || !strings.Contains(err.Error(), "no nodes selected") {
+		t.Errorf("up error = %v", err)
+	}
+}
+
+func TestConnectUnixAndFallback(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	tok, err := LoadOrCreateToken(s.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ListenUnix(SocketPath(s.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: ControlHandler(ControlConfig{Store: s.store, Token: tok})}
+	go srv.Serve(l)
+	if _, err := ListenUnix(SocketPath(s.dir)); err == nil || !strings.Contains(err.Error(), "another") {
+		t.Errorf("second listener = %v, want 'another serve is running'", err)
+	}
+	ctx := context.Background()
+	src, err := Connect(ctx, "", s.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := src.(*Client); !ok {
+		t.Fatalf("Connect with serve up = %T, want the API client", src)
+	}
+	if ns, err := src.Nodes(ctx); err != nil || len(ns) != 2 {
+		t.Errorf("nodes over the socket = %v, %v", ns, err)
+	}
+	src.Close()
+
+	// serve stops but still holds the state (hung): a clear error, not a hang.
+	srv.Close()
+	if _, err := Connect(ctx, "", s.dir); err == nil || !strings.Contains(err.Error(), "does not answer") {
+		t.Errorf("Connect with a silent serve holding the state = %v", err)
+	}
+	// serve is gone: read the state directly.
+	s.store.Close()
+	src, err = Connect(ctx, "", s.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if _, ok := src.(*Local); !ok || !strings.Contains(src.Describe(), "not running") {
+		t.Fatalf("Connect without serve = %T %q", src, src.Describe())
+	}
+	if d, err := src.Node(ctx, "a"); err != nil || d.Phase != lifecycle.PXE {
+		t.Errorf("node a from the state = %+v, %v", d, err)
+	}
+	// Nothing at all.
+	if _, err := Connect(ctx, "", t.TempDir()); !errors.Is(err, ErrNotRunning) || !strings.Contains(err.Error(), "provision serve") {
+		t.Errorf("Connect to nothing = %v", err)
+	}
+}
+

@@ -1,0 +1,239 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/racklift/racklift/pkg/state"
+)
+
+// Files in the state dir that the CLI finds serve by.
+const (
+	SocketFile = "api.sock"  // the control API's unix socket
+	TokenFile  = "api.token" // its bearer token, 0600
+)
+
+// SocketPath and TokenPath in stateDir.
+func SocketPath(stateDir string) string { return filepath.Join(stateDir, SocketFile) }
+func TokenPath(stateDir string) string  { return filepath.Join(stateDir, TokenFile) }
+
+// LoadOrCreateToken returns the control token from the state dir, creating it (0600) on
+// first start.
+func LoadOrCreateToken(stateDir string) (string, error) {
+	p := TokenPath(stateDir)
+	if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return "", err
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	tok := base64.RawURLEncoding.EncodeToString(raw[:])
+	if err := os.WriteFile(p, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("control token: %w", err)
+	}
+	return tok, nil
+}
+
+// ListenUnix listens on the control socket (0600). A socket file left by a killed serve
+// is removed; one that answers means serve already runs.
+func ListenUnix(path string) (net.Listener, error) {
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("%s answers: another `provision serve` is running with this --state-dir", path)
+	}
+	os.Remove(path)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// UpFunc starts nodes (serve: resolve selectors, lifecycle.Machine.Up).
+type UpFunc func(ctx context.Context, req UpRequest) (UpResponse, error)
+
+// ControlConfig wires the control endpoints.
+type ControlConfig struct {
+	Store state.Store
+	Token string // required bearer token
+	Up    UpFunc // nil: 501
+}
+
+// Control paths.
+const (
+	PathNodes      = "/api/v1/nodes"
+	PathNode       = "/api/v1/nodes/{name}"
+	PathNodeEvents = "/api/v1/nodes/{name}/events"
+	PathEvents     = "/api/v1/events"
+	PathUp         = "/api/v1/up"
+	PathHealth     = "/api/v1/health"
+)
+
+// MaxWait bounds a long poll.
+const MaxWait = 60 * time.Second
+
+// ControlHandler serves the CLI's endpoints. Event reads take after=SEQ (resume point),
+// limit=N and wait=DURATION (long poll until an event after SEQ exists).
+func ControlHandler(cfg ControlConfig) http.Handler {
+	c := &control{cfg}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+PathNodes, c.nodes)
+	mux.HandleFunc("GET "+PathNode, c.node)
+	mux.HandleFunc("GET "+PathNodeEvents, c.events)
+	mux.HandleFunc("GET "+PathEvents, c.events)
+	mux.HandleFunc("POST "+PathUp, c.up)
+	mux.HandleFunc("GET "+PathHealth, c.health)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cfg.Token == "" || subtle.ConstantTimeCompare([]byte(bearer(r)), []byte(cfg.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="racklift control"`)
+			writeError(w, http.StatusUnauthorized, "control API: missing or wrong token: the CLI reads it from "+TokenFile+" in serve's --state-dir")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+type control struct{ cfg ControlConfig }
+
+func (c *control) nodes(w http.ResponseWriter, r *http.Request) {
+	ns, err := c.cfg.Store.List()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	out := make([]NodeStatus, 0, len(ns))
+	for _, n := range ns {
+		out = append(out, StatusOf(n))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (c *control) node(w http.ResponseWriter, r *http.Request) {
+	n, err := c.cfg.Store.Get(r.PathValue("name"))
+	if errors.Is(err, state.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("node %s: serve has no state for it (not in the inventory, or never seen)", r.PathValue("name")))
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, DetailOf(n))
+}
+
+func (c *control) events(w http.ResponseWriter, r *http.Request) {
+	q, wait, err := eventQuery(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	evs, err := c.cfg.Store.Events(q)
+	if err == nil && len(evs) == 0 && wait > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		defer cancel()
+		// Wait wakes on any node's event; loop until one of ours or the deadline.
+		for err == nil && len(evs) == 0 && ctx.Err() == nil {
+			last, _ := lastSeq(c.cfg.Store, q.After)
+			if c.cfg.Store.Wait(ctx, last) != nil {
+				break
+			}
+			evs, err = c.cfg.Store.Events(q)
+		}
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if evs == nil {
+		evs = []state.Event{}
+	}
+	writeJSON(w, http.StatusOK, evs)
+}
+
+// lastSeq is the newest sequence number at or after from.
+func lastSeq(s state.Store, from uint64) (uint64, error) {
+	seq, err := s.LastSeq()
+	if err == nil && seq > from {
+		return seq, nil
+	}
+	return from, err
+}
+
+func eventQuery(r *http.Request) (state.Query, time.Duration, error) {
+	q := state.Query{Node: r.PathValue("name")}
+	v := r.URL.Query()
+	var err error
+	if s := v.Get("after"); s != "" {
+		if q.After, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return q, 0, fmt.Errorf("after=%q: want an event sequence number", s)
+		}
+	}
+	if s := v.Get("limit"); s != "" {
+		if q.Limit, err = strconv.Atoi(s); err != nil || q.Limit < 0 {
+			return q, 0, fmt.Errorf("limit=%q: want a count", s)
+		}
+	}
+	var wait time.Duration
+	if s := v.Get("wait"); s != "" {
+		if wait, err = time.ParseDuration(s); err != nil || wait < 0 {
+			return q, 0, fmt.Errorf("wait=%q: want a duration like 30s", s)
+		}
+		wait = min(wait, MaxWait)
+	}
+	return q, wait, nil
+}
+
+func (c *control) up(w http.ResponseWriter, r *http.Request) {
+	if c.cfg.Up == nil {
+		writeError(w, http.StatusNotImplemented, "this serve cannot bring nodes up")
+		return
+	}
+	var req UpRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "up request: "+err.Error())
+		return
+	}
+	resp, err := c.cfg.Up(r.Context(), req)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// Health is the answer to GET /api/v1/health.
+type Health struct {
+	LastSeq uint64 `json:"last_seq"`
+}
+
+func (c *control) health(w http.ResponseWriter, r *http.Request) {
+	seq, err := c.cfg.Store.LastSeq()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, Health{LastSeq: seq})
+}
