@@ -370,4 +370,3 @@ func TestConnectUnixAndFallback(t *testing.T) {
 		t.Errorf("Connect to nothing = %v", err)
 	}
 }
-
