@@ -382,21 +382,26 @@ func (v *validator) defaults(src source, d *Defaults) {
 // bmcFields checks the BMC values written at path of src.
 func (v *validator) bmcFields(src source, path []string, b *BMC) {
 	at := func(k string) Pos { return src.posAt(append(slices.Clone(path), k)...) }
-	if b.Protocol != "" && !slices.Contains(BMCProtocols, strings.ToLower(b.Protocol)) {
+	// b holds effective values; check only those written here, inherited ones were
+	// checked where they are written.
+	set := func(k string) bool { return src.has(append(slices.Clone(path), k)...) }
+	if set("protocol") && !slices.Contains(BMCProtocols, strings.ToLower(b.Protocol)) {
 		v.add(at("protocol"), suggest(strings.ToLower(b.Protocol), BMCProtocols), "unknown BMC protocol %q", b.Protocol)
 	}
-	if b.Port < 0 || b.Port > 65535 {
+	if set("port") && (b.Port < 1 || b.Port > 65535) {
 		v.add(at("port"), "use a TCP/UDP port 1-65535, or leave it out for 443 (redfish) / 623 (ipmi)", "BMC port %d is out of range", b.Port)
 	}
-	if b.Credentials != "" && v.inv.credByName[b.Credentials] == nil {
+	if set("credentials") && v.inv.credByName[b.Credentials] == nil {
 		v.add(at("credentials"), credHint(b.Credentials, v.credNames()), "credentials %q are not declared in the site's credentials", b.Credentials)
 	}
-	if b.Address != "" {
+	if set("address") && b.Address != "" {
 		if _, err := netip.ParseAddr(b.Address); err != nil && !dnsNameRe.MatchString(b.Address) {
 			v.add(at("address"), "write the BMC's IP address or host name, without scheme or port", "BMC address %q is neither an IP address nor a host name", b.Address)
 		}
 	}
-	v.tls(src, append(slices.Clone(path), "tls"), b.TLS)
+	if set("tls") {
+		v.tls(src, append(slices.Clone(path), "tls"), b.TLS)
+	}
 }
 
 // ---- racks and nodes ----
@@ -410,7 +415,8 @@ func (v *validator) rack(r *Rack) {
 	default:
 		v.racks[r.Name] = r
 	}
-	if r.Units < 1 || r.Units > 100 {
+	unitsOK := r.Units >= 1 && r.Units <= 100
+	if !unitsOK {
 		v.add(r.PosOf("units"), "write the rack height in U, e.g. 42 or 48", "rack %q has %d units", r.Name, r.Units)
 	}
 	v.defaults(r.src, &r.Defaults)
@@ -420,11 +426,11 @@ func (v *validator) rack(r *Rack) {
 		if n == nil {
 			continue
 		}
-		v.placement(r, n, taken)
+		v.placement(r, n, taken, unitsOK)
 	}
 }
 
-func (v *validator) placement(r *Rack, n *Node, taken map[int]*Node) {
+func (v *validator) placement(r *Rack, n *Node, taken map[int]*Node, unitsOK bool) {
 	if n.Height < 1 {
 		v.add(n.PosOf("height"), "height is the node's size in U, e.g. 1, 2, 4 or 8", "node %q has height %d", n.Name, n.Height)
 		return
@@ -437,7 +443,7 @@ func (v *validator) placement(r *Rack, n *Node, taken map[int]*Node) {
 		return // not placed yet
 	}
 	top := n.Unit + n.Height - 1
-	if top > r.Units {
+	if unitsOK && top > r.Units {
 		v.add(n.PosOf("unit"), fmt.Sprintf("rack %q is %dU tall; lower the unit or set the rack's units:", r.Name, r.Units),
 			"node %q occupies %s, past the top of rack %q", n.Name, units(n), r.Name)
 		return
