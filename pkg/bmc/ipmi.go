@@ -26,32 +26,30 @@ func (c *Client) ipmitool(ctx context.Context, args ...string) (string, error) {
 	return string(out), nil
 }
 
-// ipmiBootParam reads boot parameter 5 (boot flags).
-func (c *Client) ipmiBootParam(ctx context.Context) (Boot, error) {
+// ipmiBootParam reads boot parameter 5 (boot flags). valid is false when the BMC
+// marks the flags invalid: the device selector is still what it holds, but
+// persistence and UEFI are not reliable (ipmi_sim keeps only the device).
+func (c *Client) ipmiBootParam(ctx context.Context) (b Boot, valid bool, err error) {
 	out, err := c.ipmitool(ctx, "chassis", "bootparam", "get", "5")
 	if err != nil {
 		if strings.Contains(out, "not supported") || strings.Contains(out, "Invalid command") {
-			return Boot{}, errNoReadBack
+			return Boot{}, false, errNoReadBack
 		}
-		return Boot{}, err
+		return Boot{}, false, err
 	}
 	return parseBootFlags(out)
 }
 
-func parseBootFlags(out string) (Boot, error) {
-	var b Boot
-	if strings.Contains(out, "Boot Flag Invalid") {
-		b.Device = "none"
-	}
+func parseBootFlags(out string) (b Boot, valid bool, err error) {
+	valid = strings.Contains(out, "Boot Flag Valid")
 	b.Persistent = strings.Contains(out, "Options apply to all future boots")
 	b.Legacy = !strings.Contains(out, "BIOS EFI boot")
 	i := strings.Index(out, "Boot Device Selector :")
 	if i < 0 {
-		return b, fmt.Errorf("unexpected ipmitool bootparam output: %q", firstLine(out))
+		return b, false, fmt.Errorf("unexpected ipmitool bootparam output: %q", firstLine(out))
 	}
 	sel := strings.ToLower(firstLine(out[i+len("Boot Device Selector :"):]))
 	switch {
-	case b.Device == "none":
 	case strings.Contains(sel, "pxe"):
 		b.Device = BootPXE
 	case strings.Contains(sel, "hard-drive") || strings.Contains(sel, "hard drive"):
@@ -63,7 +61,7 @@ func parseBootFlags(out string) (Boot, error) {
 	default:
 		b.Device = strings.TrimSpace(sel)
 	}
-	return b, nil
+	return b, valid, nil
 }
 
 func firstLine(s string) string {

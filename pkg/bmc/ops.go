@@ -246,17 +246,23 @@ func (c *Client) setBoot(ctx context.Context, b Boot, st *state) (Outcome, error
 		}
 		st.acted.Store(true)
 	}
-	got, err := c.readBoot(ctx)
+	got, flagsValid, err := c.readBoot(ctx)
 	if errors.Is(err, errNoReadBack) {
 		return Outcome{Note: "this BMC cannot report its boot override; it was set but not read back"}, nil
 	}
 	if err != nil {
 		return Outcome{}, fmt.Errorf("the boot override was accepted, reading it back failed: %w", err)
 	}
-	if got.Device != b.Device || got.Persistent != b.Persistent || got.Legacy != b.Legacy {
-		return Outcome{Boot: &got}, &dropped{want: b, got: got}
+	out := Outcome{Boot: &got}
+	if !flagsValid {
+		// Only the device can be compared; say so rather than guess.
+		got.Persistent, got.Legacy = b.Persistent, b.Legacy
+		out.Note = "device read back; the BMC marks its boot flags invalid, so once/persistent and UEFI/legacy are not confirmed"
 	}
-	return Outcome{Boot: &got}, nil
+	if got.Device != b.Device || got.Persistent != b.Persistent || got.Legacy != b.Legacy {
+		return out, &dropped{want: b, got: got}
+	}
+	return out, nil
 }
 
 var errNoReadBack = errors.New("boot override cannot be read back")
@@ -268,15 +274,16 @@ func (d *dropped) Error() string {
 	return fmt.Sprintf("the BMC accepted the boot override (%s) but reading it back shows (%s): it dropped the setting", d.want, d.got)
 }
 
-func (c *Client) readBoot(ctx context.Context) (Boot, error) {
+// readBoot reads the override back; flagsValid is false where only the device is known.
+func (c *Client) readBoot(ctx context.Context) (b Boot, flagsValid bool, err error) {
 	if c.t.Protocol == "ipmi" {
 		return c.ipmiBootParam(ctx)
 	}
 	ov, err := c.bc.GetBootDeviceOverride(ctx)
 	if err != nil {
-		return Boot{}, err
+		return Boot{}, false, err
 	}
-	return Boot{Device: string(ov.Device), Persistent: ov.IsPersistent, Legacy: !ov.IsEFIBoot}, nil
+	return Boot{Device: string(ov.Device), Persistent: ov.IsPersistent, Legacy: !ov.IsEFIBoot}, true, nil
 }
 
 // info reads vendor, model and firmware.

@@ -1,0 +1,150 @@
+package bmc_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/racklift/racklift/internal/testenv"
+	"github.com/racklift/racklift/pkg/bmc"
+	"github.com/racklift/racklift/pkg/lab/ipmisim"
+	lab "github.com/racklift/racklift/pkg/lab/redfish"
+)
+
+// startSims runs n ipmi_sim BMCs whose power commands append to machine.log in their
+// directory, and writes an inventory of IPMI nodes for them.
+func startSims(t *testing.T, n int) ([]*ipmisim.Sim, []string, string) {
+	t.Helper()
+	testenv.NeedCommand(t, "ipmi_sim", "ipmitool")
+	var sims []*ipmisim.Sim
+	var logs []string
+	site := lab.Site{Name: "lab"}
+	for i := range n {
+		dir := t.TempDir()
+		log := filepath.Join(dir, "machine.log")
+		script := filepath.Join(dir, "machine")
+		body := "#!/bin/sh\necho \"$1 boot=$RACKLIFT_BOOT reason=$RACKLIFT_POWER_REASON\" >> " + log + "\n"
+		if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		name := "ipmi-" + string(rune('a'+i))
+		s, err := ipmisim.New(ipmisim.Config{Name: name, Dir: dir, Username: labUser, Password: labPassword,
+			Start: script + " start", Stop: script + " stop"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = s.Start(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		sims = append(sims, s)
+		logs = append(logs, log)
+		site.Nodes = append(site.Nodes, lab.SiteNode{Name: name, Protocol: "ipmi", Host: s.Host(), Port: s.Port()})
+	}
+	inv := t.TempDir()
+	if err := site.Write(inv); err != nil {
+		t.Fatal(err)
+	}
+	return sims, logs, inv
+}
+
+func ipmiStatus(t *testing.T, s *ipmisim.Sim) string {
+	t.Helper()
+	out, err := s.Ipmitool(context.Background(), "chassis", "power", "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}
+
+// Power and boot through bmclib's ipmitool provider against ipmi_sim, asserted with
+// ipmitool and from the commands the simulated chassis ran.
+func TestIPMIPowerAndBoot(t *testing.T) {
+	t.Parallel()
+	sims, logs, dir := startSims(t, 2)
+
+	rep, r := provisionJSON(t, dir, nil, "power", "status", "all")
+	mustOK(t, rep, r)
+	for _, res := range rep.Results {
+		if res.Outcome.Power != "off" || !strings.HasPrefix(res.BMC, "ipmi://127.0.0.1:") {
+			t.Errorf("%s: %+v", res.Node, res)
+		}
+	}
+
+	rep, r = provisionJSON(t, dir, nil, "boot", "pxe", "all")
+	mustOK(t, rep, r)
+	for i, s := range sims {
+		if s.Boot() != "pxe" {
+			t.Errorf("sim %d holds boot %q", i, s.Boot())
+		}
+		if out, _ := s.Ipmitool(context.Background(), "chassis", "bootparam", "get", "5"); !strings.Contains(out, "Force PXE") {
+			t.Errorf("sim %d bootparam: %s", i, out)
+		}
+		if b := rep.Results[i].Outcome.Boot; b == nil || b.Device != "pxe" {
+			t.Errorf("sim %d: read back %+v", i, b)
+		}
+	}
+
+	rep, r = provisionJSON(t, dir, nil, "power", "on", "all")
+	mustOK(t, rep, r)
+	for i, s := range sims {
+		if got := ipmiStatus(t, s); got != "Chassis Power is on" {
+			t.Errorf("sim %d after power on: %q", i, got)
+		}
+	}
+
+	rep, r = provisionJSON(t, dir, nil, "power", "cycle", "all")
+	mustOK(t, rep, r)
+	for i, s := range sims {
+		if got := ipmiStatus(t, s); got != "Chassis Power is on" || rep.Results[i].Outcome.Power != "on" {
+			t.Errorf("sim %d after cycle: %q / %q", i, got, rep.Results[i].Outcome.Power)
+		}
+	}
+
+	rep, r = provisionJSON(t, dir, nil, "power", "off", "all")
+	mustOK(t, rep, r)
+	for i, s := range sims {
+		if got := ipmiStatus(t, s); got != "Chassis Power is off" || s.On() {
+			t.Errorf("sim %d after off: %q", i, got)
+		}
+		b, _ := os.ReadFile(logs[i])
+		want := "start boot=pxe reason=on\nstop boot=pxe reason=off\nstart boot=pxe reason=on\nstop boot=pxe reason=off\n"
+		if string(b) != want {
+			t.Errorf("sim %d machine commands:\n%s\nwant (on, cycle = off+on, off):\n%s", i, b, want)
+		}
+	}
+
+	rep, r = provisionJSON(t, dir, nil, "bmc", "info", "all")
+	mustOK(t, rep, r)
+	if in := rep.Results[0].Outcome.Info; in == nil || !strings.Contains(in.Vendor, "Super Micro") || in.Firmware != "1.73" {
+		t.Errorf("info: %+v", in)
+	}
+}
+
+// A wrong IPMI password names node and BMC and shows the password nowhere.
+func TestIPMIWrongPasswordNeverShown(t *testing.T) {
+	t.Parallel()
+	sims, logs, dir := startSims(t, 1)
+	wrong := labPassword + "X"
+	r := provision(t, dir, []string{credEnv + "=" + wrong}, "power", "on", "all", "--timeout", "20s")
+	if r.code == 0 {
+		t.Fatalf("wrong password accepted:\n%s", r.all())
+	}
+	noPassword(t, "output", r.all())
+	if !strings.Contains(r.all(), "ipmi-a") || !strings.Contains(r.all(), "ipmi://127.0.0.1:") || !strings.Contains(r.all(), "refused the login") {
+		t.Errorf("error does not name node, BMC and cause:\n%s", r.all())
+	}
+	if sims[0].On() {
+		t.Error("machine powered on with a wrong password")
+	}
+	if b, _ := os.ReadFile(logs[0]); len(b) != 0 {
+		t.Errorf("machine commands ran: %s", b)
+	}
+	_ = bmc.KindAuth
+}
