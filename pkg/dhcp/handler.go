@@ -79,6 +79,9 @@ func (h *Handler) Reply(req *Request) *dhcpv4.DHCPv4 {
 		h.discover(req)
 		return nil
 	}
+	if h.Network != "" && req.Node.Reservation.Network != "" && req.Node.Reservation.Network != h.Network {
+		return nil // the node boots from another network: not this listener's to answer
+	}
 	chain := h.chain(req.Node.Reservation.Mode)
 	if chain == nil {
 		return nil

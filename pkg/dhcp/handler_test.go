@@ -261,6 +261,15 @@ func TestOffModeNeverAnswers(t *testing.T) {
 	}
 }
 
+func TestOtherNetworkNotAnswered(t *testing.T) {
+	t.Parallel()
+	h, _ := newHandler(t)
+	h.Network = "other"
+	if r := h.Reply(&Request{Port: PortDHCP, Msg: packet(t, "52:54:00:02:00:01", dhcpv4.MessageTypeDiscover, pxe(iana.INTEL_X86PC)...)}); r != nil {
+		t.Fatalf("node of network prov answered on network other: %v", r)
+	}
+}
+
 func TestDestination(t *testing.T) {
 	t.Parallel()
 	peer := &net.UDPAddr{IP: net.ParseIP("10.202.0.150"), Port: 4011}

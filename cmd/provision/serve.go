@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/racklift/racklift/pkg/server"
+	"github.com/racklift/racklift/templates"
+)
+
+var serveFlags struct {
+	iface, listen                  string
+	httpPort, tftpPort             int
+	pxeDir, artifacts, stateDir    string
+	agentBin, templates, logFormat string
+	noDHCP                         bool
+}
+
+var serveCmd = &cobra.Command{
+	Use:   "serve",
+	Short: "Serve PXE boot for the inventory's nodes: DHCP, TFTP and HTTP/iPXE",
+	Long: `serve answers DHCP (in the provisioning network's mode: reservation, proxy or off),
+TFTP (the iPXE binaries in --pxe-dir, read-only) and HTTP (per-node iPXE scripts,
+artifacts, install files, /metrics) for the nodes in the inventory, and nothing else:
+a MAC not in the inventory gets no DHCP answer and is listed by 'provision discovered'.
+
+It binds to the given interface (DHCP with SO_BINDTODEVICE, TFTP and HTTP on the
+interface's IPv4 address) or address only. Editing the inventory while serve runs
+applies the change; an edit that fails validation is logged with its file:line errors
+and the last good inventory stays in force.`,
+	Example: `  provision serve -i inventory/examples/site --interface eno1.100 --artifacts /srv/racklift
+  provision serve -i inventory/examples/lab --listen 10.204.0.1 --pxe-dir pxe --artifacts artifacts
+  curl http://10.10.0.2:8080/metrics`,
+	Args: cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, args []string) error {
+		var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+		if serveFlags.logFormat == "json" {
+			h = slog.NewJSONHandler(os.Stderr, nil)
+		}
+		var tfs fs.FS = templates.FS
+		if serveFlags.templates != "" {
+			tfs = os.DirFS(serveFlags.templates)
+		}
+		agent := serveFlags.agentBin
+		if agent == "" {
+			if exe, err := os.Executable(); err == nil {
+				if p := filepath.Join(filepath.Dir(exe), "node-agent"); fileExists(p) {
+					agent = p
+				}
+			}
+		}
+		s, err := server.New(server.Config{
+			Inventory: global.inventory, Interface: serveFlags.iface, Listen: serveFlags.listen,
+			HTTPPort: serveFlags.httpPort, TFTPPort: serveFlags.tftpPort,
+			PXEDir: serveFlags.pxeDir, Artifacts: serveFlags.artifacts, StateDir: serveFlags.stateDir,
+			AgentBinary: agent, Templates: tfs, Log: slog.New(h), NoDHCP: serveFlags.noDHCP,
+		})
+		if err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return s.Run(ctx)
+	},
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+func init() {
+	f := serveCmd.Flags()
+	f.StringVar(&serveFlags.iface, "interface", "", "provisioning interface to serve on (DHCP bound to it, TFTP/HTTP on its IPv4 address)")
+	f.StringVar(&serveFlags.listen, "listen", "", "or: the IPv4 address to serve on (DHCP then only hears relayed/unicast requests)")
+	f.IntVar(&serveFlags.httpPort, "http-port", 8080, "HTTP port (iPXE scripts, artifacts, install files, /metrics)")
+	f.IntVar(&serveFlags.tftpPort, "tftp-port", 69, "TFTP port")
+	f.StringVar(&serveFlags.pxeDir, "pxe-dir", "pxe", "directory of iPXE binaries served over TFTP (make pxe fills it)")
+	f.StringVar(&serveFlags.artifacts, "artifacts", "artifacts", "directory of kernels, initrds and images served at /artifacts/")
+	f.StringVar(&serveFlags.stateDir, "state-dir", ".state", "where serve keeps discovered MACs and installed flags")
+	f.StringVar(&serveFlags.agentBin, "agent-bin", "", "node-agent binary served to installers (default: node-agent next to provision)")
+	f.StringVar(&serveFlags.templates, "templates", "", "templates directory (ipxe/, install/, systemd/) instead of the built-in ones")
+	f.StringVar(&serveFlags.logFormat, "log-format", "text", "log format: text or json")
+	f.BoolVar(&serveFlags.noDHCP, "no-dhcp", false, "answer no DHCP whatever the network's mode says")
+	root.AddCommand(serveCmd)
+}

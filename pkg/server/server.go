@@ -1,0 +1,352 @@
+// Package server is `provision serve`: it loads the inventory, builds the plan and runs
+// DHCP, TFTP and HTTP boot from it on one interface or address, reloading the plan when
+// inventory files change (a defective edit is rejected and the last good plan stays).
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/racklift/racklift/pkg/dhcp"
+	"github.com/racklift/racklift/pkg/events"
+	"github.com/racklift/racklift/pkg/httpboot"
+	"github.com/racklift/racklift/pkg/inventory"
+	"github.com/racklift/racklift/pkg/plan"
+	"github.com/racklift/racklift/pkg/tftp"
+)
+
+// Config is serve's command line.
+type Config struct {
+	Inventory   string
+	Interface   string // DHCP bound to it; TFTP and HTTP to its IPv4 address
+	Listen      string // or: an IP address to bind everything to (DHCP then hears no broadcasts)
+	HTTPPort    int    // default plan.DefaultHTTPPort
+	TFTPPort    int    // default 69
+	DHCPPort    int    // default 67 (4011 is added in proxy mode)
+	PXEDir      string
+	Artifacts   string
+	StateDir    string
+	AgentBinary string
+	Templates   fs.FS
+	Log         *slog.Logger
+	// NoDHCP leaves DHCP to another server whatever the network's mode says.
+	NoDHCP bool
+}
+
+// snapshot is one good inventory and its plan.
+type snapshot struct {
+	inv  *inventory.Inventory
+	plan *plan.Plan
+	byIP map[netip.Addr]*plan.NodePlan
+}
+
+// Server runs the boot services.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	ip     netip.Addr
+	Events *events.Stream
+	reg    *prometheus.Registry
+
+	cur        atomic.Pointer[snapshot]
+	learnedMu  sync.Mutex
+	learned    map[netip.Addr]string // proxy mode: address → MAC
+	discovered *dhcp.Discovered
+	state      *httpboot.FileState
+
+	reloads *prometheus.CounterVec
+	nodes   prometheus.Gauge
+
+	httpAddr net.Addr
+	ready    chan struct{}
+}
+
+// New loads the inventory (a defect is a startup error) and prepares the services.
+func New(cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.HTTPPort == 0 {
+		cfg.HTTPPort = plan.DefaultHTTPPort
+	}
+	if cfg.TFTPPort == 0 {
+		cfg.TFTPPort = 69
+	}
+	if cfg.DHCPPort == 0 {
+		cfg.DHCPPort = dhcp.PortDHCP
+	}
+	s := &Server{cfg: cfg, log: cfg.Log, reg: prometheus.NewRegistry(), learned: map[netip.Addr]string{}, ready: make(chan struct{})}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.Events = events.New(cfg.Log, s.reg)
+	s.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "racklift_inventory_reloads_total", Help: "Inventory reloads by result (applied or rejected).",
+	}, []string{"result"})
+	s.nodes = prometheus.NewGauge(prometheus.GaugeOpts{Name: "racklift_serve_nodes", Help: "Nodes in the plan in force."})
+	s.reg.MustRegister(s.reloads, s.nodes)
+
+	ip, err := bindAddr(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.ip = ip
+	snap, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	s.cur.Store(snap)
+	s.nodes.Set(float64(len(snap.plan.Nodes)))
+	if s.discovered, err = dhcp.OpenDiscovered(cfg.StateDir); err != nil {
+		return nil, err
+	}
+	if s.state, err = httpboot.OpenFileState(cfg.StateDir); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// bindAddr is the one address serve listens on.
+func bindAddr(cfg Config) (netip.Addr, error) {
+	switch {
+	case cfg.Interface != "" && cfg.Listen != "":
+		return netip.Addr{}, errors.New("give --interface or --listen, not both")
+	case cfg.Listen != "":
+		a, err := netip.ParseAddr(cfg.Listen)
+		if err != nil || !a.Is4() {
+			return netip.Addr{}, fmt.Errorf("--listen %q: want an IPv4 address of this host", cfg.Listen)
+		}
+		return a, nil
+	case cfg.Interface != "":
+		ifc, err := net.InterfaceByName(cfg.Interface)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("interface %s: %w (see `ip link`; on a VLAN use the sub-interface, e.g. eno1.100)", cfg.Interface, err)
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() {
+				return p.Addr(), nil
+			}
+		}
+		return netip.Addr{}, fmt.Errorf("interface %s has no IPv4 address: give it the network's server address (e.g. ip addr add 10.10.0.2/22 dev %s)", cfg.Interface, cfg.Interface)
+	}
+	return netip.Addr{}, errors.New("give --interface IFACE (the provisioning network) or --listen ADDR")
+}
+
+func (s *Server) load() (*snapshot, error) {
+	inv, err := inventory.Load(s.cfg.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan.Build(inv, plan.Options{HTTPPort: s.cfg.HTTPPort})
+	if err != nil {
+		return nil, err
+	}
+	snap := &snapshot{inv: inv, plan: p, byIP: map[netip.Addr]*plan.NodePlan{}}
+	for _, np := range p.Nodes {
+		if np.Reservation.IP.IsValid() {
+			snap.byIP[np.Reservation.IP] = np
+		}
+	}
+	return snap, nil
+}
+
+// Current is the plan in force.
+func (s *Server) Current() *plan.Plan { return s.cur.Load().plan }
+
+// ByMAC is the node plan of a MAC in the plan in force.
+func (s *Server) ByMAC(mac net.HardwareAddr) *plan.NodePlan { return s.cur.Load().plan.ByMAC(mac) }
+
+// NodeByIP names the node using ip: its reservation, or what proxy mode learned.
+func (s *Server) NodeByIP(ip netip.Addr) (string, string, bool) {
+	snap := s.cur.Load()
+	if np := snap.byIP[ip]; np != nil {
+		return np.Node, np.Reservation.MACString, true
+	}
+	s.learnedMu.Lock()
+	mac := s.learned[ip]
+	s.learnedMu.Unlock()
+	if mac != "" {
+		if hw, err := net.ParseMAC(mac); err == nil {
+			if np := snap.plan.ByMAC(hw); np != nil {
+				return np.Node, mac, true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// Learn records the address a proxy-mode node asked the site's DHCP server for.
+func (s *Server) Learn(mac net.HardwareAddr, ip netip.Addr) {
+	s.learnedMu.Lock()
+	defer s.learnedMu.Unlock()
+	if len(s.learned) > 65536 {
+		clear(s.learned)
+	}
+	s.learned[ip] = mac.String()
+}
+
+// network is the inventory network this server's address belongs to (its server
+// address, or failing that the one whose prefix holds it).
+func (s *Server) network() *plan.HostInterface {
+	p := s.Current()
+	for i, h := range p.Host {
+		if h.Address.Addr() == s.ip {
+			return &p.Host[i]
+		}
+	}
+	for i, h := range p.Host {
+		if h.Address.Masked().Contains(s.ip) {
+			return &p.Host[i]
+		}
+	}
+	return nil
+}
+
+// mode is the DHCP mode of the served network.
+func (s *Server) mode(network string) string {
+	if nw := s.cur.Load().inv.Network(network); nw != nil && nw.DHCP != nil {
+		return nw.DHCP.Mode
+	}
+	return dhcp.ModeOff
+}
+
+// HTTPAddr is where HTTP listens once Run has started it.
+func (s *Server) HTTPAddr() net.Addr {
+	<-s.ready
+	return s.httpAddr
+}
+
+// Run serves until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 8)
+	var wg sync.WaitGroup
+	goServe := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+
+	nw := s.network()
+	netName := ""
+	if nw != nil {
+		netName = nw.Network
+	} else {
+		s.log.Warn("the listen address is on no network of the inventory: DHCP stays off", "address", s.ip.String())
+	}
+
+	// TFTP
+	ts, err := tftp.New(tftp.Config{Root: s.cfg.PXEDir, Events: s.Events, Nodes: s})
+	if err != nil {
+		return err
+	}
+	tconn, err := net.ListenPacket("udp4", netip.AddrPortFrom(s.ip, uint16(s.cfg.TFTPPort)).String())
+	if err != nil {
+		return fmt.Errorf("tftp: listen on %s port %d: %w (is tftpd-hpa or dnsmasq running there?)", s.ip, s.cfg.TFTPPort, err)
+	}
+	goServe("tftp", func() error { return ts.Serve(tconn) })
+	defer ts.Shutdown()
+
+	// HTTP
+	hb, err := httpboot.New(httpboot.Config{
+		Plans: s, Templates: s.cfg.Templates, Artifacts: s.cfg.Artifacts, PXEDir: s.cfg.PXEDir,
+		AgentBinary: s.cfg.AgentBinary, State: s.state, Events: s.Events, Nodes: s, Log: s.log,
+	})
+	if err != nil {
+		return err
+	}
+	defer hb.Close()
+	mux := hb.Mux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /api/events", s.apiEvents)
+	mux.HandleFunc("GET /api/discovered", s.apiDiscovered)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	ln, err := net.Listen("tcp4", netip.AddrPortFrom(s.ip, uint16(s.cfg.HTTPPort)).String())
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	s.httpAddr = ln.Addr()
+	hs := &http.Server{Handler: hb, ReadHeaderTimeout: 10 * time.Second}
+	goServe("http", func() error {
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	defer hs.Close()
+
+	// DHCP
+	mode := s.mode(netName)
+	if s.cfg.NoDHCP {
+		mode = dhcp.ModeOff
+	}
+	h := &dhcp.Handler{Nodes: s, Events: s.Events, Discovered: s.discovered, Learner: s, Network: netName, ServerIP: s.ip}
+	ports := map[string][]int{dhcp.ModeReservation: {s.cfg.DHCPPort}, dhcp.ModeProxy: {s.cfg.DHCPPort, dhcp.PortPXE}}[mode]
+	for _, port := range ports {
+		var ip net.IP
+		if s.cfg.Interface == "" {
+			ip = net.IP(s.ip.AsSlice())
+		}
+		ds, err := dhcp.Listen(s.cfg.Interface, ip, port, h, s.log)
+		if err != nil {
+			return err
+		}
+		goServe("dhcp", ds.Serve)
+		defer ds.Close()
+	}
+	defer s.discovered.Flush()
+
+	// Hot reload
+	w, err := s.watch(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+
+	s.log.Info("serving", "address", s.ip.String(), "interface", s.cfg.Interface, "network", netName, "dhcp", mode,
+		"http", s.httpAddr.String(), "tftp_root", s.cfg.PXEDir, "nodes", len(s.Current().Nodes))
+	close(s.ready)
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+func (s *Server) apiEvents(w http.ResponseWriter, r *http.Request) {
+	evs := s.Events.Recent(r.URL.Query().Get("node"))
+	if since, err := strconv.ParseUint(r.URL.Query().Get("since"), 10, 64); err == nil {
+		i := 0
+		for i < len(evs) && evs[i].Seq <= since {
+			i++
+		}
+		evs = evs[i:]
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(evs)
+}
+
+func (s *Server) apiDiscovered(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(s.discovered.List())
+}
