@@ -27,6 +27,7 @@ type Options struct {
 	Uptime     func() (time.Duration, error) // nil: /proc/uptime (ages kernel log records)
 	XIDWindow  time.Duration                 // how long to listen for NVML Xid events; 0: 2s, <0: not at all
 	XIDHistory time.Duration                 // how far back the kernel log counts; 0: 2h
+	OnXID      func(pciBus string, code int) // told of every Xid seen (metrics); may be nil
 }
 
 func (o *Options) defaults() {

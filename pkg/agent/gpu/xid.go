@@ -40,6 +40,7 @@ var xidMeaning = map[int]string{
 type xid struct {
 	Code   int
 	Where  string // GPU label or PCI address
+	Bus    string // canonical PCI address when known
 	Source string // "kernel log" or "NVML event"
 	Age    time.Duration
 }
@@ -70,7 +71,8 @@ func parseKernelXids(log []byte, uptime time.Duration, window time.Duration) []x
 			continue
 		}
 		code, _ := strconv.Atoi(m[2])
-		out = append(out, xid{Code: code, Where: canonicalBusID(m[1]), Source: "kernel log", Age: age})
+		bus := canonicalBusID(m[1])
+		out = append(out, xid{Code: code, Where: bus, Bus: bus, Source: "kernel log", Age: age})
 	}
 	return out
 }
@@ -158,11 +160,11 @@ func nvmlXids(ctx context.Context, lib nvml.Interface, devs []device, window tim
 		if ev.EventType&nvml.EventTypeXidCriticalError == 0 {
 			continue
 		}
-		where := "a GPU"
+		x := xid{Code: int(ev.EventData), Where: "a GPU", Source: "NVML event"}
 		if d, ok := byHandle[ev.Device]; ok {
-			where = d.label()
+			x.Where, x.Bus = d.label(), d.BusID
 		}
-		out = append(out, xid{Code: int(ev.EventData), Where: where, Source: "NVML event"})
+		out = append(out, x)
 	}
 	return out, nil
 }
@@ -193,6 +195,9 @@ func checkXID(ctx context.Context, o Options, devs []device, exp *inventory.GPUE
 	all = append(all, ev...)
 	var bad, ignored []string
 	for _, x := range all {
+		if o.OnXID != nil {
+			o.OnXID(x.Bus, x.Code)
+		}
 		desc := fmt.Sprintf("Xid %d on %s (%s", x.Code, x.Where, x.Source)
 		if x.Age >= 0 && x.Source == "kernel log" {
 			desc += fmt.Sprintf(", %s ago", x.Age.Round(time.Second))

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/racklift/racklift/templates"
+)
+
+// The unit's ExecStart must be a command line this binary accepts: run it (paths moved
+// into the test's directories) once against a fake server.
+func TestSystemdUnitExecStartRuns(t *testing.T) {
+	t.Parallel()
+	bin := agentBin(t)
+	unit, err := templates.FS.ReadFile("systemd/node-agent.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exec_ string
+	for _, l := range strings.Split(string(unit), "\n") {
+		if v, ok := strings.CutPrefix(l, "ExecStart="); ok {
+			exec_ = v
+		}
+	}
+	args := strings.Fields(exec_)
+	if len(args) < 2 || args[0] != "/usr/local/bin/node-agent" || args[1] != "daemon" {
+		t.Fatalf("ExecStart %q", exec_)
+	}
+	srv := startServer(t, `{"node":"gpu-a01-01"}`)
+	dir := t.TempDir()
+	repl := strings.NewReplacer(
+		"${RACKLIFT_SERVER}", srv.URL,
+		"${RACKLIFT_NODE}", "gpu-a01-01",
+		"/etc/racklift/token", tokenFile(t),
+		"/var/lib/racklift/spool", filepath.Join(dir, "spool"),
+	)
+	var out []string
+	for _, a := range args[1:] {
+		out = append(out, repl.Replace(a))
+	}
+	out = append(out, "--once")
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, out...)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v: %v\n%s", out, err, stderr.String())
+	}
+	if got := srv.got(); len(got) != 1 || got[0].Node != "gpu-a01-01" || got[0].Hardware == nil {
+		t.Fatalf("server got %+v", got)
+	}
+}

@@ -1,0 +1,191 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/racklift/racklift/pkg/agent"
+	"github.com/racklift/racklift/pkg/agent/check"
+)
+
+const token = "s3cret-token-value"
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// The server is down (connection refused), reports pile up in the spool, then it comes
+// up answering 503 once and then 200: every report arrives, in order, with the token,
+// and the token never appears in the log.
+func TestSpoolWhileServerDownThenDeliverInOrder(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // down: connection refused
+
+	var logBuf syncBuf
+	s := &Sender{
+		Client:     &Client{Server: "http://" + addr, Token: token},
+		Spool:      &Spool{Dir: filepath.Join(t.TempDir(), "spool")},
+		Log:        slog.New(slog.NewTextHandler(&logBuf, nil)),
+		MinBackoff: 20 * time.Millisecond,
+		MaxBackoff: 100 * time.Millisecond,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	for _, name := range []string{"r1", "r2", "r3"} {
+		if _, err := s.Spool.Put(agent.NewReport("gpu-a01-01", nil, []check.Result{{Name: name, Status: check.Pass}})); err != nil {
+			t.Fatal(err)
+		}
+		s.Kick()
+		time.Sleep(30 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(s.Spool.Pending()); n != 3 {
+		t.Fatalf("%d reports spooled while the server is down, want 3", n)
+	}
+
+	var mu sync.Mutex
+	var got []string
+	first := true
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			http.Error(w, "bad token", http.StatusUnauthorized)
+			return
+		}
+		if r.Method != http.MethodPost || r.URL.Path != "/api/v1/nodes/gpu-a01-01/report" {
+			http.Error(w, "wrong endpoint "+r.URL.Path, http.StatusNotFound)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if first { // still starting up
+			first = false
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		var rep agent.Report
+		if err := json.NewDecoder(r.Body).Decode(&rep); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		got = append(got, rep.Results[0].Name)
+		w.WriteHeader(http.StatusAccepted)
+	})
+	var ln2 net.Listener
+	for i := 0; i < 50; i++ { // the same port, now up
+		if ln2, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("relisten on %s: %v", addr, err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln2)
+	defer srv.Close()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && len(s.Spool.Pending()) > 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(got, ",") != "r1,r2,r3" {
+		t.Fatalf("server received %v, want r1,r2,r3 in order (pending %v)", got, s.Spool.Pending())
+	}
+	log := logBuf.String()
+	if !strings.Contains(log, "server unreachable, report kept in the spool") {
+		t.Errorf("log does not say the reports were kept:\n%s", log)
+	}
+	if strings.Contains(log, token) {
+		t.Fatalf("token in the log:\n%s", log)
+	}
+}
+
+func TestRejectedAndUnauthorized(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/v1/nodes/bad/report", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "schema mismatch", http.StatusBadRequest)
+	})
+	mux.HandleFunc("/api/v1/nodes/n1/report", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusUnauthorized)
+	})
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	defer srv.Close()
+	dir := t.TempDir()
+	s := &Sender{Client: &Client{Server: "http://" + ln.Addr().String(), Token: token}, Spool: &Spool{Dir: dir}}
+	s.Spool.Put(agent.NewReport("bad", nil, nil))
+	s.Spool.Put(agent.NewReport("n1", nil, nil))
+	err := s.Flush(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "the server refused the token") || strings.Contains(err.Error(), token) {
+		t.Fatalf("Flush: %v", err)
+	}
+	if p := s.Spool.Pending(); len(p) != 1 {
+		t.Fatalf("pending %v: the 401 report must stay, the 400 one move aside", p)
+	}
+	if ms, _ := filepath.Glob(filepath.Join(dir, "rejected", "*.json")); len(ms) != 1 {
+		t.Fatalf("rejected %v", ms)
+	}
+}
+
+func TestExpectationsFromServer(t *testing.T) {
+	t.Parallel()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/nodes/gpu-a01-01/expect" || r.Header.Get("Authorization") != "Bearer "+token {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(`{"node":"gpu-a01-01","gpu":{"count":8,"model":"H100"},"networks":[{"name":"storage","vlan":200,"mtu":9000,"role":"storage"}]}`))
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	c := &Client{Server: "http://" + ln.Addr().String() + "/", Token: token}
+	e, err := c.Expectations(context.Background(), "gpu-a01-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.GPU.Count != 8 || e.StorageMTU() != 9000 {
+		t.Fatalf("%+v", e)
+	}
+	if _, err := c.Expectations(context.Background(), "other"); err == nil || !strings.Contains(err.Error(), "does not know this node") {
+		t.Fatalf("unknown node: %v", err)
+	}
+}
+
+func TestReadToken(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "token")
+	os.WriteFile(p, []byte(token+"\n"), 0o644)
+	if _, err := ReadToken(p); err == nil || !strings.Contains(err.Error(), "chmod 600") || strings.Contains(err.Error(), token) {
+		t.Fatalf("world-readable token accepted or leaked: %v", err)
+	}
+	os.Chmod(p, 0o600)
+	if got, err := ReadToken(p); err != nil || got != token {
+		t.Fatalf("ReadToken = %q, %v", got, err)
+	}
+}
