@@ -8,12 +8,8 @@ import (
 	"github.com/racklift/racklift/pkg/plan"
 )
 
-// Roles whose interfaces a node's OS does not set up itself: the PXE network is configured
-// by DHCP at boot, BMC and out-of-band networks belong to the BMC.
-var unmanagedRoles = map[string]bool{"provisioning": true, "bmc": true, "oob": true}
-
 // ForNode is the networks a node must be on, from its inventory interfaces: one Network per
-// interface on a storage, compute or management network, with the address's prefix, the
+// interface, with the address's prefix, the
 // gateway, the MTU and, as peers, the addresses the profile's expected peers have on the
 // same network ("name=address").
 func ForNode(inv *inventory.Inventory, n *inventory.Node) ([]Network, error) {
@@ -34,9 +30,6 @@ func ForNode(inv *inventory.Inventory, n *inventory.Node) ([]Network, error) {
 		nw := inv.Network(ifc.Network)
 		if nw == nil {
 			return nil, fmt.Errorf("node %s interface %s: network %q is not defined", n.Name, ifc.Name, ifc.Network)
-		}
-		if unmanagedRoles[nw.Role] {
-			continue
 		}
 		c := Network{Name: nw.Name, Role: nw.Role, VLAN: nw.VLAN, Interface: ifc.Name, MAC: ifc.MAC,
 			Gateway: nw.Gateway, MTU: nw.MTU}

@@ -126,3 +126,18 @@ func linkWithAddr(a netip.Addr) string {
 	}
 	return ""
 }
+
+// hasAddr reports whether link l holds the address of cidr (any prefix length).
+func hasAddr(l netlink.Link, cidr string) bool {
+	want, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return false
+	}
+	addrs, _ := netlink.AddrList(l, netlink.FAMILY_ALL)
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == want.Addr() {
+			return true
+		}
+	}
+	return false
+}

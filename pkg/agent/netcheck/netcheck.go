@@ -146,7 +146,11 @@ func (r *run) linkChecks() bool {
 	if r.nw.VLAN != 0 {
 		start = time.Now()
 		v, other := findVLAN(p, r.nw.VLAN)
-		if v == nil {
+		switch {
+		case v == nil && r.nw.Address != "" && hasAddr(p, r.nw.Address):
+			// The address sits on the NIC itself: an access port in this VLAN (e.g. the PXE NIC).
+			r.add("vlan", check.Pass, "untagged on "+pa.Name+" (access port)", strconv.Itoa(r.nw.VLAN), "", start)
+		case v == nil:
 			msg := fmt.Sprintf("no VLAN %d sub-interface on %s: run `node-agent net apply` (or create %s.%d)", r.nw.VLAN, pa.Name, pa.Name, r.nw.VLAN)
 			obs := "none"
 			if len(other) > 0 {
@@ -155,12 +159,13 @@ func (r *run) linkChecks() bool {
 			}
 			r.add("vlan", check.Fail, obs, strconv.Itoa(r.nw.VLAN), msg, start)
 			return false
-		}
-		r.link = v
-		r.add("vlan", check.Pass, fmt.Sprintf("%s id %d", v.Attrs().Name, r.nw.VLAN), strconv.Itoa(r.nw.VLAN), "", start)
-		if ok, state := hasCarrier(v); !ok {
-			r.add("vlan.up", check.Fail, state, "up", fmt.Sprintf("%s is %s: bring it up (`node-agent net apply`)", v.Attrs().Name, state), start)
-			return false
+		default:
+			r.link = v
+			r.add("vlan", check.Pass, fmt.Sprintf("%s id %d", v.Attrs().Name, r.nw.VLAN), strconv.Itoa(r.nw.VLAN), "", start)
+			if ok, state := hasCarrier(v); !ok {
+				r.add("vlan.up", check.Fail, state, "up", fmt.Sprintf("%s is %s: bring it up (`node-agent net apply`)", v.Attrs().Name, state), start)
+				return false
+			}
 		}
 	}
 

@@ -187,3 +187,15 @@ func TestMissingNIC(t *testing.T) {
 		t.Errorf("checks went on past a missing NIC: %d results", len(rs))
 	}
 }
+
+// A tagged network whose address sits on the NIC itself is an access port in that VLAN
+// (the PXE NIC): no sub-interface is demanded. Without the address it is a missing VLAN.
+func TestAccessPortAndMissingVLAN(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, "10.203.19")
+	rs := l.run(t, netcheck.Network{Name: "provisioning", VLAN: 100, MAC: l.mac, Address: "10.203.19.10/24", Gateway: "10.203.19.1"})
+	wantStatus(t, rs, "net.provisioning.vlan", check.Pass)
+	wantStatus(t, rs, "net.provisioning.gateway", check.Pass)
+	rs = l.run(t, netcheck.Network{Name: "storage", VLAN: 200, MAC: l.mac, Address: "10.203.190.10/24"})
+	wantStatus(t, rs, "net.storage.vlan", check.Fail, "storage (VLAN 200) on eth0", "no VLAN 200 sub-interface on eth0")
+}

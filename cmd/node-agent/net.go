@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/racklift/racklift/pkg/agent"
+	"github.com/racklift/racklift/pkg/agent/netcheck"
+	"github.com/racklift/racklift/pkg/inventory"
+	"github.com/racklift/racklift/pkg/netsetup"
+	"github.com/racklift/racklift/pkg/output"
+)
+
+// The node agent's network checks are netcheck's.
+func init() { netCheck = netcheck.Run }
+
+type nodeNetFlags struct {
+	inventory string
+	node      string
+	expect    string
+	kind      string
+	state     string
+	output    string
+	adopt     bool
+	dryRun    bool
+	noVerify  bool
+}
+
+var nodeNetCmd = &cobra.Command{
+	Use:   "net",
+	Short: "Set up this node's storage and compute VLANs from the inventory (plan, apply, check, down)",
+	Long: `net configures the node's own networks from its inventory entry (or an expectations
+file): for each interface on a tagged network an 802.1Q sub-interface (e.g. ens1f0.200)
+with the network's address and MTU, the NIC's MTU raised to carry it (jumbo frames). The
+PXE/provisioning, BMC and out-of-band networks are left to DHCP and the BMC.
+
+plan shows the difference (+ add, - remove, ~ change); apply makes only that difference,
+undoing its own changes if a step fails, then probes each network: gateway ARP, a
+don't-fragment ping at the MTU, every expected peer. A VLAN the switch does not carry is
+reported with its name, id, interface and the peer that does not answer. check runs only
+the probes.`,
+	Example: `  node-agent net plan -i /etc/racklift/inventory --node gpu-a01-01
+  node-agent net apply -i /etc/racklift/inventory --node gpu-a01-01
+  node-agent net apply --expect /etc/racklift/expect.yaml --dry-run -o json
+  node-agent net check -i /etc/racklift/inventory --node gpu-a01-01`,
+}
+
+func (f *nodeNetFlags) register(cmd *cobra.Command, action string) {
+	fl := cmd.Flags()
+	fl.StringVarP(&f.inventory, "inventory", "i", "", "inventory directory or file (with --node)")
+	fl.StringVar(&f.node, "node", "", "this node's name in the inventory (default: the hostname)")
+	fl.StringVar(&f.expect, "expect", "", "expectations file (its networks), instead of --inventory")
+	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, json or yaml")
+	if action == "check" {
+		return
+	}
+	fl.StringVar(&f.state, "state", netsetup.DefaultStatePath, "where racklift records what it created")
+	if action != "down" {
+		fl.StringVar(&f.kind, "kind", "vlan", "how a tagged network is carried: vlan (802.1Q) or macvlan (labs whose kernel has no 8021q)")
+		fl.BoolVar(&f.adopt, "adopt", false, "take over, change and remove links and addresses racklift did not create")
+	}
+	if action != "plan" {
+		fl.BoolVar(&f.dryRun, "dry-run", false, "print the changes without making them")
+	}
+	if action == "apply" {
+		fl.BoolVar(&f.noVerify, "no-verify", false, "skip the probes after apply")
+	}
+}
+
+// networks is what this node must be on, from --inventory/--node or --expect.
+func (f *nodeNetFlags) networks() (string, []netcheck.Network, error) {
+	switch {
+	case f.expect != "" && f.inventory != "":
+		return "", nil, fmt.Errorf("give --inventory (with --node) or --expect, not both")
+	case f.expect != "":
+		e, err := agent.LoadExpectations(f.expect)
+		if err != nil {
+			return "", nil, err
+		}
+		return e.Node, e.Networks, nil
+	case f.inventory != "":
+		inv, err := inventory.Load(f.inventory)
+		if err != nil {
+			return "", nil, err
+		}
+		name := f.node
+		if name == "" {
+			name, _ = os.Hostname()
+		}
+		n := inv.Node(name)
+		if n == nil {
+			return "", nil, fmt.Errorf("node %q is not in %s: pass --node NAME", name, f.inventory)
+		}
+		nets, err := netcheck.ForNode(inv, n)
+		return name, nets, err
+	}
+	return "", nil, fmt.Errorf("--inventory DIR --node NAME, or --expect FILE, is required")
+}
+
+func newNodeNetCmd(action, short, example string) *cobra.Command {
+	f := &nodeNetFlags{}
+	cmd := &cobra.Command{
+		Use: action, Short: short, Example: example, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := output.Check(f.output); err != nil {
+				return err
+			}
+			if action == "check" {
+				return runNodeNetCheck(cmd, f)
+			}
+			return runNodeNet(cmd, action, f)
+		},
+	}
+	f.register(cmd, action)
+	return cmd
+}
+
+func init() {
+	nodeNetCmd.AddCommand(
+		newNodeNetCmd("plan", "Show what apply would change on this node",
+			`  node-agent net plan -i /etc/racklift/inventory --node gpu-a01-01
+  node-agent net plan --expect expect.yaml -o json`),
+		newNodeNetCmd("apply", "Make this node's links match the inventory, then probe each network",
+			`  node-agent net apply -i /etc/racklift/inventory --node gpu-a01-01
+  node-agent net apply --expect expect.yaml --dry-run`),
+		newNodeNetCmd("check", "Probe each network: link, VLAN, MTU, address, gateway ARP, DF MTU probe, peers",
+			`  node-agent net check -i /etc/racklift/inventory --node gpu-a01-01
+  node-agent net check --expect expect.yaml -o json`),
+		newNodeNetCmd("down", "Remove the links and addresses racklift created on this node (nothing else)",
+			`  node-agent net down --dry-run
+  node-agent net down`),
+	)
+	root.AddCommand(nodeNetCmd)
+}
+
+func runNodeNet(cmd *cobra.Command, action string, f *nodeNetFlags) error {
+	kind, err := netsetup.KindByName(f.kind)
+	if err != nil {
+		return err
+	}
+	var d netsetup.Desired
+	if action != "down" {
+		_, nets, err := f.networks()
+		if err != nil {
+			return err
+		}
+		d, err = netsetup.FromNetworks(netsetup.NodeManaged(nets), kind)
+		if err != nil {
+			return err
+		}
+	}
+	opt := netsetup.Options{StatePath: f.state, Kind: kind, Adopt: f.adopt}
+	r, err := netsetup.Run(context.Background(), action, d, opt, f.dryRun, netsetup.Verify{Enabled: !f.noVerify})
+	if r != nil {
+		if perr := output.Print(cmd.OutOrStdout(), f.output, r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
+			return perr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if failed := r.Failed(); len(failed) > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("node-agent net: the links are set up, but %d network check(s) failed: %s", len(failed), strings.Join(failed, ", "))}
+	}
+	return nil
+}
+
+func runNodeNetCheck(cmd *cobra.Command, f *nodeNetFlags) error {
+	_, nets, err := f.networks()
+	if err != nil {
+		return err
+	}
+	rs := netcheck.Run(context.Background(), nets)
+	if err := output.Print(cmd.OutOrStdout(), f.output, rs, func(w io.Writer) error { return resultTable(w, rs) }); err != nil {
+		return err
+	}
+	return verdict(rs)
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/racklift/racklift/pkg/agent/netcheck"
+	"github.com/racklift/racklift/pkg/netsetup"
+	"github.com/racklift/racklift/pkg/output"
+	"github.com/racklift/racklift/pkg/plan"
+)
+
+// netFlags are shared by net plan, apply and down.
+type netFlags struct {
+	trunk    string
+	kind     string
+	state    string
+	adopt    bool
+	dryRun   bool
+	noVerify bool
+}
+
+var netCmd = &cobra.Command{
+	Use:   "net",
+	Short: "Set up the provisioning host's VLAN interfaces from the inventory (plan, apply, down)",
+	Long: `net puts the provisioning host on every network that has a 'server:' address in the
+inventory (the interfaces serve listens on): one 802.1Q sub-interface per VLAN on the trunk
+NIC (the address directly on the trunk for an untagged network), with the network's MTU.
+
+plan shows the difference from what the kernel has now (+ add, - remove, ~ change); apply
+makes only that difference, undoes its own changes if a step fails, then probes each
+network (gateway ARP, a don't-fragment ping at the MTU) so a VLAN the switch does not carry
+is reported at once. racklift never removes a link or address it did not create unless
+--adopt is given; down removes only what racklift created.`,
+	Example: `  provision net plan -i inventory/examples/site --trunk eno2
+  provision net apply -i inventory/examples/site --trunk eno2 --dry-run
+  provision net apply -i inventory/examples/site --trunk eno2 -o json
+  provision net down --dry-run`,
+}
+
+func (f *netFlags) register(cmd *cobra.Command, action string) {
+	fl := cmd.Flags()
+	if action != "down" {
+		fl.StringVar(&f.trunk, "trunk", "", "the NIC carrying the VLANs (tagged) to the switch, e.g. eno2 (required)")
+		fl.StringVar(&f.kind, "kind", "vlan", "how a tagged network is carried: vlan (802.1Q) or macvlan (labs whose kernel has no 8021q)")
+		fl.BoolVar(&f.adopt, "adopt", false, "take over, change and remove links and addresses racklift did not create")
+	}
+	fl.StringVar(&f.state, "state", netsetup.DefaultStatePath, "where racklift records what it created")
+	if action != "plan" {
+		fl.BoolVar(&f.dryRun, "dry-run", false, "print the changes without making them")
+	}
+	if action == "apply" {
+		fl.BoolVar(&f.noVerify, "no-verify", false, "skip the gateway ARP and MTU probes after apply")
+	}
+}
+
+func newNetCmd(action, short, example string) *cobra.Command {
+	f := &netFlags{}
+	cmd := &cobra.Command{
+		Use:     action,
+		Short:   short,
+		Example: example,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runHostNet(cmd, action, f)
+		},
+	}
+	f.register(cmd, action)
+	return cmd
+}
+
+func init() {
+	netCmd.AddCommand(
+		newNetCmd("plan", "Show what apply would change on this host",
+			`  provision net plan -i inventory/examples/site --trunk eno2
+  provision net plan -i inventory/examples/site --trunk eno2 -o json`),
+		newNetCmd("apply", "Make the host's links match the inventory, then probe each network",
+			`  provision net apply -i inventory/examples/site --trunk eno2
+  provision net apply -i inventory/examples/site --trunk eno2 --dry-run
+  provision net apply -i site --trunk eth1 --kind macvlan   # a lab without 802.1Q`),
+		newNetCmd("down", "Remove the links and addresses racklift created (nothing else)",
+			`  provision net down --dry-run
+  provision net down -o json`),
+	)
+	root.AddCommand(netCmd)
+}
+
+func runHostNet(cmd *cobra.Command, action string, f *netFlags) error {
+	kind, err := netsetup.KindByName(f.kind)
+	if err != nil {
+		return err
+	}
+	var d netsetup.Desired
+	if action != "down" {
+		if f.trunk == "" {
+			return fmt.Errorf("--trunk IFACE is required: the NIC that carries the provisioning and BMC VLANs to the switch")
+		}
+		inv, err := loadInventory()
+		if err != nil {
+			return err
+		}
+		p, err := plan.Build(inv, plan.Options{})
+		if err != nil {
+			return err
+		}
+		if len(p.Host) == 0 {
+			return fmt.Errorf("%s: no network has a 'server:' address, so the provisioning host needs no interface; add server: to the provisioning network", global.inventory)
+		}
+		d, err = netsetup.FromNetworks(netcheck.ForHost(inv, p.Host, f.trunk), kind)
+		if err != nil {
+			return err
+		}
+	}
+	opt := netsetup.Options{StatePath: f.state, Kind: kind, Adopt: f.adopt}
+	r, err := netsetup.Run(context.Background(), action, d, opt, f.dryRun, netsetup.Verify{Enabled: !f.noVerify})
+	if r != nil {
+		if perr := output.Print(cmd.OutOrStdout(), global.output, r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
+			return perr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if failed := r.Failed(); len(failed) > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("provision net: the links are set up, but %d network check(s) failed: %s (see the messages above)", len(failed), strings.Join(failed, ", "))}
+	}
+	return nil
+}
