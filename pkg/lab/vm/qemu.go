@@ -43,17 +43,21 @@ type Config struct {
 	Firmware     string
 	FirmwareVars string
 
-	NICs      []NIC
-	Disk      string // raw or qcow2 disk image on virtio-blk, optional
-	NetNS     string // run QEMU inside this named namespace (ip netns exec)
+	NICs  []NIC
+	Disk  string // raw or qcow2 disk image on virtio-blk, optional
+	NetNS string // run QEMU inside this named namespace (ip netns exec)
+	// Control adds a second serial port (the guest's /dev/ttyS1) on a unix socket, for
+	// VM.Exec with the ControlLoop shell snippet running in the guest.
+	Control   bool
 	ExtraArgs []string
 }
 
 // VM is a running QEMU guest.
 type VM struct {
 	Config
-	SerialLog string
-	QMPSocket string
+	SerialLog     string
+	QMPSocket     string
+	ControlSocket string
 
 	cmd     *exec.Cmd
 	stderr  bytes.Buffer
@@ -62,6 +66,7 @@ type VM struct {
 	stop    sync.Once
 	mu      sync.Mutex
 	qmp     *QMP
+	ctl     *control
 }
 
 // Start launches QEMU under TCG (no KVM here), serial console to Dir/<name>.serial.log.
@@ -89,6 +94,10 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		v.QMPSocket = filepath.Join(d, "qmp")
 	}
 	os.Remove(v.QMPSocket)
+	if cfg.Control {
+		v.ControlSocket = v.QMPSocket + ".ctl" // QMPSocket is at most 100 bytes; sun_path holds 108
+		os.Remove(v.ControlSocket)
+	}
 	if err := os.WriteFile(v.SerialLog, nil, 0o644); err != nil {
 		return nil, err
 	}
@@ -102,6 +111,9 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		"-monitor", "none",
 		"-qmp", "unix:" + v.QMPSocket + ",server=on,wait=off",
 		"-no-reboot",
+	}
+	if cfg.Control {
+		args = append(args, "-serial", "unix:"+v.ControlSocket+",server=on,wait=off")
 	}
 	if cfg.Firmware != "" {
 		args = append(args, "-drive", "if=pflash,format=raw,readonly=on,file="+cfg.Firmware)
@@ -221,12 +233,18 @@ func (v *VM) Stop() {
 		if v.qmp != nil {
 			v.qmp.Close()
 		}
+		if v.ctl != nil {
+			v.ctl.conn.Close()
+		}
 		v.mu.Unlock()
 		if v.cmd.Process != nil {
 			syscall.Kill(-v.cmd.Process.Pid, syscall.SIGKILL)
 		}
 		<-v.done
 		os.Remove(v.QMPSocket)
+		if v.ControlSocket != "" {
+			os.Remove(v.ControlSocket)
+		}
 	})
 }
 

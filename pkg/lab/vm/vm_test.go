@@ -88,9 +88,7 @@ ip link show
 ip link set eth0 up
 ip link add link eth0 name eth0.200 type vlan id 200 && ip -d link show eth0.200
 echo "RACKLIFT-VLAN $(cat /proc/net/vlan/config 2>/dev/null | grep -c eth0.200)"
-sleep 2
-poweroff -f
-`,
+` + vm.ControlLoop,
 	}
 	if err := b.Build(initrd); err != nil {
 		t.Fatal(err)
@@ -107,7 +105,8 @@ poweroff -f
 	g := vm.StartT(t, vm.Config{
 		Name: "boot", Dir: dir, Kernel: k.Vmlinuz, Initrd: initrd, Append: "quiet",
 		MemoryMB: 256, NetNS: ns.Name,
-		NICs: []vm.NIC{{Tap: tap, MAC: "52:54:00:cb:00:01"}},
+		NICs:    []vm.NIC{{Tap: tap, MAC: "52:54:00:cb:00:01"}},
+		Control: true,
 	})
 	q, err := g.QMP()
 	if err != nil {
@@ -129,6 +128,17 @@ poweroff -f
 	}
 	if m[1] != "1" {
 		t.Errorf("eth0.200 not in /proc/net/vlan/config (count %s); log:\n%s", m[1], g.LogTail(30))
+	}
+	// The control channel runs commands and returns their output and status.
+	if _, err := g.WaitForLine(regexp.MustCompile(vm.ControlReady), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	out, rc, err := g.Exec("cat /sys/class/net/eth0/address; false", 30*time.Second)
+	if err != nil || rc != 1 || strings.TrimSpace(out) != "52:54:00:cb:00:01" {
+		t.Errorf("Exec: out %q rc %d err %v, want the NIC's MAC and status 1", out, rc, err)
+	}
+	if _, _, err := g.Exec("poweroff -f", 10*time.Second); err == nil {
+		t.Log("poweroff answered before QEMU exited")
 	}
 	if err := g.Wait(time.Minute); err != nil {
 		t.Errorf("guest did not power off: %v", err)
