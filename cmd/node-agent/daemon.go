@@ -26,6 +26,7 @@ import (
 type daemonFlags struct {
 	checkFlags
 	server, tokenFile, spool, metricsAddr, node string
+	caFingerprint, stage                        string
 	interval, deliverTimeout                    time.Duration
 	once                                        bool
 }
@@ -64,6 +65,8 @@ it); it exits 0 once delivered, 2 if --deliver-timeout passes first.`,
 	fl.DurationVar(&f.interval, "interval", 10*time.Minute, "time between check runs")
 	fl.DurationVar(&f.deliverTimeout, "deliver-timeout", 5*time.Minute, "with --once: how long to keep trying to deliver")
 	fl.BoolVar(&f.once, "once", false, "run one cycle, deliver the report and exit")
+	fl.StringVar(&f.caFingerprint, "ca-fingerprint", "", "pin serve's CA for an https --server: sha256:<hex> (racklift.ca= on the kernel command line)")
+	fl.StringVar(&f.stage, "stage", "installed", "what the agent runs in, told to the server: installed or ramdisk")
 	root.AddCommand(cmd)
 }
 
@@ -106,7 +109,10 @@ func runDaemon(f *daemonFlags) error {
 		if err != nil {
 			return err
 		}
-		client = &report.Client{Server: f.server, Token: tok}
+		client, err = report.NewClient(f.server, tok, f.caFingerprint)
+		if err != nil {
+			return err
+		}
 		sender = &report.Sender{Client: client, Spool: &report.Spool{Dir: f.spool}, Log: log}
 		log.Info("reporting to the server", "server", f.server, "node", node, "token_file", f.tokenFile, "spool", f.spool)
 	}
@@ -141,6 +147,13 @@ func runDaemon(f *daemonFlags) error {
 	}
 	if sender != nil && !f.once {
 		go sender.Run(ctx)
+	}
+	if client != nil {
+		hctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		if err := client.Hello(hctx, node, f.stage); err != nil {
+			log.Warn("hello to the server failed (reports are spooled and retried)", "error", err.Error())
+		}
+		cancel()
 	}
 
 	for {

@@ -27,6 +27,7 @@ type fakeServer struct {
 	URL     string
 	mu      sync.Mutex
 	reports []agent.Report
+	hellos  []string // stages
 }
 
 func startServer(t *testing.T, expect string) *fakeServer {
@@ -44,6 +45,17 @@ func startServer(t *testing.T, expect string) *fakeServer {
 		if auth(w, r) {
 			io.WriteString(w, expect)
 		}
+	})
+	mux.HandleFunc("POST /api/v1/nodes/{name}/hello", func(w http.ResponseWriter, r *http.Request) {
+		if !auth(w, r) {
+			return
+		}
+		var b struct{ Stage string }
+		json.NewDecoder(r.Body).Decode(&b)
+		fs.mu.Lock()
+		fs.hellos = append(fs.hellos, b.Stage)
+		fs.mu.Unlock()
+		io.WriteString(w, `{"phase":"checking"}`)
 	})
 	mux.HandleFunc("POST /api/v1/nodes/{name}/report", func(w http.ResponseWriter, r *http.Request) {
 		if !auth(w, r) {
@@ -90,7 +102,7 @@ func TestDaemonOnceFetchesExpectationsAndReports(t *testing.T) {
 	spool := filepath.Join(t.TempDir(), "spool")
 	var stderr bytes.Buffer
 	cmd := exec.Command(bin, "daemon", "--once", "--server", srv.URL, "--token-file", tokenFile(t), "--node", "n1",
-		"--spool", spool, "--storage-size", "8M", "--storage-time", "10s")
+		"--spool", spool, "--storage-size", "8M", "--storage-time", "10s", "--stage", "ramdisk")
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("daemon --once: %v\n%s", err, stderr.String())
@@ -100,6 +112,11 @@ func TestDaemonOnceFetchesExpectationsAndReports(t *testing.T) {
 		t.Fatalf("server got %d reports, want 1\n%s", len(reps), stderr.String())
 	}
 	rep := reps[0]
+	srv.mu.Lock()
+	if fmt.Sprint(srv.hellos) != "[ramdisk]" {
+		t.Errorf("hellos %v, want [ramdisk]", srv.hellos)
+	}
+	srv.mu.Unlock()
 	names := map[string]string{}
 	for _, r := range rep.Results {
 		names[r.Name] = string(r.Status)

@@ -5,7 +5,6 @@ package agent
 import (
 	"bytes"
 	"fmt"
-	"net/netip"
 	"os"
 	"slices"
 
@@ -66,9 +65,10 @@ func ParseExpectations(b []byte, name string) (*Expectations, error) {
 }
 
 // ExpectationsFor builds a node's expectations from the inventory: its effective profile
-// (overrides applied), and for each network the profile names (every network the node
-// has an interface on when it names none) the interface, address, VLAN, MTU, gateway and
-// the profile's peers' addresses on that network.
+// (overrides applied) and its networks as netcheck.ForNode derives them (interface, MAC,
+// address, VLAN, MTU, gateway, peers), kept to the networks the profile names when it
+// names any. A named network the node has no interface on is still listed, so the
+// network check reports it missing rather than nobody noticing.
 func ExpectationsFor(inv *inventory.Inventory, name string) (*Expectations, error) {
 	n := inv.Node(name)
 	if n == nil {
@@ -83,43 +83,28 @@ func ExpectationsFor(inv *inventory.Inventory, name string) (*Expectations, erro
 		g := *x.GPU
 		e.GPU = &g
 	}
-	names := x.Networks
-	if len(names) == 0 {
-		for _, ifc := range n.Interfaces {
-			if ifc != nil && !slices.Contains(names, ifc.Network) {
-				names = append(names, ifc.Network)
-			}
-		}
+	nets, err := netcheck.ForNode(inv, n)
+	if err != nil {
+		return nil, err
 	}
-	for _, netName := range names {
-		nw := inv.Network(netName)
-		if nw == nil {
-			return nil, fmt.Errorf("node %s: network %q is not defined", name, netName)
-		}
-		out := netcheck.Network{Name: nw.Name, Role: nw.Role, VLAN: nw.VLAN, MTU: nw.MTU, Gateway: nw.Gateway}
-		if ifc := interfaceOn(n, netName); ifc != nil {
-			out.Interface, out.MAC = ifc.Name, ifc.MAC
-			if ifc.Addr.IsValid() && nw.Prefix.IsValid() {
-				out.Address = netip.PrefixFrom(ifc.Addr, nw.Prefix.Bits()).String()
+	if len(x.Networks) == 0 {
+		e.Networks = nets
+		return e, nil
+	}
+	for _, want := range x.Networks {
+		found := false
+		for _, nw := range nets {
+			if nw.Name == want {
+				e.Networks, found = append(e.Networks, nw), true
 			}
 		}
-		for _, peer := range x.Peers {
-			if pn := inv.Node(peer); pn != nil && pn.Name != n.Name {
-				if ifc := interfaceOn(pn, netName); ifc != nil && ifc.Addr.IsValid() {
-					out.Peers = append(out.Peers, ifc.Addr.String())
-				}
+		if !found {
+			nw := inv.Network(want)
+			if nw == nil {
+				return nil, fmt.Errorf("node %s: network %q is not defined", name, want)
 			}
+			e.Networks = append(e.Networks, netcheck.Network{Name: nw.Name, Role: nw.Role, VLAN: nw.VLAN, MTU: nw.MTU, Gateway: nw.Gateway})
 		}
-		e.Networks = append(e.Networks, out)
 	}
 	return e, nil
-}
-
-func interfaceOn(n *inventory.Node, network string) *inventory.Interface {
-	for _, ifc := range n.Interfaces {
-		if ifc != nil && ifc.Network == network {
-			return ifc
-		}
-	}
-	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/racklift/racklift/pkg/agent"
+	"github.com/racklift/racklift/pkg/pki"
 )
 
 // Client talks to the racklift server's node API.
@@ -31,6 +32,35 @@ type Client struct {
 	Server string       // base URL, e.g. http://10.10.0.2:8080
 	Token  string       // bearer token; never logged or put in errors
 	HTTP   *http.Client // default: 30s timeout
+}
+
+// NewClient builds a client for server. caFingerprint ("sha256:<hex>", the kernel's
+// racklift.ca=) pins serve's CA for https URLs; empty uses the system roots.
+func NewClient(server, token, caFingerprint string) (*Client, error) {
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("server %q: want http(s)://host:port", server)
+	}
+	c := &Client{Server: server, Token: token}
+	if caFingerprint != "" {
+		if u.Scheme != "https" {
+			return nil, fmt.Errorf("server %s: a CA fingerprint needs an https URL", server)
+		}
+		tc, err := pki.PinnedClientConfig(caFingerprint, u.Hostname())
+		if err != nil {
+			return nil, err
+		}
+		c.HTTP = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, Proxy: nil}}
+	}
+	return c, nil
+}
+
+// Hello tells the server the agent is up (POST /api/v1/nodes/{node}/hello); stage is
+// "ramdisk" or "installed".
+func (c *Client) Hello(ctx context.Context, node, stage string) error {
+	b, _ := json.Marshal(map[string]string{"agent": agent.Version, "stage": stage})
+	_, err := c.do(ctx, http.MethodPost, c.url(node, "hello"), b)
+	return err
 }
 
 func (c *Client) http() *http.Client {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/racklift/racklift/pkg/agent"
 	"github.com/racklift/racklift/pkg/agent/check"
+	"github.com/racklift/racklift/pkg/pki"
 )
 
 const token = "s3cret-token-value"
@@ -187,5 +188,43 @@ func TestReadToken(t *testing.T) {
 	os.Chmod(p, 0o600)
 	if got, err := ReadToken(p); err != nil || got != token {
 		t.Fatalf("ReadToken = %q, %v", got, err)
+	}
+}
+
+// Against serve's own PKI: the pinned CA is accepted, another CA is refused in plain words.
+func TestPinnedTLS(t *testing.T) {
+	t.Parallel()
+	p, err := pki.LoadOrCreate(t.TempDir(), []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := pki.LoadOrCreate(t.TempDir(), []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/nodes/n1/hello" && r.Header.Get("Authorization") == "Bearer "+token {
+			w.Write([]byte(`{"node":"n1","phase":"ramdisk"}`))
+			return
+		}
+		http.NotFound(w, r)
+	}), TLSConfig: p.TLSConfig()}
+	go srv.ServeTLS(ln, "", "")
+	defer srv.Close()
+	url := "https://" + ln.Addr().String()
+	c, err := NewClient(url, token, p.Fingerprint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Hello(context.Background(), "n1", "ramdisk"); err != nil {
+		t.Fatalf("pinned hello: %v", err)
+	}
+	bad, _ := NewClient(url, token, other.Fingerprint())
+	if err := bad.Hello(context.Background(), "n1", "ramdisk"); err == nil || !strings.Contains(err.Error(), "does not match the pinned fingerprint") {
+		t.Fatalf("wrong CA accepted: %v", err)
+	}
+	if _, err := NewClient("http://x:1", token, p.Fingerprint()); err == nil {
+		t.Fatal("fingerprint with http accepted")
 	}
 }
