@@ -1,30 +1,20 @@
 package state
 
-import (
-	"os"
-	"path/filepath"
-)
+import "os"
 
 // DirEnv overrides the default state directory.
 const DirEnv = "RACKLIFT_STATE_DIR"
 
-// SystemDir is the state directory when running as root.
-const SystemDir = "/var/lib/racklift"
+// DefaultDirName is the default state directory, relative to where serve and the CLI
+// run (the same default as `provision serve --state-dir`), so both agree without flags
+// when run from the same directory. Set RACKLIFT_STATE_DIR (e.g. /var/lib/racklift) to
+// use one place from anywhere.
+const DefaultDirName = ".state"
 
-// DefaultDir is $RACKLIFT_STATE_DIR, else /var/lib/racklift for root, else
-// $XDG_STATE_HOME/racklift (~/.local/state/racklift), so serve and the CLI agree without flags.
+// DefaultDir is $RACKLIFT_STATE_DIR, else DefaultDirName.
 func DefaultDir() string {
 	if d := os.Getenv(DirEnv); d != "" {
 		return d
 	}
-	if os.Geteuid() == 0 {
-		return SystemDir
-	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "racklift")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "state", "racklift")
-	}
-	return SystemDir
+	return DefaultDirName
 }
