@@ -74,8 +74,9 @@ func (es Errors) sorted() Errors {
 
 // source remembers where a decoded object came from.
 type source struct {
-	file string
-	node *yaml.Node
+	file   string
+	node   *yaml.Node
+	absent bool // a stand-in for a value not written (see sub)
 }
 
 func (s *source) setSource(file string, n *yaml.Node) { s.file, s.node = file, n }
@@ -108,6 +109,9 @@ func (s source) lookup(path ...string) (*yaml.Node, bool) {
 	if n == nil {
 		return nil, false
 	}
+	if s.absent {
+		return n, false
+	}
 	for _, key := range path {
 		if n.Kind == yaml.AliasNode {
 			n = n.Alias
@@ -132,6 +136,16 @@ func (s source) lookup(path ...string) (*yaml.Node, bool) {
 		n = next
 	}
 	return n, true
+}
+
+// sub is the source of the value at path; where the path is not written, the deepest
+// enclosing value stands in for positions and has reports false.
+func (s source) sub(path ...string) source {
+	n, ok := s.lookup(path...)
+	if !ok {
+		return source{file: s.file, node: n, absent: true}
+	}
+	return source{file: s.file, node: n}
 }
 
 // has reports whether the object itself sets the value at path (not inherited).

@@ -52,6 +52,7 @@ type validator struct {
 	bmcs     map[string]*Node     // "address:port", lower case
 	pxeNets  map[*Network]*Node   // networks nodes PXE boot on, with one example node
 	reported map[*Network]bool    // networks whose missing server is already reported
+	netAddrs map[*Network]netAddrs
 }
 
 // validate adds every semantic defect of a built inventory to errs.
@@ -65,6 +66,7 @@ func (inv *Inventory) validate(errs *Errors) {
 		bmcs:     make(map[string]*Node, len(inv.Nodes)),
 		pxeNets:  map[*Network]*Node{},
 		reported: map[*Network]bool{},
+		netAddrs: map[*Network]netAddrs{},
 	}
 	v.networks()
 	v.credentials()
@@ -160,13 +162,13 @@ func (v *validator) cidr(n *Network) bool {
 			"cidr %q of network %q has host bits set", n.CIDR, label)
 	}
 	if n.Gateway != "" {
-		if a, ok := v.addr(n.Gateway, n.PosOf("gateway"), "gateway of network "+quote(label)); ok {
-			v.inNetwork(n, a, n.PosOf("gateway"), "gateway")
+		if a, ok := v.addr(n.Gateway, n.PosOf("gateway"), func() string { return "gateway of network " + quote(label) }); ok {
+			v.inNetwork(n, a, n.PosOf("gateway"), func() string { return "gateway" })
 		}
 	}
 	var server netip.Addr
 	if n.Server != "" {
-		if a, ok := v.addr(n.Server, n.PosOf("server"), "server of network "+quote(label)); ok && v.inNetwork(n, a, n.PosOf("server"), "server address") {
+		if a, ok := v.addr(n.Server, n.PosOf("server"), func() string { return "server of network " + quote(label) }); ok && v.inNetwork(n, a, n.PosOf("server"), func() string { return "server address" }) {
 			server = a
 			if g, err := netip.ParseAddr(n.Gateway); err == nil && g == a {
 				v.add(n.PosOf("server"), "the server is the provisioning host's own address on this network, not the router's",
@@ -223,35 +225,35 @@ func (v *validator) dhcpRange(n *Network, r string, server netip.Addr) {
 }
 
 // addr parses an address, reporting a malformed one.
-func (v *validator) addr(s string, pos Pos, what string) (netip.Addr, bool) {
+func (v *validator) addr(s string, pos Pos, what func() string) (netip.Addr, bool) {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		v.add(pos, "write a plain IP address without a prefix length, e.g. 10.10.0.21", "%s: %q is not an IP address", what, s)
+		v.add(pos, "write a plain IP address without a prefix length, e.g. 10.10.0.21", "%s: %q is not an IP address", what(), s)
 		return a, false
 	}
 	return a.Unmap(), true
 }
 
 // inNetwork reports an address outside n or equal to its network or broadcast address.
-func (v *validator) inNetwork(n *Network, a netip.Addr, pos Pos, what string) bool {
+func (v *validator) inNetwork(n *Network, a netip.Addr, pos Pos, what func() string) bool {
 	p := n.Prefix
 	if !p.IsValid() {
 		return false
 	}
 	if !p.Contains(a) {
 		v.add(pos, fmt.Sprintf("use an address inside %s, or put the interface on the network that holds %s", p, a),
-			"%s %s is outside network %q (%s)", what, a, n.Name, p)
+			"%s %s is outside network %q (%s)", what(), a, n.Name, p)
 		return false
 	}
 	if a.Is4() && p.Bits() <= 30 {
 		if a == p.Addr() {
 			v.add(pos, fmt.Sprintf("the first address of %s names the network itself; hosts start at %s", p, p.Addr().Next()),
-				"%s %s is the network address of %q (%s)", what, a, n.Name, p)
+				"%s %s is the network address of %q (%s)", what(), a, n.Name, p)
 			return false
 		}
 		if b := broadcast(p); a == b {
 			v.add(pos, fmt.Sprintf("the last address of %s is broadcast; hosts end at %s", p, b.Prev()),
-				"%s %s is the broadcast address of %q (%s)", what, a, n.Name, p)
+				"%s %s is the broadcast address of %q (%s)", what(), a, n.Name, p)
 			return false
 		}
 	}
@@ -381,10 +383,11 @@ func (v *validator) defaults(src source, d *Defaults) {
 
 // bmcFields checks the BMC values written at path of src.
 func (v *validator) bmcFields(src source, path []string, b *BMC) {
-	at := func(k string) Pos { return src.posAt(append(slices.Clone(path), k)...) }
+	bs := src.sub(path...)
+	at := func(k string) Pos { return bs.posAt(k) }
 	// b holds effective values; check only those written here, inherited ones were
 	// checked where they are written.
-	set := func(k string) bool { return src.has(append(slices.Clone(path), k)...) }
+	set := func(k string) bool { return bs.has(k) }
 	if set("protocol") && !slices.Contains(BMCProtocols, strings.ToLower(b.Protocol)) {
 		v.add(at("protocol"), suggest(strings.ToLower(b.Protocol), BMCProtocols), "unknown BMC protocol %q", b.Protocol)
 	}
@@ -400,7 +403,7 @@ func (v *validator) bmcFields(src source, path []string, b *BMC) {
 		}
 	}
 	if set("tls") {
-		v.tls(src, append(slices.Clone(path), "tls"), b.TLS)
+		v.tls(bs, []string{"tls"}, b.TLS)
 	}
 }
 
@@ -595,21 +598,22 @@ func (v *validator) iface(n *Node, ifc *Interface) {
 		return
 	}
 	pos := ifc.PosOf("address")
-	a, ok := v.addr(ifc.Address, pos, "address of "+o.String())
+	what := func() string { return "address of " + o.String() }
+	a, ok := v.addr(ifc.Address, pos, what)
 	if !ok {
 		ifc.Addr = netip.Addr{}
 		return
 	}
 	ifc.Addr = a
-	if nw == nil || !v.inNetwork(nw, a, pos, "address of "+o.String()) {
+	if nw == nil || !v.inNetwork(nw, a, pos, what) {
 		return
 	}
-	if g, err := netip.ParseAddr(nw.Gateway); err == nil && g.Unmap() == a {
+	if g := v.gateway(nw); g.IsValid() && g == a {
 		v.add(pos, fmt.Sprintf("the gateway %s is the router's; give the node another address in %s", a, nw.Prefix),
 			"address of %s is %s, the gateway of network %q", o, a, nw.Name)
 		return
 	}
-	if s, err := netip.ParseAddr(nw.Server); err == nil && s.Unmap() == a {
+	if s := v.server(nw); s.IsValid() && s == a {
 		v.add(pos, "that is the provisioning host's own address on the network; give the node another",
 			"address of %s is %s, the server address of network %q", o, a, nw.Name)
 		return
@@ -623,6 +627,27 @@ func (v *validator) iface(n *Node, ifc *Interface) {
 }
 
 // ---- helpers ----
+
+// gateway and server are a network's parsed addresses, parsed once per network.
+func (v *validator) gateway(n *Network) netip.Addr { return v.parsed(n).gw }
+func (v *validator) server(n *Network) netip.Addr  { return v.parsed(n).srv }
+
+type netAddrs struct{ gw, srv netip.Addr }
+
+func (v *validator) parsed(n *Network) netAddrs {
+	if a, ok := v.netAddrs[n]; ok {
+		return a
+	}
+	var a netAddrs
+	if g, err := netip.ParseAddr(n.Gateway); err == nil {
+		a.gw = g.Unmap()
+	}
+	if s, err := netip.ParseAddr(n.Server); err == nil {
+		a.srv = s.Unmap()
+	}
+	v.netAddrs[n] = a
+	return a
+}
 
 func (v *validator) networkNames() []string {
 	out := make([]string, 0, len(v.inv.Networks))
