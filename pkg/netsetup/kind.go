@@ -16,6 +16,8 @@ type Kind interface {
 	New(l Link, parent netlink.Link) netlink.Link
 	// Matches reports whether an existing link is what l describes.
 	Matches(existing netlink.Link, l Link, parent netlink.Link) bool
+	// Describe says what the child is, for plans: "VLAN 200 on eth1".
+	Describe(l Link) string
 	// Check is how netcheck verifies the network once the child exists.
 	Check(nw netcheck.Network, child string) netcheck.Network
 }
@@ -49,6 +51,8 @@ func (VLAN) Matches(e netlink.Link, l Link, parent netlink.Link) bool {
 	return ok && v.ParentIndex == parent.Attrs().Index && v.VlanId == l.VLAN
 }
 
+func (VLAN) Describe(l Link) string { return fmt.Sprintf("VLAN %d on %s", l.VLAN, l.Parent) }
+
 func (VLAN) Check(nw netcheck.Network, child string) netcheck.Network { return nw }
 
 // Macvlan stands in for a VLAN where 802.1Q is missing: same addresses and MTU, no tag.
@@ -66,6 +70,10 @@ func (Macvlan) New(l Link, parent netlink.Link) netlink.Link {
 func (Macvlan) Matches(e netlink.Link, l Link, parent netlink.Link) bool {
 	m, ok := e.(*netlink.Macvlan)
 	return ok && m.ParentIndex == parent.Attrs().Index
+}
+
+func (Macvlan) Describe(l Link) string {
+	return fmt.Sprintf("macvlan on %s standing in for VLAN %d", l.Parent, l.VLAN)
 }
 
 // Check probes the macvlan itself: there is no VLAN tag to find.

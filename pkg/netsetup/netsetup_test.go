@@ -132,7 +132,7 @@ func TestApplyFromEmptyThenNothing(t *testing.T) {
 	got := strings.Join(lines(p), "\n")
 	for _, want := range []string{
 		"~ mtu " + h.trunk + ": 1500 → 9000",
-		"+ link " + h.trunk + ".200 (storage): macvlan VLAN 200 on " + h.trunk + ", mtu 9000",
+		"+ link " + h.trunk + ".200 (storage): macvlan on " + h.trunk + " standing in for VLAN 200, mtu 9000",
 		"+ address 10.203.100.2/24 on " + h.trunk + ".200 (storage)",
 		"+ address 10.203.101.2/24 on " + h.trunk + ".201 (compute)",
 	} {

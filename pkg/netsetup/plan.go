@@ -33,7 +33,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Kind = VLAN{}
 	}
 	if o.Handle == nil {
-		h, err := netlink.NewHandle()
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 		if err != nil {
 			return o, fmt.Errorf("netlink: %w", err)
 		}
@@ -214,8 +214,8 @@ func (o Options) Plan(d Desired) (*Plan, error) {
 				nicMTU = append(nicMTU, Change{Op: Modify, What: "mtu", Link: dl.Name, Network: dl.Network,
 					From: fmt.Sprint(l.Attrs().MTU), To: fmt.Sprint(dl.MTU), mtu: dl.MTU, oldMTU: l.Attrs().MTU, nic: true})
 			}
-			if !isUp(l) {
-				up = append(up, Change{Op: Modify, What: "up", Link: dl.Name, Network: dl.Network, From: "down", To: "up"})
+			if !isUp(l) { // before its children: a VLAN cannot come up on a down NIC
+				nicMTU = append(nicMTU, Change{Op: Modify, What: "up", Link: dl.Name, Network: dl.Network, From: "down", To: "up"})
 			}
 			if dl.Network == "" {
 				continue // a trunk only: its own addresses are not racklift's business
@@ -229,18 +229,18 @@ func (o Options) Plan(d Desired) (*Plan, error) {
 			if l != nil && !o.Kind.Matches(l, *dl, parent) {
 				if ours(l, st) || o.Adopt {
 					rmLink = append(rmLink, Change{Op: Remove, What: "link", Link: dl.Name, Network: dl.Network,
-						Reason: "replaced: it is " + describe(l, obs) + ", want " + o.Kind.Name() + " " + want(dl), snap: snap(l, obs)})
+						Reason: "replaced: it is " + describe(l, obs) + ", want " + o.Kind.Describe(*dl), snap: snap(l, obs)})
 					removed[dl.Name] = true
 					create = true
 				} else {
-					refuse = append(refuse, fmt.Sprintf("%s exists as %s, but network %s needs %s %s there; racklift did not create it: remove it, rename the network's NIC, or run with --adopt to replace it",
-						dl.Name, describe(l, obs), dl.Network, o.Kind.Name(), want(dl)))
+					refuse = append(refuse, fmt.Sprintf("%s exists as %s, but network %s needs %s there; racklift did not create it: remove it, or run with --adopt to replace it",
+						dl.Name, describe(l, obs), dl.Network, o.Kind.Describe(*dl)))
 					continue
 				}
 			}
 			if create {
 				addLink = append(addLink, Change{Op: Add, What: "link", Link: dl.Name, Network: dl.Network,
-					To: fmt.Sprintf("%s %s, mtu %d", o.Kind.Name(), want(dl), dl.MTU), link: dl})
+					To: fmt.Sprintf("%s, mtu %d", o.Kind.Describe(*dl), dl.MTU), link: dl})
 				for _, a := range dl.Addrs {
 					if c, bad := claim(obs, st, dl, a, o.Adopt); bad != "" {
 						refuse = append(refuse, bad)
@@ -460,13 +460,6 @@ func missingNIC(dl *Link, obs *observed) string {
 		for_ = " for network " + dl.Network
 	}
 	return fmt.Sprintf("NIC %s%s is not on this host (present: %s): check the inventory's interface name and MAC, or --trunk", id, for_, strings.Join(names, ", "))
-}
-
-func want(dl *Link) string {
-	if dl.VLAN != 0 {
-		return fmt.Sprintf("VLAN %d on %s", dl.VLAN, dl.Parent)
-	}
-	return "on " + dl.Parent
 }
 
 func describe(l netlink.Link, obs *observed) string {

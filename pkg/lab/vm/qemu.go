@@ -150,8 +150,11 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		if n.MAC != "" {
 			dev += ",mac=" + n.MAC
 		}
-		if n.ROM != "" {
+		switch {
+		case n.ROM != "":
 			dev += ",romfile=" + n.ROM
+		case !cfg.NetBoot && cfg.Firmware == "":
+			dev += ",romfile=" // direct kernel boot: skip the iPXE ROM's seconds at boot
 		}
 		if cfg.NetBoot && i == 0 {
 			dev += ",bootindex=1"
