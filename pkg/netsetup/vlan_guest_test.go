@@ -130,14 +130,14 @@ func TestTwoGuestsVLAN200(t *testing.T) {
 		if _, err := g.vm.WaitForLine(regexp.MustCompile(vm.ControlReady), 4*time.Minute); err != nil {
 			return err
 		}
-		_, err := exec(t, g, 0, fmt.Sprintf(`d=$(grep -l %s /sys/class/net/*/address | cut -d/ -f5) && ip addr add %s dev $d && ip link set $d up`, g.pxeMAC, g.pxeAddr))
+		_, err := gexec(t, g, 0, fmt.Sprintf(`d=$(grep -l %s /sys/class/net/*/address | cut -d/ -f5) && ip addr add %s dev $d && ip link set $d up`, g.pxeMAC, g.pxeAddr))
 		return err
 	})
 
 	// Both apply VLAN 200 from the inventory. The verification inside apply may catch the
 	// other guest still applying, so its result is checked afterwards with `net check`.
 	each(t, guests, func(g *guest) error {
-		out, err := exec(t, g, -1, "node-agent net apply -i /etc/racklift/inventory --node "+g.name)
+		out, err := gexec(t, g, -1, "node-agent net apply -i /etc/racklift/inventory --node "+g.name)
 		if err != nil {
 			return err
 		}
@@ -164,12 +164,12 @@ func TestTwoGuestsVLAN200(t *testing.T) {
 		return nil
 	})
 	// Idempotence inside the guest: a second apply changes nothing.
-	if out, err := exec(t, guests[0], 0, "node-agent net plan -i /etc/racklift/inventory --node vm-a"); err != nil || !strings.Contains(out, "no changes") {
+	if out, err := gexec(t, guests[0], 0, "node-agent net plan -i /etc/racklift/inventory --node vm-a"); err != nil || !strings.Contains(out, "no changes") {
 		t.Errorf("second plan on vm-a: %v\n%s", err, out)
 	}
 
 	// vm-b is moved to VLAN 201 (its switch port, in effect, now carries another VLAN).
-	out, err := exec(t, guests[1], -1, "node-agent net apply -i /etc/racklift/inventory-201 --node vm-b --no-verify")
+	out, err := gexec(t, guests[1], -1, "node-agent net apply -i /etc/racklift/inventory-201 --node vm-b --no-verify")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,8 +195,8 @@ func TestTwoGuestsVLAN200(t *testing.T) {
 	}
 }
 
-// exec runs a command in the guest; want is the exit status required (-1: 0 or 1).
-func exec(t *testing.T, g *guest, want int, cmd string) (string, error) {
+// gexec runs a command in the guest; want is the exit status required (-1: 0 or 1).
+func gexec(t *testing.T, g *guest, want int, cmd string) (string, error) {
 	out, rc, err := g.vm.Exec(cmd, 3*time.Minute)
 	t.Logf("%s$ %s (rc %d)\n%s", g.name, cmd, rc, out)
 	if err != nil {
@@ -209,7 +209,7 @@ func exec(t *testing.T, g *guest, want int, cmd string) (string, error) {
 }
 
 func netCheck(t *testing.T, g *guest, want int) ([]check.Result, error) {
-	out, err := exec(t, g, want, "node-agent net check -i /etc/racklift/inventory --node "+g.name+" -o json")
+	out, err := gexec(t, g, want, "node-agent net check -i /etc/racklift/inventory --node "+g.name+" -o json")
 	if err != nil {
 		return nil, err
 	}
