@@ -15,6 +15,7 @@ import (
 	"github.com/bmc-toolbox/bmclib/v2/providers/ipmitool"
 	"github.com/bmc-toolbox/bmclib/v2/providers/redfish"
 	"github.com/go-logr/logr"
+	"github.com/jacobweinstock/registrar"
 )
 
 // Options tune every operation.
@@ -58,40 +59,40 @@ type Client struct {
 	o  Options
 }
 
-// open connects to the BMC with the one bmclib provider its protocol needs: probing
-// every provider costs minutes on BMCs that do not answer some of them.
+// open connects to the BMC with the one bmclib provider its protocol needs, registered
+// here rather than letting bmclib build and probe all of them (minutes on BMCs that do
+// not answer some).
 func open(ctx context.Context, t Target, o Options) (*Client, error) {
 	// bmclib dumps every HTTP exchange, session login body included, to stdout when
 	// DEBUG_BMCLIB=true: that would print the password.
 	noDumps.Do(func() { os.Unsetenv("DEBUG_BMCLIB") })
-	var opts []bmclib.Option
-	opts = append(opts, bmclib.WithLogger(logr.Discard())) // bmclib logs can carry request dumps
-	provider := redfish.ProviderName
+	log := logr.Discard() // bmclib logs can carry request dumps and command lines
+	reg := registrar.NewRegistry(registrar.WithLogger(log))
 	switch t.Protocol {
 	case "ipmi":
-		provider = ipmitool.ProviderName
-		opts = append(opts, bmclib.WithIpmitoolPort(strconv.Itoa(t.Port)))
+		opts := []ipmitool.Option{ipmitool.WithLogger(log), ipmitool.WithPort(strconv.Itoa(t.Port))}
 		if o.IpmitoolPath != "" {
-			opts = append(opts, bmclib.WithIpmitoolPath(o.IpmitoolPath))
+			opts = append(opts, ipmitool.WithIpmitoolPath(o.IpmitoolPath))
 		} else if _, err := exec.LookPath("ipmitool"); err != nil {
 			return nil, fmt.Errorf("ipmitool is not installed (apt-get install ipmitool): it is how racklift speaks IPMI")
 		}
+		drv, err := ipmitool.New(t.Host, t.Login.Username, t.Login.Password, opts...)
+		if err != nil {
+			return nil, err
+		}
+		reg.Register(ipmitool.ProviderName, ipmitool.ProviderProtocol, ipmitool.Features, nil, drv)
 	default:
 		tcfg, err := tlsConfig(t, o.Warn)
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts,
-			bmclib.WithHTTPClient(httpClient(ctx, tcfg)),
-			bmclib.WithRedfishPort(strconv.Itoa(t.Port)))
+		drv := redfish.New(t.Host, t.Login.Username, t.Login.Password, log,
+			redfish.WithHttpClient(httpClient(ctx, tcfg)), redfish.WithPort(strconv.Itoa(t.Port)))
+		reg.Register(redfish.ProviderName, redfish.ProviderProtocol, redfish.Features, nil, drv)
 	}
-	remaining := time.Until(deadlineOf(ctx))
-	opts = append(opts, bmclib.WithPerProviderTimeout(remaining))
-	bc := bmclib.NewClient(t.Host, t.Login.Username, t.Login.Password, opts...)
-	bc.Registry.Drivers = bc.Registry.For(provider)
-	if len(bc.Registry.Drivers) == 0 {
-		return nil, fmt.Errorf("bmclib has no %s provider here", provider)
-	}
+	bc := bmclib.NewClient(t.Host, t.Login.Username, t.Login.Password,
+		bmclib.WithLogger(log), bmclib.WithRegistry(reg),
+		bmclib.WithPerProviderTimeout(time.Until(deadlineOf(ctx))))
 	if err := bc.Open(ctx); err != nil {
 		return nil, err
 	}

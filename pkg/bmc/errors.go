@@ -94,6 +94,16 @@ func retryable(err error) bool {
 		strings.Contains(s, "ServiceTemporarilyUnavailable") || strings.Contains(s, "connection reset by peer")
 }
 
+// busyAnswer reports whether err is the BMC saying "not now" (503) or refusing the
+// connection, as opposed to silence.
+func busyAnswer(err error) bool {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	s := err.Error()
+	return strings.Contains(s, "connection refused") || strings.Contains(s, "503") || strings.Contains(s, "ServiceTemporarilyUnavailable")
+}
+
 // classify turns a library error into a kind and a hint for the operator.
 func classify(msg string, protocol string) (ErrorKind, string) {
 	l := strings.ToLower(msg)

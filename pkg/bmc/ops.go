@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -309,11 +308,13 @@ func (c *Client) info(ctx context.Context) (*Info, error) {
 func (t Target) wrap(op Op, err error, attempts int, ctx context.Context) error {
 	msg := err.Error()
 	timedOut := ctx.Err() == context.DeadlineExceeded
-	if timedOut && retryable(err) {
+	busy := timedOut && busyAnswer(err)
+	switch {
+	case busy:
 		msg = "the BMC was still unavailable at the deadline: " + msg
-	} else if timedOut && !strings.Contains(msg, "deadline") {
-		msg = "no answer before the deadline (" + msg + ")"
-	} else if timedOut {
+	case timedOut:
+		// What the library says after the deadline closed its connections (EOF,
+		// closed connection, reset) is an artefact: the cause is the silence.
 		msg = "no answer before the deadline"
 	}
 	msg = tidy(Redact(msg, t.Login.Username, t.Login.Password))
@@ -324,7 +325,7 @@ func (t Target) wrap(op Op, err error, attempts int, ctx context.Context) error 
 		e.Hint = "known on Supermicro BMCs, bmclib issue 459: some firmware keeps only a persistent UEFI override, some needs a BMC firmware update; otherwise set the boot order in the BIOS setup"
 	} else {
 		e.Kind, e.Hint = classify(msg, t.Protocol)
-		if timedOut && !retryable(err) {
+		if timedOut && !busy {
 			e.Kind, e.Hint = classify("timeout", t.Protocol)
 		}
 		if e.Kind == KindAuth && t.Credential != "" {

@@ -168,5 +168,22 @@ func httpClient(ctx context.Context, tcfg *tls.Config) *http.Client {
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     false,
 	}
-	return &http.Client{Transport: tr}
+	return &http.Client{Transport: keepAlive{tr}}
 }
+
+// keepAlive lets the requests of one operation share a connection. gofish asks for a
+// new connection per request (Connection: close), which costs a TLS handshake each:
+// eight per power on, and handshakes are what a BMC's small CPU is slowest at.
+type keepAlive struct{ base *http.Transport }
+
+func (k keepAlive) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Close || req.Header.Get("Connection") == "close" {
+		req = req.Clone(req.Context())
+		req.Close = false
+		req.Header.Del("Connection")
+	}
+	return k.base.RoundTrip(req)
+}
+
+// CloseIdleConnections lets gofish's logout drop the connection.
+func (k keepAlive) CloseIdleConnections() { k.base.CloseIdleConnections() }

@@ -135,6 +135,11 @@ func (b *BMC) Start() error {
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{b.cert}},
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          log.New(io.Discard, "", 0), // clients hanging up are expected
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				b.counts.connections.Add(1)
+			}
+		},
 	}
 	b.serve(ln)
 	return nil

@@ -5,7 +5,8 @@ import "sync/atomic"
 // Counts is what a BMC was asked to do, for tests to assert ("one power cycle per node")
 // and for the benchmark to count round trips per operation.
 type Counts struct {
-	Requests         int64 `json:"requests"` // every Redfish request answered or refused
+	Requests         int64 `json:"requests"`    // every Redfish request answered or refused
+	Connections      int64 `json:"connections"` // TCP connections accepted (TLS handshakes)
 	Logins           int64 `json:"logins"`
 	FailedLogins     int64 `json:"failed_logins"`
 	Logouts          int64 `json:"logouts"`
@@ -27,7 +28,7 @@ func (c Counts) Changes() int64 {
 }
 
 type counters struct {
-	requests, logins, failedLogins, logouts                   atomic.Int64
+	requests, connections, logins, failedLogins, logouts      atomic.Int64
 	powerOn, forceOff, gracefulShutdown, forceRestart         atomic.Int64
 	gracefulRestart, powerCycle, bootOverrides, managerResets atomic.Int64
 	unavailable                                               atomic.Int64
@@ -37,7 +38,7 @@ type counters struct {
 func (b *BMC) Counts() Counts {
 	c := &b.counts
 	return Counts{
-		Requests: c.requests.Load(), Logins: c.logins.Load(), FailedLogins: c.failedLogins.Load(),
+		Requests: c.requests.Load(), Connections: c.connections.Load(), Logins: c.logins.Load(), FailedLogins: c.failedLogins.Load(),
 		Logouts: c.logouts.Load(), PowerOn: c.powerOn.Load(), ForceOff: c.forceOff.Load(),
 		GracefulShutdown: c.gracefulShutdown.Load(), ForceRestart: c.forceRestart.Load(),
 		GracefulRestart: c.gracefulRestart.Load(), PowerCycle: c.powerCycle.Load(),

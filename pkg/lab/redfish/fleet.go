@@ -74,6 +74,7 @@ func (f *Fleet) Counts() Counts {
 	for _, b := range f.BMCs {
 		c := b.Counts()
 		t.Requests += c.Requests
+		t.Connections += c.Connections
 		t.Logins += c.Logins
 		t.FailedLogins += c.FailedLogins
 		t.Logouts += c.Logouts

@@ -1,0 +1,206 @@
+// Command bench times `provision power on` and `provision boot pxe` across a fleet of
+// virtual Redfish BMCs on loopback (default 1000, 200 ms added latency per request,
+// 5 % hung) and compares each wall time with the ideal
+//
+//	N × op latency / concurrency + one deadline
+//
+// where op latency is the Redfish requests one operation makes (counted on the virtual
+// BMCs, not assumed) times the added latency. Run by `make bench-bmc`.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/racklift/racklift/pkg/bmc"
+	lab "github.com/racklift/racklift/pkg/lab/redfish"
+)
+
+func main() {
+	n := flag.Int("n", 1000, "virtual BMCs")
+	latency := flag.Duration("latency", 200*time.Millisecond, "latency added to every Redfish request")
+	hungPct := flag.Float64("hung", 5, "percent of BMCs that never answer")
+	conc := flag.Int("concurrency", bmc.DefaultConcurrency, "provision --concurrency")
+	deadline := flag.Duration("timeout", 10*time.Second, "provision --timeout (per-BMC deadline)")
+	bin := flag.String("provision", "bin/provision", "the provision binary")
+	goal := flag.Float64("goal", 1.2, "ratio goal")
+	flag.Parse()
+	if err := run(*n, *latency, *hungPct, *conc, *deadline, *bin, *goal); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-bmc:", err)
+		os.Exit(1)
+	}
+}
+
+// raiseNofile lifts the soft open-files limit to the hard one: a thousand listeners
+// and their connections do not fit in the default 1024.
+func raiseNofile() (uint64, error) {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return 0, err
+	}
+	l.Cur = l.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return 0, err
+	}
+	return l.Cur, nil
+}
+
+type report struct {
+	Failed  int          `json:"failed"`
+	Results []bmc.Result `json:"results"`
+}
+
+func run(n int, latency time.Duration, hungPct float64, conc int, deadline time.Duration, bin string, goal float64) error {
+	nofile, err := raiseNofile()
+	if err != nil {
+		return fmt.Errorf("raising RLIMIT_NOFILE: %w", err)
+	}
+	if need := uint64(3*n + 256); nofile < need {
+		return fmt.Errorf("RLIMIT_NOFILE hard limit %d is below the %d this run needs: raise it (ulimit -Hn) or lower -n", nofile, need)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("%s: %w (run make build first)", bin, err)
+	}
+	hungEvery := 0
+	if hungPct > 0 {
+		hungEvery = int(100 / hungPct)
+	}
+	isHung := func(i int) bool { return hungEvery > 0 && i%hungEvery == hungEvery/2 }
+
+	t0 := time.Now()
+	const password = "bench-Pa55word"
+	fleet, err := lab.StartFleet(n, func(int) lab.Config { return lab.Config{Username: "admin", Password: password} })
+	if err != nil {
+		return err
+	}
+	defer fleet.Close()
+	hung := 0
+	for i, b := range fleet.BMCs {
+		f := lab.Faults{Latency: latency}
+		if isHung(i) {
+			f.Hang = true
+			hung++
+		}
+		b.SetFaults(f)
+	}
+	dir, err := os.MkdirTemp("", "racklift-bench-bmc-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	caFile := filepath.Join(dir, "bmc-ca.pem")
+	if err := fleet.CA.WriteFile(caFile); err != nil {
+		return err
+	}
+	site := lab.Site{Name: "bench", TLS: "ca:" + caFile, Nodes: lab.NodesFor("gpu", fleet.BMCs)}
+	if err := site.Write(filepath.Join(dir, "inventory")); err != nil {
+		return err
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("bench-bmc: %d virtual Redfish BMCs on loopback (TLS, one CA), %v added to every request, %d hung (%.0f %%); started in %.1fs, %d MiB heap; RLIMIT_NOFILE %d\n",
+		n, latency, hung, hungPct, time.Since(t0).Seconds(), ms.HeapAlloc>>20, nofile)
+	fmt.Printf("provision --concurrency %d --timeout %v, %d CPUs\n\n", conc, deadline, runtime.NumCPU())
+
+	healthy := n - hung
+	worst := 0.0
+	for _, op := range []struct {
+		name string
+		args []string
+		ok   func(b *lab.BMC) bool
+	}{
+		{"power on", []string{"power", "on", "all"}, func(b *lab.BMC) bool {
+			on, _ := b.Machine().On(context.Background())
+			return on
+		}},
+		{"boot pxe", []string{"boot", "pxe", "all"}, func(b *lab.BMC) bool { return b.BootOverride().Target == "Pxe" }},
+	} {
+		before := make([]lab.Counts, n)
+		for i, b := range fleet.BMCs {
+			before[i] = b.Counts()
+		}
+		args := append([]string{"-i", filepath.Join(dir, "inventory"), "-o", "json",
+			"--concurrency", fmt.Sprint(conc), "--timeout", deadline.String()}, op.args...)
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "RACKLIFT_CRED_LAB_BMC_PASSWORD="+password, "RACKLIFT_SECRETS=/nonexistent")
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		start := time.Now()
+		runErr := cmd.Run()
+		wall := time.Since(start)
+		var rep report
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			return fmt.Errorf("%s: %v (exit %v): %s %s", op.name, err, runErr, out.String(), errb.String())
+		}
+
+		var reqs, conns int64
+		var durs []time.Duration
+		okCount, wrong, hungTimedOut := 0, 0, 0
+		for i, b := range fleet.BMCs {
+			res := rep.Results[i]
+			if isHung(i) {
+				if res.Result == "failed" && res.Kind == bmc.KindTimeout {
+					hungTimedOut++
+				} else {
+					fmt.Printf("  unexpected for a hung BMC: %s %s %s %s\n", res.Node, res.Result, res.Kind, res.Error)
+				}
+				continue
+			}
+			c := b.Counts()
+			reqs += c.Requests - before[i].Requests
+			conns += c.Connections - before[i].Connections
+			durs = append(durs, res.End.Sub(res.Start))
+			if res.Result == "ok" && op.ok(b) {
+				okCount++
+			} else {
+				wrong++
+				if wrong <= 3 {
+					fmt.Printf("  unexpected: %s %s %s\n", res.Node, res.Result, res.Error)
+				}
+			}
+		}
+		slices.Sort(durs)
+		rt := float64(reqs) / float64(healthy)
+		opLatency := time.Duration(rt * float64(latency))
+		ideal := time.Duration(float64(n)*float64(opLatency)/float64(conc)) + deadline
+		ratio := wall.Seconds() / ideal.Seconds()
+		worst = max(worst, ratio)
+		fmt.Printf("%s: wall %.2fs; %d/%d healthy BMCs done and verified on the BMC, %d/%d hung ones failed at their deadline\n",
+			op.name, wall.Seconds(), okCount, healthy, hungTimedOut, hung)
+		fmt.Printf("  Redfish requests per operation (counted on the BMCs): %.2f → op latency %.2f × %v = %v; TLS connections per operation: %.2f\n",
+			rt, rt, latency, opLatency.Round(time.Millisecond), float64(conns)/float64(healthy))
+		fmt.Printf("  per-node time (healthy): p50 %v, p99 %v, max %v\n",
+			pct(durs, 50), pct(durs, 99), durs[len(durs)-1].Round(time.Millisecond))
+		fmt.Printf("  ideal = N × op latency / concurrency + one deadline = %d × %v / %d + %v = %.2fs\n",
+			n, opLatency.Round(time.Millisecond), conc, deadline, ideal.Seconds())
+		fmt.Printf("  ratio wall / ideal = %.2f (goal ≤ %.1f)\n\n", ratio, goal)
+		if wrong > 0 || hungTimedOut != hung {
+			return fmt.Errorf("%s: %d healthy nodes not done, %d of %d hung nodes not timed out", op.name, wrong, hung-hungTimedOut, hung)
+		}
+	}
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("virtual BMC process: %d MiB heap, %d goroutines at the end\n", ms.HeapAlloc>>20, runtime.NumGoroutine())
+	verdict := "met"
+	if worst > goal {
+		verdict = "NOT met"
+	}
+	fmt.Printf("bench-bmc: worst ratio %.2f, goal ≤ %.1f %s\n", worst, goal, verdict)
+	return nil
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	return d[(len(d)-1)*p/100].Round(time.Millisecond)
+}
