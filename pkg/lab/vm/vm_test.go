@@ -144,3 +144,62 @@ echo "RACKLIFT-VLAN $(cat /proc/net/vlan/config 2>/dev/null | grep -c eth0.200)"
 		t.Errorf("guest did not power off: %v", err)
 	}
 }
+
+// Network boot through QEMU's iPXE ROM on a tap: with no DHCP server in the namespace
+// iPXE reports the NIC (by its MAC) and its DHCP attempt on the serial console.
+func TestNetBootReachesIPXE(t *testing.T) {
+	testenv.Slow(t)
+	testenv.NeedRoot(t)
+	testenv.NeedCommand(t, "qemu-system-x86_64")
+	t.Parallel()
+	for _, tc := range []struct {
+		name, code, vars string
+	}{
+		{name: "bios"},
+		{name: "uefi", code: "/usr/share/OVMF/OVMF_CODE_4M.fd", vars: "/usr/share/OVMF/OVMF_VARS_4M.fd"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.code != "" {
+				testenv.NeedFile(t, tc.code)
+			}
+			t.Parallel()
+			ns := netns.New(t)
+			br, err := ns.Bridge(netns.IfName("br"), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tap := netns.IfName("tap")
+			if _, err := ns.Tap(tap, br); err != nil {
+				t.Fatal(err)
+			}
+			g := vm.StartT(t, vm.Config{Name: "pxe-" + tc.name, NetBoot: true, NetNS: ns.Name, MemoryMB: 256,
+				Firmware: tc.code, FirmwareVars: tc.vars,
+				NICs: []vm.NIC{{Tap: tap, MAC: "52:54:00:cb:01:02"}}})
+			if _, err := g.WaitForLine(regexp.MustCompile(`(?i)net0: 52:54:00:cb:01:02`), 3*time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := g.WaitForLine(regexp.MustCompile(`Configuring \(net0 52:54:00:cb:01:02\)|DHCP`), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			q, err := g.QMP()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			if st, running, _ := q.Status(); running || st != "paused" {
+				t.Errorf("after stop: %s running=%v, want paused", st, running)
+			}
+			if err := q.Cont(); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Quit(); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Wait(30 * time.Second); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
