@@ -2,6 +2,7 @@ package netsetup_test
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -368,5 +369,41 @@ func TestAdoptAndStale(t *testing.T) {
 	}
 	if !h.plan(t).Empty() {
 		t.Error("plan not empty after removing the stale link")
+	}
+}
+
+// Routes the desired state asks for are added, shown again when deleted by hand, and go
+// with their link on down.
+func TestRoutes(t *testing.T) {
+	t.Parallel()
+	h := newHost(t)
+	gw := netip.MustParseAddr("10.203.100.1")
+	dst := netip.MustParsePrefix("10.203.150.0/24")
+	h.want.Links[1].Routes = []netsetup.Route{{Dst: dst, Gw: gw}}
+	p := h.plan(t)
+	if got := strings.Join(lines(p), "\n"); !strings.Contains(got, "+ route 10.203.150.0/24 via 10.203.100.1 on "+h.trunk+".200 (storage)") {
+		t.Fatalf("plan lacks the route:\n%s", got)
+	}
+	if err := p.Apply(); err != nil {
+		t.Fatal(err)
+	}
+	if !h.plan(t).Empty() {
+		t.Fatal("plan not empty after adding the route")
+	}
+	routes, _ := h.ns.Handle().RouteList(nil, netlink.FAMILY_V4)
+	var r *netlink.Route
+	for i := range routes {
+		if routes[i].Dst != nil && routes[i].Dst.String() == dst.String() {
+			r = &routes[i]
+		}
+	}
+	if r == nil {
+		t.Fatalf("route %s not in the kernel: %v", dst, routes)
+	}
+	if err := h.ns.Handle().RouteDel(r); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(lines(h.plan(t)), "\n"); got != "+ route 10.203.150.0/24 via 10.203.100.1 on "+h.trunk+".200 (storage)" {
+		t.Errorf("drift plan after deleting the route by hand:\n%s", got)
 	}
 }
