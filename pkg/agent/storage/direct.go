@@ -7,6 +7,7 @@ package storage
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -109,15 +110,39 @@ func Measure(ctx context.Context, dir string, p Params, buffered bool) (Throughp
 	var tag [4]byte
 	rand.Read(tag[:])
 	path := filepath.Join(dir, fmt.Sprintf("%s%d-%s", TestFilePrefix, os.Getpid(), hex.EncodeToString(tag[:])))
-	t := Throughput{File: path}
 	live.Store(path, true)
 	defer func() {
 		os.Remove(path)
 		live.Delete(path)
 	}()
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_DIRECT|unix.O_CLOEXEC, 0o600)
+	return measurePath(ctx, path, unix.O_EXCL, p, buffered)
+}
+
+// Phases MeasureFile can run.
+const (
+	WriteRead = iota // write, then read back what was written
+	WriteOnly
+	ReadOnly // read a file already Size long
+)
+
+// MeasureFile is Measure on a file the caller names and keeps (created if missing), one
+// phase or both: `node-agent bench` points fio at the same file between phases.
+func MeasureFile(ctx context.Context, path string, p Params, phase int) (Throughput, error) {
+	p.defaults()
+	return measure(ctx, path, 0, p, false, phase)
+}
+
+func measurePath(ctx context.Context, path string, excl int, p Params, buffered bool) (Throughput, error) {
+	return measure(ctx, path, excl, p, buffered, WriteRead)
+}
+
+func measure(ctx context.Context, path string, excl int, p Params, buffered bool, phase int) (Throughput, error) {
+	t := Throughput{File: path}
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|excl|unix.O_DIRECT|unix.O_CLOEXEC, 0o600)
 	if errors.Is(err, unix.EINVAL) {
-		os.Remove(path)
+		if excl != 0 {
+			os.Remove(path)
+		}
 		return t, ErrNoDirect
 	}
 	if err != nil {
@@ -137,17 +162,24 @@ func Measure(ctx context.Context, dir string, p Params, buffered bool) (Throughp
 			return t, fmt.Errorf("allocate aligned buffer: %w", err)
 		}
 		defer unix.Munmap(b)
-		rand.Read(b) // incompressible, so a compressing or deduplicating array shows real speed
+		rand.Read(b) // incompressible; stamp makes every 4 KiB unique too (no dedupe)
 		bufs[j] = b
 	}
 
 	written := make([]int64, p.Jobs)
+	if phase == ReadOnly {
+		for j := range written {
+			written[j] = region
+		}
+		goto read
+	}
 	t.WriteTime, err = run(ctx, p, func(j int, deadline time.Time) error {
 		off := int64(j) * region
 		for done := int64(0); done < region; done += int64(p.BlockSize) {
 			if ctx.Err() != nil || time.Now().After(deadline) {
 				return nil
 			}
+			stamp(bufs[j], off+done)
 			if _, err := unix.Pwrite(fd, bufs[j], off+done); err != nil {
 				if errors.Is(err, unix.EINVAL) {
 					return ErrNoDirect
@@ -161,10 +193,11 @@ func Measure(ctx context.Context, dir string, p Params, buffered bool) (Throughp
 	for _, w := range written {
 		t.WriteBytes += w
 	}
-	if err != nil || ctx.Err() != nil {
+	if err != nil || ctx.Err() != nil || phase == WriteOnly {
 		return t, firstErr(err, ctx.Err())
 	}
 
+read:
 	var read int64
 	t.ReadTime, err = run(ctx, p, func(j int, deadline time.Time) error {
 		off := int64(j) * region
@@ -186,6 +219,17 @@ func Measure(ctx context.Context, dir string, p Params, buffered bool) (Throughp
 	}
 	t.BufferedBytes, t.BufferedTime, err = bufferedRead(ctx, path, p)
 	return t, firstErr(err, ctx.Err())
+}
+
+// stamp writes the file offset of each 4 KiB sector into its first bytes, so no two
+// sectors the agent writes are alike: a deduplicating array (or a VM host's storage)
+// would otherwise store one block and report speeds no real data gets, as fio's
+// scramble_buffers avoids.
+func stamp(b []byte, off int64) {
+	for i := 0; i+16 <= len(b); i += 4096 {
+		binary.LittleEndian.PutUint64(b[i:], uint64(off)+uint64(i))
+		binary.LittleEndian.PutUint64(b[i+8:], uint64(time.Now().UnixNano()))
+	}
 }
 
 func firstErr(errs ...error) error {

@@ -1,0 +1,16 @@
+# Agent area: bench-agent compares the agent's O_DIRECT storage figures with fio's on the
+# same file; agent-initrd builds the agent ramdisk (PXE-booted, runs the agent once).
+BENCHES += bench-agent
+.PHONY: bench-agent agent-initrd
+
+BENCH_AGENT_DIR    ?= $(CACHE)/bench-agent
+BENCH_AGENT_SIZE   ?= 1G
+BENCH_AGENT_JOBS   ?= 4
+BENCH_AGENT_ROUNDS ?= 8
+
+# Same parameters for both (bs=1M, direct=1, psync, numjobs=jobs with offset_increment,
+# same size, same file); prints both, and the median ratio over alternating rounds.
+bench-agent: build
+	@./scripts/install-deps
+	@mkdir -p $(BENCH_AGENT_DIR)
+	bin/node-agent bench --dir $(BENCH_AGENT_DIR) --size $(BENCH_AGENT_SIZE) --jobs $(BENCH_AGENT_JOBS) --rounds $(BENCH_AGENT_ROUNDS)
