@@ -7,3 +7,9 @@ bench-inventory: build
 
 schema: build
 	bin/provision schema > inventory/schema.json
+
+# Fuzz the strict loader with arbitrary YAML: it must never panic and always locate errors.
+FUZZ_TARGETS += fuzz-inventory
+.PHONY: fuzz-inventory
+fuzz-inventory:
+	$(GO) test ./pkg/inventory -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(or $(FUZZTIME),60s)

@@ -30,6 +30,11 @@ func decode(file string, n *yaml.Node, v reflect.Value, errs *Errors) {
 	}
 	switch v.Kind() {
 	case reflect.Pointer:
+		if v.Type().Elem().Kind() == reflect.Struct && n.Kind != yaml.MappingNode {
+			// Leave it unset: a half-made object would only add follow-on errors.
+			errs.add(pos, "", "expected a mapping (key: value lines), found %s", kindName(n))
+			return
+		}
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
 		}
@@ -68,9 +73,22 @@ func decode(file string, n *yaml.Node, v reflect.Value, errs *Errors) {
 			errs.add(pos, "write it as a list, one '- item' per line", "expected a list, found %s", kindName(n))
 			return
 		}
-		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
-		for i, c := range n.Content {
-			decode(file, c, s.Index(i), errs)
+		s := reflect.MakeSlice(v.Type(), 0, len(n.Content))
+		for _, c := range n.Content {
+			if c.Kind == yaml.AliasNode {
+				c = c.Alias
+			}
+			if c.Tag == "!!null" && v.Type().Elem().Kind() == reflect.Pointer {
+				// A lone "-": a nil item would mean nothing and break every later step.
+				errs.add(Pos{File: file, Line: c.Line, Col: c.Column}, "write the item after the '-', or delete the line", "empty list item")
+				continue
+			}
+			item := reflect.New(v.Type().Elem()).Elem()
+			decode(file, c, item, errs)
+			if item.Kind() == reflect.Pointer && item.IsNil() {
+				continue // not a mapping: reported
+			}
+			s = reflect.Append(s, item)
 		}
 		v.Set(s)
 	case reflect.Map:

@@ -96,6 +96,11 @@ func Load(path string) (*Inventory, error) {
 		// Without a site file nothing can be checked: report its syntax error alone.
 		return nil, errs.sorted()
 	}
+	return finish(path, sitePath, site, racks, rackPaths, errs)
+}
+
+// finish builds and validates the decoded files.
+func finish(path, sitePath string, site *siteFile, racks []*Rack, rackPaths []string, errs Errors) (*Inventory, error) {
 	for _, r := range site.Racks {
 		r.File = sitePath
 	}
@@ -108,6 +113,17 @@ func Load(path string) (*Inventory, error) {
 	return inv, nil
 }
 
+// loadBytes loads a single-file inventory held in memory, named name in errors.
+func loadBytes(name string, data []byte) (*Inventory, error) {
+	var errs Errors
+	site := &siteFile{}
+	parse(name, data, site, &errs)
+	if len(errs) > 0 && errs[len(errs)-1].syntax {
+		return nil, errs.sorted()
+	}
+	return finish(name, name, site, nil, nil, errs)
+}
+
 // decodeFile parses one YAML file into out, adding located errors to errs; the error
 // returned is for a file that cannot be read at all.
 func decodeFile(path string, out any, errs *Errors) error {
@@ -115,6 +131,13 @@ func decodeFile(path string, out any, errs *Errors) error {
 	if err != nil {
 		return fmt.Errorf("inventory: %w", err)
 	}
+	parse(path, data, out, errs)
+	return nil
+}
+
+// parse decodes one file's text into out, adding located errors to errs; a file that
+// cannot be checked at all (syntax, empty, not a mapping) ends with an error marked syntax.
+func parse(path string, data []byte, out any, errs *Errors) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		line := 0
@@ -124,13 +147,18 @@ func decodeFile(path string, out any, errs *Errors) error {
 		}
 		errs.add(Pos{File: path, Line: line, Col: 1}, "check indentation and quoting on that line and the lines below it", "YAML syntax error: %v", err)
 		(*errs)[len(*errs)-1].syntax = true
-		return nil
+		return
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		errs.add(Pos{File: path, Line: 1, Col: 1}, "write the site (site:, networks:) or rack (rack:, nodes:) in it, or delete it", "file is empty")
 		(*errs)[len(*errs)-1].syntax = true
-		return nil
+		return
+	}
+	if top := doc.Content[0]; top.Kind != yaml.MappingNode && !(top.Kind == yaml.AliasNode && top.Alias.Kind == yaml.MappingNode) {
+		errs.add(Pos{File: path, Line: top.Line, Col: top.Column}, "an inventory file is a mapping: 'site: ...' or 'rack: ...' lines at the top level",
+			"expected a mapping at the top of the file, found %s", kindName(top))
+		(*errs)[len(*errs)-1].syntax = true
+		return
 	}
 	decode(path, &doc, reflect.ValueOf(out).Elem(), errs)
-	return nil
 }
