@@ -53,25 +53,31 @@ func tlsConfig(t Target, warn io.Writer) (*tls.Config, error) {
 			return nil, fmt.Errorf("tls.ca_file %s holds no PEM certificate", path)
 		}
 		cfg.RootCAs = pool
-		cfg.VerifyConnection = presentedOnFailure(cfg)
+		cfg.VerifyConnection = presentedOnFailure(cfg, t.Host)
 	case t.TLS.Insecure:
 		cfg.InsecureSkipVerify = true
 		warnInsecure(warn, t.TLSScope)
 	default:
-		cfg.VerifyConnection = presentedOnFailure(cfg)
+		cfg.VerifyConnection = presentedOnFailure(cfg, t.Host)
 	}
 	return cfg, nil
 }
 
 // presentedOnFailure verifies the chain itself so that a failure can say which
 // certificate the BMC presented: the operator can then pin it.
-func presentedOnFailure(cfg *tls.Config) func(tls.ConnectionState) error {
+func presentedOnFailure(cfg *tls.Config, host string) func(tls.ConnectionState) error {
 	cfg.InsecureSkipVerify = true // verification happens below, with the same rules
 	return func(cs tls.ConnectionState) error {
 		if len(cs.PeerCertificates) == 0 {
 			return fmt.Errorf("BMC sent no certificate")
 		}
-		opts := x509.VerifyOptions{Roots: cfg.RootCAs, DNSName: cs.ServerName, Intermediates: x509.NewCertPool()}
+		// The certificate must name the BMC: its address (Go sends no SNI for an IP, so
+		// ServerName is empty then) or its host name.
+		name := cs.ServerName
+		if name == "" {
+			name = host
+		}
+		opts := x509.VerifyOptions{Roots: cfg.RootCAs, DNSName: name, Intermediates: x509.NewCertPool()}
 		for _, c := range cs.PeerCertificates[1:] {
 			opts.Intermediates.AddCert(c)
 		}

@@ -226,7 +226,7 @@ func (s *Sim) Start(ctx context.Context) error {
 	go func() { exited <- s.cmd.Wait() }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, err := s.Ipmitool(ctx, "chassis", "power", "status"); err == nil {
+		if _, err := s.probe(ctx); err == nil {
 			go func() { <-exited }()
 			return nil
 		}
@@ -295,10 +295,22 @@ func (s *Sim) Calls() []string {
 	return out
 }
 
+// probe asks once, with a short timeout, whether the simulator answers yet.
+func (s *Sim) probe(ctx context.Context) (string, error) {
+	return s.ipmitool(ctx, []string{"-N", "1", "-R", "1"}, "chassis", "power", "status")
+}
+
 // Ipmitool runs ipmitool against the simulator as its admin, password in the
 // environment, and returns its output.
+// The timeouts are generous: ipmi_sim runs the chassis-control script, and with it the
+// start or stop command, before it answers.
 func (s *Sim) Ipmitool(ctx context.Context, args ...string) (string, error) {
-	base := []string{"-I", "lanplus", "-H", s.cfg.Addr, "-p", strconv.Itoa(s.cfg.Port), "-U", s.cfg.Username, "-E", "-C", "3", "-N", "1", "-R", "1"}
+	return s.ipmitool(ctx, []string{"-N", "5", "-R", "2"}, args...)
+}
+
+func (s *Sim) ipmitool(ctx context.Context, timing []string, args ...string) (string, error) {
+	base := []string{"-I", "lanplus", "-H", s.cfg.Addr, "-p", strconv.Itoa(s.cfg.Port), "-U", s.cfg.Username, "-E", "-C", "3"}
+	base = append(base, timing...)
 	cmd := exec.CommandContext(ctx, "ipmitool", append(base, args...)...)
 	cmd.Env = []string{"IPMITOOL_PASSWORD=" + s.cfg.Password}
 	out, err := cmd.CombinedOutput()
