@@ -10,8 +10,10 @@
 //   - Start/StartT: qemu-system-x86_64 with direct kernel boot (Kernel/Initrd/Append) or
 //     network boot (NetBoot: -boot n through QEMU's iPXE ROM, optional OVMF Firmware),
 //     NICs on taps with given MACs, an optional disk, the serial console in a log file
-//     (WaitForLine), a QMP socket (VM.QMP: status, powerdown, reset, stop/cont, quit) and
-//     Stop, which always kills.
+//     (WaitForLine), a QMP socket (VM.QMP: status, powerdown, reset, stop/cont, quit),
+//     a control channel (Config.Control + ControlLoop: VM.Exec runs commands in the guest)
+//     and Stop, which always kills. By default a reboot or panic ends QEMU; AllowReboot
+//     makes system_reset reboot like a real machine (for a virtual BMC).
 //
 // A typical test:
 //

@@ -36,7 +36,7 @@ type Config struct {
 	// Direct kernel boot.
 	Kernel  string
 	Initrd  string
-	Append  string // appended to "console=ttyS0 panic=-1"
+	Append  string // appended to "console=ttyS0 panic=-1" (no panic=-1 with AllowReboot)
 	NetBoot bool   // -boot n: boot from the first NIC's iPXE ROM instead
 	// Firmware is an OVMF code image for UEFI (e.g. /usr/share/OVMF/OVMF_CODE_4M.fd);
 	// empty: SeaBIOS. FirmwareVars is the vars template copied for this guest.
@@ -46,6 +46,10 @@ type Config struct {
 	NICs  []NIC
 	Disk  string // raw or qcow2 disk image on virtio-blk, optional
 	NetNS string // run QEMU inside this named namespace (ip netns exec)
+	// AllowReboot makes a reset (QMP system_reset, a guest reboot) reboot the guest like a
+	// real machine, e.g. behind a virtual BMC. By default QEMU runs with -no-reboot and the
+	// kernel with panic=-1, so a guest that reboots, panics or whose /init exits ends QEMU.
+	AllowReboot bool
 	// Control adds a second serial port (the guest's /dev/ttyS1) on a unix socket, for
 	// VM.Exec with the ControlLoop shell snippet running in the guest.
 	Control   bool
@@ -110,7 +114,9 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		"-serial", "file:" + v.SerialLog,
 		"-monitor", "none",
 		"-qmp", "unix:" + v.QMPSocket + ",server=on,wait=off",
-		"-no-reboot",
+	}
+	if !cfg.AllowReboot {
+		args = append(args, "-no-reboot")
 	}
 	if cfg.Control {
 		args = append(args, "-serial", "unix:"+v.ControlSocket+",server=on,wait=off")
@@ -134,7 +140,11 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		if cfg.Initrd != "" {
 			args = append(args, "-initrd", cfg.Initrd)
 		}
-		args = append(args, "-append", strings.TrimSpace("console=ttyS0 panic=-1 "+cfg.Append))
+		base := "console=ttyS0 panic=-1 "
+		if cfg.AllowReboot {
+			base = "console=ttyS0 "
+		}
+		args = append(args, "-append", strings.TrimSpace(base+cfg.Append))
 	}
 	if cfg.NetBoot {
 		args = append(args, "-boot", "n")

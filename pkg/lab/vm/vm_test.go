@@ -173,7 +173,7 @@ func TestNetBootReachesIPXE(t *testing.T) {
 				t.Fatal(err)
 			}
 			g := vm.StartT(t, vm.Config{Name: "pxe-" + tc.name, NetBoot: true, NetNS: ns.Name, MemoryMB: 256,
-				Firmware: tc.code, FirmwareVars: tc.vars,
+				Firmware: tc.code, FirmwareVars: tc.vars, AllowReboot: true,
 				NICs: []vm.NIC{{Tap: tap, MAC: "52:54:00:cb:01:02"}}})
 			if _, err := g.WaitForLine(regexp.MustCompile(`(?i)net0: 52:54:00:cb:01:02`), 3*time.Minute); err != nil {
 				t.Fatal(err)
@@ -193,6 +193,13 @@ func TestNetBootReachesIPXE(t *testing.T) {
 			}
 			if err := q.Cont(); err != nil {
 				t.Fatal(err)
+			}
+			// A reset (a BMC's power cycle) reboots into the firmware again, QEMU stays up.
+			if err := q.Reset(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := g.WaitForLine(regexp.MustCompile(`(?s)(net0: 52:54:00:cb:01:02.*){2}`), 3*time.Minute); err != nil {
+				t.Fatalf("no second boot after system_reset: %v", err)
 			}
 			if err := q.Quit(); err != nil {
 				t.Fatal(err)
