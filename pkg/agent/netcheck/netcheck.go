@@ -311,6 +311,15 @@ func (r *run) reachChecks() {
 		return
 	}
 	var mtuTargets []target
+	if r.nw.Gateway == "" && len(r.nw.Peers) == 0 {
+		what := "reachability"
+		if r.nw.VLAN != 0 {
+			what = fmt.Sprintf("that the switch carries VLAN %d", r.nw.VLAN)
+		}
+		r.add("reach", check.Warn, "nothing to probe", "a gateway or peers",
+			fmt.Sprintf("the inventory gives no gateway and no peers for %s, so %s is not verified: add the nodes to expect.peers in the profile", r.nw.Name, what), time.Now())
+		return
+	}
 	if r.nw.Gateway != "" {
 		start := time.Now()
 		gw, err := netip.ParseAddr(r.nw.Gateway)
