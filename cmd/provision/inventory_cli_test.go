@@ -197,3 +197,47 @@ func TestInventoryCommandsHaveExamples(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateCheckSecrets(t *testing.T) {
+	t.Parallel()
+	run := func(env []string, args ...string) (string, int) {
+		cmd := exec.Command(provisionCLI(t), args...)
+		cmd.Dir = testenv.RepoRoot()
+		for _, kv := range os.Environ() { // the test decides where passwords come from
+			if !strings.HasPrefix(kv, "RACKLIFT_CRED_") && !strings.HasPrefix(kv, "RACKLIFT_SECRETS=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, env...)
+		out, _ := cmd.CombinedOutput()
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	none := filepath.Join(t.TempDir(), "absent.yaml")
+	out, code := run(nil, "validate", "-i", "inventory/examples/lab", "--check-secrets", "--secrets", none)
+	if strings.Contains(out, "ok:") {
+		t.Errorf("no password anywhere, yet: %s", out)
+	}
+	if out2, code2 := run([]string{"RACKLIFT_CRED_LAB_BMC_PASSWORD=from-env-pw"}, "validate", "-i", "inventory/examples/lab", "--check-secrets", "--secrets", none); code2 != 0 || strings.Contains(out2, "from-env-pw") {
+		t.Errorf("password from the environment: %d %s", code2, out2)
+	}
+	if code != 1 || !strings.Contains(out, `credential "lab-bmc" (used by 3 nodes)`) || !strings.Contains(out, "RACKLIFT_CRED_LAB_BMC_PASSWORD") {
+		t.Errorf("missing password: %d %s", code, out)
+	}
+	secrets := filepath.Join(t.TempDir(), "secrets.yaml")
+	if err := os.WriteFile(secrets, []byte("lab-bmc: {password: s3cr3t-value}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []string{"table", "json"} {
+		out, code = run(nil, "validate", "-i", "inventory/examples/lab", "--check-secrets", "--secrets", secrets, "-o", o)
+		if code != 0 || strings.Contains(out, "s3cr3t-value") || (o == "json" && !strings.Contains(out, `"name": "lab-bmc"`)) {
+			t.Errorf("-o %s with secrets file: %d %s", o, code, out)
+		}
+	}
+	if err := os.Chmod(secrets, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code = run(nil, "validate", "-i", "inventory/examples/lab", "--check-secrets", "--secrets", secrets)
+	if code != 1 || !strings.Contains(out, "chmod 600") || strings.Contains(out, "s3cr3t-value") {
+		t.Errorf("0644 secrets file: %d %s", code, out)
+	}
+}

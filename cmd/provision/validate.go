@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +21,44 @@ type validateResult struct {
 	Racks    int                `json:"racks"`
 	Networks int                `json:"networks"`
 	Errors   []*inventory.Error `json:"errors"`
+	// Credentials is filled by --check-secrets: one entry per credential nodes use.
+	Credentials []credentialCheck `json:"credentials,omitempty"`
+}
+
+// credentialCheck says whether a credential's password can be found; never the password.
+type credentialCheck struct {
+	Name  string `json:"name"`
+	Nodes int    `json:"nodes"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+var validateFlags struct {
+	checkSecrets bool
+}
+
+// checkCredentials resolves every credential the nodes refer to, without printing any.
+func checkCredentials(inv *inventory.Inventory) []credentialCheck {
+	uses := map[string]int{}
+	var order []string
+	for _, n := range inv.Nodes {
+		c := n.BMC.Credentials
+		if uses[c] == 0 {
+			order = append(order, c)
+		}
+		uses[c]++
+	}
+	sort.Strings(order)
+	s := &inventory.Secrets{File: global.secrets}
+	out := make([]credentialCheck, 0, len(order))
+	for _, name := range order {
+		cc := credentialCheck{Name: name, Nodes: uses[name], OK: true}
+		if _, err := s.Resolve(inv, name); err != nil {
+			cc.OK, cc.Error = false, err.Error()
+		}
+		out = append(out, cc)
+	}
+	return out
 }
 
 var validateCmd = &cobra.Command{
@@ -27,9 +67,12 @@ var validateCmd = &cobra.Command{
 	Long: `validate loads the inventory (a site directory or a single file) and reports every
 defect at once: unknown fields, duplicate names, MACs, addresses and BMCs, addresses
 outside their network, bad VLANs and MTUs, missing references, overlapping rack units,
-PXE interfaces, plain-text passwords. Exit status 1 when there is any, 0 when clean.`,
+PXE interfaces, plain-text passwords. Exit status 1 when there is any, 0 when clean.
+--check-secrets also resolves every credential the nodes use (RACKLIFT_CRED_<NAME>_PASSWORD
+or the 0600 secrets file) and fails, naming the credential, where one has no password.`,
 	Example: `  provision validate -i inventory/examples/site
-  provision validate -i site.yaml -o json | jq '.errors[].message'`,
+  provision validate -i site.yaml -o json | jq '.errors[].message'
+  RACKLIFT_CRED_LAB_BMC_PASSWORD=... provision validate -i inventory/examples/lab --check-secrets`,
 	Args: cobra.NoArgs,
 	RunE: func(cmd *cobra.Command, args []string) error {
 		inv, err := loadInventory()
@@ -43,10 +86,28 @@ PXE interfaces, plain-text passwords. Exit status 1 when there is any, 0 when cl
 		default:
 			res.OK = true
 			res.Nodes, res.Racks, res.Networks = len(inv.Nodes), len(inv.Racks), len(inv.Networks)
+			if validateFlags.checkSecrets {
+				res.Credentials = checkCredentials(inv)
+				for _, c := range res.Credentials {
+					res.OK = res.OK && c.OK
+				}
+			}
 		}
 		if global.output == output.Table || global.output == "" {
-			if !res.OK {
+			if len(ie) > 0 {
 				return ie // main prints every error and the count, exit 1
+			}
+			var bad []string
+			for _, c := range res.Credentials {
+				if !c.OK {
+					bad = append(bad, fmt.Sprintf("credential %q (used by %s): %s", c.Name, plural(c.Nodes, "node"), c.Error))
+				}
+			}
+			if len(bad) > 0 {
+				return &exitError{code: 1, msg: strings.Join(bad, "\n")}
+			}
+			if validateFlags.checkSecrets {
+				fmt.Fprintf(cmd.OutOrStdout(), "ok: %s resolved (passwords not shown)\n", plural(len(res.Credentials), "credential"))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ok: %s in %s, %s\n",
 				plural(res.Nodes, "node"), plural(res.Racks, "rack"), plural(res.Networks, "network"))
@@ -62,7 +123,11 @@ PXE interfaces, plain-text passwords. Exit status 1 when there is any, 0 when cl
 	},
 }
 
-func init() { root.AddCommand(validateCmd) }
+func init() {
+	validateCmd.Flags().BoolVar(&validateFlags.checkSecrets, "check-secrets", false,
+		"also check that every credential the nodes use has a password (environment or secrets file); passwords are never printed")
+	root.AddCommand(validateCmd)
+}
 
 // plural writes "1 rack" or "2 racks".
 func plural(n int, noun string) string {

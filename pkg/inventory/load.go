@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 
 	"gopkg.in/yaml.v3"
@@ -44,7 +45,7 @@ func Load(path string) (*Inventory, error) {
 	if fi.IsDir() {
 		sitePath = filepath.Join(path, SiteFileName)
 		if _, err := os.Stat(sitePath); err != nil {
-			return nil, fmt.Errorf("inventory %s: no %s in this directory (a site directory holds site.yaml and racks/)", path, SiteFileName)
+			return nil, fmt.Errorf("inventory %s: no %s in this directory (a site directory holds site.yaml and racks/)%s", path, SiteFileName, sitesBelow(path))
 		}
 		for _, pat := range []string{"*.yaml", "*.yml"} {
 			m, _ := filepath.Glob(filepath.Join(path, RacksDir, pat))
@@ -161,4 +162,23 @@ func parse(path string, data []byte, out any, errs *Errors) {
 		return
 	}
 	decode(path, &doc, reflect.ValueOf(out).Elem(), errs)
+}
+
+// sitesBelow suggests site directories under dir, for an -i that points one level too high.
+func sitesBelow(dir string) string {
+	var found []string
+	for _, pat := range []string{"*", "*/*"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pat, SiteFileName))
+		for _, f := range m {
+			found = append(found, filepath.Dir(f))
+		}
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	sort.Strings(found)
+	if len(found) > 4 {
+		found = found[:4]
+	}
+	return "; sites found below it: -i " + strings.Join(found, ", -i ")
 }
