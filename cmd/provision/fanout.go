@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -103,9 +105,38 @@ func runBMC(cmd *cobra.Command, args []string, op bmc.Op, f *bmcFlags) error {
 	start := time.Now()
 	var progress bmc.Progress
 	stderr := cmd.ErrOrStderr()
+	stopDraw := func() {}
 	if bmcIsTTY(stderr) && len(jobs) > 0 {
-		progress = func(done, total, failed int) {
-			fmt.Fprintf(stderr, "\r%s: %d/%d BMCs done, %d failed, %.1fs ", op.Name(), done, total, failed, time.Since(start).Seconds())
+		// Redrawn on every result and on a tick, so time moves while BMCs are slow.
+		var done, failed atomic.Int64
+		var mu sync.Mutex
+		draw := func() {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(stderr, "\r%s: %d/%d BMCs done, %d failed, %.1fs ", op.Name(), done.Load(), len(jobs), failed.Load(), time.Since(start).Seconds())
+		}
+		progress = func(d, _, f int) { done.Store(int64(d)); failed.Store(int64(f)); draw() }
+		tick := time.NewTicker(250 * time.Millisecond)
+		quit := make(chan struct{})
+		finished := make(chan struct{})
+		go func() {
+			defer close(finished)
+			for {
+				select {
+				case <-tick.C:
+					draw()
+				case <-quit:
+					return
+				}
+			}
+		}()
+		stopDraw = func() {
+			tick.Stop()
+			close(quit)
+			<-finished
+			mu.Lock()
+			fmt.Fprint(stderr, "\r\033[K")
+			mu.Unlock()
 		}
 	}
 	ctx, stop := bmcSignalContext()
@@ -113,9 +144,7 @@ func runBMC(cmd *cobra.Command, args []string, op bmc.Op, f *bmcFlags) error {
 	for k, r := range bmc.Fanout(ctx, jobs, f.concurrency, progress) {
 		results[slots[k]] = r
 	}
-	if progress != nil {
-		fmt.Fprint(stderr, "\r\033[K")
-	}
+	stopDraw()
 
 	rep := bmcReport{Action: op.Name(), DryRun: f.dryRun, Nodes: len(results), Seconds: time.Since(start).Seconds(), Results: results}
 	for i := range results {
