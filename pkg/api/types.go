@@ -156,6 +156,7 @@ type UpRequest struct {
 	Force       bool     `json:"force,omitempty"`
 	Reprovision bool     `json:"reprovision,omitempty"`
 	DryRun      bool     `json:"dry_run,omitempty"`
+	Wave        int      `json:"wave,omitempty"` // nodes power-cycled and not yet past pxe at once; 0: serve's setting
 }
 
 // UpResponse is serve's answer.

@@ -54,6 +54,7 @@ type Machine struct {
 
 	mu      sync.Mutex
 	targets map[string]Target
+	wave    int
 
 	inflight sync.WaitGroup
 }
@@ -81,7 +82,21 @@ func New(store state.Store, power Power, mint Minter, cfg Config) *Machine {
 		t[p] = d
 	}
 	cfg.Timeouts = t
-	return &Machine{store: store, power: power, mint: mint, cfg: cfg, started: cfg.Now()}
+	return &Machine{store: store, power: power, mint: mint, cfg: cfg, started: cfg.Now(), wave: cfg.Wave}
+}
+
+// SetWave changes how many nodes may be power-cycled and not yet past pxe at once (0: no
+// limit); `up --wave` sets it.
+func (m *Machine) SetWave(n int) {
+	m.mu.Lock()
+	m.wave = max(n, 0)
+	m.mu.Unlock()
+}
+
+func (m *Machine) waveSize() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.wave
 }
 
 // SetTargets replaces the nodes the machine knows (at start and on every inventory

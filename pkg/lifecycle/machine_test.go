@@ -177,6 +177,8 @@ func TestTransitions(t *testing.T) {
 		{PXE, false, DHCPAck, PXE, false},
 		{PXE, false, TFTPTransfer, PXE, false},
 		{PXE, false, HTTPScript, PXE, false},
+		{Powering, false, BootScript, PXE, true},
+		{Powering, true, BootScript, Powering, false},
 		{PXE, false, HTTPKernel, Booting, false},
 		{PXE, false, HTTPInitrd, Booting, false},
 		{PXE, false, AgentHello, Agent, false}, // missed events: forward skip

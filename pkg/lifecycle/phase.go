@@ -40,6 +40,7 @@ const (
 	DHCPAck      Kind = "dhcp.ack"
 	TFTPTransfer Kind = "tftp.transfer"
 	HTTPScript   Kind = "http.script"
+	BootScript   Kind = "boot.script" // serve renders the node's boot script with its token
 	HTTPKernel   Kind = "http.kernel"
 	HTTPInitrd   Kind = "http.initrd"
 	AgentHello   Kind = "agent.hello"
@@ -67,6 +68,7 @@ var target = map[Kind]Phase{
 	DHCPAck:      PXE,
 	TFTPTransfer: PXE,
 	HTTPScript:   PXE,
+	BootScript:   PXE,
 	HTTPKernel:   Booting,
 	HTTPInitrd:   Booting,
 	AgentHello:   Agent,

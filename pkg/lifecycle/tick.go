@@ -53,6 +53,7 @@ func (m *Machine) Tick(ctx context.Context) error {
 		return errors.Join(append(errs, err)...)
 	}
 	queueOrder(nodes)
+	limit := m.waveSize()
 	inWave := 0
 	for _, n := range nodes {
 		if wave(n) {
@@ -60,7 +61,7 @@ func (m *Machine) Tick(ctx context.Context) error {
 		}
 	}
 	for _, n := range nodes {
-		if !queued(n) || m.cfg.Wave > 0 && inWave >= m.cfg.Wave {
+		if !queued(n) || limit > 0 && inWave >= limit {
 			continue
 		}
 		issued, err := m.issue(ctx, n.Name)

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/racklift/racklift/internal/testenv"
+	"github.com/racklift/racklift/pkg/api/apitest"
+	lab "github.com/racklift/racklift/pkg/lab/redfish"
+	"github.com/racklift/racklift/pkg/lifecycle"
+)
+
+func TestUpCommand(t *testing.T) {
+	t.Parallel()
+	r := apitest.NewRack(t, 3, 3, map[int]lab.Faults{2: {Hang: true}})
+	r.Start()
+
+	out, _, code := runCLI(t, "up", "all", "--dry-run", "-i", r.InvDir, "--state-dir", r.StateDir)
+	if code != 0 || strings.Count(out, "start") != 3 {
+		t.Errorf("up --dry-run: %d\n%s", code, out)
+	}
+	if r.PowerActions(0) != 0 {
+		t.Fatal("--dry-run power-cycled a node")
+	}
+
+	out, errOut, code := runCLI(t, "up", "all", "--wave", "2", "-i", r.InvDir, "--state-dir", r.StateDir, "-o", "json")
+	var res upResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("up -o json: %v\n%s\n%s", err, out, errOut)
+	}
+	if code != 1 || res.Failed != 1 || len(res.Nodes) != 3 {
+		t.Fatalf("up with one hung BMC: exit %d, %+v", code, res)
+	}
+	bmcURL := "https://" + r.Fleet.BMCs[2].Addr()
+	for i, n := range res.Nodes {
+		switch {
+		case i < 2 && n.Phase != lifecycle.Ready:
+			t.Errorf("%s: %s %q, want ready", n.Name, n.Phase, n.Reason)
+		case i == 2 && (n.Phase != lifecycle.Failed || !strings.Contains(n.Reason, bmcURL)):
+			t.Errorf("%s: %s %q, want failed naming %s", n.Name, n.Phase, n.Reason, bmcURL)
+		}
+	}
+	if !strings.Contains(errOut, "node-0001  ready") {
+		t.Errorf("no progress lines on stderr:\n%s", errOut)
+	}
+	// The final table, and up again: the ready nodes are skipped.
+	out, _, code = runCLI(t, "up", "node-0001", "node-0002", "-i", r.InvDir, "--state-dir", r.StateDir)
+	if code != 0 || strings.Count(out, "skip") != 2 || r.PowerActions(0) != 1 || r.PowerActions(1) != 1 {
+		t.Errorf("up on ready nodes: %d\n%s", code, out)
+	}
+
+	_, errOut, code = runCLI(t, "up", "all", "--state-dir", t.TempDir())
+	if code != 1 || !strings.Contains(errOut, "start `provision serve`") {
+		t.Errorf("up without serve: %d %q", code, errOut)
+	}
+}
+
+// TestUpSurvivesServeRestart: serve dies while nodes boot; up waits, serve comes back and
+// resumes, up ends with every node ready and each BMC counted one power action.
+func TestUpSurvivesServeRestart(t *testing.T) {
+	t.Parallel()
+	r := apitest.NewRack(t, 3, 3, nil)
+	r.Gate = make(chan struct{})
+	r.Start()
+	cmd := exec.Command(provisionCLI(t), "up", "all", "-i", r.InvDir, "--state-dir", r.StateDir)
+	cmd.Dir = testenv.RepoRoot()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	c := r.Client()
+	deadline := time.Now().Add(30 * time.Second)
+	for booting := 0; booting < 3; {
+		if time.Now().After(deadline) {
+			t.Fatal("nodes did not reach booting")
+		}
+		time.Sleep(50 * time.Millisecond)
+		ns, _ := c.Nodes(t.Context())
+		booting = 0
+		for _, n := range ns {
+			if n.Phase == lifecycle.Booting {
+				booting++
+			}
+		}
+	}
+	r.Kill()
+	close(r.Gate)
+	time.Sleep(1500 * time.Millisecond)
+	r.Start()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("up: %v\n%s\n%s", err, stdout.String(), stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("up did not finish\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "serve went away") || !strings.Contains(stderr.String(), "serve is back") {
+		t.Errorf("up did not say it waited for serve:\n%s", stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "3 nodes: ready 3") {
+		t.Errorf("final table:\n%s", stdout.String())
+	}
+	for i := range 3 {
+		if a := r.PowerActions(i); a != 1 {
+			t.Errorf("%s: %d power actions counted by its BMC, want 1", apitest.NodeName(i), a)
+		}
+	}
+}

@@ -1,0 +1,311 @@
+// Package apitest runs serve's provisioning core (api.Core) against virtual Redfish BMCs
+// on loopback with simulated nodes, for tests of the lifecycle, the APIs and `provision
+// up` without QEMU: when a BMC boots its machine from PXE, the node goes through DHCP and
+// HTTP (published on the boot event stream, as serve's services do), takes its token from
+// its boot arguments, and its agent says hello, fetches expectations and reports over TLS
+// pinned to the CA fingerprint from those arguments.
+package apitest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/racklift/racklift/pkg/api"
+	"github.com/racklift/racklift/pkg/events"
+	"github.com/racklift/racklift/pkg/inventory"
+	lab "github.com/racklift/racklift/pkg/lab/redfish"
+	"github.com/racklift/racklift/pkg/lifecycle"
+	"github.com/racklift/racklift/pkg/pki"
+)
+
+// Rack is the virtual rack and the core serving it.
+type Rack struct {
+	t         *testing.T
+	Fleet     *lab.Fleet
+	InvDir    string
+	secrets   *inventory.Secrets
+	StateDir  string
+	agentAt   string // fixed host:port so a restarted core keeps the nodes' racklift.api
+	Lifecycle lifecycle.Config
+
+	core   atomic.Pointer[api.Core]
+	stream *events.Stream
+	stop   context.CancelFunc
+	done   chan struct{}
+
+	Cmdlines sync.Map      // node → its boot arguments (map[string]string), as the node saw them
+	Gate     chan struct{} // closed: agents may talk; replace before Start to hold them
+	FailNode string        // its agent reports a failing check
+	nodes    sync.WaitGroup
+}
+
+const (
+	labUser = "admin"
+	labPass = "lab-Secret-9"
+)
+
+// NewRack starts n BMCs (with faults by index) and simulated nodes, and writes an
+// inventory holding the first inInventory of them.
+func NewRack(t *testing.T, n int, inInventory int, faults map[int]lab.Faults) *Rack {
+	t.Helper()
+	f, err := lab.StartFleet(n, func(int) lab.Config { return lab.Config{Username: labUser, Password: labPass} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	for i, fl := range faults {
+		f.BMCs[i].SetFaults(fl)
+	}
+	r := &Rack{t: t, Fleet: f, InvDir: t.TempDir(), StateDir: t.TempDir(), stream: events.New(nil, nil), Gate: make(chan struct{})}
+	close(r.Gate)
+	sec := filepath.Join(t.TempDir(), "secrets.yaml")
+	if err := os.WriteFile(sec, []byte("lab-bmc:\n  password: "+labPass+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.secrets = &inventory.Secrets{File: sec}
+	r.WriteInventory(inInventory)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.agentAt = ln.Addr().String()
+	ln.Close()
+	r.Lifecycle = lifecycle.Config{
+		MaxAttempts: 2,
+		BMCTimeout:  2 * time.Second,
+		Timeouts:    map[lifecycle.Phase]time.Duration{lifecycle.Powering: 4 * time.Second, lifecycle.PXE: 20 * time.Second, lifecycle.Booting: 20 * time.Second, lifecycle.Agent: 20 * time.Second, lifecycle.Validating: 20 * time.Second},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); r.nodes.Wait() })
+	for i, b := range f.BMCs {
+		r.nodes.Add(1)
+		go r.simulate(ctx, i, b)
+	}
+	return r
+}
+
+// NodeName is the i-th node's name.
+func NodeName(i int) string { return fmt.Sprintf("node-%04d", i+1) }
+
+// NodeMAC is the i-th node's PXE MAC.
+func NodeMAC(i int) string { return fmt.Sprintf("52:54:00:09:%02x:%02x", i/256, i%256) }
+
+// WriteInventory writes the first n BMCs' nodes (pinned TLS) to the inventory.
+func (r *Rack) WriteInventory(n int) *inventory.Inventory {
+	r.t.Helper()
+	site := lab.Site{Name: "lab", Nodes: lab.NodesFor("node", r.Fleet.BMCs[:n])}
+	for i, b := range r.Fleet.BMCs[:n] {
+		site.Nodes[i].TLS = "fingerprint:" + b.Fingerprint()
+	}
+	if err := site.Write(r.InvDir); err != nil {
+		r.t.Fatal(err)
+	}
+	inv, err := inventory.Load(r.InvDir)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return inv
+}
+
+// Start opens a core on the state dir and runs it, as `provision serve` does.
+func (r *Rack) Start() *api.Core {
+	r.t.Helper()
+	c, err := api.OpenCore(api.CoreConfig{
+		StateDir: r.StateDir, Hosts: []string{"127.0.0.1"}, AgentListen: r.agentAt,
+		Secrets: r.secrets, Lifecycle: r.Lifecycle, Tick: 50 * time.Millisecond,
+		Expect: func(inv *inventory.Inventory, node string) (any, error) {
+			if inv.Node(node) == nil {
+				return nil, fmt.Errorf("node %q is not in the inventory", node)
+			}
+			return map[string]any{"node": node}, nil
+		},
+	})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	inv, err := inventory.Load(r.InvDir)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := c.SetInventory(inv); err != nil {
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.stop, r.done = cancel, make(chan struct{})
+	r.core.Store(c)
+	go c.Follow(ctx, r.stream)
+	go func() {
+		defer close(r.done)
+		if err := c.Run(ctx); err != nil {
+			r.t.Error(err)
+		}
+		c.Close()
+	}()
+	r.t.Cleanup(r.Kill)
+	return c
+}
+
+// Kill stops the core (its state stays, like a killed serve's).
+func (r *Rack) Kill() {
+	if r.stop == nil {
+		return
+	}
+	r.stop()
+	<-r.done
+	r.stop = nil
+	r.core.Store(nil)
+}
+
+// Client connects to the core's control API as the CLI does.
+func (r *Rack) Client() *api.Client {
+	r.t.Helper()
+	c, err := api.Connect(context.Background(), "", r.StateDir)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	cl, ok := c.(*api.Client)
+	if !ok {
+		r.t.Fatalf("Connect = %T, want the API client", c)
+	}
+	return cl
+}
+
+// simulate is node i: it boots whenever its BMC starts it from PXE.
+func (r *Rack) simulate(ctx context.Context, i int, b *lab.BMC) {
+	defer r.nodes.Done()
+	m := b.Machine().(*lab.MemMachine)
+	seen := 0
+	for ctx.Err() == nil {
+		if boots := m.Boots(); len(boots) > seen {
+			seen = len(boots)
+			if boots[seen-1] == lab.BootPxe {
+				r.boot(ctx, i)
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (r *Rack) publish(i int, kind events.Kind, detail string) {
+	r.stream.Publish(events.Event{Kind: kind, Node: NodeName(i), MAC: NodeMAC(i), IP: "10.209.0.9", Detail: detail})
+}
+
+func (r *Rack) boot(ctx context.Context, i int) {
+	name := NodeName(i)
+	r.publish(i, events.DHCPOffer, "")
+	r.publish(i, events.DHCPAck, "")
+	// The boot script: serve renders it with the node's boot arguments.
+	var args []string
+	for ctx.Err() == nil {
+		if c := r.core.Load(); c != nil {
+			var err error
+			if args, err = c.BootArgs(name, NodeMAC(i)); err == nil {
+				break
+			}
+			r.t.Logf("%s: boot args: %v", name, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.publish(i, events.HTTPScript, "boot")
+	r.publish(i, events.HTTPArtifact, "/artifacts/lab/vmlinuz")
+	r.publish(i, events.HTTPArtifact, "/artifacts/lab/initrd.img")
+	cmdline := map[string]string{}
+	for _, a := range args {
+		k, v, _ := strings.Cut(a, "=")
+		cmdline[k] = v
+	}
+	r.Cmdlines.Store(name, cmdline)
+	select {
+	case <-r.Gate:
+	case <-ctx.Done():
+		return
+	}
+	cfg, err := pki.PinnedClientConfig(cmdline[pki.CmdlineCA], "127.0.0.1")
+	if err != nil {
+		r.t.Error(err)
+		return
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 5 * time.Second}
+	status := "pass"
+	if name == r.FailNode {
+		status = "fail"
+	}
+	report := fmt.Sprintf(`{"node":%q,"agent":"sim","results":[{"name":"storage./data.write","status":%q,"observed":"812 MB/s","expected":">= 500 MB/s"}],"failed":%v}`, name, status, status == "fail")
+	base := cmdline[pki.CmdlineAPI] + "/api/v1/nodes/" + name
+	for _, step := range []struct{ method, url, body string }{
+		{"POST", base + "/hello", `{"agent":"sim","stage":"ramdisk"}`},
+		{"GET", base + "/expect", ""},
+		{"POST", base + "/report", report},
+	} {
+		// Like node-agent: retry until serve answers (it may be restarting).
+		for ctx.Err() == nil {
+			req, _ := http.NewRequestWithContext(ctx, step.method, step.url, strings.NewReader(step.body))
+			req.Header.Set("Authorization", "Bearer "+cmdline[pki.CmdlineToken])
+			resp, err := hc.Do(req)
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
+				r.t.Errorf("%s %s: %s", step.method, step.url, resp.Status)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// WaitDone follows like `provision up` until every named node is ready or failed.
+func (r *Rack) WaitDone(c *api.Client, names ...string) map[string]api.NodeStatus {
+	r.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		ns, err := c.Nodes(context.Background())
+		if err == nil {
+			got := map[string]api.NodeStatus{}
+			finished := true
+			for _, n := range ns {
+				got[n.Name] = n
+			}
+			for _, name := range names {
+				finished = finished && got[name].Phase != "" && !got[name].Phase.Active()
+			}
+			if finished {
+				return got
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ns, _ := c.Nodes(context.Background())
+	r.t.Fatalf("nodes not done after 60s: %+v", ns)
+	return nil
+}
+
+// PowerActions is what the BMC's own counters say was done to power node i.
+func (r *Rack) PowerActions(i int) int64 {
+	c := r.Fleet.BMCs[i].Counts()
+	return c.PowerOn + c.PowerCycle + c.ForceRestart + c.GracefulRestart
+}
+
+// Names are the first n nodes' names.
+func Names(n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, NodeName(i))
+	}
+	return out
+}
