@@ -193,6 +193,34 @@ func TestTwoGuestsVLAN200(t *testing.T) {
 	if p := result(rs, "net.provisioning.peer.10.203.0.12"); p == nil || p.Status != check.Pass {
 		t.Errorf("vm-b should still answer on the untagged provisioning network: %+v", p)
 	}
+
+	// The same life cycle as the namespace tests, with real 802.1Q on vm-a: drift by hand,
+	// repaired by apply; down removes only racklift's VLAN and puts the NIC MTU back; an
+	// address taken by another interface is refused, naming both.
+	a := guests[0]
+	plan := "node-agent net plan -i /etc/racklift/inventory --node vm-a"
+	mustHave := func(out string, wants ...string) {
+		t.Helper()
+		for _, w := range wants {
+			if !strings.Contains(out, w) {
+				t.Errorf("vm-a output lacks %q:\n%s", w, out)
+			}
+		}
+	}
+	gexec(t, a, 0, "ip link set eth1.200 mtu 1500 && ip addr flush dev eth1.200 && ip link add link eth1 name eth1.999 type vlan id 999")
+	out, _ = gexec(t, a, 0, plan)
+	mustHave(out, "~ mtu eth1.200 (storage): 1500 → 9000", "+ address 10.203.200.11/24 on eth1.200 (storage)")
+	out, _ = gexec(t, a, 0, "node-agent net apply --no-verify -i /etc/racklift/inventory --node vm-a")
+	mustHave(out, "applied:")
+	out, _ = gexec(t, a, 0, plan)
+	mustHave(out, "no changes")
+	out, _ = gexec(t, a, 0, "node-agent net down && ip -o link")
+	mustHave(out, "- link eth1.200 (storage)", "~ mtu eth1: 9000 → 1500", "eth1.999@eth1")
+	if strings.Contains(out, "eth1.200@") {
+		t.Errorf("down left eth1.200:\n%s", out)
+	}
+	out, _ = gexec(t, a, 1, "ip addr add 10.203.200.11/24 dev eth0 && node-agent net plan -i /etc/racklift/inventory --node vm-a")
+	mustHave(out, "refusing to change the network", "address 10.203.200.11/24 for network storage on eth1.200 is already in use on eth0")
 }
 
 // gexec runs a command in the guest; want is the exit status required (-1: 0 or 1).
