@@ -14,3 +14,10 @@ bench-agent: build
 	@./scripts/install-deps
 	@mkdir -p $(BENCH_AGENT_DIR)
 	bin/node-agent bench --dir $(BENCH_AGENT_DIR) --size $(BENCH_AGENT_SIZE) --jobs $(BENCH_AGENT_JOBS) --rounds $(BENCH_AGENT_ROUNDS)
+
+# The agent ramdisk: Debian's kernel + an initramfs (busybox, modules, node-agent) in
+# $(AGENT_INITRD_DIR), for a profile's boot.kernel/initrd (agent/vmlinuz, agent/initrd.gz).
+AGENT_INITRD_DIR ?= artifacts/agent
+agent-initrd: build
+	@./scripts/install-deps
+	$(GO) run ./pkg/agent/ramdisk/cmd/agent-initrd -cache $(CACHE) -agent bin/node-agent -out $(AGENT_INITRD_DIR)

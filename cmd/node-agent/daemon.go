@@ -98,6 +98,7 @@ func runDaemon(f *daemonFlags) error {
 	if err != nil {
 		return err
 	}
+	opts.Storage.AbsentOK = f.stage == "ramdisk"
 	node := nodeName(f.node)
 	var client *report.Client
 	var sender *report.Sender
