@@ -53,10 +53,24 @@ func GuestKernel(cacheDir string) (*Kernel, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	dl := exec.Command("apt-get", "download", "-q", pkg)
-	dl.Dir = tmp
-	if out, err := dl.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("apt-get download %s: %w: %s", pkg, err, tail(out))
+	download := func(pkg string) ([]byte, error) {
+		dl := exec.Command("apt-get", "download", "-q", pkg)
+		dl.Dir = tmp
+		return dl.CombinedOutput()
+	}
+	if out, err := download(pkg); err != nil {
+		// Stale package lists name a version the mirror no longer has: refresh once.
+		if uout, uerr := exec.Command("apt-get", "update", "-q").CombinedOutput(); uerr != nil {
+			return nil, fmt.Errorf("apt-get download %s: %w: %s; apt-get update: %v: %s", pkg, err, tail(out), uerr, tail(uout))
+		}
+		if pkg, err = kernelPackage(); err != nil {
+			return nil, err
+		}
+		version = strings.TrimPrefix(pkg, "linux-image-")
+		dir = filepath.Join(base, version)
+		if out, err := download(pkg); err != nil {
+			return nil, fmt.Errorf("apt-get download %s: %w: %s", pkg, err, tail(out))
+		}
 	}
 	debs, _ := filepath.Glob(filepath.Join(tmp, "*.deb"))
 	if len(debs) != 1 {
