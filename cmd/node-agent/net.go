@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,6 +30,7 @@ type nodeNetFlags struct {
 	adopt     bool
 	dryRun    bool
 	noVerify  bool
+	timeout   time.Duration
 }
 
 var nodeNetCmd = &cobra.Command{
@@ -56,6 +58,9 @@ func (f *nodeNetFlags) register(cmd *cobra.Command, action string) {
 	fl.StringVar(&f.node, "node", "", "this node's name in the inventory (default: the hostname)")
 	fl.StringVar(&f.expect, "expect", "", "expectations file (its networks), instead of --inventory")
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, json or yaml")
+	if action == "check" || action == "apply" {
+		fl.DurationVar(&f.timeout, "probe-timeout", 3*time.Second, "how long a gateway or peer has to answer ARP, and each echo")
+	}
 	if action == "check" {
 		return
 	}
@@ -100,6 +105,10 @@ func (f *nodeNetFlags) networks() (string, []netcheck.Network, error) {
 		return name, nets, err
 	}
 	return "", nil, fmt.Errorf("--inventory DIR --node NAME, or --expect FILE, is required")
+}
+
+func (f *nodeNetFlags) probeOptions() netcheck.Options {
+	return netcheck.Options{ARPTimeout: f.timeout, EchoTimeout: f.timeout}
 }
 
 func newNodeNetCmd(action, short, example string) *cobra.Command {
@@ -155,7 +164,7 @@ func runNodeNet(cmd *cobra.Command, action string, f *nodeNetFlags) error {
 		}
 	}
 	opt := netsetup.Options{StatePath: f.state, Kind: kind, Adopt: f.adopt}
-	r, err := netsetup.Run(context.Background(), action, d, opt, f.dryRun, netsetup.Verify{Enabled: !f.noVerify})
+	r, err := netsetup.Run(context.Background(), action, d, opt, f.dryRun, netsetup.Verify{Enabled: !f.noVerify, Options: f.probeOptions()})
 	if r != nil {
 		if perr := output.Print(cmd.OutOrStdout(), f.output, r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
 			return perr
@@ -175,7 +184,7 @@ func runNodeNetCheck(cmd *cobra.Command, f *nodeNetFlags) error {
 	if err != nil {
 		return err
 	}
-	rs := netcheck.Run(context.Background(), nets)
+	rs := f.probeOptions().Run(context.Background(), nets)
 	if err := output.Print(cmd.OutOrStdout(), f.output, rs, func(w io.Writer) error { return resultTable(w, rs) }); err != nil {
 		return err
 	}

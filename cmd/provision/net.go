@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +23,7 @@ type netFlags struct {
 	adopt    bool
 	dryRun   bool
 	noVerify bool
+	timeout  time.Duration
 }
 
 var netCmd = &cobra.Command{
@@ -55,6 +57,7 @@ func (f *netFlags) register(cmd *cobra.Command, action string) {
 	}
 	if action == "apply" {
 		fl.BoolVar(&f.noVerify, "no-verify", false, "skip the gateway ARP and MTU probes after apply")
+		fl.DurationVar(&f.timeout, "probe-timeout", 3*time.Second, "how long a gateway has to answer ARP, and each echo")
 	}
 }
 
@@ -116,7 +119,8 @@ func runHostNet(cmd *cobra.Command, action string, f *netFlags) error {
 		}
 	}
 	opt := netsetup.Options{StatePath: f.state, Kind: kind, Adopt: f.adopt}
-	r, err := netsetup.Run(context.Background(), action, d, opt, f.dryRun, netsetup.Verify{Enabled: !f.noVerify})
+	r, err := netsetup.Run(context.Background(), action, d, opt, f.dryRun, netsetup.Verify{Enabled: !f.noVerify,
+		Options: netcheck.Options{ARPTimeout: f.timeout, EchoTimeout: f.timeout}})
 	if r != nil {
 		if perr := output.Print(cmd.OutOrStdout(), global.output, r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
 			return perr
