@@ -21,6 +21,7 @@ var serveFlags struct {
 	pxeDir, artifacts, stateDir    string
 	agentBin, templates, logFormat string
 	noDHCP                         bool
+	tftpWindow                     uint
 }
 
 var serveCmd = &cobra.Command{
@@ -60,7 +61,7 @@ and the last good inventory stays in force.`,
 			Inventory: global.inventory, Interface: serveFlags.iface, Listen: serveFlags.listen,
 			HTTPPort: serveFlags.httpPort, TFTPPort: serveFlags.tftpPort,
 			PXEDir: serveFlags.pxeDir, Artifacts: serveFlags.artifacts, StateDir: serveFlags.stateDir,
-			AgentBinary: agent, Templates: tfs, Log: slog.New(h), NoDHCP: serveFlags.noDHCP,
+			AgentBinary: agent, Templates: tfs, Log: slog.New(h), NoDHCP: serveFlags.noDHCP, TFTPWindow: serveFlags.tftpWindow,
 		})
 		if err != nil {
 			return err
@@ -88,6 +89,7 @@ func init() {
 	f.StringVar(&serveFlags.agentBin, "agent-bin", "", "node-agent binary served to installers (default: node-agent next to provision)")
 	f.StringVar(&serveFlags.templates, "templates", "", "templates directory (ipxe/, install/, systemd/) instead of the built-in ones")
 	f.StringVar(&serveFlags.logFormat, "log-format", "text", "log format: text or json")
+	f.UintVar(&serveFlags.tftpWindow, "tftp-window", 1, "TFTP blocks sent before waiting for ACKs: 1 is RFC 1350 lock-step (safe for every PXE ROM); 4-8 roughly doubles boot-storm throughput where the NICs' firmware keeps up")
 	f.BoolVar(&serveFlags.noDHCP, "no-dhcp", false, "answer no DHCP whatever the network's mode says")
 	root.AddCommand(serveCmd)
 }

@@ -39,7 +39,7 @@ func ExportDnsmasq(w io.Writer, p *plan.Plan, opt DnsmasqOptions) error {
 	fmt.Fprintln(w, "# DHCP only: TFTP and HTTP come from 'provision serve' (run it with the network's dhcp mode off).")
 	fmt.Fprintln(w, "port=0")
 	fmt.Fprintln(w, "dhcp-authoritative")
-	fmt.Fprintln(w, "log-dhcp")
+	fmt.Fprintln(w, "# add log-dhcp here to see every DHCP exchange in the log")
 	if !opt.Proxy {
 		fmt.Fprintln(w, "\n# Firmware tags: architecture (option 93), UEFI HTTP boot, iPXE (user class / option 175).")
 		for _, l := range []string{

@@ -44,6 +44,8 @@ type Config struct {
 	AgentBinary string
 	Templates   fs.FS
 	Log         *slog.Logger
+	// TFTPWindow > 1 sends that many TFTP blocks before waiting for their ACKs.
+	TFTPWindow uint
 	// NoDHCP leaves DHCP to another server whatever the network's mode says.
 	NoDHCP bool
 }
@@ -255,7 +257,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 
 	// TFTP
-	ts, err := tftp.New(tftp.Config{Root: s.cfg.PXEDir, Events: s.Events, Nodes: s})
+	ts, err := tftp.New(tftp.Config{Root: s.cfg.PXEDir, Events: s.Events, Nodes: s, Window: s.cfg.TFTPWindow})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@
 package tftp
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -37,15 +38,19 @@ type Config struct {
 	// MaxBlockSize caps the negotiated blksize; the library also clamps it to the
 	// interface MTU. Default 1468 (fits an Ethernet frame).
 	MaxBlockSize int
+	// Window sends this many blocks before waiting for their ACKs (pin/tftp's
+	// "anticipate"); 0 or 1: lock-step as RFC 1350.
+	Window uint
 	// SinglePort answers every transfer from port 69 (for NAT or firewalls); slower.
 	SinglePort bool
 }
 
 // Server is a read-only TFTP server.
 type Server struct {
-	cfg  Config
-	root *os.Root
-	srv  *tftp.Server
+	cfg   Config
+	root  *os.Root
+	srv   *tftp.Server
+	cache cache
 }
 
 // New opens the root directory and prepares the server.
@@ -59,6 +64,9 @@ func New(cfg Config) (*Server, error) {
 	s.srv.SetTimeout(cmp(cfg.Timeout, 2*time.Second))
 	s.srv.SetRetries(cmp(cfg.Retries, 5))
 	s.srv.SetBlockSize(cmp(cfg.MaxBlockSize, 1468))
+	if cfg.Window > 1 {
+		s.srv.SetAnticipate(cfg.Window)
+	}
 	if cfg.SinglePort {
 		s.srv.EnableSinglePort()
 	}
@@ -114,12 +122,27 @@ func (s *Server) read(name string, rf io.ReaderFrom) error {
 		s.publish(events.TFTPRefused, peer.IP, name, 0, 0, err)
 		return err
 	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil {
-		rf.(tftp.OutgoingTransfer).SetSize(fi.Size()) // answers tsize
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		s.publish(events.TFTPRefused, peer.IP, name, 0, 0, err)
+		return err
+	}
+	rf.(tftp.OutgoingTransfer).SetSize(fi.Size()) // answers tsize
+	// In a boot storm hundreds of clients fetch the same few files: serve them from
+	// memory instead of a read(2) per block.
+	r := s.cache.reader(name, f, fi)
+	f.Close()
+	if r == nil {
+		if f, err = s.Open(name); err != nil {
+			s.publish(events.TFTPRefused, peer.IP, name, 0, 0, err)
+			return err
+		}
+		defer f.Close()
+		r = bufio.NewReaderSize(f, 64<<10)
 	}
 	start := time.Now()
-	n, err := rf.ReadFrom(f)
+	n, err := rf.ReadFrom(r)
 	s.publish(events.TFTPTransfer, peer.IP, name, n, time.Since(start), err)
 	return err
 }
