@@ -1,10 +1,13 @@
 package bmc
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"syscall"
 )
@@ -90,8 +93,28 @@ func retryable(err error) bool {
 		return true
 	}
 	s := err.Error()
-	return strings.Contains(s, "connection refused") || strings.Contains(s, "503") ||
+	return strings.Contains(s, "connection refused") || status503.MatchString(s) ||
 		strings.Contains(s, "ServiceTemporarilyUnavailable") || strings.Contains(s, "connection reset by peer")
+}
+
+// HTTP status codes as gofish ("503: {...}") and tidy ("HTTP 503 ...") write them, not
+// digits inside an address such as 127.0.0.1:45031.
+var (
+	status401 = regexp.MustCompile(`(^|[^0-9.:])401[: ]`)
+	status503 = regexp.MustCompile(`(^|[^0-9.:])503[: ]`)
+)
+
+// timeoutErr reports whether err is a client-side timeout: the HTTP client's own
+// (bmclib sets it from the deadline, so it can fire a moment before the context) or
+// a network i/o timeout.
+func timeoutErr(err error) bool {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	s := err.Error()
+	return strings.Contains(s, "Client.Timeout exceeded") || strings.Contains(s, "i/o timeout") ||
+		strings.Contains(s, "context deadline exceeded")
 }
 
 // busyAnswer reports whether err is the BMC saying "not now" (503) or refusing the
@@ -101,7 +124,7 @@ func busyAnswer(err error) bool {
 		return true
 	}
 	s := err.Error()
-	return strings.Contains(s, "connection refused") || strings.Contains(s, "503") || strings.Contains(s, "ServiceTemporarilyUnavailable")
+	return strings.Contains(s, "connection refused") || status503.MatchString(s) || strings.Contains(s, "ServiceTemporarilyUnavailable")
 }
 
 // classify turns a library error into a kind and a hint for the operator.
@@ -112,13 +135,13 @@ func classify(msg string, protocol string) (ErrorKind, string) {
 		return KindTLS, "the BMC presented a different certificate than the pinned tls.fingerprint: if the BMC's certificate was replaced, pin the new one shown here; otherwise something else answers at this address"
 	case strings.Contains(l, "x509:") || strings.Contains(l, "tls:") && strings.Contains(l, "certificate"):
 		return KindTLS, "the BMC's certificate is not trusted: set tls.ca_file to the CA that signed it, pin it with tls.fingerprint, or opt in to tls.insecure: true for this BMC"
-	case strings.Contains(l, "401") || strings.Contains(l, "unauthorized") || strings.Contains(l, "insufficientprivilege") ||
+	case status401.MatchString(l) || strings.Contains(l, "unauthorized") || strings.Contains(l, "insufficientprivilege") ||
 		strings.Contains(l, "authorization error") || strings.Contains(l, "rakp") || strings.Contains(l, "unable to establish ipmi v2") ||
 		strings.Contains(l, "invalid user name") || strings.Contains(l, "password"):
 		return KindAuth, "the BMC refused the login: check the username and password of the node's credentials reference (environment RACKLIFT_CRED_<NAME>_PASSWORD or the secrets file)"
 	case strings.Contains(l, "deadline exceeded") || strings.Contains(l, "timeout") || strings.Contains(l, "context canceled"):
 		return KindTimeout, "the BMC did not answer within --timeout: check it answers at all (ping, its web UI), or raise --timeout for slow BMCs"
-	case strings.Contains(l, "503") || strings.Contains(l, "temporarilyunavailable"):
+	case status503.MatchString(l) || strings.Contains(l, "temporarilyunavailable"):
 		return KindUnavailable, "the BMC kept answering 503 (busy or restarting after a reset): wait for it to come back, or raise --timeout"
 	case strings.Contains(l, "connection refused"):
 		if protocol == "redfish" {

@@ -307,7 +307,7 @@ func (c *Client) info(ctx context.Context) (*Info, error) {
 // wrap makes an *Error naming the node and BMC, with the password scrubbed.
 func (t Target) wrap(op Op, err error, attempts int, ctx context.Context) error {
 	msg := err.Error()
-	timedOut := ctx.Err() == context.DeadlineExceeded
+	timedOut := ctx.Err() == context.DeadlineExceeded || timeoutErr(err)
 	busy := timedOut && busyAnswer(err)
 	switch {
 	case busy:
