@@ -378,6 +378,12 @@ func TestSecrets(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "RACKLIFT_CRED_BMC_SUPERMICRO_PASSWORD") {
 		t.Errorf("absent: %v", err)
 	}
+	// A resolver that has read the file prints without the passwords in it.
+	for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
+		if out := fmt.Sprintf(f, s) + fmt.Sprintf(f, *s) + fmt.Sprintf(f, struct{ R *Secrets }{s}); strings.Contains(out, "sm-file") || strings.Contains(out, "from-file") {
+			t.Errorf("%s of a Secrets leaks: %s", f, out)
+		}
+	}
 	// The environment names the file when -secrets is not given.
 	t.Setenv(SecretsFileEnv, file)
 	if sec, err := (&Secrets{}).Resolve(inv, "bmc-supermicro"); err != nil || sec.Password != "sm-file" {

@@ -56,6 +56,13 @@ type Secrets struct {
 	read bool
 }
 
+// String and GoString keep a printed resolver from showing the passwords it has read:
+// fmt does not call Secret.String on values reached through unexported fields.
+func (s Secrets) String() string {
+	return fmt.Sprintf("inventory.Secrets{File: %q, loaded: %d}", s.path(), len(s.file))
+}
+func (s Secrets) GoString() string { return s.String() }
+
 // Resolve returns the login for a credential reference of the inventory.
 func (s *Secrets) Resolve(inv *Inventory, name string) (Secret, error) {
 	c := inv.Credential(name)
