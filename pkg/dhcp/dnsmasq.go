@@ -36,7 +36,11 @@ func ExportDnsmasq(w io.Writer, p *plan.Plan, opt DnsmasqOptions) error {
 	}
 	sort.Strings(names)
 	fmt.Fprintf(w, "# dnsmasq configuration for site %s, written by 'provision export dnsmasq'.\n", p.Site)
-	fmt.Fprintln(w, "# DHCP only: TFTP and HTTP come from 'provision serve' (run it with the network's dhcp mode off).")
+	if opt.Proxy {
+		fmt.Fprintln(w, "# Addresses only: 'provision serve' in proxy mode adds the boot options (proxyDHCP) and serves TFTP and HTTP.")
+	} else {
+		fmt.Fprintln(w, "# DHCP only: TFTP and HTTP come from 'provision serve' (run it with the network's dhcp mode off).")
+	}
 	fmt.Fprintln(w, "port=0")
 	fmt.Fprintln(w, "dhcp-authoritative")
 	fmt.Fprintln(w, "# add log-dhcp here to see every DHCP exchange in the log")
