@@ -70,6 +70,8 @@ func TestRules(t *testing.T) {
 		{"address not an ip", "address: 10.1.0.11,", "address: 10.1.0.11/24,", `address of n1/e0: "10.1.0.11/24" is not an IP address`, "", 0},
 		{"address is server", "address: 10.1.0.11,", "address: 10.1.0.1,", "address of n1/e0 is 10.1.0.1, the server address of network \"prov\"", "", 0},
 		{"dash mac is fine but eui64 is not", `mac: "02:00:00:00:00:01"`, `mac: "02:00:00:00:00:01:02:03"`, `malformed MAC "02:00:00:00:00:01:02:03"`, "", 0},
+		{"bmc on a host address", "bmc: {address: 10.9.0.3}", "bmc: {address: 10.1.0.12}", `BMC address 10.1.0.12 of node "n3" is also the address of n2/e0`, "", 0},
+		{"host on a bmc address", "bmc: {address: 10.9.0.1}", "bmc: {address: 10.1.0.12}", `address 10.1.0.12 of n2/e0 is also the BMC address of node "n1"`, "10.1.0.12, pxe", 0},
 		{"node password", "bmc: {address: 10.9.0.1}", "bmc: {address: 10.9.0.1, pass: x}", `plain-text secret "pass"`, "", 0},
 		{"site token", "site: one\n", "site: one\napi_token: x\n", `plain-text secret "api_token"`, "api_token", 0},
 		{"duplicate key", "        unit: 1\n        bmc: {address: 10.9.0.1}", "        unit: 1\n        unit: 3\n        bmc: {address: 10.9.0.1}", `duplicate key "unit"`, "unit: 3", 0},

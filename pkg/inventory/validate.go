@@ -50,6 +50,7 @@ type validator struct {
 	macs     map[string]owner     // string(HardwareAddr)
 	ips      map[netip.Addr]owner // interface addresses
 	bmcs     map[string]*Node     // "address:port", lower case
+	bmcIPs   map[netip.Addr]*Node // BMC addresses that are IPs (loopback aside)
 	pxeNets  map[*Network]*Node   // networks nodes PXE boot on, with one example node
 	reported map[*Network]bool    // networks whose missing server is already reported
 	netAddrs map[*Network]netAddrs
@@ -64,6 +65,7 @@ func (inv *Inventory) validate(errs *Errors) {
 		macs:     make(map[string]owner, len(inv.Nodes)*2),
 		ips:      make(map[netip.Addr]owner, len(inv.Nodes)*2),
 		bmcs:     make(map[string]*Node, len(inv.Nodes)),
+		bmcIPs:   make(map[netip.Addr]*Node, len(inv.Nodes)),
 		pxeNets:  map[*Network]*Node{},
 		reported: map[*Network]bool{},
 		netAddrs: map[*Network]netAddrs{},
@@ -515,6 +517,15 @@ func (v *validator) bmc(n *Node) {
 		if other, dup := v.bmcs[key]; dup {
 			v.add(n.src.posAt("bmc", "address"), "each node has its own BMC; check the address (and port) against the BMC VLAN's leases",
 				"BMC address %s port %d of node %q is also used by node %q at %s", b.Address, b.Port, n.Name, other.Name, other.src.posAt("bmc", "address"))
+		} else if a, err := netip.ParseAddr(b.Address); err == nil && !a.Unmap().IsLoopback() {
+			// A BMC and a host interface cannot share an address: one of them would not answer.
+			if o, clash := v.ips[a.Unmap()]; clash {
+				v.add(n.src.posAt("bmc", "address"), "a BMC has its own address, apart from the node's interfaces; check both against the address plan",
+					"BMC address %s of node %q is also the address of %s at %s", b.Address, n.Name, o, o.ifc.PosOf("address"))
+			} else {
+				v.bmcs[key] = n
+				v.bmcIPs[a.Unmap()] = n
+			}
 		} else {
 			v.bmcs[key] = n
 		}
@@ -621,6 +632,11 @@ func (v *validator) iface(n *Node, ifc *Interface) {
 	if other, dup := v.ips[a]; dup {
 		v.add(pos, "each interface needs its own address; pick a free one",
 			"duplicate address %s on %s: also on %s at %s", a, o, other, other.ifc.PosOf("address"))
+		return
+	}
+	if bmcOf, clash := v.bmcIPs[a]; clash {
+		v.add(pos, "a BMC has its own address, apart from the node's interfaces; check both against the address plan",
+			"address %s of %s is also the BMC address of node %q at %s", a, o, bmcOf.Name, bmcOf.src.posAt("bmc", "address"))
 		return
 	}
 	v.ips[a] = o
