@@ -32,7 +32,7 @@ func decode(file string, n *yaml.Node, v reflect.Value, errs *Errors) {
 	case reflect.Pointer:
 		if v.Type().Elem().Kind() == reflect.Struct && n.Kind != yaml.MappingNode {
 			// Leave it unset: a half-made object would only add follow-on errors.
-			errs.add(pos, "", "expected a mapping (key: value lines), found %s", kindName(n))
+			errs.add(pos, "write 'key: value' lines indented under it (see docs/inventory.md for the keys)", "expected a mapping (key: value lines), found %s", kindName(n))
 			return
 		}
 		if v.IsNil() {
@@ -41,7 +41,7 @@ func decode(file string, n *yaml.Node, v reflect.Value, errs *Errors) {
 		decode(file, n, v.Elem(), errs)
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			errs.add(pos, "", "expected a mapping (key: value lines), found %s", kindName(n))
+			errs.add(pos, "write 'key: value' lines indented under it (see docs/inventory.md for the keys)", "expected a mapping (key: value lines), found %s", kindName(n))
 			return
 		}
 		fields := structFields(v.Type())
@@ -93,7 +93,7 @@ func decode(file string, n *yaml.Node, v reflect.Value, errs *Errors) {
 		v.Set(s)
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			errs.add(pos, "", "expected a mapping, found %s", kindName(n))
+			errs.add(pos, "write 'key: value' lines, e.g. labels: {pool: research}", "expected a mapping, found %s", kindName(n))
 			return
 		}
 		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
@@ -117,7 +117,7 @@ func decode(file string, n *yaml.Node, v reflect.Value, errs *Errors) {
 func decodeScalar(file string, n *yaml.Node, v reflect.Value, errs *Errors) {
 	pos := Pos{File: file, Line: n.Line, Col: n.Column}
 	if n.Kind != yaml.ScalarNode {
-		errs.add(pos, "", "expected a single value, found %s", kindName(n))
+		errs.add(pos, "write one value here, not a list or a mapping", "expected a single value, found %s", kindName(n))
 		return
 	}
 	switch v.Kind() {

@@ -37,7 +37,7 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("unlocated error: %v", err)
 		}
 		for _, e := range errs {
-			if e.Pos.File != p || e.Msg == "" {
+			if e.Pos.File != p || e.Pos.Line == 0 || e.Msg == "" || e.Hint == "" {
 				t.Fatalf("error without position: %+v", e)
 			}
 		}

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -145,6 +146,10 @@ func parse(path string, data []byte, out any, errs *Errors) {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
 			fmt.Sscanf(err.Error(), "yaml: line %d:", &line)
+		}
+		if line == 0 {
+			// "unexpected end of stream" and friends name no line: it is the end of the file.
+			line = max(1, bytes.Count(data, []byte("\n")))
 		}
 		errs.add(Pos{File: path, Line: line, Col: 1}, "check indentation and quoting on that line and the lines below it", "YAML syntax error: %v", err)
 		(*errs)[len(*errs)-1].syntax = true
