@@ -22,6 +22,16 @@ var (
 	cliErr  error
 )
 
+// TestMain removes the binary provisionCLI built. (One TestMain per package: extend this
+// one rather than adding another.)
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if cliPath != "" {
+		os.RemoveAll(filepath.Dir(cliPath))
+	}
+	os.Exit(code)
+}
+
 // provisionCLI builds this package's binary once, so the tests run the real command
 // (flags, exit status, stdout/stderr) from the current source.
 func provisionCLI(t *testing.T) string {
