@@ -145,6 +145,21 @@ func TestPlanCommand(t *testing.T) {
 	}
 }
 
+func TestPlanScript(t *testing.T) {
+	t.Parallel()
+	out, errOut, code := runCLI(t, "plan", "-i", "inventory/examples/site", "gpu-a01-01", "--script")
+	if code != 0 || !strings.HasPrefix(out, "# gpu-a01-01: http://10.10.0.2:8080/ipxe/3c:ec:ef:a1:01:10\n#!ipxe\n") ||
+		!strings.Contains(out, "kernel http://10.10.0.2:8080/artifacts/ubuntu-22.04/vmlinuz") ||
+		!strings.Contains(out, "ds=nocloud-net;s=http://10.10.0.2:8080/install/3c:ec:ef:a1:01:10/") {
+		t.Errorf("script: %d %s %s", code, out, errOut)
+	}
+	out, _, code = runCLI(t, "plan", "-i", "inventory/examples/lab", "--script", "-o", "json")
+	var scripts []nodeScript
+	if err := json.Unmarshal([]byte(out), &scripts); err != nil || code != 0 || len(scripts) != 3 || !strings.Contains(scripts[2].Script, "racklift.node=lab-03") {
+		t.Errorf("json scripts: %v %s", err, out)
+	}
+}
+
 func TestInventoryListCommand(t *testing.T) {
 	t.Parallel()
 	out, _, code := runCLI(t, "inventory", "list", "-i", "inventory/examples/site", "pool=research")
