@@ -261,7 +261,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tconn, err := net.ListenPacket("udp4", netip.AddrPortFrom(s.ip, uint16(s.cfg.TFTPPort)).String())
+	tconn, err := tftp.Listen(netip.AddrPortFrom(s.ip, uint16(s.cfg.TFTPPort)).String())
 	if err != nil {
 		return fmt.Errorf("tftp: listen on %s port %d: %w (is tftpd-hpa or dnsmasq running there?)", s.ip, s.cfg.TFTPPort, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/pin/tftp/v3"
@@ -168,4 +169,30 @@ func (s *Server) publish(kind events.Kind, ip net.IP, file string, n int64, d ti
 		e.Err = err.Error()
 	}
 	s.cfg.Events.Publish(e)
+}
+
+// requestBuffer is the receive buffer of the port-69 socket: a boot storm sends hundreds
+// of read requests at once, and the kernel's default (about 208 KiB) drops most of them,
+// costing each dropped client a retransmission timeout.
+const requestBuffer = 8 << 20
+
+// Listen opens the TFTP request socket on addr (host:port) with a receive buffer large
+// enough for a boot storm (SO_RCVBUFFORCE as root, else as large as the kernel allows).
+func Listen(addr string) (net.PacketConn, error) {
+	c, err := net.ListenPacket("udp4", addr)
+	if err != nil {
+		return nil, err
+	}
+	if uc, ok := c.(*net.UDPConn); ok {
+		if rc, err := uc.SyscallConn(); err == nil {
+			var serr error
+			rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, requestBuffer)
+			})
+			if serr != nil {
+				uc.SetReadBuffer(requestBuffer)
+			}
+		}
+	}
+	return c, nil
 }
