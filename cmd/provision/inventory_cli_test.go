@@ -98,6 +98,11 @@ func TestValidateCommand(t *testing.T) {
 			t.Errorf("%v printed a password", args)
 		}
 	}
+	// The profiles' install templates must exist in the templates used.
+	if _, errOut, code := runCLI(t, "validate", "-i", "inventory/examples/site", "--templates", t.TempDir()); code != 1 ||
+		!strings.Contains(errOut, `inventory/examples/site/site.yaml:67:16: install template "ubuntu-autoinstall" does not exist`) {
+		t.Errorf("--templates without install/: %d %s", code, errOut)
+	}
 	if _, errOut, code := runCLI(t, "validate", "-i", "no/such/dir"); code != 1 || !strings.Contains(errOut, "point -i at") {
 		t.Errorf("missing inventory: %d %q", code, errOut)
 	}

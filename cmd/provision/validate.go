@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"sort"
 	"strings"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/output"
+	"github.com/racklift/racklift/templates"
 )
 
 // validateResult is what `validate -o json|yaml` prints.
@@ -35,6 +38,7 @@ type credentialCheck struct {
 
 var validateFlags struct {
 	checkSecrets bool
+	templates    string
 }
 
 // checkCredentials resolves every credential the nodes refer to, without printing any.
@@ -67,7 +71,8 @@ var validateCmd = &cobra.Command{
 	Long: `validate loads the inventory (a site directory or a single file) and reports every
 defect at once: unknown fields, duplicate names, MACs, addresses and BMCs, addresses
 outside their network, bad VLANs and MTUs, missing references, overlapping rack units,
-PXE interfaces, plain-text passwords. Exit status 1 when there is any, 0 when clean.
+PXE interfaces, plain-text passwords, install templates that do not exist. Exit status 1
+when there is any, 0 when clean.
 --check-secrets also resolves every credential the nodes use (RACKLIFT_CRED_<NAME>_PASSWORD
 or the 0600 secrets file) and fails, naming the credential, where one has no password.`,
 	Example: `  provision validate -i inventory/examples/site
@@ -84,6 +89,14 @@ or the 0600 secrets file) and fails, naming the credential, where one has no pas
 		case err != nil:
 			return err
 		default:
+			fsys := fs.FS(templates.FS)
+			if validateFlags.templates != "" {
+				fsys = os.DirFS(validateFlags.templates)
+			}
+			if ie = inv.CheckInstallTemplates(fsys); len(ie) > 0 {
+				res.Errors = ie
+				break
+			}
 			res.OK = true
 			res.Nodes, res.Racks, res.Networks = len(inv.Nodes), len(inv.Racks), len(inv.Networks)
 			if validateFlags.checkSecrets {
@@ -126,6 +139,7 @@ or the 0600 secrets file) and fails, naming the credential, where one has no pas
 func init() {
 	validateCmd.Flags().BoolVar(&validateFlags.checkSecrets, "check-secrets", false,
 		"also check that every credential the nodes use has a password (environment or secrets file); passwords are never printed")
+	validateCmd.Flags().StringVar(&validateFlags.templates, "templates", "", "templates directory whose install/ the profiles' boot.install must name (default: the built-in templates)")
 	root.AddCommand(validateCmd)
 }
 
