@@ -32,7 +32,7 @@ func (inv *Inventory) build(site *siteFile, racks []*Rack, errs *Errors) {
 	inv.Credentials = site.Credentials
 	inv.Racks = racks
 	inv.nodeByName = make(map[string]*Node)
-	inv.nodeByMAC = make(map[string]macOwner)
+	inv.nodeByMAC = make(map[string]owner)
 	inv.networkByName = make(map[string]*Network)
 	inv.profileByName = make(map[string]*Profile)
 	inv.credByName = make(map[string]*Credential)
@@ -80,7 +80,7 @@ func (inv *Inventory) build(site *siteFile, racks []*Rack, errs *Errors) {
 				ifc.HW, _ = net.ParseMAC(ifc.MAC)
 				if len(ifc.HW) > 0 {
 					if _, dup := inv.nodeByMAC[string(ifc.HW)]; !dup {
-						inv.nodeByMAC[string(ifc.HW)] = macOwner{n, ifc}
+						inv.nodeByMAC[string(ifc.HW)] = owner{n, ifc}
 					}
 				}
 				if ifc.Address != "" {
@@ -213,12 +213,6 @@ func (inv *Inventory) Network(name string) *Network      { return inv.networkByN
 func (inv *Inventory) ProfileNamed(name string) *Profile { return inv.profileByName[name] }
 func (inv *Inventory) Credential(name string) *Credential {
 	return inv.credByName[name]
-}
-
-// macOwner is the node and interface a MAC address belongs to.
-type macOwner struct {
-	node *Node
-	ifc  *Interface
 }
 
 // NodeByMAC finds the node owning a MAC address on any interface, in constant time.

@@ -22,7 +22,7 @@ type Inventory struct {
 
 	site          *siteFile
 	nodeByName    map[string]*Node
-	nodeByMAC     map[string]macOwner // key: string(net.HardwareAddr)
+	nodeByMAC     map[string]owner // key: string(net.HardwareAddr)
 	networkByName map[string]*Network
 	profileByName map[string]*Profile
 	credByName    map[string]*Credential

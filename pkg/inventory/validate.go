@@ -32,7 +32,7 @@ var (
 	sha256Re   = regexp.MustCompile(`^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$`)
 )
 
-// owner is a node and one of its interfaces, for messages naming the other occurrence.
+// owner is a node and one of its interfaces: what a MAC or an address belongs to.
 type owner struct {
 	node *Node
 	ifc  *Interface
