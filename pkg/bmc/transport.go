@@ -188,7 +188,20 @@ func (k keepAlive) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Close = false
 		req.Header.Del("Connection")
 	}
-	return k.base.RoundTrip(req)
+	resp, err := k.base.RoundTrip(req)
+	if err == nil {
+		resp.Body = drainOnClose{resp.Body}
+	}
+	return resp, err
+}
+
+// drainOnClose reads what is left of a small body before closing it: gofish closes
+// some bodies unread (the session login's), which would cost the connection.
+type drainOnClose struct{ io.ReadCloser }
+
+func (d drainOnClose) Close() error {
+	_, _ = io.CopyN(io.Discard, d.ReadCloser, 64<<10)
+	return d.ReadCloser.Close()
 }
 
 // CloseIdleConnections lets gofish's logout drop the connection.
