@@ -144,7 +144,7 @@ func newBootNet(t *testing.T, mode string, subnet int, macs ...string) *bootNet 
 	t.Helper()
 	testenv.NeedRoot(t)
 	testenv.Slow(t)
-	testenv.NeedCommand(t, "qemu-system-x86_64", "ip", "dnsmasq")
+	testenv.NeedCommand(t, "qemu-system-x86_64", "ip", "dnsmasq", "curl")
 	bin := filepath.Join(testenv.Bin(t), "provision")
 	testenv.NeedFile(t, bin)
 	for _, f := range []string{"undionly.kpxe", "ipxe.efi"} {
@@ -318,6 +318,40 @@ func TestQEMUBootBIOSReservation(t *testing.T) {
 	}
 	if strings.Contains(u.Log(), "racklift-guest") {
 		t.Fatalf("the stranger booted a kernel:\n%s", u.LogTail(20))
+	}
+	// The same story from /metrics and /api/events, read inside the namespace.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	metrics, err := b.ns.Run(ctx, "curl", "-fsS", "http://10.202.1.1:8080/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`racklift_boot_events_total{kind="dhcp.offer",outcome="ok"}`,
+		`racklift_boot_events_total{kind="dhcp.discovered",outcome="error"}`,
+		`racklift_boot_events_total{kind="http.callback",outcome="ok"} 1`,
+		`racklift_boot_bytes_total{kind="http.artifact"}`,
+		"racklift_serve_nodes 1",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	api, err := b.ns.Run(ctx, "curl", "-fsS", "http://10.202.1.1:8080/api/events?node=boot-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []struct {
+		Kind string `json:"kind"`
+		Node string `json:"node"`
+	}
+	if err := json.Unmarshal([]byte(api), &evs); err != nil || len(evs) < 7 || evs[len(evs)-1].Kind != "http.callback" {
+		t.Errorf("/api/events?node=boot-01: %v\n%s", err, api)
+	}
+	for _, e := range evs {
+		if e.Node != "boot-01" {
+			t.Errorf("/api/events?node=boot-01 returned an event of %q", e.Node)
+		}
 	}
 }
 
