@@ -353,8 +353,8 @@ func TestRedfishRetriesWhileBMCRestarts(t *testing.T) {
 	}
 	o := bmc.Options{Timeout: 15 * time.Second, Backoff: 100 * time.Millisecond}
 
-	// 503 for 1.5 s after a power cycle: the read-back is retried, the cycle is not.
-	f.BMCs[0].SetFaults(lab.Faults{UnavailableAfterReset: 1500 * time.Millisecond})
+	// 503 for 3 s after a power cycle: the read-back is retried, the cycle is not.
+	f.BMCs[0].SetFaults(lab.Faults{UnavailableAfterReset: 3 * time.Second})
 	if err := f.BMCs[0].Machine().PowerOn(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}
