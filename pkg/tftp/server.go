@@ -62,9 +62,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, root: root}
 	s.srv = tftp.NewServer(s.read, s.write)
-	s.srv.SetTimeout(cmp(cfg.Timeout, 2*time.Second))
-	s.srv.SetRetries(cmp(cfg.Retries, 5))
-	s.srv.SetBlockSize(cmp(cfg.MaxBlockSize, 1468))
+	s.srv.SetTimeout(orDefault(cfg.Timeout, 2*time.Second))
+	s.srv.SetRetries(orDefault(cfg.Retries, 5))
+	s.srv.SetBlockSize(orDefault(cfg.MaxBlockSize, 1468))
 	if cfg.Window > 1 {
 		s.srv.SetAnticipate(cfg.Window)
 	}
@@ -74,7 +74,7 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-func cmp[T comparable](v, def T) T {
+func orDefault[T comparable](v, def T) T {
 	var zero T
 	if v == zero {
 		return def
@@ -148,8 +148,13 @@ func (s *Server) read(name string, rf io.ReaderFrom) error {
 	return err
 }
 
-func (s *Server) write(name string, _ io.WriterTo) error {
-	s.publish(events.TFTPRefused, nil, name, 0, 0, ErrWrite)
+func (s *Server) write(name string, wt io.WriterTo) error {
+	var ip net.IP
+	if it, ok := wt.(tftp.IncomingTransfer); ok {
+		a := it.RemoteAddr()
+		ip = a.IP
+	}
+	s.publish(events.TFTPRefused, ip, name, 0, 0, ErrWrite)
 	return ErrWrite
 }
 

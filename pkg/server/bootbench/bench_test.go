@@ -282,6 +282,9 @@ func runStorm(name string, size int) storm {
 func startRacklift(dir string, window int) (func(), error) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^BenchmarkBootStorm$", "-test.benchtime=1x")
 	cmd.Env = append(os.Environ(), tftpdEnv+"="+dir, "BOOTBENCH_WINDOW="+strconv.Itoa(window))
+	if p := os.Getenv("BOOTBENCH_TFTPD_PROCS"); p != "" { // experiments: the server's GOMAXPROCS
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+p)
+	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
