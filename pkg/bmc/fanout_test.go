@@ -42,8 +42,9 @@ func TestFanoutStalledJobGivesUpItsSlot(t *testing.T) {
 		t.Fatalf("the stalled job kept its slot: %+v", h)
 	}
 	for i, r := range res {
-		if i != hung && (r.Result != "ok" || r.End.After(res[hung].End)) {
-			t.Errorf("job %d: %s, ended after the stalled one", i, r.Result)
+		// With one slot, a job can start before the stalled one ends only in the slot it gave up.
+		if i != hung && (r.Result != "ok" || !r.Start.Before(res[hung].End)) {
+			t.Errorf("job %d: %s, started after the stalled one ended", i, r.Result)
 		}
 	}
 	if p := peak.Load(); p > conc {
