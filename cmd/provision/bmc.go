@@ -7,7 +7,14 @@ import (
 )
 
 func init() {
-	bmcCmd := &cobra.Command{Use: "bmc", Short: "Ask nodes' BMCs about themselves"}
+	bmcCmd := &cobra.Command{
+		Use:   "bmc",
+		Short: "Ask nodes' BMCs about themselves",
+		Long: `bmc talks to the BMCs of the selected nodes (Redfish or IPMI, as the inventory says).
+Power and boot have their own commands: 'provision power' and 'provision boot'.`,
+		Example: `  provision bmc info all
+  provision bmc info gpu-a01-* -o json`,
+	}
 	var f bmcFlags
 	info := &cobra.Command{
 		Use:   "info SELECTOR...",
