@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -67,7 +68,7 @@ func runBMC(cmd *cobra.Command, args []string, op bmc.Op, f *bmcFlags) error {
 	var jobs []bmc.Job
 	var slots []int
 	for i, n := range nodes {
-		r := bmc.Result{Node: n.Name, BMC: n.BMC.Address, Action: op.Name(), Start: time.Now()}
+		r := bmc.Result{Node: n.Name, BMC: bmc.URLFor(n), Action: op.Name(), Start: time.Now()}
 		r.End = r.Start
 		if destructive && (n.Protected || n.Maintenance) && !f.force {
 			why := "protected (in use)"
@@ -80,12 +81,18 @@ func runBMC(cmd *cobra.Command, args []string, op bmc.Op, f *bmcFlags) error {
 			continue
 		}
 		t, err := bmc.TargetFor(inv, n, secrets)
-		if t.Host != "" {
-			r.BMC = t.URL()
+		var be *bmc.Error
+		if err != nil && f.dryRun && errors.As(err, &be) && be.Kind == bmc.KindSecret {
+			// A dry run needs no password; say what the real run will need.
+			r.Result = "dry-run"
+			r.Outcome.Note = fmt.Sprintf("would %s through %s as user %s; the real run needs the password: %s",
+				op.Name(), t.URL(), t.Login.Username, be.Msg)
+			results[i] = r
+			continue
 		}
 		if err != nil {
 			r.Result, r.Error = "failed", err.Error()
-			if be, ok := err.(*bmc.Error); ok {
+			if errors.As(err, &be) {
 				r.Kind = be.Kind
 			}
 			results[i] = r

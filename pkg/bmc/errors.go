@@ -36,7 +36,8 @@ const (
 	KindUnreachable ErrorKind = "unreachable" // no route, DNS, ...
 	KindBootDropped ErrorKind = "boot-dropped"
 	KindRefused     ErrorKind = "refused" // BMC answered but would not do it
-	KindConfig      ErrorKind = "config"  // inventory or secrets problem
+	KindConfig      ErrorKind = "config"  // inventory problem
+	KindSecret      ErrorKind = "secret"  // no password, or an unreadable secrets file
 	KindOther       ErrorKind = "other"
 )
 

@@ -306,7 +306,7 @@ func (c *Client) info(ctx context.Context) (*Info, error) {
 
 // wrap makes an *Error naming the node and BMC, with the password scrubbed.
 func (t Target) wrap(op Op, err error, attempts int, ctx context.Context) error {
-	msg := err.Error()
+	msg := tidy(Redact(err.Error(), t.Login.Username, t.Login.Password))
 	timedOut := ctx.Err() == context.DeadlineExceeded || timeoutErr(err)
 	busy := timedOut && busyAnswer(err)
 	switch {
@@ -317,7 +317,6 @@ func (t Target) wrap(op Op, err error, attempts int, ctx context.Context) error 
 		// closed connection, reset) is an artefact: the cause is the silence.
 		msg = "no answer before the deadline"
 	}
-	msg = tidy(Redact(msg, t.Login.Username, t.Login.Password))
 	e := &Error{Node: t.Node, BMC: t.URL(), Op: op.Name(), Msg: msg}
 	var d *dropped
 	if errors.As(err, &d) {

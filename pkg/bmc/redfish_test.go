@@ -285,6 +285,15 @@ func TestRedfishDryRunChangesNothing(t *testing.T) {
 		}
 		noPassword(t, "dry-run", r.all())
 	}
+	// Without a password a dry run still says what it would do, and what it needs.
+	rep, r := provisionJSON(t, dir, []string{"-" + credEnv}, "power", "on", "all", "--dry-run")
+	mustOK(t, rep, r)
+	if n := rep.Results[0].Outcome.Note; !strings.Contains(n, "would power on") || !strings.Contains(n, credEnv) {
+		t.Errorf("dry run without a password: %q", n)
+	}
+	if rep, r := provisionJSON(t, dir, []string{"-" + credEnv}, "power", "on", "all"); r.code == 0 || rep.Results[0].Kind != bmc.KindSecret {
+		t.Errorf("real run without a password: exit %d, %+v", r.code, rep.Results[0])
+	}
 	for i, b := range f.BMCs {
 		if c := b.Counts(); c.Requests != 0 || c.Changes() != 0 {
 			t.Errorf("dry-run reached BMC %d: %+v", i, c)

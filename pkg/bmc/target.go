@@ -43,6 +43,18 @@ func (t Target) URL() string {
 	return scheme + "://" + net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
 }
 
+// URLFor names a node's BMC as messages do, without resolving its credentials.
+func URLFor(n *inventory.Node) string {
+	t := Target{Protocol: n.BMC.Protocol, Host: n.BMC.Address, Port: n.BMC.Port}
+	if t.Protocol == "" {
+		t.Protocol = "redfish"
+	}
+	if t.Port == 0 {
+		t.Port = inventory.DefaultPort(t.Protocol)
+	}
+	return t.urlIfKnown()
+}
+
 // TargetFor resolves a node's BMC from the inventory: address, protocol, port, TLS
 // policy (the node's, else the site's) and credentials (through secrets).
 func TargetFor(inv *inventory.Inventory, n *inventory.Node, secrets *inventory.Secrets) (Target, error) {
@@ -85,7 +97,12 @@ func TargetFor(inv *inventory.Inventory, n *inventory.Node, secrets *inventory.S
 	}
 	login, err := secrets.Resolve(inv, n.BMC.Credentials)
 	if err != nil {
-		return fail(err.Error(), "")
+		t.Credential = n.BMC.Credentials
+		if c := inv.Credential(n.BMC.Credentials); c != nil {
+			t.Login.Username = c.Username
+		}
+		e := &Error{Node: n.Name, BMC: t.urlIfKnown(), Msg: err.Error(), Kind: KindSecret}
+		return t, e
 	}
 	if login.Username == "" {
 		return fail(fmt.Sprintf("credential %q has no username", n.BMC.Credentials),
