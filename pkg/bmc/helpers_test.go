@@ -48,6 +48,15 @@ func startFleet(t *testing.T, n int, edit func(*lab.Site, *lab.Fleet)) (*lab.Fle
 	return f, dir
 }
 
+// TestMain removes the provision binary built for this run, if one was.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildBin != "" {
+		os.RemoveAll(filepath.Dir(buildBin))
+	}
+	os.Exit(code)
+}
+
 var (
 	buildOnce sync.Once
 	buildBin  string
