@@ -36,8 +36,8 @@ type Config struct {
 	Nodes   Nodes          // may be nil
 	Timeout time.Duration  // per-packet retransmit timeout, default 2 s
 	Retries int            // default 5
-	// MaxBlockSize caps the negotiated blksize; the library also clamps it to the
-	// interface MTU. Default 1468 (fits an Ethernet frame).
+	// MaxBlockSize caps the negotiated blksize. Default 1468 (fills a 1500-byte
+	// Ethernet frame).
 	MaxBlockSize int
 	// Window sends this many blocks before waiting for their ACKs (pin/tftp's
 	// "anticipate"); 0 or 1: lock-step as RFC 1350.
@@ -64,6 +64,10 @@ func New(cfg Config) (*Server, error) {
 	s.srv = tftp.NewServer(s.read, s.write)
 	s.srv.SetTimeout(orDefault(cfg.Timeout, 2*time.Second))
 	s.srv.SetRetries(orDefault(cfg.Retries, 5))
+	// pin/tftp's MTU-based clamp answered every blksize request with 512 here (the
+	// interface lookup falls back to 512), tripling the packets of a boot; cap blksize
+	// at MaxBlockSize instead, which the client's own MTU bounds anyway.
+	s.srv.SetBlockSizeNegotiation(false)
 	s.srv.SetBlockSize(orDefault(cfg.MaxBlockSize, 1468))
 	if cfg.Window > 1 {
 		s.srv.SetAnticipate(cfg.Window)

@@ -177,3 +177,52 @@ func waitEvent(t *testing.T, ev *events.Stream, kind events.Kind, detail string,
 	}
 	t.Fatalf("no %s event for %s with %s bytes; have %+v", kind, detail, strconv.FormatInt(bytes, 10), ev.Recent(""))
 }
+
+// TestOACKNegotiatesBlksizeAndTsize reads the server's OACK off the wire: the blksize a
+// PXE ROM asks for and the file's size come back.
+func TestOACKNegotiatesBlksizeAndTsize(t *testing.T) {
+	t.Parallel()
+	addr, _, _, want := startServer(t)
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv, _ := net.ResolveUDPAddr("udp4", addr)
+	rrq := []byte("\x00\x01undionly.kpxe\x00octet\x00blksize\x001432\x00tsize\x000\x00")
+	if _, err := c.WriteTo(rrq, srv); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 1500)
+	n, from, err := c.ReadFrom(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 2 || buf[1] != 6 {
+		t.Fatalf("want an OACK (opcode 6), got % x", buf[:n])
+	}
+	opts := map[string]string{}
+	f := strings.Split(string(buf[2:n]), "\x00")
+	for i := 0; i+1 < len(f); i += 2 {
+		opts[f[i]] = f[i+1]
+	}
+	if opts["blksize"] != "1432" || opts["tsize"] != strconv.Itoa(len(want)) {
+		t.Fatalf("OACK options %v, want blksize 1432 and tsize %d", opts, len(want))
+	}
+	// ACK block 0: the first DATA block carries 1432 bytes.
+	c.WriteTo([]byte{0, 4, 0, 0}, from)
+	n, _, err = c.ReadFrom(buf)
+	if err != nil || n != 4+1432 || buf[1] != 3 {
+		t.Fatalf("first DATA block: %d bytes, %v", n, err)
+	}
+	c.WriteTo([]byte{0, 5, 0, 0, 'd', 'o', 'n', 'e', 0}, from) // abort politely
+
+	// A larger request is capped at 1468, which fills a 1500-byte Ethernet frame.
+	c.WriteTo([]byte("\x00\x01undionly.kpxe\x00octet\x00blksize\x0065464\x00"), srv)
+	n, from, err = c.ReadFrom(buf)
+	if err != nil || !strings.Contains(string(buf[2:n]), "blksize\x001468\x00") {
+		t.Fatalf("blksize 65464 answered %q, %v; want 1468", buf[:n], err)
+	}
+	c.WriteTo([]byte{0, 5, 0, 0, 'd', 'o', 'n', 'e', 0}, from)
+}
