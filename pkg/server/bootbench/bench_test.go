@@ -132,7 +132,9 @@ func child(b *testing.B) {
 			}
 		}
 	}
-	fmt.Println("best round of each (failed: summed over all rounds):")
+	if len(order) > 0 {
+		fmt.Println("best round of each (failed: summed over all rounds):")
+	}
 	var results []storm
 	for _, name := range order {
 		r := best[name]
