@@ -33,7 +33,7 @@ type checkFlags struct {
 
 func (f *checkFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.expect, "expect", "", "expectations file (YAML or JSON), e.g. from 'provision agent expect NODE'")
+	fl.StringVar(&f.expect, "expect", "", "expectations file (YAML or JSON), e.g. from 'node-agent expect -i INVENTORY NODE'")
 	fl.StringVar(&f.storageSize, "storage-size", "1G", "size of each mount's test file (K, M, G, T suffixes, binary)")
 	fl.DurationVar(&f.storageTime, "storage-time", 30*time.Second, "time limit of each storage phase (write, read, buffered read)")
 	fl.IntVar(&f.storageJobs, "storage-jobs", 4, "parallel O_DIRECT streams per mount (requests in flight)")
@@ -56,7 +56,7 @@ func (f *checkFlags) options() (agent.Options, error) {
 	return o, nil
 }
 
-// netCheck runs the network checks; nil until the netcheck package provides them.
+// netCheck runs the network checks: netcheck.Run, set in net.go.
 var netCheck agent.NetFunc
 
 // parseSize reads "512M", "1G", "1GiB", "1048576".

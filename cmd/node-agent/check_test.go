@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/racklift/racklift/internal/testenv"
+	"github.com/racklift/racklift/pkg/agent"
 )
 
 func agentBin(t *testing.T) string {
@@ -140,5 +141,27 @@ func TestCheckRemovesStorageTestFileOnSignal(t *testing.T) {
 				t.Errorf("stderr %q", stderr.String())
 			}
 		})
+	}
+}
+
+// expect prints what check --expect reads back, from the example inventory.
+func TestExpectRoundTrip(t *testing.T) {
+	t.Parallel()
+	bin := agentBin(t)
+	out, err := exec.Command(bin, "expect", "-i", filepath.Join(testenv.RepoRoot(), "inventory", "examples", "site"), "gpu-a01-01").Output()
+	if err != nil {
+		t.Fatalf("expect: %v", err)
+	}
+	f := filepath.Join(t.TempDir(), "expect.yaml")
+	os.WriteFile(f, out, 0o644)
+	e, err := agent.LoadExpectations(f)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if e.Node != "gpu-a01-01" || e.GPU == nil || e.GPU.Count != 8 || len(e.Storage) != 2 || len(e.Networks) != 3 {
+		t.Fatalf("%+v", e)
+	}
+	if _, err := exec.Command(bin, "expect", "-i", filepath.Join(testenv.RepoRoot(), "inventory", "examples", "site"), "nope").Output(); err == nil {
+		t.Fatal("unknown node accepted")
 	}
 }

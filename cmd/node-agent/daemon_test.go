@@ -178,3 +178,46 @@ func TestDaemonServesMetricsAndStopsOnSIGTERM(t *testing.T) {
 		t.Fatal("daemon ignored SIGTERM")
 	}
 }
+
+// Throughput is measured once per --storage-every; later reports repeat it, marked with
+// when it was measured, while mount checks run every interval.
+func TestDaemonMeasuresStorageLessOften(t *testing.T) {
+	t.Parallel()
+	bin := agentBin(t)
+	data := t.TempDir()
+	srv := startServer(t, fmt.Sprintf(`{"node":"n3","storage":[{"mount":%q}]}`, data))
+	cmd := exec.Command(bin, "daemon", "--server", srv.URL, "--token-file", tokenFile(t), "--node", "n3",
+		"--spool", filepath.Join(t.TempDir(), "spool"), "--metrics-addr", "", "--interval", "200ms",
+		"--storage-every", "1h", "--storage-size", "4M")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && len(srv.got()) < 3 {
+		time.Sleep(50 * time.Millisecond)
+	}
+	reps := srv.got()
+	if len(reps) < 3 {
+		t.Fatalf("%d reports in 30s\n%s", len(reps), stderr.String())
+	}
+	for i, rep := range reps[:3] {
+		var write, mount string
+		for _, r := range rep.Results {
+			switch r.Name {
+			case "storage." + data + ".write":
+				write = r.Observed
+			case "storage." + data + ".mount":
+				mount = string(r.Status)
+			}
+		}
+		if mount == "" || write == "" {
+			t.Fatalf("report %d lacks mount or write: %+v", i, rep.Results)
+		}
+		if measured := strings.Contains(write, "(measured "); measured != (i > 0) {
+			t.Errorf("report %d write observed %q", i, write)
+		}
+	}
+}
