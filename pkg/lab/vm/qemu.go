@@ -140,9 +140,10 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		if cfg.Initrd != "" {
 			args = append(args, "-initrd", cfg.Initrd)
 		}
-		base := "console=ttyS0 panic=-1 "
-		if cfg.AllowReboot {
-			base = "console=ttyS0 "
+		// TCG guests on a busy host stall for seconds: no soft-lockup or RCU-stall reports.
+		base := "console=ttyS0 nowatchdog rcupdate.rcu_cpu_stall_suppress=1 "
+		if !cfg.AllowReboot {
+			base += "panic=-1 "
 		}
 		args = append(args, "-append", strings.TrimSpace(base+cfg.Append))
 	}
@@ -268,7 +269,7 @@ func (v *VM) QMP() (*QMP, error) {
 	if v.qmp != nil {
 		return v.qmp, nil
 	}
-	q, err := DialQMP(v.QMPSocket, 10*time.Second)
+	q, err := DialQMP(v.QMPSocket, 30*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("vm %s: %w", v.Name, err)
 	}

@@ -122,7 +122,7 @@ echo "RACKLIFT-VLAN $(cat /proc/net/vlan/config 2>/dev/null | grep -c eth0.200)"
 	if m[1] != k.Version {
 		t.Errorf("guest runs kernel %q, want %q", m[1], k.Version)
 	}
-	m, err = g.WaitForLine(regexp.MustCompile(`RACKLIFT-VLAN (\d+)`), time.Minute)
+	m, err = g.WaitForLine(regexp.MustCompile(`RACKLIFT-VLAN (\d+)`), 3*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,17 +130,17 @@ echo "RACKLIFT-VLAN $(cat /proc/net/vlan/config 2>/dev/null | grep -c eth0.200)"
 		t.Errorf("eth0.200 not in /proc/net/vlan/config (count %s); log:\n%s", m[1], g.LogTail(30))
 	}
 	// The control channel runs commands and returns their output and status.
-	if _, err := g.WaitForLine(regexp.MustCompile(vm.ControlReady), time.Minute); err != nil {
+	if _, err := g.WaitForLine(regexp.MustCompile(vm.ControlReady), 3*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	out, rc, err := g.Exec("cat /sys/class/net/eth0/address; false", 30*time.Second)
+	out, rc, err := g.Exec("cat /sys/class/net/eth0/address; false", 2*time.Minute)
 	if err != nil || rc != 1 || strings.TrimSpace(out) != "52:54:00:cb:00:01" {
 		t.Errorf("Exec: out %q rc %d err %v, want the NIC's MAC and status 1", out, rc, err)
 	}
-	if _, _, err := g.Exec("poweroff -f", 10*time.Second); err == nil {
+	if _, _, err := g.Exec("poweroff -f", 30*time.Second); err == nil {
 		t.Log("poweroff answered before QEMU exited")
 	}
-	if err := g.Wait(time.Minute); err != nil {
+	if err := g.Wait(2 * time.Minute); err != nil {
 		t.Errorf("guest did not power off: %v", err)
 	}
 }
@@ -178,7 +178,7 @@ func TestNetBootReachesIPXE(t *testing.T) {
 			if _, err := g.WaitForLine(regexp.MustCompile(`(?i)net0: 52:54:00:cb:01:02`), 3*time.Minute); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := g.WaitForLine(regexp.MustCompile(`Configuring \(net0 52:54:00:cb:01:02\)|DHCP`), time.Minute); err != nil {
+			if _, err := g.WaitForLine(regexp.MustCompile(`Configuring \(net0 52:54:00:cb:01:02\)|DHCP`), 3*time.Minute); err != nil {
 				t.Fatal(err)
 			}
 			q, err := g.QMP()
@@ -204,7 +204,7 @@ func TestNetBootReachesIPXE(t *testing.T) {
 			if err := q.Quit(); err != nil {
 				t.Fatal(err)
 			}
-			if err := g.Wait(30 * time.Second); err != nil {
+			if err := g.Wait(time.Minute); err != nil {
 				t.Error(err)
 			}
 		})
