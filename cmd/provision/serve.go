@@ -11,6 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/racklift/racklift/pkg/agent"
+	"github.com/racklift/racklift/pkg/api"
+	"github.com/racklift/racklift/pkg/inventory"
+	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/server"
 	"github.com/racklift/racklift/templates"
 )
@@ -18,10 +22,11 @@ import (
 var serveFlags struct {
 	iface, listen                  string
 	httpPort, tftpPort             int
-	pxeDir, artifacts, stateDir    string
+	pxeDir, artifacts              string
 	agentBin, templates, logFormat string
 	noDHCP                         bool
 	tftpWindow                     uint
+	agentPort, wave                int
 }
 
 var serveCmd = &cobra.Command{
@@ -49,19 +54,28 @@ and the last good inventory stays in force.`,
 		if serveFlags.templates != "" {
 			tfs = os.DirFS(serveFlags.templates)
 		}
-		agent := serveFlags.agentBin
-		if agent == "" {
+		agentBin := serveFlags.agentBin
+		if agentBin == "" {
 			if exe, err := os.Executable(); err == nil {
 				if p := filepath.Join(filepath.Dir(exe), "node-agent"); fileExists(p) {
-					agent = p
+					agentBin = p
 				}
 			}
 		}
 		s, err := server.New(server.Config{
 			Inventory: global.inventory, Interface: serveFlags.iface, Listen: serveFlags.listen,
 			HTTPPort: serveFlags.httpPort, TFTPPort: serveFlags.tftpPort,
-			PXEDir: serveFlags.pxeDir, Artifacts: serveFlags.artifacts, StateDir: serveFlags.stateDir,
-			AgentBinary: agent, Templates: tfs, Log: slog.New(h), NoDHCP: serveFlags.noDHCP, TFTPWindow: serveFlags.tftpWindow,
+			PXEDir: serveFlags.pxeDir, Artifacts: serveFlags.artifacts, StateDir: stateOpts.dir,
+			AgentBinary: agentBin, Templates: tfs, Log: slog.New(h), NoDHCP: serveFlags.noDHCP, TFTPWindow: serveFlags.tftpWindow,
+			AgentPort: serveFlags.agentPort,
+			Provision: &api.CoreConfig{
+				StateDir: stateOpts.dir, ControlAPI: stateOpts.api,
+				Secrets: &inventory.Secrets{File: global.secrets},
+				Expect: func(inv *inventory.Inventory, node string) (any, error) {
+					return agent.ExpectationsFor(inv, node)
+				},
+				Lifecycle: lifecycle.Config{Wave: serveFlags.wave},
+			},
 		})
 		if err != nil {
 			return err
@@ -85,7 +99,8 @@ func init() {
 	f.IntVar(&serveFlags.tftpPort, "tftp-port", 69, "TFTP port")
 	f.StringVar(&serveFlags.pxeDir, "pxe-dir", "pxe", "directory of iPXE binaries served over TFTP (make pxe fills it)")
 	f.StringVar(&serveFlags.artifacts, "artifacts", "artifacts", "directory of kernels, initrds and images served at /artifacts/")
-	f.StringVar(&serveFlags.stateDir, "state-dir", ".state", "where serve keeps discovered MACs and installed flags")
+	f.IntVar(&serveFlags.agentPort, "agent-port", 8443, "agent API port (HTTPS with serve's CA) on the serve address")
+	f.IntVar(&serveFlags.wave, "wave", 0, "default for `up`: how many nodes may be power-cycled and not yet past pxe at once (0: unlimited)")
 	f.StringVar(&serveFlags.agentBin, "agent-bin", "", "node-agent binary served to installers (default: node-agent next to provision)")
 	f.StringVar(&serveFlags.templates, "templates", "", "templates directory (ipxe/, install/, systemd/) instead of the built-in ones")
 	f.StringVar(&serveFlags.logFormat, "log-format", "text", "log format: text or json")

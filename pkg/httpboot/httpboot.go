@@ -50,6 +50,9 @@ type Config struct {
 	Events      *events.Stream
 	Nodes       Nodes
 	Log         *slog.Logger
+	// BootArgs adds a node's credentials to its kernel command line (api.Core.BootArgs:
+	// agent token, CA fingerprint, agent API); an error serves the local-disk script.
+	BootArgs func(node, mac string) ([]string, error)
 }
 
 // Handler serves the routes below on its mux.
@@ -149,7 +152,13 @@ func (h *Handler) script(w http.ResponseWriter, r *http.Request) {
 	default:
 		e.Node, e.Detail = np.Node, "boot"
 		var args []string
-		if args, err = h.installs.KernelArgs(np); err == nil {
+		if args, err = h.installs.KernelArgs(np); err == nil && h.cfg.BootArgs != nil {
+			var creds []string
+			if creds, err = h.cfg.BootArgs(np.Node, np.Reservation.MACString); err == nil {
+				args = append(args, creds...)
+			}
+		}
+		if err == nil {
 			body, err = h.ipxe.Boot(np, args...)
 		}
 		if err != nil {

@@ -93,6 +93,11 @@ func (s *Server) Reload() error {
 		s.Events.Publish(events.Event{Kind: events.Reload, Detail: s.cfg.Inventory, Err: err.Error()})
 		return err
 	}
+	if s.core != nil {
+		if err := s.core.SetInventory(snap.inv); err != nil {
+			s.log.Error("inventory reload: provisioning state", "error", err)
+		}
+	}
 	old := s.cur.Swap(snap)
 	s.reloads.WithLabelValues("applied").Inc()
 	s.nodes.Set(float64(len(snap.plan.Nodes)))

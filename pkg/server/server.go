@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/dhcp"
 	"github.com/racklift/racklift/pkg/events"
 	"github.com/racklift/racklift/pkg/httpboot"
@@ -48,6 +49,12 @@ type Config struct {
 	TFTPWindow uint
 	// NoDHCP leaves DHCP to another server whatever the network's mode says.
 	NoDHCP bool
+	// Provision, when set, runs the provisioning core (state, lifecycle, agent API,
+	// control socket): it gets every inventory put in force and every boot event, and
+	// gives boot scripts their agent credentials. Hosts and AgentListen default to the
+	// listen address (agent API on AgentPort).
+	Provision *api.CoreConfig
+	AgentPort int // default 8443
 }
 
 // snapshot is one good inventory and its plan.
@@ -76,6 +83,8 @@ type Server struct {
 
 	httpAddr net.Addr
 	ready    chan struct{}
+
+	core *api.Core
 }
 
 // New loads the inventory (a defect is a startup error) and prepares the services.
@@ -112,6 +121,22 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.cur.Store(snap)
 	s.nodes.Set(float64(len(snap.plan.Nodes)))
+	if cfg.Provision != nil {
+		if s.core, err = openCore(cfg, ip); err != nil {
+			return nil, err
+		}
+		// Run closes the core; a failure from here on must close it (its lock on
+		// state.db, its listeners) before returning.
+		defer func() {
+			if err != nil {
+				s.core.Close()
+				s.core = nil
+			}
+		}()
+		if err = s.core.SetInventory(snap.inv); err != nil {
+			return nil, err
+		}
+	}
 	if s.discovered, err = dhcp.OpenDiscovered(cfg.StateDir); err != nil {
 		return nil, err
 	}
@@ -119,6 +144,27 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// openCore opens the provisioning core on serve's address: its certificate names ip, and
+// the agent API listens on ip:AgentPort unless the config says otherwise.
+func openCore(cfg Config, ip netip.Addr) (*api.Core, error) {
+	pc := *cfg.Provision
+	pc.Hosts = append(append([]string(nil), pc.Hosts...), ip.String())
+	if pc.AgentListen == "" {
+		port := cfg.AgentPort
+		if port == 0 {
+			port = 8443
+		}
+		pc.AgentListen = netip.AddrPortFrom(ip, uint16(port)).String()
+	}
+	if pc.Log == nil {
+		pc.Log = cfg.Log
+	}
+	if pc.StateDir == "" {
+		pc.StateDir = cfg.StateDir
+	}
+	return api.OpenCore(pc)
 }
 
 // bindAddr is the one address serve listens on.
@@ -248,6 +294,28 @@ func (s *Server) Run(ctx context.Context) error {
 		}()
 	}
 
+	// The provisioning core first, so it hears every boot event; it is stopped and
+	// closed last, after the boot services (its store must outlive their events).
+	if s.core != nil {
+		var cwg sync.WaitGroup
+		cwg.Add(2)
+		go func() {
+			defer cwg.Done()
+			s.core.Follow(ctx, s.Events)
+		}()
+		go func() {
+			defer cwg.Done()
+			if err := s.core.Run(ctx); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("provisioning core: %w", err)
+			}
+		}()
+		defer func() {
+			cancel()
+			cwg.Wait()
+			s.core.Close()
+		}()
+	}
+
 	nw := s.network()
 	netName := ""
 	if nw != nil {
@@ -272,6 +340,7 @@ func (s *Server) Run(ctx context.Context) error {
 	hb, err := httpboot.New(httpboot.Config{
 		Plans: s, Templates: s.cfg.Templates, Artifacts: s.cfg.Artifacts, PXEDir: s.cfg.PXEDir,
 		AgentBinary: s.cfg.AgentBinary, State: s.state, Events: s.Events, Nodes: s, Log: s.log,
+		BootArgs: s.bootArgs(),
 	})
 	if err != nil {
 		return err
@@ -351,4 +420,14 @@ func (s *Server) apiEvents(w http.ResponseWriter, r *http.Request) {
 func (s *Server) apiDiscovered(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(s.discovered.List())
+}
+
+// IP is the address serve listens on.
+func (s *Server) IP() netip.Addr { return s.ip }
+
+func (s *Server) bootArgs() func(node, mac string) ([]string, error) {
+	if s.core == nil {
+		return nil
+	}
+	return s.core.BootArgs
 }
