@@ -21,6 +21,7 @@ import (
 	"github.com/racklift/racklift/pkg/agent/hw"
 	"github.com/racklift/racklift/pkg/agent/metrics"
 	"github.com/racklift/racklift/pkg/agent/report"
+	"github.com/racklift/racklift/pkg/netsetup"
 )
 
 type daemonFlags struct {
@@ -28,7 +29,7 @@ type daemonFlags struct {
 	server, tokenFile, spool, metricsAddr, node string
 	caFingerprint, stage                        string
 	interval, deliverTimeout, storageEvery      time.Duration
-	once                                        bool
+	once, applyNetworks                         bool
 }
 
 func init() {
@@ -67,6 +68,7 @@ it); it exits 0 once delivered, 2 if --deliver-timeout passes first.`,
 	fl.BoolVar(&f.once, "once", false, "run one cycle, deliver the report and exit")
 	fl.DurationVar(&f.storageEvery, "storage-every", 24*time.Hour, "how often to measure storage throughput (it loads the disks); mount and NFS checks run every interval")
 	fl.StringVar(&f.caFingerprint, "ca-fingerprint", "", "pin serve's CA for an https --server: sha256:<hex> (racklift.ca= on the kernel command line)")
+	fl.BoolVar(&f.applyNetworks, "apply-networks", false, "set up the node's VLAN sub-interfaces, addresses and MTUs from the expectations before the first checks (the agent ramdisk uses it; like 'node-agent net apply')")
 	fl.StringVar(&f.stage, "stage", "installed", "what the agent runs in, told to the server: installed or ramdisk")
 	root.AddCommand(cmd)
 }
@@ -160,8 +162,13 @@ func runDaemon(f *daemonFlags) error {
 
 	var lastMeasured time.Time
 	var lastThroughput []check.Result
+	applied := false
 	for {
 		exp := expectations(ctx, f, client, node, log)
+		if f.applyNetworks && !applied && len(exp.Networks) > 0 {
+			applied = true
+			applyNetworks(ctx, exp, filepath.Join(f.spool, "net-state.json"), log)
+		}
 		runOpts := opts
 		measure := lastMeasured.IsZero() || time.Since(lastMeasured) >= f.storageEvery
 		runOpts.Storage.NoThroughput = !measure
@@ -267,4 +274,25 @@ func logSummary(log *slog.Logger, rs []check.Result) {
 		return
 	}
 	log.Info("checks passed", "count", len(rs))
+}
+
+// applyNetworks makes the node's links match its networks (VLAN sub-interfaces, addresses,
+// MTUs) so the network checks that follow test the switch, not a node nobody configured.
+// A failure is logged; the checks then say which network is missing.
+func applyNetworks(ctx context.Context, exp *agent.Expectations, statePath string, log *slog.Logger) {
+	os.MkdirAll(filepath.Dir(statePath), 0o700)
+	kind := netsetup.VLAN{}
+	d, err := netsetup.FromNetworks(netsetup.NodeManaged(exp.Networks), kind)
+	if err == nil {
+		var r *netsetup.Report
+		r, err = netsetup.Run(ctx, "apply", d, netsetup.Options{StatePath: statePath, Kind: kind}, false, netsetup.Verify{})
+		if r != nil {
+			for _, c := range r.Changes {
+				log.Info("network set up", "op", c.Op, "what", c.What, "link", c.Link, "network", c.Network, "to", c.To)
+			}
+		}
+	}
+	if err != nil {
+		log.Error("cannot set up the node's networks", "error", err.Error())
+	}
 }

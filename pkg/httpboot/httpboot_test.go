@@ -89,7 +89,7 @@ func TestScripts(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	code, body := get(t, f.srv.URL+"/ipxe/52:54:00:04:00:01")
-	if code != 200 || !strings.Contains(body, "kernel http://10.204.0.1:8080/artifacts/lab/vmlinuz initrd=initrd.img console=ttyS0,115200n8 panic=10 racklift.server=http://10.204.0.1:8080 racklift.node=lab-01 ||") {
+	if code != 200 || !strings.Contains(body, "kernel http://10.204.0.1:8080/artifacts/lab/vmlinuz initrd=initrd.img console=ttyS0,115200n8 panic=10 racklift.mount=/dev/vda:/scratch racklift.server=http://10.204.0.1:8080 racklift.node=lab-01 ||") {
 		t.Fatalf("lab-01 script (%d):\n%s", code, body)
 	}
 	code, body = get(t, f.srv.URL+"/ipxe/52:54:00:99:99:99")

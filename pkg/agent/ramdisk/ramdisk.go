@@ -30,6 +30,9 @@ const (
 	ArgToken  = "racklift.token"  // the node's agent token
 	ArgCA     = "racklift.ca"     // sha256:<hex> pin of serve's CA
 	ArgAfter  = "racklift.after"  // wait (default), poweroff or reboot once reported
+	// ArgMount mounts disks before the checks, DEV:DIR[,DEV:DIR...] (e.g. /dev/vda:/scratch),
+	// so a profile's storage mounts can be measured before any OS is installed.
+	ArgMount = "racklift.mount"
 )
 
 // Init is the ramdisk's /init, after vm.Preamble (mounts, loopback, modules). The token
@@ -38,7 +41,7 @@ const Init = `
 mkdir -p /run/racklift /etc
 chmod 700 /run/racklift
 chmod 755 /etc/racklift/udhcpc.sh # the builder writes contents 0644
-API= SERVER= NODE= TOKEN= CA= AFTER=wait
+API= SERVER= NODE= TOKEN= CA= AFTER=wait MOUNTS=
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     racklift.api=*) API="${arg#racklift.api=}" ;;
@@ -47,6 +50,7 @@ for arg in $(cat /proc/cmdline); do
     racklift.token=*) TOKEN="${arg#racklift.token=}" ;;
     racklift.ca=*) CA="${arg#racklift.ca=}" ;;
     racklift.after=*) AFTER="${arg#racklift.after=}" ;;
+    racklift.mount=*) MOUNTS="${arg#racklift.mount=}" ;;
   esac
 done
 URL="${API:-$SERVER}"
@@ -78,6 +82,16 @@ else
   echo "racklift-agent: no DHCP lease on any NIC:$nics (is the provisioning VLAN untagged on the switch port?)"
 fi
 
+for m in $(echo "$MOUNTS" | tr ',' ' '); do
+  dev="${m%%:*}" dir="${m#*:}"
+  mkdir -p "$dir"
+  if mount "$dev" "$dir" 2>/tmp/mount.err; then
+    echo "racklift-agent: mounted $dev on $dir"
+  else
+    echo "racklift-agent: cannot mount $dev on $dir: $(cat /tmp/mount.err)"
+  fi
+done
+
 set --
 [ -n "$NODE" ] && set -- --node "$NODE"
 [ -n "$CA" ] && set -- "$@" --ca-fingerprint "$CA"
@@ -87,7 +101,7 @@ if [ -z "$URL" ]; then
 else
   echo "racklift-agent: reporting to $URL"
   node-agent daemon --once --stage ramdisk --server "$URL" --token-file /run/racklift/token \
-    --spool /run/racklift/spool --metrics-addr "" --deliver-timeout 10m "$@"
+    --spool /run/racklift/spool --metrics-addr "" --deliver-timeout 10m --apply-networks "$@"
   rc=$?
   if [ $rc -eq 0 ]; then echo "racklift-agent: report delivered"; else echo "racklift-agent: report not delivered (exit $rc)"; fi
 fi
