@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,7 +28,9 @@ var serveFlags struct {
 	agentBin, templates, logFormat string
 	noDHCP                         bool
 	tftpWindow                     uint
-	agentPort, wave                int
+	agentPort, wave, attempts      int
+	bmcTimeout                     time.Duration
+	phaseTimeouts                  map[string]string
 }
 
 var serveCmd = &cobra.Command{
@@ -62,6 +66,10 @@ and the last good inventory stays in force.`,
 				}
 			}
 		}
+		lc, err := serveLifecycle()
+		if err != nil {
+			return err
+		}
 		s, err := server.New(server.Config{
 			Inventory: global.inventory, Interface: serveFlags.iface, Listen: serveFlags.listen,
 			HTTPPort: serveFlags.httpPort, TFTPPort: serveFlags.tftpPort,
@@ -74,7 +82,7 @@ and the last good inventory stays in force.`,
 				Expect: func(inv *inventory.Inventory, node string) (any, error) {
 					return agent.ExpectationsFor(inv, node)
 				},
-				Lifecycle: lifecycle.Config{Wave: serveFlags.wave},
+				Lifecycle: lc,
 			},
 		})
 		if err != nil {
@@ -84,6 +92,26 @@ and the last good inventory stays in force.`,
 		defer stop()
 		return s.Run(ctx)
 	},
+}
+
+// serveLifecycle is the lifecycle tuning from serve's flags.
+func serveLifecycle() (lifecycle.Config, error) {
+	lc := lifecycle.Config{Wave: serveFlags.wave, MaxAttempts: serveFlags.attempts, BMCTimeout: serveFlags.bmcTimeout}
+	for phase, v := range serveFlags.phaseTimeouts {
+		p := lifecycle.Phase(phase)
+		if _, ok := lifecycle.DefaultTimeouts[p]; !ok {
+			return lc, fmt.Errorf("--phase-timeout %s=%s: no such timed phase (powering, pxe, booting, agent, validating)", phase, v)
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return lc, fmt.Errorf("--phase-timeout %s=%s: want a positive duration such as 10m", phase, v)
+		}
+		if lc.Timeouts == nil {
+			lc.Timeouts = map[lifecycle.Phase]time.Duration{}
+		}
+		lc.Timeouts[p] = d
+	}
+	return lc, nil
 }
 
 func fileExists(p string) bool {
@@ -100,7 +128,10 @@ func init() {
 	f.StringVar(&serveFlags.pxeDir, "pxe-dir", "pxe", "directory of iPXE binaries served over TFTP (make pxe fills it)")
 	f.StringVar(&serveFlags.artifacts, "artifacts", "artifacts", "directory of kernels, initrds and images served at /artifacts/")
 	f.IntVar(&serveFlags.agentPort, "agent-port", 8443, "agent API port (HTTPS with serve's CA) on the serve address")
-	f.IntVar(&serveFlags.wave, "wave", 0, "default for `up`: how many nodes may be power-cycled and not yet past pxe at once (0: unlimited)")
+	f.IntVar(&serveFlags.attempts, "attempts", 3, "attempts per node and up run, each with one power cycle, before the node is failed")
+	f.DurationVar(&serveFlags.bmcTimeout, "bmc-timeout", 90*time.Second, "how long one BMC call may take before the attempt fails (a hung BMC)")
+	f.StringToStringVar(&serveFlags.phaseTimeouts, "phase-timeout", nil, "override a phase's timeout, e.g. booting=20m,validating=1h (defaults: powering 3m, pxe 5m, booting 10m, agent 5m, validating 30m)")
+	f.IntVar(&serveFlags.wave, "wave", 0, "default for up: how many nodes may be power-cycled and not yet past pxe at once (0: unlimited)")
 	f.StringVar(&serveFlags.agentBin, "agent-bin", "", "node-agent binary served to installers (default: node-agent next to provision)")
 	f.StringVar(&serveFlags.templates, "templates", "", "templates directory (ipxe/, install/, systemd/) instead of the built-in ones")
 	f.StringVar(&serveFlags.logFormat, "log-format", "text", "log format: text or json")
