@@ -23,17 +23,28 @@ func TestBenchComparesWithFio(t *testing.T) {
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if len(r.AgentRuns) != 2 || len(r.FioRuns) != 2 || r.Agent.WriteMBps <= 0 || r.Fio.WriteMBps <= 0 || r.Agent.ReadMBps <= 0 || r.Fio.ReadMBps <= 0 || r.WriteRatio <= 0 {
-		t.Fatalf("%+v", r)
+	if r.Rounds != 2 || len(r.PerRound) != 2 || r.Warmup.FioWrite <= 0 {
+		t.Fatalf("rounds: %+v", r)
 	}
-	want := []string{"--rw=write", "--bs=1048576", "--direct=1", "--ioengine=psync", "--numjobs=2", "--size=16777216", "--offset_increment=16777216"}
+	for _, x := range append(r.PerRound, r.Warmup) {
+		if x.AgentWrite <= 0 || x.FioWrite <= 0 || x.AgentRead <= 0 || x.FioRead <= 0 {
+			t.Fatalf("round %d: %+v", x.Round, x)
+		}
+	}
+	if r.PerRound[0].First == r.PerRound[1].First {
+		t.Errorf("both rounds started with %s: the order must alternate", r.PerRound[0].First)
+	}
+	if want := r.Agent.WriteMBps / r.Fio.WriteMBps; r.WriteRatio != want || r.Goal != map[bool]string{true: "PASS", false: "MISS"}[r.WritePass && r.ReadPass] {
+		t.Errorf("write ratio %v, want median agent / median fio %v; goal %s", r.WriteRatio, want, r.Goal)
+	}
+	want := []string{"--rw=write", "--bs=1048576", "--direct=1", "--ioengine=psync", "--iodepth=1", "--numjobs=2", "--size=16777216", "--offset_increment=16777216", "--end_fsync=1"}
 	for _, w := range want {
 		found := false
-		for _, a := range r.FioCommand {
+		for _, a := range r.FioWrite {
 			found = found || a == w
 		}
 		if !found {
-			t.Errorf("fio command %v lacks %s", r.FioCommand, w)
+			t.Errorf("fio command %v lacks %s", r.FioWrite, w)
 		}
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
@@ -41,11 +52,45 @@ func TestBenchComparesWithFio(t *testing.T) {
 	}
 }
 
-func TestMedian(t *testing.T) {
-	if m := median([]float64{3, 1, 2}); m != 2 {
-		t.Fatal(m)
+func TestMedianAndSpread(t *testing.T) {
+	for _, tc := range []struct {
+		xs             []float64
+		median, spread float64
+	}{
+		{[]float64{3, 1, 2}, 2, 0.5},
+		{[]float64{4, 1, 2, 3}, 2.5, 0.6},
+		{[]float64{10, 10, 10, 10, 50}, 10, 0},
+		{nil, 0, 0},
+	} {
+		if m, s := median(tc.xs), spread(tc.xs); m != tc.median || s != tc.spread {
+			t.Errorf("%v: median %v spread %v, want %v %v", tc.xs, m, s, tc.median, tc.spread)
+		}
 	}
-	if m := median([]float64{4, 1, 2, 3}); m != 2.5 {
-		t.Fatal(m)
+}
+
+func TestBenchVerdict(t *testing.T) {
+	rep := &benchReport{SizeBytes: 1e9, PerRound: []benchRound{
+		{AgentWrite: 100, FioWrite: 100, AgentRead: 100, FioRead: 120},
+		{AgentWrite: 95, FioWrite: 100, AgentRead: 80, FioRead: 100},
+		{AgentWrite: 300, FioWrite: 100, AgentRead: 85, FioRead: 100},
+	}}
+	for i := range rep.PerRound {
+		r := &rep.PerRound[i]
+		r.WriteRatio, r.ReadRatio = r.AgentWrite/r.FioWrite, r.AgentRead/r.FioRead
+	}
+	summarise(rep)
+	// One outlier round does not move the write medians; read is 85/100 on the medians.
+	if rep.WriteRatio != 1 || !rep.WritePass || rep.ReadRatio != 0.85 || rep.ReadPass || rep.Goal != "MISS" {
+		t.Fatalf("%+v", rep)
+	}
+	for _, x := range []float64{0.9, 1.1, 1} {
+		if !withinGoal(x) {
+			t.Errorf("%v is within ±10%%", x)
+		}
+	}
+	for _, x := range []float64{0.89, 1.11, 0} {
+		if withinGoal(x) {
+			t.Errorf("%v is outside ±10%%", x)
+		}
 	}
 }
