@@ -40,6 +40,9 @@ type Config struct {
 	// next power on or reset, like a one-time override: ipmi_sim does not tell the
 	// chassis control whether the override was set persistent.
 	KeepBootDevice bool
+	// NetNS runs ipmi_sim, and ipmitool from Ipmitool, inside this named network
+	// namespace (ip netns exec), so Addr is that namespace's address.
+	NetNS string
 }
 
 // Sim is a running ipmi_sim.
@@ -229,10 +232,11 @@ esac
 
 // Start runs ipmi_sim and waits until it answers on its port.
 func (s *Sim) Start(ctx context.Context) error {
-	s.cmd = exec.Command(s.cfg.Binary, "-n", "-c", s.path("lan.conf"), "-f", s.path(s.cfg.Name+".emu"), "-s", s.path("state"))
+	s.cmd = s.command(context.Background(), s.cfg.Binary, "-n", "-c", s.path("lan.conf"), "-f", s.path(s.cfg.Name+".emu"), "-s", s.path("state"))
 	s.cmd.Dir = s.cfg.Dir
 	s.cmd.Stdout, s.cmd.Stderr = &s.log, &s.log
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group for Close; killed with the process that started it.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("ipmisim: starting ipmi_sim for %s: %w", s.cfg.Name, err)
 	}
@@ -280,6 +284,32 @@ func (s *Sim) Close() error {
 	return nil
 }
 
+// command runs name inside Config.NetNS when set; ip execs it, so the process is name's.
+func (s *Sim) command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	if s.cfg.NetNS != "" {
+		return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", s.cfg.NetNS, name}, args...)...)
+	}
+	return exec.CommandContext(ctx, name, args...)
+}
+
+// PID is ipmi_sim's process id, 0 before Start.
+func (s *Sim) PID() int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
+// MachineOff records that the machine lost power by itself (its guest powered off or
+// QEMU died), so the BMC reports it off and the next power on starts it again.
+func (s *Sim) MachineOff() error {
+	tmp := s.path("power.machine")
+	if err := os.WriteFile(tmp, []byte("0\n"), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, s.path("power"))
+}
+
 // Host and Port are where the simulated BMC listens.
 func (s *Sim) Host() string { return s.cfg.Addr }
 func (s *Sim) Port() int    { return s.cfg.Port }
@@ -325,8 +355,8 @@ func (s *Sim) Ipmitool(ctx context.Context, args ...string) (string, error) {
 func (s *Sim) ipmitool(ctx context.Context, timing []string, args ...string) (string, error) {
 	base := []string{"-I", "lanplus", "-H", s.cfg.Addr, "-p", strconv.Itoa(s.cfg.Port), "-U", s.cfg.Username, "-E", "-C", "3"}
 	base = append(base, timing...)
-	cmd := exec.CommandContext(ctx, "ipmitool", append(base, args...)...)
-	cmd.Env = []string{"IPMITOOL_PASSWORD=" + s.cfg.Password}
+	cmd := s.command(ctx, "ipmitool", append(base, args...)...)
+	cmd.Env = []string{"IPMITOOL_PASSWORD=" + s.cfg.Password, "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("ipmitool %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))

@@ -20,6 +20,8 @@ type QEMUMachine struct {
 	// GracefulWait is how long a graceful power-off waits for the guest to power
 	// itself off before pulling the power; default 30 s.
 	GracefulWait time.Duration
+	// Started, when set, is told of every QEMU it starts (e.g. to record its PID).
+	Started func(*vm.VM)
 
 	mu     sync.Mutex
 	guest  *vm.VM
@@ -72,6 +74,9 @@ func (m *QEMUMachine) start(target string) error {
 	}
 	m.guest, m.mode = g, bootName(target)
 	m.boots = append(m.boots, m.mode)
+	if m.Started != nil {
+		m.Started(g)
+	}
 	return nil
 }
 

@@ -24,6 +24,11 @@ type NIC struct {
 	// ROM overrides the option ROM (e.g. /usr/lib/ipxe/qemu/efi-virtio.rom); empty: QEMU's
 	// default iPXE ROM for the model.
 	ROM string
+	// NoROM loads no option ROM on this NIC (e.g. a second NIC that must not net boot).
+	NoROM bool
+	// Slot is the NIC's PCI slot (0: QEMU's next free one). A guest with udev names a
+	// virtio NIC in slot 3 ens3, so a lab guest can match its inventory's names.
+	Slot int
 }
 
 // Config is one guest.
@@ -161,7 +166,12 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		if n.MAC != "" {
 			dev += ",mac=" + n.MAC
 		}
+		if n.Slot > 0 {
+			dev += fmt.Sprintf(",addr=%#x", n.Slot)
+		}
 		switch {
+		case n.NoROM:
+			dev += ",romfile="
 		case n.ROM != "":
 			dev += ",romfile=" + n.ROM
 		case !cfg.NetBoot && cfg.Firmware == "":
@@ -225,6 +235,14 @@ func StartT(t testing.TB, cfg Config) *VM {
 		}
 	})
 	return v
+}
+
+// PID is QEMU's process id (ip execs QEMU when Config.NetNS is set, so it is QEMU's).
+func (v *VM) PID() int {
+	if v.cmd.Process == nil {
+		return 0
+	}
+	return v.cmd.Process.Pid
 }
 
 // Done is closed when QEMU has exited.
