@@ -92,6 +92,15 @@ func Down(netnsName, dir string) error {
 	return errors.Join(errs...)
 }
 
+// KillInside ends every process inside the named namespace (SIGTERM, then SIGKILL after
+// 3 s), e.g. a provision serve started there, before the process holding the rack is
+// stopped: once the namespace is deleted its processes can no longer be found by name.
+func KillInside(netnsName string) error {
+	pids, err := netns.PIDs(netnsName)
+	kill(pids)
+	return err
+}
+
 // isOurs checks that a recorded PID still runs the program recorded, not a reused PID.
 func isOurs(pid int, kind string) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
