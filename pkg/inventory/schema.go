@@ -191,6 +191,8 @@ var fieldDocs = map[string]string{
 	"StorageExpect.MinReadMBps":  "Minimum sequential read, MB/s.",
 	"StorageExpect.MinWriteMBps": "Minimum sequential write, MB/s.",
 	"StorageExpect.Nconnect":     "NFS: the nconnect the mount must use (1-16).",
+	"StorageExpect.TestSizeMiB":  "Size of the throughput test file in MiB (default: the agent's --storage-size, 1 GiB); keep it below the free space.",
+	"StorageExpect.TestSeconds":  "Time limit of each throughput phase in seconds (default: the agent's --storage-time, 30).",
 
 	"Credential.Name":     "Name bmc.credentials refers to; the password is read from RACKLIFT_CRED_<NAME>_PASSWORD or the secrets file.",
 	"Credential.Username": "Login name; RACKLIFT_CRED_<NAME>_USERNAME or the secrets file may override it.",

@@ -94,6 +94,10 @@ type StorageExpect struct {
 	MinReadMBps  float64 `yaml:"min_read_mbps,omitempty" json:"min_read_mbps,omitempty"`
 	MinWriteMBps float64 `yaml:"min_write_mbps,omitempty" json:"min_write_mbps,omitempty"`
 	Nconnect     int     `yaml:"nconnect,omitempty" json:"nconnect,omitempty"` // NFS: expected nconnect
+	// TestSizeMiB and TestSeconds bound the throughput test on this mount (the agent's
+	// --storage-size and --storage-time otherwise): small disks, slow labs.
+	TestSizeMiB int `yaml:"test_size_mib,omitempty" json:"test_size_mib,omitempty"`
+	TestSeconds int `yaml:"test_seconds,omitempty" json:"test_seconds,omitempty"`
 }
 
 // Credential names a BMC login. Only the username may be written in the inventory;

@@ -356,6 +356,9 @@ func (v *validator) expect(src source, path []string, e *Expect) {
 		if s.MinReadMBps < 0 || s.MinWriteMBps < 0 {
 			v.add(at("storage", idx), "minimum throughputs are MB/s and cannot be negative", "storage %s has a negative minimum throughput", s.Mount)
 		}
+		if s.TestSizeMiB < 0 || s.TestSeconds < 0 {
+			v.add(at("storage", idx), "test_size_mib and test_seconds are positive, e.g. 4096 and 30; leave them out for the agent's defaults", "storage %s has a negative test size or time", s.Mount)
+		}
 		if s.Nconnect < 0 || s.Nconnect > 16 {
 			v.add(at("storage", idx, "nconnect"), "the Linux NFS client allows nconnect 1-16", "nconnect %d of %s is outside 1-16", s.Nconnect, s.Mount)
 		}

@@ -126,7 +126,14 @@ func checkMount(ctx context.Context, e inventory.StorageExpect, mounts []Mount, 
 		return out
 	}
 	start = time.Now()
-	t, err := Measure(ctx, e.Mount, o.Params, !o.NoBuffered)
+	p := o.Params
+	if e.TestSizeMiB > 0 {
+		p.Size = int64(e.TestSizeMiB) << 20
+	}
+	if e.TestSeconds > 0 {
+		p.Duration = time.Duration(e.TestSeconds) * time.Second
+	}
+	t, err := Measure(ctx, e.Mount, p, !o.NoBuffered)
 	switch {
 	case errors.Is(err, ErrNoDirect):
 		fs := "this filesystem"
@@ -148,8 +155,8 @@ func checkMount(ctx context.Context, e inventory.StorageExpect, mounts []Mount, 
 			Message: fmt.Sprintf("%s is %s, which keeps files in memory: its figures measure RAM, not storage; mount the real storage at %s", e.Mount, m.FSType, e.Mount)}, start)
 		return out
 	}
-	add(rate("write", t.WriteMBps(), t.WriteBytes, t.WriteTime, e.MinWriteMBps, o.Params), start)
-	add(rate("read", t.ReadMBps(), t.ReadBytes, t.ReadTime, e.MinReadMBps, o.Params), start)
+	add(rate("write", t.WriteMBps(), t.WriteBytes, t.WriteTime, e.MinWriteMBps, p), start)
+	add(rate("read", t.ReadMBps(), t.ReadBytes, t.ReadTime, e.MinReadMBps, p), start)
 	if !o.NoBuffered {
 		add(bufferedResult(t, m, found, o), start)
 	}
