@@ -253,7 +253,13 @@ func (r *Rack) guestConfig(n *node, target string) vm.Config {
 	macs := n.MACs()
 	for k, tap := range n.taps {
 		// Slots 3, 4: a guest with udev names them ens3, ens4 as the inventory does.
-		c.NICs = append(c.NICs, vm.NIC{Tap: tap, MAC: macs[k], Slot: 3 + k, NoROM: k > 0})
+		nic := vm.NIC{Tap: tap, MAC: macs[k], Slot: 3 + k, NoROM: k > 0}
+		if k == 0 && !c.NetBoot {
+			// Disk, then the network: SeaBIOS runs the NIC's iPXE ROM (QEMU's default
+			// for the model) only when the NIC is in the boot order.
+			nic.BootIndex, c.DiskBootIndex = 2, 1
+		}
+		c.NICs = append(c.NICs, nic)
 	}
 	return c
 }

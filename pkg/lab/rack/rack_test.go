@@ -19,6 +19,7 @@ import (
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/lab/netns"
 	"github.com/racklift/racklift/pkg/lab/rack"
+	"github.com/racklift/racklift/pkg/lab/vm"
 )
 
 const (
@@ -194,7 +195,26 @@ func TestRackBootsGuestsThroughTheirBMCs(t *testing.T) {
 		t.Errorf("lab-03 QEMU after ipmitool power off: %v", err)
 	}
 
-	pids := []int{r.Guest("lab-01").PID(), sim.PID()}
+	// Powered on again with no override (used up by the first boot): SeaBIOS tries the
+	// disk (ext4, no boot loader), then the NIC's iPXE ROM, as a fresh server would.
+	if _, err := sim.Ipmitool(ctx, "chassis", "power", "on"); err != nil {
+		t.Fatal(err)
+	}
+	var g *vm.VM
+	for g = r.Guest("lab-03"); g == nil || g == g3; g = r.Guest("lab-03") {
+		if ctx.Err() != nil {
+			t.Fatal("lab-03 not started again by ipmitool power on")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := g.WaitForLine(regexp.MustCompile(`(?s)Booting from Hard Disk.*Configuring \(net0 52:54:00:04:00:03\)`), 2*time.Minute); err != nil {
+		t.Error(err)
+	}
+	if b := r.Boots("lab-03"); !slices.Equal(b, []string{"Pxe", "default"}) {
+		t.Errorf("lab-03 boots %v, want [Pxe default]", b)
+	}
+
+	pids := []int{r.Guest("lab-01").PID(), g.PID(), sim.PID()}
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}

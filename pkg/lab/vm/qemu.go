@@ -29,6 +29,9 @@ type NIC struct {
 	// Slot is the NIC's PCI slot (0: QEMU's next free one). A guest with udev names a
 	// virtio NIC in slot 3 ens3, so a lab guest can match its inventory's names.
 	Slot int
+	// BootIndex puts the NIC in the firmware's boot order (bootindex); 0: none, except
+	// that NetBoot makes the first NIC 1.
+	BootIndex int
 }
 
 // Config is one guest.
@@ -48,9 +51,12 @@ type Config struct {
 	Firmware     string
 	FirmwareVars string
 
-	NICs  []NIC
-	Disk  string // raw or qcow2 disk image on virtio-blk, optional
-	NetNS string // run QEMU inside this named namespace (ip netns exec)
+	NICs []NIC
+	Disk string // raw or qcow2 disk image on virtio-blk, optional
+	// DiskBootIndex puts the disk in the firmware's boot order (bootindex); with a NIC's
+	// BootIndex after it, SeaBIOS tries the disk and then the NIC's iPXE ROM.
+	DiskBootIndex int
+	NetNS         string // run QEMU inside this named namespace (ip netns exec)
 	// AllowReboot makes a reset (QMP system_reset, a guest reboot) reboot the guest like a
 	// real machine, e.g. behind a virtual BMC. By default QEMU runs with -no-reboot and the
 	// kernel with panic=-1, so a guest that reboots, panics or whose /init exits ends QEMU.
@@ -174,10 +180,13 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 			dev += ",romfile="
 		case n.ROM != "":
 			dev += ",romfile=" + n.ROM
-		case !cfg.NetBoot && cfg.Firmware == "":
+		case !cfg.NetBoot && cfg.Firmware == "" && n.BootIndex == 0:
 			dev += ",romfile=" // direct kernel boot: skip the iPXE ROM's seconds at boot
 		}
-		if cfg.NetBoot && i == 0 {
+		switch {
+		case n.BootIndex > 0:
+			dev += fmt.Sprintf(",bootindex=%d", n.BootIndex)
+		case cfg.NetBoot && i == 0:
 			dev += ",bootindex=1"
 		}
 		args = append(args, "-device", dev)
@@ -187,7 +196,12 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		if strings.HasSuffix(cfg.Disk, ".qcow2") {
 			format = "qcow2"
 		}
-		args = append(args, "-drive", "if=virtio,format="+format+",file="+cfg.Disk)
+		if cfg.DiskBootIndex > 0 {
+			args = append(args, "-drive", "if=none,id=disk0,format="+format+",file="+cfg.Disk,
+				"-device", fmt.Sprintf("virtio-blk-pci,drive=disk0,bootindex=%d", cfg.DiskBootIndex))
+		} else {
+			args = append(args, "-drive", "if=virtio,format="+format+",file="+cfg.Disk)
+		}
 	}
 	args = append(args, cfg.ExtraArgs...)
 
