@@ -167,7 +167,7 @@ func runDaemon(f *daemonFlags) error {
 		exp := expectations(ctx, f, client, node, log)
 		if f.applyNetworks && !applied && len(exp.Networks) > 0 {
 			applied = true
-			applyNetworks(ctx, exp, filepath.Join(f.spool, "net-state.json"), log)
+			applyNetworks(ctx, exp, netsetup.DefaultStatePath, log) // as 'node-agent net apply', so 'net down' undoes it
 		}
 		runOpts := opts
 		measure := lastMeasured.IsZero() || time.Since(lastMeasured) >= f.storageEvery

@@ -18,8 +18,9 @@ import (
 // fails if the kernel lacks one (as a module or built in).
 var Modules = []string{"virtio_pci", "virtio_net", "virtio_blk", "virtio_scsi", "nvme", "ahci", "sd_mod", "ext4", "8021q"}
 
-// OptionalModules are NIC drivers for real servers, taken when the kernel has them.
-var OptionalModules = []string{"e1000", "e1000e", "igb", "ixgbe", "i40e", "ice", "bnxt_en", "tg3", "mlx5_core"}
+// OptionalModules are taken when the kernel has them: crc32c, which ext4 loads by name
+// (no modules.dep entry), and NIC drivers for real servers.
+var OptionalModules = []string{"crc32c_generic", "e1000", "e1000e", "igb", "ixgbe", "i40e", "ice", "bnxt_en", "tg3", "mlx5_core"}
 
 // Kernel command line parameters the init script reads (the same names the boot
 // scripts and pkg/pki hand out).

@@ -60,21 +60,27 @@ func TestRackUpEndToEnd(t *testing.T) {
 	upDone := make(chan error, 1)
 	go func() { upDone <- up.Wait(); f.Close() }()
 
-	r.waitFor("lab-01 or lab-03 past pxe", 10*time.Minute, func() bool {
+	// Killed once both answering nodes are past pxe (a PXE ROM whose script fetch finds
+	// serve down gives up, and its node is rightly retried with a second power cycle),
+	// and before both are ready.
+	r.waitFor("lab-01 and lab-03 past pxe", 10*time.Minute, func() bool {
 		st := r.status(ctx)
-		done := 0
+		past, ready := 0, 0
 		for _, n := range []string{"lab-01", "lab-03"} {
 			switch st[n].Phase {
 			case lifecycle.Booting, lifecycle.Agent, lifecycle.Validating:
-				return true
-			case lifecycle.Ready, lifecycle.Failed:
-				done++
+				past++
+			case lifecycle.Ready:
+				past++
+				ready++
+			case lifecycle.Failed:
+				t.Fatalf("%s failed before serve was killed: %s", n, st[n].Reason)
 			}
 		}
-		if done == 2 {
-			t.Fatalf("lab-01 and lab-03 ended (%s, %s) before serve could be killed mid-up", st["lab-01"].Phase, st["lab-03"].Phase)
+		if ready == 2 {
+			t.Fatal("lab-01 and lab-03 were both ready before serve could be killed mid-up")
 		}
-		return false
+		return past == 2
 	})
 	before := r.status(ctx)
 	t.Logf("killing serve (SIGKILL) mid-up: lab-01 %s, lab-02 %s, lab-03 %s", before["lab-01"].Phase, before["lab-02"].Phase, before["lab-03"].Phase)
