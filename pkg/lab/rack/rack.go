@@ -164,11 +164,27 @@ func Start(ctx context.Context, cfg Config) (*Rack, error) {
 }
 
 func (r *Rack) build(ctx context.Context, nodes []Node) error {
-	if _, err := r.ns.Bridge(ProvisioningBridge, 0); err != nil {
-		return err
-	}
-	if _, err := r.ns.Bridge(StorageBridge, storageMTU); err != nil {
-		return err
+	for _, br := range []struct {
+		name, uplink string
+		mtu          int
+	}{{ProvisioningBridge, "uplink-prov", 0}, {StorageBridge, "uplink-stor", storageMTU}} {
+		l, err := r.ns.Bridge(br.name, br.mtu)
+		if err != nil {
+			return err
+		}
+		// The switch's uplink: a veth whose far end is up keeps the bridge's carrier on
+		// while every guest is off (a bridge with only idle taps is NO-CARRIER, which
+		// provision net apply rightly reports as an unplugged cable).
+		if _, err := r.ns.Veth(br.uplink, br.uplink+"-p", nil, br.mtu); err != nil {
+			return err
+		}
+		up, err := r.ns.Link(br.uplink)
+		if err != nil {
+			return err
+		}
+		if err := r.ns.SetMaster(up, l); err != nil {
+			return err
+		}
 	}
 	for i, spec := range nodes {
 		if err := ctx.Err(); err != nil {

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/bmc"
 	"github.com/racklift/racklift/pkg/inventory"
@@ -117,6 +119,19 @@ func TestRackBootsGuestsThroughTheirBMCs(t *testing.T) {
 		if r.Guest(n) != nil || r.PowerCycles(n) != 0 {
 			t.Fatalf("%s: powered on (%d power cycles) before anyone asked", n, r.PowerCycles(n))
 		}
+	}
+	// The switches have carrier with every guest off (provision net apply checks it).
+	for _, br := range []string{rack.ProvisioningBridge, rack.StorageBridge} {
+		l, err := r.NS().Link(br)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Attrs().OperState != netlink.OperUp || len(mustAddrs(t, r, br)) != 0 {
+			t.Errorf("%s: operstate %s, IPv4 addresses %v; want up and none", br, l.Attrs().OperState, mustAddrs(t, r, br))
+		}
+	}
+	if l, _ := r.NS().Link(rack.StorageBridge); l != nil && l.Attrs().MTU != 9000 {
+		t.Errorf("%s MTU %d, want 9000", rack.StorageBridge, l.Attrs().MTU)
 	}
 	if disk, err := exec.Command("blkid", "-o", "value", "-s", "LABEL", filepath.Join(r.Dir(), "lab-01", "disk.img")).Output(); err == nil && strings.TrimSpace(string(disk)) != "scratch" {
 		t.Errorf("lab-01 disk label %q, want scratch", disk)
@@ -222,6 +237,19 @@ func TestRackBootsGuestsThroughTheirBMCs(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 	assertGone(t, name, pids)
+}
+
+func mustAddrs(t *testing.T, r *rack.Rack, link string) []netlink.Addr {
+	t.Helper()
+	l, err := r.NS().Link(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := r.NS().Handle().AddrList(l, netlink.FAMILY_V4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return as
 }
 
 func assertGone(t *testing.T, name string, pids []int) {
