@@ -134,6 +134,9 @@ func describe(r *rack.Rack) {
 	st := r.Status()
 	fmt.Printf("virtual rack in network namespace %s (run commands in it: ip netns exec %s CMD)\n", st.NetNS, st.NetNS)
 	fmt.Printf("  bridges: %s (provisioning, no address yet), %s (storage trunk, MTU 9000)\n", rack.ProvisioningBridge, rack.StorageBridge)
+	for _, g := range st.Gateways {
+		fmt.Printf("  gateway on %s: %s (answers ARP and ping, tagged, up to MTU 9000)\n", rack.StorageBridge, g)
+	}
 	fmt.Printf("  work dir: %s\n", st.Dir)
 	for _, n := range st.Nodes {
 		extra := ""

@@ -10,16 +10,21 @@ import (
 	"github.com/racklift/racklift/pkg/inventory"
 )
 
-// nodesOf reads the inventory's nodes (PXE interface first) and appends cfg.Extra; it
-// also returns the BMC user of the inventory's credential.
-func nodesOf(cfg Config) ([]Node, string, error) {
+// loadInventory reads the lab inventory.
+func loadInventory(cfg Config) (*inventory.Inventory, error) {
 	if cfg.Inventory == "" {
-		return nil, "", fmt.Errorf("rack: Config.Inventory is required (e.g. inventory/examples/lab)")
+		return nil, fmt.Errorf("rack: Config.Inventory is required (e.g. inventory/examples/lab)")
 	}
 	inv, err := inventory.Load(cfg.Inventory)
 	if err != nil {
-		return nil, "", fmt.Errorf("rack: inventory %s: %w", cfg.Inventory, err)
+		return nil, fmt.Errorf("rack: inventory %s: %w", cfg.Inventory, err)
 	}
+	return inv, nil
+}
+
+// nodesOf reads the inventory's nodes (PXE interface first) and appends cfg.Extra; it
+// also returns the BMC user of the inventory's credential.
+func nodesOf(cfg Config, inv *inventory.Inventory) ([]Node, string, error) {
 	user := "admin"
 	var nodes []Node
 	for _, in := range inv.Nodes {

@@ -97,6 +97,8 @@ type Rack struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	pids   *pidFile
+	// gateways the storage switch answers as (gateway.go)
+	gateways []*gateway
 
 	closeOnce sync.Once
 	closeErr  error
@@ -132,7 +134,15 @@ func Start(ctx context.Context, cfg Config) (*Rack, error) {
 		return nil, err
 	}
 	cfg.Dir = dir
-	nodes, user, err := nodesOf(cfg)
+	inv, err := loadInventory(cfg)
+	if err != nil {
+		return nil, err
+	}
+	nodes, user, err := nodesOf(cfg, inv)
+	if err != nil {
+		return nil, err
+	}
+	gws, err := gatewaysOf(inv)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +160,7 @@ func Start(ctx context.Context, cfg Config) (*Rack, error) {
 		return nil, fmt.Errorf("rack: %w", err)
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	r := &Rack{cfg: cfg, ns: ns, byName: map[string]*node{}, ctx: rctx, cancel: cancel,
+	r := &Rack{cfg: cfg, ns: ns, byName: map[string]*node{}, ctx: rctx, cancel: cancel, gateways: gws,
 		pids: &pidFile{path: filepath.Join(cfg.Dir, PIDFile)}}
 	if err := r.pids.reset(cfg.NetNS); err != nil {
 		r.Close()
@@ -207,7 +217,10 @@ func (r *Rack) build(ctx context.Context, nodes []Node) error {
 		}
 	}
 	// Ports joining lowered the trunk's MTU to theirs; the taps are jumbo now.
-	return r.ns.SetMTU(StorageBridge, storageMTU)
+	if err := r.ns.SetMTU(StorageBridge, storageMTU); err != nil {
+		return err
+	}
+	return r.startGateways()
 }
 
 // wire makes the node's directory, disk and taps.

@@ -354,3 +354,87 @@ func TestStartRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// labWithGateway copies the lab inventory with a gateway on the storage network.
+func labWithGateway(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "lab")
+	if err := os.CopyFS(dir, os.DirFS(labInventory)); err != nil {
+		t.Fatal(err)
+	}
+	site := filepath.Join(dir, "site.yaml")
+	b, err := os.ReadFile(site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(b), "    vlan: 200\n", "    vlan: 200\n    gateway: 10.204.200.1\n", 1)
+	if s == string(b) {
+		t.Fatal("lab site.yaml: no storage network with vlan: 200 to add a gateway to")
+	}
+	if err := os.WriteFile(site, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// A guest with Debian's kernel on the storage trunk: untagged it gets no answer from the
+// storage gateway; on a VLAN 200 sub-interface at MTU 9000 the gateway answers ARP and
+// a ping filling a jumbo frame (unfragmented: the rack drops fragments).
+func TestStorageGatewayAnswersInItsVLAN(t *testing.T) {
+	need(t)
+	t.Parallel()
+	k, err := vm.GuestKernel(testenv.Cache())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	r, err := rack.Start(context.Background(), rack.Config{Inventory: labWithGateway(t), Dir: dir,
+		NetNS: netns.Name("rackgw"), Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	stor, err := r.NS().Link(rack.StorageBridge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tap := "tap-gwtest"
+	if _, err := r.NS().Tap(tap, stor); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.NS().SetMTU(tap, 9000); err != nil {
+		t.Fatal(err)
+	}
+	ir := vm.Initramfs{Kernel: k, Modules: []string{"virtio_pci", "virtio_net", "8021q"}, Init: `
+ip link set eth0 mtu 9000 up
+ip addr add 10.204.200.98/24 dev eth0
+ping -c 2 -W 2 10.204.200.1 >/dev/null 2>&1 && echo UNTAGGED-ANSWERED || echo UNTAGGED-SILENT
+ip addr del 10.204.200.98/24 dev eth0
+ip link add link eth0 name eth0.200 type vlan id 200
+ip link set eth0.200 mtu 9000 up
+ip addr add 10.204.200.99/24 dev eth0.200
+ping -c 2 -W 5 10.204.200.1 && echo TAGGED-OK
+ping -c 1 -W 5 -s 8972 10.204.200.1 && echo JUMBO-OK
+echo DONE
+poweroff -f
+`}
+	initrd := filepath.Join(dir, "initrd.gz")
+	if err := ir.Build(initrd); err != nil {
+		t.Fatal(err)
+	}
+	g := vm.StartT(t, vm.Config{Name: "gwtest", Dir: dir, Kernel: k.Vmlinuz, Initrd: initrd, MemoryMB: 256,
+		NetNS: r.NS().Name, NICs: []vm.NIC{{Tap: tap, MAC: "52:54:00:04:c8:99"}}})
+	if _, err := g.WaitForLine(regexp.MustCompile(`DONE`), 4*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	log := g.Log()
+	for _, want := range []string{"UNTAGGED-SILENT", "TAGGED-OK", "JUMBO-OK"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("guest did not print %s; console:\n%s", want, g.LogTail(30))
+		}
+	}
+	t.Logf("console:\n%s", g.LogTail(14))
+	if arp, icmp := r.GatewayAnswers("storage"); arp < 1 || icmp < 3 {
+		t.Errorf("gateway answered %d ARP and %d echo requests, want ≥1 and 3", arp, icmp)
+	}
+}

@@ -14,12 +14,14 @@ const StatusFile = "rack.json"
 
 // Status is where the rack's parts are and what its BMCs were asked to do.
 type Status struct {
-	NetNS   string       `json:"netns"`
-	Dir     string       `json:"dir"`
-	Bridges []string     `json:"bridges"`
-	PID     int          `json:"pid"` // the process holding the rack
-	Updated time.Time    `json:"updated"`
-	Nodes   []NodeStatus `json:"nodes"`
+	NetNS   string   `json:"netns"`
+	Dir     string   `json:"dir"`
+	Bridges []string `json:"bridges"`
+	// Gateways the storage switch answers as: "storage 10.204.200.1 VLAN 200".
+	Gateways []string     `json:"gateways,omitempty"`
+	PID      int          `json:"pid"` // the process holding the rack
+	Updated  time.Time    `json:"updated"`
+	Nodes    []NodeStatus `json:"nodes"`
 }
 
 // NodeStatus is one machine. Never holds the BMC password.
@@ -39,6 +41,9 @@ type NodeStatus struct {
 func (r *Rack) Status() Status {
 	s := Status{NetNS: r.ns.Name, Dir: r.cfg.Dir, Bridges: []string{ProvisioningBridge, StorageBridge},
 		PID: os.Getpid(), Updated: time.Now().UTC()}
+	for _, g := range r.gateways {
+		s.Gateways = append(s.Gateways, fmt.Sprintf("%s %s VLAN %d", g.Network, g.IP, g.VLAN))
+	}
 	for _, n := range r.nodes {
 		power := "off"
 		if n.machine.Guest() != nil {
