@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,7 +65,7 @@ type benchReport struct {
 	Jobs      int      `json:"jobs"`
 	Limit     string   `json:"time_limit"`
 	Rounds    int      `json:"rounds"`
-	FioWrite  []string `json:"fio_write_command"`
+	FioWrite  []string `json:"fio_command"`
 	FioRead   []string `json:"fio_read_command"`
 
 	Warmup   benchRound   `json:"warmup"`
@@ -77,11 +78,15 @@ type benchReport struct {
 	WriteRatio float64 `json:"write_ratio"`
 	ReadRatio  float64 `json:"read_ratio"`
 	// Median agent / median fio, for comparison: moved by drift that pairs cancel.
-	WriteRatioOfMedians float64 `json:"write_ratio_of_medians"`
-	ReadRatioOfMedians  float64 `json:"read_ratio_of_medians"`
-	WritePass           bool    `json:"write_pass"`
-	ReadPass            bool    `json:"read_pass"`
-	Goal                string  `json:"goal"` // PASS or MISS
+	// A distribution-free interval for each median ratio (≥95 % where there are 6 rounds
+	// or more): how far noise alone could have moved it.
+	WriteRatioCI        [2]float64 `json:"write_ratio_ci"`
+	ReadRatioCI         [2]float64 `json:"read_ratio_ci"`
+	WriteRatioOfMedians float64    `json:"write_ratio_of_medians"`
+	ReadRatioOfMedians  float64    `json:"read_ratio_of_medians"`
+	WritePass           bool       `json:"write_pass"`
+	ReadPass            bool       `json:"read_pass"`
+	Goal                string     `json:"goal"` // PASS or MISS
 
 	Load    benchLoad `json:"load"`
 	Seconds float64   `json:"seconds"`
@@ -275,8 +280,9 @@ func summarise(rep *benchReport) {
 	rep.Agent = side(col(func(r benchRound) float64 { return r.AgentWrite }), col(func(r benchRound) float64 { return r.AgentRead }), agentCPU)
 	rep.Fio = side(col(func(r benchRound) float64 { return r.FioWrite }), col(func(r benchRound) float64 { return r.FioRead }), fioCPU)
 	rep.WriteRatioOfMedians, rep.ReadRatioOfMedians = ratio(rep.Agent.WriteMBps, rep.Fio.WriteMBps), ratio(rep.Agent.ReadMBps, rep.Fio.ReadMBps)
-	rep.WriteRatio = median(col(func(r benchRound) float64 { return r.WriteRatio }))
-	rep.ReadRatio = median(col(func(r benchRound) float64 { return r.ReadRatio }))
+	wr, rr := col(func(r benchRound) float64 { return r.WriteRatio }), col(func(r benchRound) float64 { return r.ReadRatio })
+	rep.WriteRatio, rep.ReadRatio = median(wr), median(rr)
+	rep.WriteRatioCI, rep.ReadRatioCI = medianCI(wr), medianCI(rr)
 	rep.WritePass, rep.ReadPass = withinGoal(rep.WriteRatio), withinGoal(rep.ReadRatio)
 	rep.Goal = "MISS"
 	if rep.WritePass && rep.ReadPass {
@@ -325,6 +331,31 @@ func quantile(xs []float64, q float64) float64 {
 		return s[len(s)-1]
 	}
 	return s[i] + (pos-float64(i))*(s[i+1]-s[i])
+}
+
+// medianCI is a distribution-free confidence interval for the median: from the k-th
+// smallest to the k-th largest value, k the largest with P(Binomial(n, ½) < k) ≤ 2.5 %
+// (coverage ≥ 95 %). Below 6 values no such k exists and it is the whole range.
+func medianCI(xs []float64) [2]float64 {
+	n := len(xs)
+	if n == 0 {
+		return [2]float64{}
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	lg := func(x int) float64 { v, _ := math.Lgamma(float64(x)); return v }
+	k, cum := 0, 0.0
+	for j := 0; j < n; j++ {
+		cum += math.Exp(lg(n+1) - lg(j+1) - lg(n-j+1) - float64(n)*math.Ln2)
+		if cum > 0.025 {
+			break
+		}
+		k = j + 1
+	}
+	if k == 0 {
+		return [2]float64{s[0], s[n-1]}
+	}
+	return [2]float64{s[k-1], s[n-k]}
 }
 
 // spread is the interquartile range relative to the median: the noise of one side.
@@ -413,10 +444,30 @@ func benchTable(w io.Writer, r *benchReport) error {
 	}
 	fmt.Fprintf(w, "\nMB/s = 10^6 bytes/s. The median row of each RATIO column is the median of the round ratios.\n")
 	fmt.Fprintf(w, "CPU per GB moved: agent %.3f s, fio %.3f s (fio's includes its start-up). Bench took %.0f s.\n\n", r.Agent.CPUPerGB, r.Fio.CPUPerGB, r.Seconds)
-	fmt.Fprintf(w, "write: agent %s MB/s, fio %s MB/s (medians, ratio %s); median of the round ratios agent/fio %s: %s\n",
-		mb(r.Agent.WriteMBps), mb(r.Fio.WriteMBps), rt(r.WriteRatioOfMedians), rt(r.WriteRatio), verdict(r.WritePass))
-	fmt.Fprintf(w, "read:  agent %s MB/s, fio %s MB/s (medians, ratio %s); median of the round ratios agent/fio %s: %s\n",
-		mb(r.Agent.ReadMBps), mb(r.Fio.ReadMBps), rt(r.ReadRatioOfMedians), rt(r.ReadRatio), verdict(r.ReadPass))
+	ci := func(c [2]float64) string {
+		conf := "95% interval"
+		if len(r.PerRound) < 6 {
+			conf = "range"
+		}
+		return fmt.Sprintf("%s %.2f-%.2f", conf, c[0], c[1])
+	}
+	fmt.Fprintf(w, "write: agent %s MB/s, fio %s MB/s (medians, ratio %s); median of the round ratios agent/fio %s (%s): %s\n",
+		mb(r.Agent.WriteMBps), mb(r.Fio.WriteMBps), rt(r.WriteRatioOfMedians), rt(r.WriteRatio), ci(r.WriteRatioCI), verdict(r.WritePass))
+	fmt.Fprintf(w, "read:  agent %s MB/s, fio %s MB/s (medians, ratio %s); median of the round ratios agent/fio %s (%s): %s\n",
+		mb(r.Agent.ReadMBps), mb(r.Fio.ReadMBps), rt(r.ReadRatioOfMedians), rt(r.ReadRatio), ci(r.ReadRatioCI), verdict(r.ReadPass))
+	for _, m := range []struct {
+		name string
+		pass bool
+		ci   [2]float64
+	}{{"write", r.WritePass, r.WriteRatioCI}, {"read", r.ReadPass, r.ReadRatioCI}} {
+		switch {
+		case m.pass:
+		case withinGoal(m.ci[0]) || withinGoal(m.ci[1]) || (m.ci[0] < 1-benchGoal && m.ci[1] > 1+benchGoal):
+			fmt.Fprintf(w, "  %s: the interval reaches into ±%.0f%%: the miss can be this disk's noise; more rounds (--rounds) narrow it\n", m.name, 100*benchGoal)
+		default:
+			fmt.Fprintf(w, "  %s: the whole interval is outside ±%.0f%%: a real difference between the agent and fio, not noise\n", m.name, 100*benchGoal)
+		}
+	}
 	_, err := fmt.Fprintf(w, "goal: agent within ±%.0f%% of fio (median of the round ratios, write and read): %s\n", 100*benchGoal, r.Goal)
 	return err
 }

@@ -68,6 +68,25 @@ func TestMedianAndSpread(t *testing.T) {
 	}
 }
 
+func TestMedianCI(t *testing.T) {
+	var xs []float64
+	for i := 24; i >= 1; i-- {
+		xs = append(xs, float64(i))
+	}
+	// n=24: P(X ≤ 6) = 1.1 %, P(X ≤ 7) = 3.2 %: from the 7th smallest to the 7th largest.
+	if ci := medianCI(xs); ci != [2]float64{7, 18} {
+		t.Errorf("n=24: %v, want [7 18]", ci)
+	}
+	// n=9: P(X ≤ 1) = 2.0 %, P(X ≤ 2) = 9.0 %.
+	if ci := medianCI(xs[:9]); ci != [2]float64{17, 23} {
+		t.Errorf("n=9: %v, want [17 23]", ci)
+	}
+	// n=5: even the extremes cover only 93.75 %: the whole range.
+	if ci := medianCI([]float64{5, 1, 3, 2, 4}); ci != [2]float64{1, 5} {
+		t.Errorf("n=5: %v, want [1 5]", ci)
+	}
+}
+
 func TestBenchVerdict(t *testing.T) {
 	rep := &benchReport{SizeBytes: 1e9, PerRound: []benchRound{
 		{AgentWrite: 100, FioWrite: 100, AgentRead: 100, FioRead: 120},
