@@ -242,7 +242,7 @@ func (s *Sim) Start(ctx context.Context) error {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- s.cmd.Wait() }()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // generous: a loaded 2-core machine delays its first answer
 	for {
 		if _, err := s.probe(ctx); err == nil {
 			go func() { <-exited }()
@@ -258,7 +258,7 @@ func (s *Sim) Start(ctx context.Context) error {
 		}
 		if time.Now().After(deadline) {
 			s.Close()
-			return fmt.Errorf("ipmisim: ipmi_sim for %s does not answer on %s:%d: %s", s.cfg.Name, s.cfg.Addr, s.cfg.Port, s.log.String())
+			return fmt.Errorf("ipmisim: ipmi_sim for %s does not answer on %s:%d within 30s (its output: %q)", s.cfg.Name, s.cfg.Addr, s.cfg.Port, s.log.String())
 		}
 	}
 }
