@@ -135,6 +135,21 @@ func clientIP(r *http.Request) string {
 	return r.RemoteAddr
 }
 
+// fromReservedAddress refuses a node's agent credentials to a script request that does
+// not come from the address serve's DHCP reserved for it: the MAC in the URL is easy to
+// claim, the node's address on the provisioning network less so. Proxy and off modes
+// hand out addresses serve does not know, so there the MAC alone decides.
+func fromReservedAddress(np *plan.NodePlan, from string) error {
+	res := np.Reservation
+	if res.Mode != "reservation" || !res.IP.IsValid() {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(from); err == nil && ip == res.IP {
+		return nil
+	}
+	return fmt.Errorf("boot script for %s (MAC %s) asked from %s, not from its reserved address %s: no agent token handed out", np.Node, res.MACString, from, res.IP)
+}
+
 // script answers iPXE: the network boot for a node to provision, the local disk for an
 // installed node, an unknown MAC or a node whose script cannot be rendered (so a
 // mistake never leaves a machine hanging in iPXE).
@@ -154,7 +169,10 @@ func (h *Handler) script(w http.ResponseWriter, r *http.Request) {
 		var args []string
 		if args, err = h.installs.KernelArgs(np); err == nil && h.cfg.BootArgs != nil {
 			var creds []string
-			if creds, err = h.cfg.BootArgs(np.Node, np.Reservation.MACString); err == nil {
+			if err = fromReservedAddress(np, e.IP); err == nil {
+				creds, err = h.cfg.BootArgs(np.Node, np.Reservation.MACString)
+			}
+			if err == nil {
 				args = append(args, creds...)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -35,10 +36,22 @@ func (p *countingPower) PXECycle(_ context.Context, t lifecycle.Target) error {
 }
 
 // startProvisioning runs serve with the provisioning core on 127.0.0.1 for the lab
-// inventory; it returns the server, its HTTP base URL and the state directory.
+// inventory moved onto 127.0.0.0/24 (serve 127.0.0.1, lab-0N at 127.0.0.1N: loopback
+// addresses a test can send from without configuring anything); it returns the server,
+// its HTTP base URL and the state directory.
 func startProvisioning(t *testing.T, power lifecycle.Power) (*Server, string, string) {
 	t.Helper()
 	dir := copyExample(t, "lab")
+	for _, f := range []string{"site.yaml", filepath.Join("racks", "lab.yaml")} {
+		p := filepath.Join(dir, f)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(strings.ReplaceAll(string(b), "10.204.0.", "127.0.0.")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// A short state path: the control socket's path must fit in sun_path.
 	stateDir, err := os.MkdirTemp("", "rl-serve-")
 	if err != nil {
@@ -81,11 +94,13 @@ func startProvisioning(t *testing.T, power lifecycle.Power) (*Server, string, st
 
 var cmdlineArg = regexp.MustCompile(`racklift\.(token|ca|api)=(\S+)`)
 
-// bootScript fetches the iPXE script for mac as the node's iPXE would, and returns the
-// racklift.* arguments on its kernel line.
-func bootScript(t *testing.T, base, mac string) (string, map[string]string) {
+// bootScript fetches the iPXE script for mac as the node's iPXE would, from address
+// from, and returns the racklift.* arguments on its kernel line.
+func bootScript(t *testing.T, base, mac, from string) (string, map[string]string) {
 	t.Helper()
-	resp, err := http.Get(base + "/ipxe/" + mac)
+	local := &net.TCPAddr{IP: net.ParseIP(from)}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: local}).DialContext}}
+	resp, err := hc.Get(base + "/ipxe/" + mac)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,8 +155,12 @@ func TestServeHandsAgentCredentials(t *testing.T) {
 		return power.cycles["lab-01"] == 1 && power.cycles["lab-02"] == 1
 	})
 
-	script1, a1 := bootScript(t, base, "52:54:00:04:00:01")
-	_, a2 := bootScript(t, base, "52:54:00:04:00:02")
+	// Asked for lab-01 from lab-02's address: no credentials.
+	if script, a := bootScript(t, base, "52:54:00:04:00:01", "127.0.0.12"); a["racklift.token"] != "" || !strings.Contains(script, "exit") && !strings.Contains(script, "sanboot") {
+		t.Fatalf("lab-01's script asked from lab-02's address handed out credentials or no local boot:\n%s", script)
+	}
+	script1, a1 := bootScript(t, base, "52:54:00:04:00:01", "127.0.0.11")
+	_, a2 := bootScript(t, base, "52:54:00:04:00:02", "127.0.0.12")
 	for _, a := range []map[string]string{a1, a2} {
 		if a["racklift.token"] == "" || a["racklift.api"] == "" {
 			t.Fatalf("no agent credentials on the kernel command line:\n%s", script1)
