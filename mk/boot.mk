@@ -9,17 +9,20 @@ pxe:
 	@if [ -f $(IPXE_DIR)/arm64-efi/ipxe.efi ]; then mkdir -p pxe/arm64 && install -m 0644 $(IPXE_DIR)/arm64-efi/ipxe.efi pxe/arm64/ipxe.efi; \
 	else echo "pxe: no arm64 iPXE in $(IPXE_DIR) (Debian ships it in ipxe only on some releases); arm64 clients get no boot file"; fi
 
-# Fuzz targets: the DHCP handler, the TFTP path resolver, the iPXE template rendering.
+# Fuzz targets: the DHCP handler, the TFTP path resolver and request parser, the iPXE
+# template rendering.
 BOOT_FUZZTIME ?= 60s
 FUZZ_TARGETS += fuzz-boot
 .PHONY: fuzz-boot
 fuzz-boot:
 	$(GO) test -run '^$$' -fuzz '^FuzzReply$$' -fuzztime $(BOOT_FUZZTIME) ./pkg/dhcp
 	$(GO) test -run '^$$' -fuzz '^FuzzResolve$$' -fuzztime $(BOOT_FUZZTIME) ./pkg/tftp
+	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(BOOT_FUZZTIME) ./pkg/tftp
 	$(GO) test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(BOOT_FUZZTIME) ./pkg/ipxe
 
-# Boot storm: 500 TFTP clients × 1 MiB against racklift, tftpd-hpa and dnsmasq, and the
-# DHCP answered rate (perfdhcp) against racklift and dnsmasq, in private namespaces.
+# Boot storm: 500 TFTP clients × 1 MiB against racklift, tftpd-hpa and dnsmasq, twice
+# (lock-step clients as iPXE, then windowsize-4 clients as EDK2 UEFI), and the DHCP
+# answered rate (perfdhcp) against racklift and dnsmasq, in private namespaces.
 BENCHES += bench-boot
 .PHONY: bench-boot
 bench-boot: deps

@@ -31,7 +31,7 @@ type cache struct {
 
 // reader returns the contents of f from memory (reading it once), or nil when the file
 // is too large to cache; f is not closed.
-func (c *cache) reader(name string, f *os.File, fi os.FileInfo) io.Reader {
+func (c *cache) reader(name string, f *os.File, fi os.FileInfo) *bytes.Reader {
 	if fi.Size() > cacheMax {
 		return nil
 	}

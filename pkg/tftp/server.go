@@ -1,11 +1,12 @@
-// Package tftp serves the iPXE binaries read-only from one directory (pxe/) over TFTP,
-// on pin/tftp. Writes, '..', absolute names and symlinks leading out of the root are
-// refused with a TFTP error; blksize and tsize are negotiated; every transfer becomes
-// an event.
+// Package tftp serves the iPXE binaries read-only from one directory (pxe/) over TFTP.
+// Writes, '..', absolute names and symlinks leading out of the root are refused with a
+// TFTP error; blksize, tsize and windowsize (RFC 2348, 2349, 7440) are negotiated;
+// every transfer becomes an event. All transfers from one address share one socket
+// served in batches (see port.go), which is what keeps a boot storm cheap.
 package tftp
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,13 +14,19 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
-	"github.com/pin/tftp/v3"
+	"github.com/pin/tftp/v3/netascii"
+	"golang.org/x/net/ipv4"
 
 	"github.com/racklift/racklift/pkg/events"
 )
+
+// netasciiReader converts to netascii (CR LF line ends) with pin/tftp's converter.
+var netasciiReader = netascii.ToReader
 
 // Nodes names the node behind a client address, for events; ok is false when unknown.
 type Nodes interface {
@@ -29,29 +36,45 @@ type Nodes interface {
 // ErrWrite is sent to clients that try to upload.
 var ErrWrite = errors.New("write requests are refused: this TFTP server is read-only")
 
+// ErrNotFound is sent for a name with no file behind it.
+var ErrNotFound = errors.New("file not found")
+
 // Config is a TFTP server's setup.
 type Config struct {
 	Root    string         // directory served, e.g. pxe/
 	Events  *events.Stream // may be nil
 	Nodes   Nodes          // may be nil
-	Timeout time.Duration  // per-packet retransmit timeout, default 2 s
-	Retries int            // default 5
+	Timeout time.Duration  // retransmit timeout, default 2 s
+	Retries int            // retransmissions of a block before giving up, default 5
 	// MaxBlockSize caps the negotiated blksize. Default 1468 (fills a 1500-byte
 	// Ethernet frame).
 	MaxBlockSize int
-	// Window sends this many blocks before waiting for their ACKs (pin/tftp's
-	// "anticipate"); 0 or 1: lock-step as RFC 1350.
+	// Window caps the windowsize granted to clients that ask for one (RFC 7440, as
+	// EDK2 UEFI firmware does); 0 means DefaultWindow, 1 answers every client in
+	// lock-step. Clients that do not ask always get lock-step (RFC 1350).
 	Window uint
-	// SinglePort answers every transfer from port 69 (for NAT or firewalls); slower.
-	SinglePort bool
 }
+
+// DefaultWindow is the largest windowsize granted by default: EDK2 asks for 4.
+const DefaultWindow = 16
+
+// maxWindow bounds Window: beyond it a window outgrows socket buffers for little gain.
+const maxWindow = 64
 
 // Server is a read-only TFTP server.
 type Server struct {
-	cfg   Config
-	root  *os.Root
-	srv   *tftp.Server
-	cache cache
+	cfg     Config
+	root    *os.Root
+	cache   cache
+	timeout time.Duration
+	retries int
+	blksize int
+	window  int
+
+	mu     sync.Mutex
+	conn   net.PacketConn
+	ports  map[netip.Addr]*port
+	closed bool
 }
 
 // New opens the root directory and prepares the server.
@@ -60,20 +83,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tftp root %s: %w (run `make pxe` to fill pxe/ with the iPXE binaries)", cfg.Root, err)
 	}
-	s := &Server{cfg: cfg, root: root}
-	s.srv = tftp.NewServer(s.read, s.write)
-	s.srv.SetTimeout(orDefault(cfg.Timeout, 2*time.Second))
-	s.srv.SetRetries(orDefault(cfg.Retries, 5))
-	// pin/tftp's MTU-based clamp answered every blksize request with 512 here (the
-	// interface lookup falls back to 512), tripling the packets of a boot; cap blksize
-	// at MaxBlockSize instead, which the client's own MTU bounds anyway.
-	s.srv.SetBlockSizeNegotiation(false)
-	s.srv.SetBlockSize(orDefault(cfg.MaxBlockSize, 1468))
-	if cfg.Window > 1 {
-		s.srv.SetAnticipate(cfg.Window)
-	}
-	if cfg.SinglePort {
-		s.srv.EnableSinglePort()
+	s := &Server{cfg: cfg, root: root, ports: map[netip.Addr]*port{},
+		timeout: orDefault(cfg.Timeout, 2*time.Second),
+		retries: orDefault(cfg.Retries, 5),
+		blksize: min(orDefault(cfg.MaxBlockSize, 1468), 65464),
+		window:  int(min(orDefault(cfg.Window, DefaultWindow), maxWindow)),
 	}
 	return s, nil
 }
@@ -86,16 +100,206 @@ func orDefault[T comparable](v, def T) T {
 	return v
 }
 
-// Serve answers requests arriving on conn until Shutdown.
-func (s *Server) Serve(conn net.PacketConn) error { return s.srv.Serve(conn) }
-
 // ListenAndServe binds addr (host:port) and serves.
-func (s *Server) ListenAndServe(addr string) error { return s.srv.ListenAndServe(addr) }
+func (s *Server) ListenAndServe(addr string) error {
+	c, err := Listen(addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(c)
+}
 
-// Shutdown stops accepting requests and waits for transfers in flight.
+// Serve answers requests arriving on conn (an IPv4 UDP socket, see Listen) until
+// Shutdown. Each transfer is answered from the address the request came to.
+func (s *Server) Serve(conn net.PacketConn) error {
+	uc, ok := conn.(*net.UDPConn)
+	if !ok {
+		return fmt.Errorf("tftp: serve needs a UDP socket, got %T", conn)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return net.ErrClosed
+	}
+	s.conn = conn
+	s.mu.Unlock()
+	local := netip.IPv4Unspecified()
+	if a, ok := uc.LocalAddr().(*net.UDPAddr); ok {
+		local = a.AddrPort().Addr().Unmap()
+	}
+	pc := ipv4.NewPacketConn(uc)
+	hasDst := pc.SetControlMessage(ipv4.FlagDst, true) == nil
+	buf := make([]byte, 1500)
+	for {
+		n, cm, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			continue
+		}
+		ua, ok := from.(*net.UDPAddr)
+		if !ok {
+			continue
+		}
+		dst := local
+		if hasDst && cm != nil {
+			if a, ok := netip.AddrFromSlice(cm.Dst); ok {
+				dst = a.Unmap()
+			}
+		}
+		if dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || dst.IsMulticast() {
+			dst = local // a broadcast request: answer from the bound address
+		}
+		s.request(dst, local, ua.AddrPort(), buf[:n])
+	}
+}
+
+// request answers one datagram that came to port 69.
+func (s *Server) request(dst, bound netip.Addr, peer netip.AddrPort, b []byte) {
+	p, err := s.port(dst)
+	if err != nil && dst != bound { // e.g. a subnet broadcast, which cannot be bound
+		p, err = s.port(bound)
+	}
+	if err != nil {
+		return
+	}
+	req, err := parseRequest(b)
+	if err != nil {
+		return // not a request: nothing to answer
+	}
+	refuse := func(code uint16, err error) {
+		s.publish(events.TFTPRefused, peer.Addr(), req.filename, 0, 0, err)
+		p.conn.WriteToUDPAddrPort(appendError(nil, code, err.Error()), peer)
+	}
+	switch {
+	case req.op == opWRQ:
+		refuse(errAccess, ErrWrite)
+		return
+	case req.op != opRRQ:
+		return
+	case req.mode != "octet" && req.mode != "netascii":
+		refuse(errIllegal, fmt.Errorf("%s: transfer mode %q is not supported (octet or netascii)", req.filename, req.mode))
+		return
+	}
+	src, size, closer, err := s.source(req.filename, req.mode == "netascii")
+	if err != nil {
+		code := uint16(errAccess)
+		if errors.Is(err, ErrNotFound) {
+			code = errNotFound
+		}
+		refuse(code, err)
+		return
+	}
+	blksize, window, oack := 512, 1, []option(nil)
+	for _, o := range req.opts {
+		switch o.name {
+		case "blksize":
+			if n, ok := req.intOption("blksize", 8, 65464); ok {
+				blksize = min(n, s.blksize)
+				oack = append(oack, option{o.name, strconv.Itoa(blksize)})
+			}
+		case "tsize":
+			oack = append(oack, option{o.name, strconv.FormatInt(size, 10)})
+		case "windowsize":
+			if n, ok := req.intOption("windowsize", 1, 65535); ok && s.window > 1 {
+				window = min(n, s.window)
+				oack = append(oack, option{o.name, strconv.Itoa(window)})
+			}
+		}
+	}
+	var oackPkt []byte
+	if len(oack) > 0 {
+		oackPkt = appendOACK(nil, oack)
+	}
+	t := newTransfer(peer, req.filename, src, size, blksize, window, oackPkt)
+	t.closer = closer
+	p.start(t)
+}
+
+// source opens name for a transfer: from the cache when it fits, else the file
+// itself (closer is then the file). Netascii is converted in memory.
+func (s *Server) source(name string, netascii bool) (src io.ReaderAt, size int64, closer io.Closer, err error) {
+	f, err := s.Open(name)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	// In a boot storm hundreds of clients fetch the same few files: serve them from
+	// memory instead of a read(2) per block.
+	r := s.cache.reader(name, f, fi)
+	if netascii {
+		var in io.Reader = io.NewSectionReader(f, 0, fi.Size())
+		if r != nil {
+			in = r
+		}
+		data, err := io.ReadAll(io.LimitReader(netasciiReader(in), cacheMax+1))
+		f.Close()
+		if err != nil || len(data) > cacheMax {
+			return nil, 0, nil, fmt.Errorf("%s: too large for a netascii transfer", name)
+		}
+		return bytes.NewReader(data), int64(len(data)), nil, nil
+	}
+	if r != nil {
+		f.Close()
+		return r, r.Size(), nil, nil
+	}
+	return f, fi.Size(), f, nil
+}
+
+// Shutdown stops accepting requests, lets transfers in flight finish (as long as
+// their retries last) and closes the transfer sockets.
 func (s *Server) Shutdown() {
-	s.srv.Shutdown()
+	s.mu.Lock()
+	s.closed = true
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	ports := s.ports
+	s.mu.Unlock()
+	deadline := time.Now().Add(s.timeout * time.Duration(s.retries+1))
+	for _, p := range ports {
+		for time.Now().Before(deadline) {
+			p.mu.Lock()
+			n := len(p.xfers)
+			p.mu.Unlock()
+			if n == 0 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		p.conn.Close()
+		<-p.done
+		p.mu.Lock()
+		for _, t := range p.xfers {
+			p.finish(t, errors.New("server shut down"))
+		}
+		p.mu.Unlock()
+		p.publish()
+	}
 	s.root.Close()
+}
+
+// port is the transfer socket for the local address, opened on first use.
+func (s *Server) port(local netip.Addr) (*port, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.ports[local]; p != nil {
+		return p, nil
+	}
+	if s.closed {
+		return nil, net.ErrClosed
+	}
+	p, err := newPort(s, local)
+	if err != nil {
+		return nil, err
+	}
+	s.ports[local] = p
+	return p, nil
 }
 
 // Open resolves name inside the root, refusing escapes, directories and anything not
@@ -108,7 +312,7 @@ func (s *Server) Open(name string) (*os.File, error) {
 	f, err := s.root.Open(rel) // os.Root refuses symlinks that lead out of the root
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: file not found", name)
+			return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -120,55 +324,12 @@ func (s *Server) Open(name string) (*os.File, error) {
 	return f, nil
 }
 
-func (s *Server) read(name string, rf io.ReaderFrom) error {
-	peer := rf.(tftp.OutgoingTransfer).RemoteAddr()
-	f, err := s.Open(name)
-	if err != nil {
-		s.publish(events.TFTPRefused, peer.IP, name, 0, 0, err)
-		return err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		s.publish(events.TFTPRefused, peer.IP, name, 0, 0, err)
-		return err
-	}
-	rf.(tftp.OutgoingTransfer).SetSize(fi.Size()) // answers tsize
-	// In a boot storm hundreds of clients fetch the same few files: serve them from
-	// memory instead of a read(2) per block.
-	r := s.cache.reader(name, f, fi)
-	f.Close()
-	if r == nil {
-		if f, err = s.Open(name); err != nil {
-			s.publish(events.TFTPRefused, peer.IP, name, 0, 0, err)
-			return err
-		}
-		defer f.Close()
-		r = bufio.NewReaderSize(f, 64<<10)
-	}
-	start := time.Now()
-	n, err := rf.ReadFrom(r)
-	s.publish(events.TFTPTransfer, peer.IP, name, n, time.Since(start), err)
-	return err
-}
-
-func (s *Server) write(name string, wt io.WriterTo) error {
-	var ip net.IP
-	if it, ok := wt.(tftp.IncomingTransfer); ok {
-		a := it.RemoteAddr()
-		ip = a.IP
-	}
-	s.publish(events.TFTPRefused, ip, name, 0, 0, ErrWrite)
-	return ErrWrite
-}
-
-func (s *Server) publish(kind events.Kind, ip net.IP, file string, n int64, d time.Duration, err error) {
+func (s *Server) publish(kind events.Kind, ip netip.Addr, file string, n int64, d time.Duration, err error) {
 	if s.cfg.Events == nil {
 		return
 	}
 	e := events.Event{Kind: kind, Detail: file, Bytes: n, Duration: d}
-	if a, ok := netip.AddrFromSlice(ip); ok {
-		a = a.Unmap()
+	if a := ip.Unmap(); a.IsValid() {
 		e.IP = a.String()
 		if s.cfg.Nodes != nil {
 			e.Node, e.MAC, _ = s.cfg.Nodes.NodeByIP(a)

@@ -3,6 +3,7 @@ package tftp
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -225,4 +226,146 @@ func TestOACKNegotiatesBlksizeAndTsize(t *testing.T) {
 		t.Fatalf("blksize 65464 answered %q, %v; want 1468", buf[:n], err)
 	}
 	c.WriteTo([]byte{0, 5, 0, 0, 'd', 'o', 'n', 'e', 0}, from)
+}
+
+// TestManyClientsAtOnce: a small boot storm over loopback, every client byte-identical.
+func TestManyClientsAtOnce(t *testing.T) {
+	t.Parallel()
+	addr, _, ev, want := startServer(t)
+	const clients = 200
+	errs := make(chan error, clients)
+	for range clients {
+		go func() {
+			c, err := tftp.NewClient(addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			c.SetBlockSize(1468)
+			c.SetTimeout(2 * time.Second)
+			wt, err := c.Receive("undionly.kpxe", "octet")
+			if err != nil {
+				errs <- err
+				return
+			}
+			var buf bytes.Buffer
+			if _, err := wt.WriteTo(&buf); err != nil {
+				errs <- err
+				return
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				errs <- fmt.Errorf("got %d bytes, differ from the %d served", buf.Len(), len(want))
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	// The last ACK reaches the server after the client returned: wait for it.
+	ok := 0
+	for deadline := time.Now().Add(3 * time.Second); ok != clients && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		ok = 0
+		for _, e := range ev.Recent("") {
+			if e.Kind == events.TFTPTransfer && e.Err == "" && e.Bytes == int64(len(want)) {
+				ok++
+			}
+		}
+	}
+	if ok != clients {
+		t.Errorf("%d transfer events without error, want %d", ok, clients)
+	}
+}
+
+// TestWindowsizeOnTheWire: a client asking windowsize 4 (as EDK2 does) gets it in the
+// OACK and four blocks per ACK; an ACK short of the window (a block was lost) makes
+// the server resend from the block after it, and the file arrives whole.
+func TestWindowsizeOnTheWire(t *testing.T) {
+	t.Parallel()
+	addr, _, ev, want := startServer(t)
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv, _ := net.ResolveUDPAddr("udp4", addr)
+	c.WriteTo([]byte("\x00\x01undionly.kpxe\x00octet\x00blksize\x001024\x00windowsize\x004\x00"), srv)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 1500)
+	n, from, err := c.ReadFrom(buf)
+	if err != nil || !strings.Contains(string(buf[2:n]), "windowsize\x004\x00") {
+		t.Fatalf("OACK %q, %v; want windowsize 4", buf[:n], err)
+	}
+	ack := func(b int) { c.WriteTo([]byte{0, 4, byte(b >> 8), byte(b)}, from) }
+	read := func(block int) []byte { // the next DATA packet, which must carry block
+		t.Helper()
+		n, _, err := c.ReadFrom(buf)
+		if err != nil || n < 4 || buf[1] != 3 {
+			t.Fatalf("want DATA %d, got % x, %v", block, buf[:max(0, min(n, 8))], err)
+		}
+		if got := int(buf[2])<<8 | int(buf[3]); got != block {
+			t.Fatalf("block %d, want %d", got, block)
+		}
+		return bytes.Clone(buf[4:n])
+	}
+	ack(0)
+	for b := 1; b <= 4; b++ {
+		read(b)
+	}
+	// Pretend block 3 was lost: acknowledge 2. The server starts again at 3.
+	ack(2)
+	var got []byte
+	for b := 3; b <= 6; b++ {
+		read(b)
+	}
+	ack(0) // stale: ignored
+	ack(6)
+	got = append(got, want[:6*1024]...)
+	for b := 7; ; b++ {
+		p := read(b)
+		got = append(got, p...)
+		if len(p) < 1024 || b%4 == 2 { // each window ends on 10, 14, ... (6 + 4k)
+			ack(b)
+		}
+		if len(p) < 1024 {
+			break
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("got %d bytes, differ from the %d served", len(got), len(want))
+	}
+	waitEvent(t, ev, events.TFTPTransfer, "undionly.kpxe", int64(len(want)))
+}
+
+// TestWindowsizeRefusedWhenLockStep: Window 1 leaves windowsize out of the OACK.
+func TestWindowsizeRefusedWhenLockStep(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "f"), []byte("hello"), 0o644))
+	s, err := New(Config{Root: dir, Window: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(conn)
+	t.Cleanup(s.Shutdown)
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.WriteTo([]byte("\x00\x01f\x00octet\x00tsize\x000\x00windowsize\x0016\x00"), conn.LocalAddr())
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 1500)
+	n, from, err := c.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != "\x00\x06tsize\x005\x00" {
+		t.Fatalf("OACK %q, %v; want tsize 5 alone", buf[:n], err)
+	}
+	c.WriteTo([]byte{0, 5, 0, 0, 0}, from)
 }

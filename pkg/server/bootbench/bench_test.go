@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ const (
 	stormClients = 500
 	stormFile    = 1 << 20
 	blksize      = 1468 // what PXE ROMs ask for on Ethernet
+	window       = 4    // the windowsize EDK2 (UEFI) asks for
 	dhcpNodes    = 1000
 	perfRate     = 5000 // exchanges/s offered; the servers answer what they can
 	perfSeconds  = 10
@@ -62,7 +64,7 @@ func BenchmarkBootStorm(b *testing.B) {
 	}
 	must(b, server.AddAddr("vsrv", "10.202.128.1/17"))
 	must(b, client.AddAddr("vcl", "10.202.128.2/17"))
-	cmd := server.Command(context.Background(), os.Args[0], "-test.run=^$", "-test.bench=^BenchmarkBootStorm$", "-test.benchtime=1x", "-test.timeout=15m")
+	cmd := server.Command(context.Background(), os.Args[0], "-test.run=^$", "-test.bench=^BenchmarkBootStorm$", "-test.benchtime=1x", "-test.timeout=25m")
 	cmd.Env = append(os.Environ(), childEnv+"="+client.Name)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
@@ -84,17 +86,9 @@ func child(b *testing.B) {
 	rand.Read(data)
 	must(b, os.WriteFile(filepath.Join(dir, "boot.bin"), data, 0o644))
 
-	fmt.Printf("\nbench-boot: TFTP boot storm: %d clients fetch a %d KiB file at once (blksize %d, pin/tftp clients), loopback in a private netns\n",
-		stormClients, stormFile>>10, blksize)
-	fmt.Printf("%-11s %9s %7s %9s %9s %9s %9s\n", "server", "MB/s", "failed", "wall_s", "p50_s", "p99_s", "ok")
 	parts := os.Getenv("BOOTBENCH_PARTS") // tftp, dhcp or both (default)
-	type tftpServer struct {
-		name  string
-		start func() (stop func(), err error)
-	}
 	servers := []tftpServer{
-		{"racklift", func() (func(), error) { return startRacklift(dir, 1) }},
-		{"racklift-w8", func() (func(), error) { return startRacklift(dir, 8) }},
+		{"racklift", func() (func(), error) { return startRacklift(dir) }},
 		{"tftpd-hpa", func() (func(), error) {
 			return startCmd(dir, "in.tftpd", "--foreground", "--listen", "--address", "127.0.0.1:69", "--user", "root", "--secure", dir)
 		}},
@@ -103,50 +97,31 @@ func child(b *testing.B) {
 				"--interface=lo", "--bind-interfaces", "--user=root", "--pid-file="+filepath.Join(dir, "dnsmasq-tftp.pid"), "--log-facility=/dev/null")
 		}},
 	}
-	best := map[string]storm{}
-	failedAll := map[string]int{}
-	var order []string
-	for round := 1; round <= rounds && parts != "dhcp"; round++ {
-		for _, srv := range servers {
-			if only := os.Getenv("BOOTBENCH_ONLY"); only != "" && only != srv.name {
-				continue
-			}
-			stop, err := srv.start()
+	server := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 69}
+	clients := []stormClient{
+		{"lock-step clients (pin/tftp's client: blksize 1468, no windowsize; as iPXE and BIOS PXE ROMs ask)", func() (int64, error) {
+			c, err := tftpc.NewClient(server.String())
 			if err != nil {
-				b.Fatalf("%s: %v", srv.name, err)
+				return 0, err
 			}
-			waitTFTP(b, srv.name)
-			r := runStorm(srv.name, len(data))
-			stop()
-			fmt.Printf("%-11s %9.1f %7d %9.2f %9.3f %9.3f %9d   (round %d)\n", r.name, r.mbps(), r.failed, r.wall.Seconds(), r.p(50), r.p(99), r.ok, round)
-			if r.firstErr != nil {
-				fmt.Printf("           first failure: %v\n", r.firstErr)
+			c.SetBlockSize(blksize)
+			c.SetTimeout(2 * time.Second)
+			c.SetRetries(5)
+			wt, err := c.Receive("boot.bin", "octet")
+			if err != nil {
+				return 0, err
 			}
-			prev, seen := best[srv.name]
-			if !seen {
-				order = append(order, srv.name)
-			}
-			failedAll[srv.name] += r.failed
-			if !seen || r.mbps() > prev.mbps() {
-				best[srv.name] = r
-			}
+			return wt.WriteTo(io.Discard)
+		}},
+		{fmt.Sprintf("windowsize clients (RFC 7440: blksize 1468, windowsize %d, as EDK2 UEFI PXE asks; a server without windowsize answers lock-step)", window),
+			func() (int64, error) { return fetchWindowed(server, "boot.bin", blksize, window, 2*time.Second, 5) }},
+	}
+	for i, cl := range clients {
+		// BOOTBENCH_CLIENTS=lock-step or windowsize runs one storm (experiments).
+		if only := os.Getenv("BOOTBENCH_CLIENTS"); parts == "dhcp" || only == "lock-step" && i != 0 || only == "windowsize" && i != 1 {
+			continue
 		}
-	}
-	if len(order) > 0 {
-		fmt.Println("best round of each (failed: summed over all rounds):")
-	}
-	var results []storm
-	for _, name := range order {
-		r := best[name]
-		results = append(results, r)
-		fmt.Printf("%-11s %9.1f %7d %9.2f %9.3f %9.3f %9d\n", r.name, r.mbps(), failedAll[name], r.wall.Seconds(), r.p(50), r.p(99), r.ok)
-	}
-	if len(results) == 4 {
-		peer := max(results[2].mbps(), results[3].mbps())
-		fmt.Printf("racklift / best peer TFTP throughput: %.2fx lock-step (serve's default), %.2fx with --tftp-window 8\n",
-			results[0].mbps()/peer, results[1].mbps()/peer)
-		fmt.Printf("failed transfers over %d rounds: racklift %d, racklift-w8 %d, tftpd-hpa %d, dnsmasq %d\n", rounds,
-			failedAll["racklift"], failedAll["racklift-w8"], failedAll["tftpd-hpa"], failedAll["dnsmasq"])
+		tftpStorm(b, cl, servers, len(data))
 	}
 	if parts == "tftp" || os.Getenv("BOOTBENCH_ONLY") != "" {
 		return
@@ -215,6 +190,8 @@ type storm struct {
 	wall     time.Duration
 	times    []time.Duration
 	firstErr error
+	srvCPU   time.Duration // the server process's CPU time (children included)
+	cliCPU   time.Duration // the clients' (this process's)
 }
 
 func (s storm) mbps() float64 { return float64(s.bytes) / 1e6 / s.wall.Seconds() }
@@ -229,8 +206,73 @@ func (s storm) p(q int) float64 {
 	return t[max(0, min(i, len(t))-1)].Seconds()
 }
 
+type tftpServer struct {
+	name  string
+	start func() (stop func(), err error)
+}
+
+type stormClient struct {
+	desc  string
+	fetch func() (int64, error)
+}
+
+// tftpStorm runs rounds of the storm with cl against every server in turn (servers
+// alternate so a burst of load from elsewhere on the machine hits all of them) and
+// prints each round, the best round of each and the ratios against the better peer.
+func tftpStorm(b *testing.B, cl stormClient, servers []tftpServer, size int) {
+	fmt.Printf("\nbench-boot: TFTP boot storm: %d clients fetch a %d KiB file at once, loopback in a private netns\n  %s\n",
+		stormClients, size>>10, cl.desc)
+	fmt.Printf("%-10s %8s %7s %8s %8s %8s %6s %8s %8s\n", "server", "MB/s", "failed", "wall_s", "p50_s", "p99_s", "ok", "srv_cpu", "cli_cpu")
+	best := map[string]storm{}
+	failed := map[string]int{}
+	var ratios []float64 // racklift / better peer, round by round
+	for round := 1; round <= rounds; round++ {
+		got := map[string]float64{}
+		for _, srv := range servers {
+			if only := os.Getenv("BOOTBENCH_ONLY"); only != "" && only != srv.name {
+				continue
+			}
+			stop, err := srv.start()
+			if err != nil {
+				b.Fatalf("%s: %v", srv.name, err)
+			}
+			waitTFTP(b, srv.name)
+			cpu0, self0 := procCPU(lastPid), selfCPU()
+			r := runStorm(srv.name, size, cl.fetch)
+			r.srvCPU, r.cliCPU = procCPU(lastPid)-cpu0, selfCPU()-self0
+			stop()
+			fmt.Printf("%-10s %8.1f %7d %8.2f %8.3f %8.3f %6d %8.2f %8.2f   (round %d)\n", r.name, r.mbps(), r.failed, r.wall.Seconds(), r.p(50), r.p(99), r.ok, r.srvCPU.Seconds(), r.cliCPU.Seconds(), round)
+			if r.firstErr != nil {
+				fmt.Printf("           first failure: %v\n", r.firstErr)
+			}
+			failed[srv.name] += r.failed
+			if prev, seen := best[srv.name]; !seen || r.mbps() > prev.mbps() {
+				best[srv.name] = r
+			}
+			got[srv.name] = r.mbps()
+		}
+		if peer := max(got["tftpd-hpa"], got["dnsmasq"]); peer > 0 && got["racklift"] > 0 {
+			ratios = append(ratios, got["racklift"]/peer)
+		}
+	}
+	fmt.Println("best round of each (failed: summed over all rounds):")
+	for _, srv := range servers {
+		if r, ok := best[srv.name]; ok {
+			fmt.Printf("%-10s %8.1f %7d %8.2f %8.3f %8.3f %6d %8.2f %8.2f\n", r.name, r.mbps(), failed[srv.name], r.wall.Seconds(), r.p(50), r.p(99), r.ok, r.srvCPU.Seconds(), r.cliCPU.Seconds())
+		}
+	}
+	if len(ratios) == rounds {
+		peer := max(best["tftpd-hpa"].mbps(), best["dnsmasq"].mbps())
+		slices.Sort(ratios)
+		fmt.Printf("racklift / better peer TFTP throughput: %.2fx (best rounds); round by round %.2fx min, %.2fx median\n",
+			best["racklift"].mbps()/peer, ratios[0], ratios[len(ratios)/2])
+		fmt.Printf("failed transfers over %d rounds: racklift %d, tftpd-hpa %d, dnsmasq %d\n", rounds,
+			failed["racklift"], failed["tftpd-hpa"], failed["dnsmasq"])
+	}
+}
+
 // runStorm starts every client at once and waits for all.
-func runStorm(name string, size int) storm {
+func runStorm(name string, size int, fetch func() (int64, error)) storm {
 	s := storm{name: name}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -239,21 +281,9 @@ func runStorm(name string, size int) storm {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := tftpc.NewClient("127.0.0.1:69")
-			if err == nil {
-				c.SetBlockSize(blksize)
-				c.SetTimeout(2 * time.Second)
-				c.SetRetries(5)
-			}
 			<-gate
 			start := time.Now()
-			var n int64
-			if err == nil {
-				var wt io.WriterTo
-				if wt, err = c.Receive("boot.bin", "octet"); err == nil {
-					n, err = wt.WriteTo(io.Discard)
-				}
-			}
+			n, err := fetch()
 			d := time.Since(start)
 			mu.Lock()
 			defer mu.Unlock()
@@ -281,9 +311,9 @@ func runStorm(name string, size int) storm {
 
 // startRacklift runs racklift's TFTP server in its own process, as the peers run, so the
 // clients' goroutines do not share its scheduler.
-func startRacklift(dir string, window int) (func(), error) {
+func startRacklift(dir string) (func(), error) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^BenchmarkBootStorm$", "-test.benchtime=1x")
-	cmd.Env = append(os.Environ(), tftpdEnv+"="+dir, "BOOTBENCH_WINDOW="+strconv.Itoa(window))
+	cmd.Env = append(os.Environ(), tftpdEnv+"="+dir)
 	if p := os.Getenv("BOOTBENCH_TFTPD_PROCS"); p != "" { // experiments: the server's GOMAXPROCS
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+p)
 	}
@@ -291,16 +321,17 @@ func startRacklift(dir string, window int) (func(), error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	lastPid = cmd.Process.Pid
 	return func() {
 		cmd.Process.Kill()
 		cmd.Wait()
 	}, nil
 }
 
-// serveTFTP is that process: pkg/tftp with events (logging discarded), as serve runs it.
+// serveTFTP is that process: pkg/tftp with events (logging discarded) and its default
+// settings, as serve runs it.
 func serveTFTP(b *testing.B, root string) {
-	w, _ := strconv.Atoi(os.Getenv("BOOTBENCH_WINDOW"))
-	s, err := tftp.New(tftp.Config{Root: root, Events: events.New(nil, nil), Window: uint(w)})
+	s, err := tftp.New(tftp.Config{Root: root, Events: events.New(nil, nil)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -318,6 +349,7 @@ func startCmd(dir, name string, args ...string) (func(), error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	lastPid = cmd.Process.Pid
 	return func() {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -392,4 +424,30 @@ func parsePerf(out string) (float64, [2]string) {
 	}
 	_ = strings.TrimSpace
 	return rate, drops
+}
+
+// lastPid is the server process started last (the one under test).
+var lastPid int
+
+// procCPU is pid's user+system CPU time, its reaped children included (in.tftpd forks
+// one per transfer).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	var ticks int64
+	for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime (fields 14-17)
+		v, _ := strconv.ParseInt(f[i], 10, 64)
+		ticks += v
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

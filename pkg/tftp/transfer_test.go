@@ -1,0 +1,118 @@
+package tftp
+
+import (
+	"bytes"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// step is one event in a transfer's life and what must follow.
+type step struct {
+	ack      int // wire block acknowledged; -1: the retransmit timer fires
+	done     bool
+	from, to int // blocks due afterwards (to < from: none)
+}
+
+func TestTransferWindows(t *testing.T) {
+	t.Parallel()
+	data := bytes.Repeat([]byte("x"), 10*100+50) // 11 blocks of 100: the last holds 50
+	for _, tc := range []struct {
+		name   string
+		window int
+		oack   bool
+		steps  []step
+	}{
+		{"lock-step", 1, false, []step{
+			{ack: 1, from: 2, to: 2},
+			{ack: 1, from: 1, to: 0}, // duplicate ACK: ignored (Sorcerer's Apprentice)
+			{ack: 2, from: 3, to: 3},
+			{ack: -1, from: 3, to: 3}, // timeout: block 3 again
+			{ack: 5, from: 1, to: 0},  // never sent: ignored
+		}},
+		{"lock-step with OACK", 1, true, []step{
+			{ack: 0, from: 1, to: 1},
+			{ack: 1, from: 2, to: 2},
+		}},
+		{"window 4", 4, true, []step{
+			{ack: 0, from: 1, to: 4},
+			{ack: 4, from: 5, to: 8},
+			{ack: 6, from: 7, to: 10},  // 7 was lost: resend from 7 (RFC 7440)
+			{ack: 6, from: 7, to: 10},  // the client timed out waiting: once more
+			{ack: 6, from: 1, to: 0},   // the same ACK again: left to the timer
+			{ack: -1, from: 7, to: 10}, // the timer
+			{ack: 10, from: 11, to: 11},
+			{ack: 11, done: true},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var oack []byte
+			if tc.oack {
+				oack = appendOACK(nil, []option{{"blksize", "100"}})
+			}
+			x := newTransfer(netip.MustParseAddrPort("127.0.0.1:1000"), "f", bytes.NewReader(data), int64(len(data)), 100, tc.window, oack)
+			now := time.Now()
+			from, to := x.due(now, time.Second)
+			if tc.oack && (from != 0 || to != 0) || !tc.oack && (from != 1 || to != 1) {
+				t.Fatalf("first packets %d..%d", from, to)
+			}
+			for i, s := range tc.steps {
+				send := true
+				if s.ack < 0 {
+					if !x.expire(5) {
+						t.Fatalf("step %d: retries used up", i)
+					}
+				} else {
+					var done bool
+					done, send = x.ack(uint16(s.ack))
+					if done != s.done {
+						t.Fatalf("step %d: ACK %d: done %v, want %v", i, s.ack, done, s.done)
+					}
+					if done {
+						continue
+					}
+				}
+				from, to = 1, 0
+				if send {
+					from, to = x.due(now, time.Second)
+				}
+				if from != s.from || to != s.to {
+					t.Fatalf("step %d (ACK %d): due %d..%d, want %d..%d", i, s.ack, from, to, s.from, s.to)
+				}
+			}
+		})
+	}
+}
+
+func TestTransferPacketsAndRollover(t *testing.T) {
+	t.Parallel()
+	data := make([]byte, 70000*8+3) // 70001 blocks of 8: numbers wrap past 65535
+	for i := range data {
+		data[i] = byte(i / 8)
+	}
+	x := newTransfer(netip.MustParseAddrPort("127.0.0.1:1000"), "f", bytes.NewReader(data), int64(len(data)), 8, 1, nil)
+	if x.last != 70001 {
+		t.Fatalf("last block %d, want 70001", x.last)
+	}
+	for k := 1; k <= x.last; k++ {
+		from, to := x.due(time.Now(), time.Second)
+		if from != k || to != k {
+			t.Fatalf("block %d: due %d..%d", k, from, to)
+		}
+		p, err := x.packet(nil, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 8
+		if k == x.last {
+			want = 3
+		}
+		if len(p) != 4+want || p[1] != opDATA || int(p[2])<<8|int(p[3]) != k%65536 || p[4] != byte(k-1) {
+			t.Fatalf("block %d: packet % x", k, p[:min(len(p), 8)])
+		}
+		done, _ := x.ack(uint16(k))
+		if done != (k == x.last) {
+			t.Fatalf("ACK %d: done %v", k, done)
+		}
+	}
+}
