@@ -87,7 +87,8 @@ func (p *port) start(t *transfer) {
 		old.close()
 	}
 	p.xfers[t.peer] = t
-	var w writer
+	// One packet goes now (the OACK, or block 1 when there is none): no batch arena.
+	w := writer{arena: make([]byte, 0, t.blksize+4)}
 	p.send(&w, t, time.Now())
 	if p.idle { // the loop sleeps without a deadline; give it one for t's retransmits
 		p.idle = false

@@ -119,6 +119,7 @@ func (s *Server) Serve(conn net.PacketConn) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		conn.Close()
 		return net.ErrClosed
 	}
 	s.conn = conn
