@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -179,7 +180,12 @@ func child(b *testing.B) {
 	}
 	rates := []float64{bestRate["racklift"], bestRate["dnsmasq"]}
 	fmt.Printf("best round of each: racklift %.1f DORA/s, dnsmasq %.1f DORA/s\n", rates[0], rates[1])
-	fmt.Printf("racklift / dnsmasq DHCP answered rate: %.2fx\n\n", rates[0]/rates[1])
+	fmt.Printf("racklift / dnsmasq DHCP answered rate: %.2fx\n", rates[0]/rates[1])
+	verdict := "held"
+	if rates[0] < rates[1] {
+		verdict = "NOT held"
+	}
+	fmt.Printf("goal (racklift at least dnsmasq's rate): %s\n\n", verdict)
 }
 
 type storm struct {
@@ -268,6 +274,11 @@ func tftpStorm(b *testing.B, cl stormClient, servers []tftpServer, size int) {
 			best["racklift"].mbps()/peer, ratios[0], ratios[len(ratios)/2])
 		fmt.Printf("failed transfers over %d rounds: racklift %d, tftpd-hpa %d, dnsmasq %d\n", rounds,
 			failed["racklift"], failed["tftpd-hpa"], failed["dnsmasq"])
+		verdict := "held"
+		if best["racklift"].mbps() < peer || failed["racklift"] > 0 {
+			verdict = "NOT held"
+		}
+		fmt.Printf("goal (racklift at least the better peer's throughput, no failed transfer): %s\n", verdict)
 	}
 }
 
@@ -338,6 +349,14 @@ func serveTFTP(b *testing.B, root string) {
 	conn, err := tftp.Listen("127.0.0.1:69")
 	if err != nil {
 		b.Fatal(err)
+	}
+	if out := os.Getenv("BOOTBENCH_CPUPROFILE"); out != "" { // experiments: the server's profile
+		f, err := os.Create(out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		time.AfterFunc(5*time.Second, func() { pprof.StopCPUProfile(); f.Close() })
 	}
 	s.Serve(conn)
 }
