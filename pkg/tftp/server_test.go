@@ -369,3 +369,27 @@ func TestWindowsizeRefusedWhenLockStep(t *testing.T) {
 	}
 	c.WriteTo([]byte{0, 5, 0, 0, 0}, from)
 }
+
+// TestNetascii: a netascii fetch arrives as the file was (the client converts back).
+func TestNetascii(t *testing.T) {
+	t.Parallel()
+	addr, root, _, _ := startServer(t)
+	text := []byte(strings.Repeat("line one\nline two\r\n", 200))
+	must(t, os.WriteFile(filepath.Join(root, "boot.cfg"), text, 0o644))
+	c, err := tftp.NewClient(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetTimeout(time.Second)
+	wt, err := c.Receive("boot.cfg", "netascii")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := wt.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), text) {
+		t.Fatalf("netascii round trip: got %d bytes, want %d", buf.Len(), len(text))
+	}
+}
