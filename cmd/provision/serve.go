@@ -135,7 +135,7 @@ func init() {
 	f.StringVar(&serveFlags.agentBin, "agent-bin", "", "node-agent binary served to installers (default: node-agent next to provision)")
 	f.StringVar(&serveFlags.templates, "templates", "", "templates directory (ipxe/, install/, systemd/) instead of the built-in ones")
 	f.StringVar(&serveFlags.logFormat, "log-format", "text", "log format: text or json")
-	f.UintVar(&serveFlags.tftpWindow, "tftp-window", 1, "TFTP blocks sent before waiting for ACKs: 1 is RFC 1350 lock-step (safe for every PXE ROM); 8 speeds up boot storms where the firmware keeps up (see docs/boot.md)")
+	f.UintVar(&serveFlags.tftpWindow, "tftp-window", 16, "largest TFTP windowsize (RFC 7440) granted to a client that asks for one, as EDK2 UEFI firmware does (4); 1 answers every client in lock-step. Clients that do not ask (iPXE, BIOS PXE ROMs) always get lock-step")
 	f.BoolVar(&serveFlags.noDHCP, "no-dhcp", false, "answer no DHCP whatever the network's mode says")
 	root.AddCommand(serveCmd)
 }

@@ -189,8 +189,9 @@ func BMCName(n *inventory.Node) string {
 }
 
 // BootArgs are the kernel arguments for node's network boot, asked for by MAC: its agent
-// token, the CA fingerprint to pin and the agent API. An error means the node must not
-// get a token (serve the local-disk script and say why).
+// token, the CA fingerprint to pin and the agent API. None for a node no `up` is
+// provisioning (it boots its profile without a token); an error means the node must not
+// network-boot now (serve the local-disk script and say why).
 func (c *Core) BootArgs(node, mac string) ([]string, error) {
 	if c.agentURL == "" {
 		return nil, errors.New("serve runs no agent API")
@@ -202,6 +203,12 @@ func (c *Core) BootArgs(node, mac string) ([]string, error) {
 		return nil, err
 	}
 	tok, err := c.Tokens.ForBoot(node, mac)
+	if errors.Is(err, pki.ErrNoToken) {
+		// Network-booted by hand, not by `up`: it boots its profile as before, but its
+		// agent gets no token, so its reports are refused until `provision up NODE`.
+		c.log.Info("node network-boots without provision up: its boot script carries no agent token", "node", node, "mac", mac)
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -159,6 +159,10 @@ func TestServeHandsAgentCredentials(t *testing.T) {
 	if script, a := bootScript(t, base, "52:54:00:04:00:01", "127.0.0.12"); a["racklift.token"] != "" || !strings.Contains(script, "exit") && !strings.Contains(script, "sanboot") {
 		t.Fatalf("lab-01's script asked from lab-02's address handed out credentials or no local boot:\n%s", script)
 	}
+	// lab-03, which no up is provisioning, network-boots its profile without a token.
+	if script, a := bootScript(t, base, "52:54:00:04:00:03", "127.0.0.13"); a["racklift.token"] != "" || !strings.Contains(script, "vmlinuz") {
+		t.Fatalf("lab-03 (not being provisioned) got a token or no network boot:\n%s", script)
+	}
 	script1, a1 := bootScript(t, base, "52:54:00:04:00:01", "127.0.0.11")
 	_, a2 := bootScript(t, base, "52:54:00:04:00:02", "127.0.0.12")
 	for _, a := range []map[string]string{a1, a2} {

@@ -45,7 +45,8 @@ type Config struct {
 	AgentBinary string
 	Templates   fs.FS
 	Log         *slog.Logger
-	// TFTPWindow > 1 sends that many TFTP blocks before waiting for their ACKs.
+	// TFTPWindow caps the RFC 7440 windowsize granted to TFTP clients that ask for one;
+	// 0: tftp.DefaultWindow (16), 1: lock-step for every client.
 	TFTPWindow uint
 	// NoDHCP leaves DHCP to another server whatever the network's mode says.
 	NoDHCP bool
