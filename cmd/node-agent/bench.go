@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/racklift/racklift/internal/loadavg"
 	"github.com/racklift/racklift/pkg/agent/storage"
 	"github.com/racklift/racklift/pkg/output"
 )
@@ -379,12 +380,7 @@ func cpuSelf() float64 {
 }
 
 func loadAvg() [3]float64 {
-	var l [3]float64
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	for i := 0; i < 3 && i < len(f); i++ {
-		l[i], _ = strconv.ParseFloat(f[i], 64)
-	}
+	l, _ := loadavg.Read() // zeros where /proc/loadavg cannot be read
 	return l
 }
 

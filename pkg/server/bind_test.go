@@ -42,20 +42,7 @@ func TestBindsOnlyToListenAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	select {
-	case <-s.ready:
-	case err := <-done:
-		t.Fatalf("serve stopped: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not start")
-	}
+	runServer(t, s)
 	get := func(host, path string) (string, error) {
 		c := http.Client{Timeout: 2 * time.Second}
 		resp, err := c.Get("http://" + net.JoinHostPort(host, strconv.Itoa(httpPort)) + path)
@@ -94,5 +81,24 @@ func TestBindsOnlyToListenAddress(t *testing.T) {
 		if got != want {
 			t.Errorf("TFTP on %s answered=%v, want %v", host, got, want)
 		}
+	}
+}
+
+// runServer runs s until the test ends and waits until it serves.
+func runServer(t *testing.T, s *Server) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	select {
+	case <-s.ready:
+	case err := <-done:
+		t.Fatalf("serve stopped: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not start")
 	}
 }

@@ -75,20 +75,7 @@ func startProvisioning(t *testing.T, power lifecycle.Power) (*Server, string, st
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	select {
-	case <-s.ready:
-	case err := <-done:
-		t.Fatalf("serve stopped: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not start")
-	}
+	runServer(t, s)
 	return s, fmt.Sprintf("http://127.0.0.1:%d", httpPort), stateDir
 }
 

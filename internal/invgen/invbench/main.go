@@ -10,10 +10,10 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/racklift/racklift/internal/invgen"
+	"github.com/racklift/racklift/internal/loadavg"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/plan"
 )
@@ -114,9 +114,9 @@ func check(err error) {
 
 // loadAverage is the 1-minute load average, to read the wall times against.
 func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
+	l, err := loadavg.Read()
 	if err != nil {
 		return "unknown"
 	}
-	return strings.Fields(string(b))[0]
+	return fmt.Sprintf("%.2f", l[0])
 }

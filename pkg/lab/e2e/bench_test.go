@@ -3,12 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/racklift/racklift/internal/loadavg"
 	"github.com/racklift/racklift/pkg/lifecycle"
 )
 
@@ -48,22 +47,8 @@ func BenchmarkRackUp(b *testing.B) {
 	fmt.Printf("  up 1 node  (lab-01)            %6.1f s\n", one.Seconds())
 	fmt.Printf("  up 3 nodes (all, --reprovision) %6.1f s\n", three.Seconds())
 	fmt.Printf("  ratio 3 nodes / 1 node          %6.2f   goal <= 2: %s\n", ratio, verdict)
-	fmt.Printf("  load average at the end: %s\n", loadavg())
+	fmt.Printf("  load average at the end: %s\n", loadavg.String())
 	b.ReportMetric(one.Seconds(), "s/up-1")
 	b.ReportMetric(three.Seconds(), "s/up-3")
 	b.ReportMetric(ratio, "ratio")
-}
-
-// loadavg is /proc/loadavg's first three figures: other work on the machine slows the
-// guests, and the figures above mean little without it.
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

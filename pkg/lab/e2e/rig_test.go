@@ -29,10 +29,6 @@ import (
 // serverIP is the lab's provisioning server address (inventory/examples/lab).
 const serverIP = "10.204.0.1"
 
-// hostNIC is the provisioning host's NIC, cabled to the rack's provisioning bridge (the
-// switch) by a veth pair: net apply and serve use it as an ops engineer uses eno1.
-const hostNIC = "prov0"
-
 // rig is one virtual rack with the real provision binary serving it.
 type rig struct {
 	t        testing.TB
@@ -104,24 +100,9 @@ func newRig(t testing.TB, extra ...rack.Node) *rig {
 		rk.Close()
 	})
 
-	// The provisioning host's side, as an ops engineer sets it up: its NIC cabled to the
-	// switch, and the server address on it.
-	ns := rk.NS()
-	if _, err := ns.Veth(hostNIC, hostNIC+"-sw", nil, 0); err != nil {
-		t.Fatal(err)
-	}
-	sw, err := ns.Link(hostNIC + "-sw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	br, err := ns.Link(rack.ProvisioningBridge)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ns.SetMaster(sw, br); err != nil {
-		t.Fatal(err)
-	}
-	if out, code := r.provisionNS("net", "apply", "-i", r.inv, "--trunk", hostNIC,
+	// The provisioning host's side, as an ops engineer sets it up: the server address on
+	// its NIC (cabled to the rack's switch).
+	if out, code := r.provisionNS("net", "apply", "-i", r.inv, "--trunk", rack.HostNIC,
 		"--state", filepath.Join(r.dir, "net-state.json")); code != 0 {
 		t.Fatalf("provision net apply: exit %d\n%s", code, out)
 	}
@@ -153,7 +134,7 @@ func buildRamdisk(t testing.TB, dir string) {
 // serveArgs are the flags serve runs with in every rig: short BMC timeouts and two
 // attempts, so a hung BMC fails its node in about a minute.
 func (r *rig) serveArgs() []string {
-	return []string{"serve", "-i", r.inv, "--interface", hostNIC,
+	return []string{"serve", "-i", r.inv, "--interface", rack.HostNIC,
 		"--pxe-dir", filepath.Join(r.dir, "pxe"), "--artifacts", r.arts, "--state-dir", r.stateDir,
 		"--bmc-timeout", "20s", "--attempts", "2", "--phase-timeout", "powering=1m,booting=15m,agent=15m,validating=15m"}
 }
@@ -286,11 +267,7 @@ func (r *rig) status(ctx context.Context) map[string]api.NodeStatus {
 		Nodes []api.NodeStatus `json:"nodes"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
-		var list []api.NodeStatus
-		if err2 := json.Unmarshal([]byte(out), &list); err2 != nil {
-			r.t.Fatalf("provision status -o json: %v\n%s", err, out)
-		}
-		doc.Nodes = list
+		r.t.Fatalf("provision status -o json: %v\n%s", err, out)
 	}
 	m := map[string]api.NodeStatus{}
 	for _, n := range doc.Nodes {

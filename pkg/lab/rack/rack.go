@@ -33,9 +33,12 @@ const (
 	DefaultNetNS       = "racklift-lab"
 	ProvisioningBridge = "br-prov"
 	StorageBridge      = "br-stor"
-	DefaultMemory      = 512 // MiB per guest
-	DiskSize           = 256 << 20
-	storageMTU         = 9000
+	// HostNIC is the provisioning host's NIC, cabled to br-prov (peer prov0-sw): give it
+	// to provision net apply --trunk and provision serve --interface, as eno1 on a real host.
+	HostNIC       = "prov0"
+	DefaultMemory = 512 // MiB per guest
+	DiskSize      = 256 << 20
+	storageMTU    = 9000
 )
 
 // Config describes a rack.
@@ -175,17 +178,18 @@ func Start(ctx context.Context, cfg Config) (*Rack, error) {
 
 func (r *Rack) build(ctx context.Context, nodes []Node) error {
 	for _, br := range []struct {
-		name, uplink string
-		mtu          int
-	}{{ProvisioningBridge, "uplink-prov", 0}, {StorageBridge, "uplink-stor", storageMTU}} {
+		name, uplink, far string
+		mtu               int
+	}{{ProvisioningBridge, HostNIC + "-sw", HostNIC, 0}, {StorageBridge, "uplink-stor", gatewayPort, storageMTU}} {
 		l, err := r.ns.Bridge(br.name, br.mtu)
 		if err != nil {
 			return err
 		}
 		// The switch's uplink: a veth whose far end is up keeps the bridge's carrier on
 		// while every guest is off (a bridge with only idle taps is NO-CARRIER, which
-		// provision net apply rightly reports as an unplugged cable).
-		if _, err := r.ns.Veth(br.uplink, br.uplink+"-p", nil, br.mtu); err != nil {
+		// provision net apply rightly reports as an unplugged cable). On br-prov the far
+		// end is the provisioning host's NIC; on br-stor the storage gateway's port.
+		if _, err := r.ns.Veth(br.uplink, br.far, nil, br.mtu); err != nil {
 			return err
 		}
 		up, err := r.ns.Link(br.uplink)
