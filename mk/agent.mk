@@ -22,4 +22,4 @@ bench-agent: build
 AGENT_INITRD_DIR ?= artifacts/agent
 agent-initrd: build
 	@./scripts/install-deps
-	$(GO) run ./pkg/agent/ramdisk/cmd/agent-initrd -cache $(CACHE) -agent bin/node-agent -out $(AGENT_INITRD_DIR)
+	$(GO) run ./internal/tools/agent-initrd -cache $(CACHE) -agent bin/node-agent -out $(AGENT_INITRD_DIR)

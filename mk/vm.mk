@@ -1,4 +1,4 @@
-# Virtual lab (pkg/lab/vm): Debian's guest kernel for QEMU test guests, cached under $(CACHE).
+# Virtual lab (internal/lab/vm): Debian's guest kernel for QEMU test guests, cached under $(CACHE).
 .PHONY: guest-kernel
 guest-kernel:
-	$(GO) run ./pkg/lab/vm/cmd/guest-kernel -cache $(CACHE)
+	$(GO) run ./internal/tools/guest-kernel -cache $(CACHE)

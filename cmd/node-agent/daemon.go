@@ -21,6 +21,7 @@ import (
 	"github.com/racklift/racklift/pkg/agent/hw"
 	"github.com/racklift/racklift/pkg/agent/metrics"
 	"github.com/racklift/racklift/pkg/agent/report"
+	"github.com/racklift/racklift/pkg/atomicfile"
 	"github.com/racklift/racklift/pkg/netsetup"
 )
 
@@ -234,7 +235,7 @@ func expectations(ctx context.Context, f *daemonFlags, c *report.Client, node st
 	if err == nil {
 		if b, jerr := jsonMarshal(e); jerr == nil {
 			os.MkdirAll(f.spool, 0o700)
-			os.WriteFile(cache, b, 0o600)
+			atomicfile.WriteFile(cache, b, 0o600)
 		}
 		e.Node = node
 		return e

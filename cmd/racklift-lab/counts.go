@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/racklift/racklift/pkg/lab/rack"
+	"github.com/racklift/racklift/internal/lab/rack"
 	"github.com/racklift/racklift/pkg/output"
 )
 

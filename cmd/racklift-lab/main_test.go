@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racklift/racklift/internal/lab/netns"
+	"github.com/racklift/racklift/internal/lab/rack"
 	"github.com/racklift/racklift/internal/testenv"
-	"github.com/racklift/racklift/pkg/lab/netns"
-	"github.com/racklift/racklift/pkg/lab/rack"
 )
 
 // racklift-lab as the demo uses it: up --detach returns once ready, counts follows an

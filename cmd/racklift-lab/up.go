@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/racklift/racklift/internal/lab/rack"
 	"github.com/racklift/racklift/pkg/inventory"
-	"github.com/racklift/racklift/pkg/lab/rack"
 )
 
 var upFlags struct {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/racklift/racklift/pkg/atomicfile"
 	"github.com/racklift/racklift/pkg/state"
 )
 
@@ -44,7 +45,7 @@ func LoadOrCreateToken(stateDir string) (string, error) {
 		return "", err
 	}
 	tok := base64.RawURLEncoding.EncodeToString(raw[:])
-	if err := os.WriteFile(p, []byte(tok+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteFile(p, []byte(tok+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("control token: %w", err)
 	}
 	return tok, nil

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	lab "github.com/racklift/racklift/internal/lab/redfish"
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/api/apitest"
-	lab "github.com/racklift/racklift/pkg/lab/redfish"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
 )

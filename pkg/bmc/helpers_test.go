@@ -12,9 +12,9 @@ import (
 	"sync"
 	"testing"
 
+	lab "github.com/racklift/racklift/internal/lab/redfish"
 	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/bmc"
-	lab "github.com/racklift/racklift/pkg/lab/redfish"
 )
 
 const (

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racklift/racklift/internal/lab/ipmisim"
+	lab "github.com/racklift/racklift/internal/lab/redfish"
 	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/bmc"
-	"github.com/racklift/racklift/pkg/lab/ipmisim"
-	lab "github.com/racklift/racklift/pkg/lab/redfish"
 )
 
 // startSims runs n ipmi_sim BMCs whose power commands append to machine.log in their

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	lab "github.com/racklift/racklift/internal/lab/redfish"
 	"github.com/racklift/racklift/pkg/bmc"
 	"github.com/racklift/racklift/pkg/inventory"
-	lab "github.com/racklift/racklift/pkg/lab/redfish"
 )
 
 func isOn(t *testing.T, b *lab.BMC) bool {

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	lab "github.com/racklift/racklift/internal/lab/redfish"
 	"github.com/racklift/racklift/pkg/inventory"
-	lab "github.com/racklift/racklift/pkg/lab/redfish"
 )
 
 // A certificate from the trusted CA that names another address is refused.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/racklift/racklift/pkg/atomicfile"
 )
 
 // Record is a MAC that asked for DHCP but is not in the inventory.
@@ -136,11 +138,7 @@ func (d *Discovered) saveLocked() error {
 	if err := os.MkdirAll(filepath.Dir(d.path), 0o755); err != nil {
 		return err
 	}
-	tmp := d.path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, d.path)
+	return atomicfile.WriteFile(d.path, append(b, '\n'), 0o600)
 }
 
 // Flush writes the records now.

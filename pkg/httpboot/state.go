@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/racklift/racklift/pkg/atomicfile"
 )
 
 // InstalledFile is where FileState keeps the installed flags, under serve's --state-dir.
@@ -62,9 +64,5 @@ func (s *FileState) SetInstalled(node string, v bool) error {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
 		return err
 	}
-	tmp := s.path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, s.path)
+	return atomicfile.WriteFile(s.path, append(b, '\n'), 0o600)
 }

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/racklift/racklift/internal/lab/netns"
 	"github.com/racklift/racklift/internal/testenv"
-	"github.com/racklift/racklift/pkg/lab/netns"
 	"github.com/racklift/racklift/pkg/netsetup"
 )
 

@@ -10,9 +10,9 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/racklift/racklift/internal/lab/netns"
 	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/agent/netcheck"
-	"github.com/racklift/racklift/pkg/lab/netns"
 	"github.com/racklift/racklift/pkg/netsetup"
 )
 

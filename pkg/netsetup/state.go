@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/racklift/racklift/pkg/atomicfile"
 )
 
 // DefaultStatePath is where racklift records what it created; /run is emptied at boot,
@@ -71,17 +73,13 @@ func LoadState(path string) (*State, error) {
 	return s, nil
 }
 
-// Save writes the state atomically.
+// Save writes the state durably: it is the rollback record, so a crash must not lose it.
 func (s *State) Save(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	b, _ := json.MarshalIndent(s, "", "  ")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, b, 0o644)
 }
 
 func (s *State) clone() *State {

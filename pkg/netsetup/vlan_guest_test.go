@@ -10,10 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racklift/racklift/internal/lab/netns"
+	"github.com/racklift/racklift/internal/lab/vm"
 	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/agent/check"
-	"github.com/racklift/racklift/pkg/lab/netns"
-	"github.com/racklift/racklift/pkg/lab/vm"
+	"github.com/racklift/racklift/pkg/initramfs"
 )
 
 // guestSite is a two-node inventory: each node PXE boots on an untagged provisioning
@@ -78,17 +79,17 @@ func TestTwoGuestsVLAN200(t *testing.T) {
 	testenv.NeedFile(t, agentBin)
 	t.Parallel()
 
-	k, err := vm.GuestKernel(testenv.Cache())
+	k, err := initramfs.GuestKernel(testenv.Cache())
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	site := func(vlan int) []byte { return []byte(strings.ReplaceAll(guestSite, "{{VLAN}}", fmt.Sprint(vlan))) }
 	initrd := filepath.Join(dir, "initrd.gz")
-	ir := vm.Initramfs{
+	ir := initramfs.Initramfs{
 		Kernel:   k,
 		Modules:  []string{"virtio_pci", "virtio_net", "8021q"},
-		Binaries: []vm.File{{Host: agentBin, Guest: "/usr/bin/node-agent"}},
+		Binaries: []initramfs.File{{Host: agentBin, Guest: "/usr/bin/node-agent"}},
 		Contents: map[string][]byte{
 			"/etc/racklift/inventory/site.yaml":         site(200),
 			"/etc/racklift/inventory/racks/r1.yaml":     []byte(guestRack),

@@ -15,9 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racklift/racklift/internal/lab/netns"
+	"github.com/racklift/racklift/internal/lab/vm"
 	"github.com/racklift/racklift/internal/testenv"
-	"github.com/racklift/racklift/pkg/lab/netns"
-	"github.com/racklift/racklift/pkg/lab/vm"
+	"github.com/racklift/racklift/pkg/initramfs"
 )
 
 // The QEMU boots of the acceptance: a guest whose MAC is in a test inventory boots
@@ -56,7 +57,7 @@ exit 0
 
 // guestFiles builds (once per test binary) the kernel and initramfs the guests boot.
 var guestFiles = sync.OnceValues(func() (string, error) {
-	k, err := vm.GuestKernel(testenv.Cache())
+	k, err := initramfs.GuestKernel(testenv.Cache())
 	if err != nil {
 		return "", err
 	}
@@ -75,7 +76,7 @@ var guestFiles = sync.OnceValues(func() (string, error) {
 	if err := os.WriteFile(filepath.Join(g, "vmlinuz"), kb, 0o644); err != nil {
 		return "", err
 	}
-	ir := vm.Initramfs{Kernel: k, Modules: []string{"virtio_pci", "virtio_net"}, Init: guestInit,
+	ir := initramfs.Initramfs{Kernel: k, Modules: []string{"virtio_pci", "virtio_net"}, Init: guestInit,
 		Contents: map[string][]byte{"/etc/udhcpc.script": []byte(udhcpcScript)}}
 	if err := ir.Build(filepath.Join(g, "initrd.img")); err != nil {
 		return "", err

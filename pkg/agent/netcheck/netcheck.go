@@ -47,7 +47,7 @@ func Run(ctx context.Context, nets []Network) []check.Result {
 // first failure is the one to fix.
 //
 // Run works on the calling OS thread's network namespace and starts no goroutines, so a
-// caller may run it inside a namespace (pkg/lab/netns NS.Do).
+// caller may run it inside a namespace (internal/lab/netns NS.Do).
 func (o Options) Run(ctx context.Context, nets []Network) []check.Result {
 	o = o.withDefaults()
 	var eth *ethtool.Client

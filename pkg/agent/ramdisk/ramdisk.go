@@ -2,16 +2,15 @@
 // static busybox and node-agent (with the libraries ldd lists), whose init brings the
 // NICs up with DHCP, reads the server, node, token and CA pin from the kernel command
 // line, runs the agent once and reports the node's hardware and check results before any
-// OS is installed. It is built with pkg/lab/vm's initramfs builder.
+// OS is installed. It is built with pkg/initramfs.
 package ramdisk
 
 import (
 	"fmt"
+	"github.com/racklift/racklift/pkg/initramfs"
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/racklift/racklift/pkg/lab/vm"
 )
 
 // Modules every agent ramdisk carries (virtual machines and common servers); the build
@@ -36,7 +35,7 @@ const (
 	ArgMount = "racklift.mount"
 )
 
-// Init is the ramdisk's /init, after vm.Preamble (mounts, loopback, modules). The token
+// Init is the ramdisk's /init, after initramfs.Preamble (mounts, loopback, modules). The token
 // goes to a 0600 file on tmpfs, never to the console.
 const Init = `
 mkdir -p /run/racklift /etc
@@ -136,16 +135,16 @@ exit 0
 `
 
 // Build writes the ramdisk to out for kernel k with the node-agent binary agentBin.
-func Build(k *vm.Kernel, agentBin, out string) error {
+func Build(k *initramfs.Kernel, agentBin, out string) error {
 	mods, err := pickModules(k)
 	if err != nil {
 		return err
 	}
-	ir := vm.Initramfs{
+	ir := initramfs.Initramfs{
 		Kernel:   k,
 		Modules:  mods,
 		Init:     Init,
-		Binaries: []vm.File{{Host: agentBin, Guest: "/bin/node-agent"}},
+		Binaries: []initramfs.File{{Host: agentBin, Guest: "/bin/node-agent"}},
 		Contents: map[string][]byte{
 			"/etc/racklift/udhcpc.sh": []byte(UdhcpcScript),
 			"/etc/racklift/none.yaml": []byte("node: \"\"\n"),
@@ -156,7 +155,7 @@ func Build(k *vm.Kernel, agentBin, out string) error {
 
 // pickModules keeps the optional modules this kernel has and fails on a missing
 // required one.
-func pickModules(k *vm.Kernel) ([]string, error) {
+func pickModules(k *initramfs.Kernel) ([]string, error) {
 	have := map[string]bool{}
 	for _, f := range []string{"modules.dep", "modules.builtin"} {
 		b, err := os.ReadFile(filepath.Join(k.Modules, f))

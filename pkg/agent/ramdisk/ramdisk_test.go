@@ -15,10 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racklift/racklift/internal/lab/netns"
+	"github.com/racklift/racklift/internal/lab/vm"
 	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/agent"
-	"github.com/racklift/racklift/pkg/lab/netns"
-	"github.com/racklift/racklift/pkg/lab/vm"
+	"github.com/racklift/racklift/pkg/initramfs"
 )
 
 // Acceptance: a QEMU guest booted with the agent ramdisk gets an address by DHCP, reports
@@ -32,7 +33,7 @@ func TestGuestBootsRamdiskAndReportsHardware(t *testing.T) {
 	testenv.NeedFile(t, bin)
 	t.Parallel()
 
-	k, err := vm.GuestKernel(testenv.Cache())
+	k, err := initramfs.GuestKernel(testenv.Cache())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/racklift/racklift/pkg/agent"
+	"github.com/racklift/racklift/pkg/atomicfile"
 	"github.com/racklift/racklift/pkg/pki"
 )
 
@@ -147,7 +148,7 @@ type Spool struct {
 	seq atomic.Uint64
 }
 
-// Put writes a report atomically (temp file, fsync, rename).
+// Put writes a report durably (pkg/atomicfile).
 func (s *Spool) Put(r *agent.Report) (string, error) {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return "", fmt.Errorf("spool: %w", err)
@@ -157,21 +158,8 @@ func (s *Spool) Put(r *agent.Report) (string, error) {
 		return "", err
 	}
 	name := fmt.Sprintf("%020d-%06d.json", time.Now().UnixNano(), s.seq.Add(1)%1000000)
-	tmp, err := os.CreateTemp(s.Dir, ".tmp-*")
-	if err != nil {
-		return "", fmt.Errorf("spool: %w", err)
-	}
-	if _, err := tmp.Write(b); err == nil {
-		err = tmp.Sync()
-	}
-	tmp.Close()
-	if err != nil {
-		os.Remove(tmp.Name())
-		return "", fmt.Errorf("spool: %w", err)
-	}
 	path := filepath.Join(s.Dir, name)
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.WriteFile(path, b, 0o600); err != nil {
 		return "", fmt.Errorf("spool: %w", err)
 	}
 	return path, nil

@@ -20,10 +20,10 @@ import (
 	"testing"
 	"time"
 
+	lab "github.com/racklift/racklift/internal/lab/redfish"
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/events"
 	"github.com/racklift/racklift/pkg/inventory"
-	lab "github.com/racklift/racklift/pkg/lab/redfish"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
 )

@@ -22,8 +22,8 @@ import (
 	"syscall"
 	"time"
 
+	lab "github.com/racklift/racklift/internal/lab/redfish"
 	"github.com/racklift/racklift/pkg/bmc"
-	lab "github.com/racklift/racklift/pkg/lab/redfish"
 )
 
 func main() {

@@ -23,10 +23,10 @@ import (
 
 	tftpc "github.com/pin/tftp/v3"
 
+	"github.com/racklift/racklift/internal/lab/netns"
 	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/dhcp"
 	"github.com/racklift/racklift/pkg/events"
-	"github.com/racklift/racklift/pkg/lab/netns"
 	"github.com/racklift/racklift/pkg/plan"
 	"github.com/racklift/racklift/pkg/tftp"
 )

@@ -1,0 +1,343 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/racklift/racklift/internal/lab/rack"
+	"github.com/racklift/racklift/internal/testenv"
+	"github.com/racklift/racklift/pkg/agent/ramdisk"
+	"github.com/racklift/racklift/pkg/api"
+	"github.com/racklift/racklift/pkg/initramfs"
+	"github.com/racklift/racklift/pkg/pki"
+)
+
+// serverIP is the lab's provisioning server address (inventory/examples/lab).
+const serverIP = "10.204.0.1"
+
+// rig is one virtual rack with the real provision binary serving it.
+type rig struct {
+	t        testing.TB
+	bin      string // provision
+	dir      string
+	inv      string // a copy of the lab inventory, editable by the test
+	stateDir string
+	arts     string
+	rack     *rack.Rack
+	env      []string
+
+	serve    *exec.Cmd
+	serveLog *os.File
+	serveOut string
+	serveN   int
+}
+
+// needs are the prerequisites of a rig; a missing one fails under make test.
+func needs(t testing.TB) {
+	testenv.Slow(t)
+	testenv.NeedRoot(t)
+	testenv.NeedCommand(t, "qemu-system-x86_64", "ipmi_sim", "ipmitool", "busybox", "mkfs.ext4", "apt-get", "dpkg", "depmod")
+	testenv.NeedFile(t, filepath.Join(testenv.Bin(t), "provision"))
+	testenv.NeedFile(t, filepath.Join(testenv.Bin(t), "node-agent"))
+}
+
+// newRig builds the agent ramdisk as the lab profile's kernel and initrd, copies the lab
+// inventory and starts the virtual rack (guests off), with extra machines that are not
+// in the inventory yet.
+func newRig(t testing.TB, extra ...rack.Node) *rig {
+	t.Helper()
+	needs(t)
+	r := &rig{t: t, bin: filepath.Join(testenv.Bin(t), "provision"), dir: t.TempDir()}
+	// A short state path: the control socket's path must fit in sun_path.
+	sd, err := os.MkdirTemp("", "rl-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sd) })
+	r.stateDir = sd
+
+	r.inv = filepath.Join(r.dir, "inventory")
+	if err := os.CopyFS(r.inv, os.DirFS(filepath.Join(testenv.RepoRoot(), "inventory", "examples", "lab"))); err != nil {
+		t.Fatal(err)
+	}
+	r.arts = filepath.Join(r.dir, "artifacts")
+	buildRamdisk(t, filepath.Join(r.arts, "lab"))
+
+	pw := make([]byte, 8)
+	rand.Read(pw)
+	password := hex.EncodeToString(pw)
+	r.env = append(os.Environ(), "RACKLIFT_CRED_LAB_BMC_PASSWORD="+password)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rk, err := rack.Start(ctx, rack.Config{
+		Inventory: r.inv, Dir: filepath.Join(r.dir, "rack"), NetNS: "rl-e2e-" + fmt.Sprint(os.Getpid()),
+		Password: password, Extra: extra,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.rack = rk
+	t.Cleanup(func() {
+		r.stopServe()
+		if t.Failed() {
+			r.dumpLogs()
+		}
+		rk.Close()
+	})
+
+	// The provisioning host's side, as an ops engineer sets it up: the server address on
+	// its NIC (cabled to the rack's switch).
+	if out, code := r.provisionNS("net", "apply", "-i", r.inv, "--trunk", rack.HostNIC,
+		"--state", filepath.Join(r.dir, "net-state.json")); code != 0 {
+		t.Fatalf("provision net apply: exit %d\n%s", code, out)
+	}
+	return r
+}
+
+// buildRamdisk writes the agent ramdisk as vmlinuz and initrd.img into dir.
+func buildRamdisk(t testing.TB, dir string) {
+	t.Helper()
+	k, err := initramfs.GuestKernel(testenv.Cache())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := ramdisk.Build(k, filepath.Join(testenv.Bin(t), "node-agent"), filepath.Join(dir, "initrd.img")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(k.Vmlinuz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "vmlinuz"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// serveArgs are the flags serve runs with in every rig: short BMC timeouts and two
+// attempts, so a hung BMC fails its node in about a minute.
+func (r *rig) serveArgs() []string {
+	return []string{"serve", "-i", r.inv, "--interface", rack.HostNIC,
+		"--pxe-dir", filepath.Join(r.dir, "pxe"), "--artifacts", r.arts, "--state-dir", r.stateDir,
+		"--bmc-timeout", "20s", "--attempts", "2", "--phase-timeout", "powering=1m,booting=15m,agent=15m,validating=15m"}
+}
+
+// startServe runs `provision serve` in the rack's namespace and waits for its API.
+func (r *rig) startServe() {
+	r.t.Helper()
+	os.MkdirAll(filepath.Join(r.dir, "pxe"), 0o755)
+	r.serveN++
+	r.serveOut = filepath.Join(r.dir, fmt.Sprintf("serve-%d.log", r.serveN))
+	f, err := os.Create(r.serveOut)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.serveLog = f
+	cmd := exec.Command("ip", append([]string{"netns", "exec", r.rack.NS().Name, r.bin}, r.serveArgs()...)...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = r.env, f, f
+	if err := cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	r.serve = cmd
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		c, err := api.NewClient("unix://"+api.SocketPath(r.stateDir), r.controlToken())
+		if err == nil {
+			_, err = c.Health(ctx)
+			c.Close()
+		}
+		cancel()
+		if err == nil {
+			return
+		}
+		select {
+		case <-exited:
+			r.t.Fatalf("serve exited at start:\n%s", tail(r.serveOut, 40))
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("serve's API did not answer within 60s: %v\n%s", err, tail(r.serveOut, 40))
+		}
+	}
+}
+
+func (r *rig) controlToken() string {
+	b, _ := os.ReadFile(api.TokenPath(r.stateDir))
+	return strings.TrimSpace(string(b))
+}
+
+// killServe sends serve SIGKILL: no shutdown, no flush beyond what it already committed.
+func (r *rig) killServe() {
+	r.t.Helper()
+	if r.serve == nil {
+		return
+	}
+	r.serve.Process.Signal(syscall.SIGKILL)
+	r.serve.Process.Wait()
+	r.serve = nil
+	r.serveLog.Close()
+}
+
+// stopServe ends serve gracefully (the test is over).
+func (r *rig) stopServe() {
+	if r.serve == nil {
+		return
+	}
+	r.serve.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { r.serve.Process.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		r.serve.Process.Kill()
+		<-done
+	}
+	r.serve = nil
+	r.serveLog.Close()
+}
+
+// provision runs the CLI on the host side (it reaches serve through the state dir).
+func (r *rig) provision(ctx context.Context, args ...string) (stdout, stderr string, code int) {
+	cmd := exec.CommandContext(ctx, r.bin, append(args, "--state-dir", r.stateDir)...)
+	cmd.Env = r.env
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code = cmd.ProcessState.ExitCode()
+	if err != nil && code <= 0 {
+		code = -1
+		e.WriteString(err.Error())
+	}
+	return o.String(), e.String(), code
+}
+
+// provisionNS runs the CLI inside the rack's namespace (net apply).
+func (r *rig) provisionNS(args ...string) (string, int) {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", r.rack.NS().Name, r.bin}, args...)...)
+	cmd.Env = r.env
+	out, _ := cmd.CombinedOutput()
+	return string(out), cmd.ProcessState.ExitCode()
+}
+
+// upResult is `provision up -o json`.
+type upResult struct {
+	Nodes  []api.NodeStatus `json:"nodes"`
+	Failed int              `json:"failed"`
+}
+
+// up runs `provision up` to the end and returns its final table, as JSON.
+func (r *rig) up(ctx context.Context, args ...string) (upResult, string, int) {
+	r.t.Helper()
+	out, errOut, code := r.provision(ctx, append(append([]string{"up"}, args...), "-o", "json")...)
+	var res upResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		r.t.Fatalf("provision up %s: exit %d, not JSON (%v):\n%s\n%s", strings.Join(args, " "), code, err, out, errOut)
+	}
+	return res, errOut, code
+}
+
+// status is serve's view of every node it knows.
+func (r *rig) status(ctx context.Context) map[string]api.NodeStatus {
+	r.t.Helper()
+	out, errOut, code := r.provision(ctx, "status", "-o", "json")
+	if code != 0 {
+		r.t.Fatalf("provision status: exit %d: %s", code, errOut)
+	}
+	var doc struct {
+		Nodes []api.NodeStatus `json:"nodes"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		r.t.Fatalf("provision status -o json: %v\n%s", err, out)
+	}
+	m := map[string]api.NodeStatus{}
+	for _, n := range doc.Nodes {
+		m[n.Name] = n
+	}
+	return m
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func (r *rig) waitFor(what string, timeout time.Duration, cond func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// agentPost POSTs an agent report for node to serve's agent API from inside the rack's
+// namespace, TLS pinned to the CA fingerprint nodes get, with the given token.
+func (r *rig) agentPost(node, caPin, token, body string) (int, error) {
+	cfg, err := pki.PinnedClientConfig(caPin, serverIP)
+	if err != nil {
+		return 0, err
+	}
+	ns := r.rack.NS()
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := ns.Do(func() error {
+			var err error
+			c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+			return err
+		})
+		return c, err
+	}
+	hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DialContext: dial}}
+	req, _ := http.NewRequest("POST", "https://"+net.JoinHostPort(serverIP, "8443")+"/api/v1/nodes/"+node+"/report", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func (r *rig) dumpLogs() {
+	for i := 1; i <= r.serveN; i++ {
+		p := filepath.Join(r.dir, fmt.Sprintf("serve-%d.log", i))
+		r.t.Logf("serve run %d, last lines:\n%s", i, tail(p, 60))
+	}
+	for _, n := range r.rack.Nodes() {
+		if g := r.rack.Guest(n); g != nil {
+			r.t.Logf("%s serial console, last lines:\n%s", n, g.LogTail(40))
+		}
+	}
+}
+
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
