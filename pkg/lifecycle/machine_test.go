@@ -489,10 +489,17 @@ func TestRestartDuringBMCCall(t *testing.T) {
 	r.up(tgt("n1"))
 	// The first serve: the BMC call starts, then serve is killed before the result is written.
 	ctx, cancel := context.WithCancel(context.Background())
-	block := make(chan struct{})
-	r.m.power = blockingPower{r.power, block}
+	block, started := make(chan struct{}), make(chan struct{})
+	r.m.power = blockingPower{r.power, block, started}
 	if err := r.m.Tick(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// Kill only once the BMC call is under way: cancelling first let the call goroutine
+	// see a dead context and never reach the BMC (the flake: 0 cycles, about 3 runs in 10).
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the BMC call never started")
 	}
 	cancel()
 	close(block)
@@ -521,13 +528,16 @@ func TestRestartDuringBMCCall(t *testing.T) {
 	}
 }
 
+// blockingPower counts the cycle, says it started, then blocks until block is closed.
 type blockingPower struct {
-	p     *power
-	block chan struct{}
+	p       *power
+	block   chan struct{}
+	started chan struct{}
 }
 
 func (b blockingPower) PXECycle(ctx context.Context, t Target) error {
 	b.p.PXECycle(ctx, t)
+	close(b.started)
 	<-b.block
 	return nil
 }
