@@ -320,14 +320,7 @@ func startRacklift(dir string) (func(), error) {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+p)
 	}
 	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	lastPid = cmd.Process.Pid
-	return func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	}, nil
+	return start(cmd)
 }
 
 // serveTFTP is that process: pkg/tftp with events (logging discarded) and its default
@@ -352,10 +345,17 @@ func serveTFTP(b *testing.B, root string) {
 	s.Serve(conn)
 }
 
+// startCmd runs a peer server, its output kept out of the bench's.
 func startCmd(dir, name string, args ...string) (func(), error) {
 	cmd := exec.Command(name, args...)
 	var errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &errb, &errb
+	return start(cmd)
+}
+
+// start starts the server under test, records its pid for its CPU time, and returns
+// what stops it.
+func start(cmd *exec.Cmd) (func(), error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
