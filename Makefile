@@ -10,7 +10,7 @@ CACHE     ?= $(CURDIR)/.cache
 BENCHES :=
 FUZZ_TARGETS :=
 
-.PHONY: all build deps vet test unit bench fuzz clean
+.PHONY: all build deps vet lint test unit bench fuzz clean
 all: build
 
 build:
@@ -23,9 +23,26 @@ deps:
 vet:
 	$(GO) vet ./...
 
+# Lint: gofmt (fails listing the files it would change), go vet, and staticcheck at a
+# pinned version, built once from the Go module proxy into $(CACHE)/tools (one binary per
+# staticcheck and Go version: a staticcheck built by an older Go cannot read newer code).
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(CACHE)/tools/staticcheck-$(STATICCHECK_VERSION)-$(shell $(GO) env GOVERSION)
+
+lint: $(STATICCHECK)
+	@unformatted=$$(find . -name '.?*' -prune -o -name '*.go' -exec gofmt -l {} +); \
+	if [ -n "$$unformatted" ]; then echo "gofmt: these files are not formatted (gofmt -w FILE):"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	@mkdir -p $(@D)
+	GOBIN=$(@D) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(@D)/staticcheck $@
+
 # Integration tests need root, network namespaces, QEMU and the packages above; with
 # RACKLIFT_INTEGRATION=1 a missing prerequisite fails the test instead of skipping it.
-test: deps build vet
+test: deps build lint
 	RACKLIFT_INTEGRATION=1 RACKLIFT_BIN=$(CURDIR)/bin RACKLIFT_CACHE=$(CACHE) \
 		$(GO) test -count=1 -timeout 75m ./...
 

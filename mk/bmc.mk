@@ -3,4 +3,4 @@
 BENCHES += bench-bmc
 .PHONY: bench-bmc
 bench-bmc: build
-	$(GO) run ./pkg/bmc/bench -provision bin/provision
+	$(GO) run ./internal/bench/bmc -provision bin/provision

@@ -26,4 +26,4 @@ fuzz-boot:
 BENCHES += bench-boot
 .PHONY: bench-boot
 bench-boot: deps
-	$(GO) test -run '^$$' -bench '^BenchmarkBootStorm$$' -benchtime 1x -timeout 30m ./pkg/server/bootbench
+	$(GO) test -run '^$$' -bench '^BenchmarkBootStorm$$' -benchtime 1x -timeout 30m ./internal/bench/boot

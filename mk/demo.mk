@@ -12,4 +12,4 @@ demo-down:
 BENCHES += bench-e2e
 bench-e2e: deps build
 	RACKLIFT_INTEGRATION=1 RACKLIFT_BIN=$(CURDIR)/bin RACKLIFT_CACHE=$(CACHE) \
-		$(GO) test -run '^$$' -bench '^BenchmarkRackUp$$' -benchtime 1x -timeout 60m ./internal/lab/e2e
+		$(GO) test -run '^$$' -bench '^BenchmarkRackUp$$' -benchtime 1x -timeout 60m ./internal/bench/e2e

@@ -3,7 +3,7 @@
 BENCHES += bench-inventory
 .PHONY: bench-inventory schema
 bench-inventory: build
-	$(GO) run ./internal/invgen/invbench -bin bin/provision -nodes 10000 -runs 5
+	$(GO) run ./internal/bench/inventory -bin bin/provision -nodes 10000 -runs 5
 
 schema: build
 	bin/provision schema > inventory/schema.json

@@ -39,8 +39,8 @@ var cmdlineArg = regexp.MustCompile(`racklift\.(token|ca)=(\S+)`)
 //     answering again, `up lab-02 lab-04` brings both to ready without a restart:
 //     every node of the rack is then ready.
 func TestRackUpEndToEnd(t *testing.T) {
-	r := newRig(t, lab04)
-	r.startServe()
+	r := NewRig(t, lab04)
+	r.StartServe()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 
@@ -86,7 +86,7 @@ func TestRackUpEndToEnd(t *testing.T) {
 	t.Logf("killing serve (SIGKILL) mid-up: lab-01 %s, lab-02 %s, lab-03 %s", before["lab-01"].Phase, before["lab-02"].Phase, before["lab-03"].Phase)
 	r.killServe()
 	time.Sleep(3 * time.Second) // up notices serve is gone and waits
-	r.startServe()
+	r.StartServe()
 
 	select {
 	case err := <-upDone:
@@ -159,7 +159,7 @@ func TestRackUpEndToEnd(t *testing.T) {
 	})
 	hung.SetFaults(redfish.Faults{})
 	lab02Before := r.rack.PowerCycles("lab-02")
-	res, errOut, code := r.up(ctx, "lab-02", "lab-04")
+	res, errOut, code := r.Up(ctx, "lab-02", "lab-04")
 	if code != 0 {
 		t.Fatalf("up lab-02 lab-04: exit %d\n%s\n%+v", code, errOut, res.Nodes)
 	}

@@ -1,11 +1,11 @@
-// Command bench times `provision power on` and `provision boot pxe` across a fleet of
+// Command bmc (make bench-bmc) times `provision power on` and `provision boot pxe` across a fleet of
 // virtual Redfish BMCs on loopback (default 1000, 200 ms added latency per request,
 // 5 % hung) and compares each wall time with the ideal
 //
 //	N × op latency / concurrency + one deadline
 //
 // where op latency is the Redfish requests one operation makes (counted on the virtual
-// BMCs, not assumed) times the added latency. Run by `make bench-bmc`.
+// BMCs, not assumed) times the added latency.
 package main
 
 import (
@@ -18,10 +18,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"syscall"
 	"time"
 
+	"github.com/racklift/racklift/internal/bench/stats"
 	lab "github.com/racklift/racklift/internal/lab/redfish"
 	"github.com/racklift/racklift/pkg/bmc"
 )
@@ -169,7 +169,6 @@ func run(n int, latency time.Duration, hungPct float64, conc int, deadline time.
 				}
 			}
 		}
-		slices.Sort(durs)
 		rt := float64(reqs) / float64(healthy)
 		opLatency := time.Duration(rt * float64(latency))
 		ideal := time.Duration(float64(n)*float64(opLatency)/float64(conc)) + deadline
@@ -180,7 +179,7 @@ func run(n int, latency time.Duration, hungPct float64, conc int, deadline time.
 		fmt.Printf("  Redfish requests per operation (counted on the BMCs): %.2f → op latency %.2f × %v = %v; TLS connections per operation: %.2f\n",
 			rt, rt, latency, opLatency.Round(time.Millisecond), float64(conns)/float64(healthy))
 		fmt.Printf("  per-node time (healthy): p50 %v, p99 %v, max %v\n",
-			pct(durs, 50), pct(durs, 99), durs[len(durs)-1].Round(time.Millisecond))
+			stats.Median(durs).Round(time.Millisecond), stats.Quantile(durs, 0.99).Round(time.Millisecond), stats.Quantile(durs, 1).Round(time.Millisecond))
 		fmt.Printf("  ideal = N × op latency / concurrency + one deadline = %d × %v / %d + %v = %.2fs\n",
 			n, opLatency.Round(time.Millisecond), conc, deadline, ideal.Seconds())
 		fmt.Printf("  ratio wall / ideal = %.2f (goal ≤ %.1f)\n\n", ratio, goal)
@@ -196,11 +195,4 @@ func run(n int, latency time.Duration, hungPct float64, conc int, deadline time.
 	}
 	fmt.Printf("bench-bmc: worst ratio %.2f, goal ≤ %.1f %s\n", worst, goal, verdict)
 	return nil
-}
-
-func pct(d []time.Duration, p int) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	return d[(len(d)-1)*p/100].Round(time.Millisecond)
 }

@@ -1,4 +1,4 @@
-package bootbench
+package boot
 
 import (
 	"bytes"
@@ -15,14 +15,13 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	tftpc "github.com/pin/tftp/v3"
 
+	"github.com/racklift/racklift/internal/bench/stats"
 	"github.com/racklift/racklift/internal/lab/netns"
 	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/dhcp"
@@ -180,7 +179,7 @@ func child(b *testing.B) {
 	}
 	rates := []float64{bestRate["racklift"], bestRate["dnsmasq"]}
 	fmt.Printf("best round of each: racklift %.1f DORA/s, dnsmasq %.1f DORA/s\n", rates[0], rates[1])
-	fmt.Printf("racklift / dnsmasq DHCP answered rate: %.2fx\n", rates[0]/rates[1])
+	fmt.Printf("racklift / dnsmasq DHCP answered rate: %.2fx\n", stats.Ratio(rates[0], rates[1]))
 	verdict := "held"
 	if rates[0] < rates[1] {
 		verdict = "NOT held"
@@ -202,15 +201,8 @@ type storm struct {
 
 func (s storm) mbps() float64 { return float64(s.bytes) / 1e6 / s.wall.Seconds() }
 
-func (s storm) p(q int) float64 {
-	if len(s.times) == 0 {
-		return 0
-	}
-	t := slices.Clone(s.times)
-	slices.Sort(t)
-	i := (len(t)*q + 99) / 100
-	return t[max(0, min(i, len(t))-1)].Seconds()
-}
+// p is the q-th percentile of the clients' transfer times, in seconds.
+func (s storm) p(q int) float64 { return stats.Quantile(s.times, float64(q)/100).Seconds() }
 
 type tftpServer struct {
 	name  string
@@ -243,9 +235,9 @@ func tftpStorm(b *testing.B, cl stormClient, servers []tftpServer, size int) {
 				b.Fatalf("%s: %v", srv.name, err)
 			}
 			waitTFTP(b, srv.name)
-			cpu0, self0 := procCPU(lastPid), selfCPU()
+			cpu0, self0 := stats.ProcCPU(lastPid), stats.SelfCPU()
 			r := runStorm(srv.name, size, cl.fetch)
-			r.srvCPU, r.cliCPU = procCPU(lastPid)-cpu0, selfCPU()-self0
+			r.srvCPU, r.cliCPU = stats.ProcCPU(lastPid)-cpu0, stats.SelfCPU()-self0
 			stop()
 			fmt.Printf("%-10s %8.1f %7d %8.2f %8.3f %8.3f %6d %8.2f %8.2f   (round %d)\n", r.name, r.mbps(), r.failed, r.wall.Seconds(), r.p(50), r.p(99), r.ok, r.srvCPU.Seconds(), r.cliCPU.Seconds(), round)
 			if r.firstErr != nil {
@@ -269,9 +261,8 @@ func tftpStorm(b *testing.B, cl stormClient, servers []tftpServer, size int) {
 	}
 	if len(ratios) == rounds {
 		peer := max(best["tftpd-hpa"].mbps(), best["dnsmasq"].mbps())
-		slices.Sort(ratios)
 		fmt.Printf("racklift / better peer TFTP throughput: %.2fx (best rounds); round by round %.2fx min, %.2fx median\n",
-			best["racklift"].mbps()/peer, ratios[0], ratios[len(ratios)/2])
+			best["racklift"].mbps()/peer, slices.Min(ratios), stats.Median(ratios))
 		fmt.Printf("failed transfers over %d rounds: racklift %d, tftpd-hpa %d, dnsmasq %d\n", rounds,
 			failed["racklift"], failed["tftpd-hpa"], failed["dnsmasq"])
 		verdict := "held"
@@ -329,14 +320,7 @@ func startRacklift(dir string) (func(), error) {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+p)
 	}
 	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	lastPid = cmd.Process.Pid
-	return func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	}, nil
+	return start(cmd)
 }
 
 // serveTFTP is that process: pkg/tftp with events (logging discarded) and its default
@@ -361,10 +345,17 @@ func serveTFTP(b *testing.B, root string) {
 	s.Serve(conn)
 }
 
+// startCmd runs a peer server, its output kept out of the bench's.
 func startCmd(dir, name string, args ...string) (func(), error) {
 	cmd := exec.Command(name, args...)
 	var errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &errb, &errb
+	return start(cmd)
+}
+
+// start starts the server under test, records its pid for its CPU time, and returns
+// what stops it.
+func start(cmd *exec.Cmd) (func(), error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -441,32 +432,8 @@ func parsePerf(out string) (float64, [2]string) {
 	if m := dropRe.FindAllStringSubmatch(out, -1); len(m) >= 2 {
 		drops = [2]string{m[len(m)-2][1], m[len(m)-1][1]}
 	}
-	_ = strings.TrimSpace
 	return rate, drops
 }
 
 // lastPid is the server process started last (the one under test).
 var lastPid int
-
-// procCPU is pid's user+system CPU time, its reaped children included (in.tftpd forks
-// one per transfer).
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	var ticks int64
-	for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime (fields 14-17)
-		v, _ := strconv.ParseInt(f[i], 10, 64)
-		ticks += v
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ is 100 on Linux
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}

@@ -29,8 +29,8 @@ import (
 // serverIP is the lab's provisioning server address (inventory/examples/lab).
 const serverIP = "10.204.0.1"
 
-// rig is one virtual rack with the real provision binary serving it.
-type rig struct {
+// Rig is one virtual rack with the real provision binary serving it.
+type Rig struct {
 	t        testing.TB
 	bin      string // provision
 	dir      string
@@ -55,13 +55,13 @@ func needs(t testing.TB) {
 	testenv.NeedFile(t, filepath.Join(testenv.Bin(t), "node-agent"))
 }
 
-// newRig builds the agent ramdisk as the lab profile's kernel and initrd, copies the lab
+// NewRig builds the agent ramdisk as the lab profile's kernel and initrd, copies the lab
 // inventory and starts the virtual rack (guests off), with extra machines that are not
 // in the inventory yet.
-func newRig(t testing.TB, extra ...rack.Node) *rig {
+func NewRig(t testing.TB, extra ...rack.Node) *Rig {
 	t.Helper()
 	needs(t)
-	r := &rig{t: t, bin: filepath.Join(testenv.Bin(t), "provision"), dir: t.TempDir()}
+	r := &Rig{t: t, bin: filepath.Join(testenv.Bin(t), "provision"), dir: t.TempDir()}
 	// A short state path: the control socket's path must fit in sun_path.
 	sd, err := os.MkdirTemp("", "rl-e2e-")
 	if err != nil {
@@ -133,14 +133,14 @@ func buildRamdisk(t testing.TB, dir string) {
 
 // serveArgs are the flags serve runs with in every rig: short BMC timeouts and two
 // attempts, so a hung BMC fails its node in about a minute.
-func (r *rig) serveArgs() []string {
+func (r *Rig) serveArgs() []string {
 	return []string{"serve", "-i", r.inv, "--interface", rack.HostNIC,
 		"--pxe-dir", filepath.Join(r.dir, "pxe"), "--artifacts", r.arts, "--state-dir", r.stateDir,
 		"--bmc-timeout", "20s", "--attempts", "2", "--phase-timeout", "powering=1m,booting=15m,agent=15m,validating=15m"}
 }
 
-// startServe runs `provision serve` in the rack's namespace and waits for its API.
-func (r *rig) startServe() {
+// StartServe runs `provision serve` in the rack's namespace and waits for its API.
+func (r *Rig) StartServe() {
 	r.t.Helper()
 	os.MkdirAll(filepath.Join(r.dir, "pxe"), 0o755)
 	r.serveN++
@@ -181,13 +181,13 @@ func (r *rig) startServe() {
 	}
 }
 
-func (r *rig) controlToken() string {
+func (r *Rig) controlToken() string {
 	b, _ := os.ReadFile(api.TokenPath(r.stateDir))
 	return strings.TrimSpace(string(b))
 }
 
 // killServe sends serve SIGKILL: no shutdown, no flush beyond what it already committed.
-func (r *rig) killServe() {
+func (r *Rig) killServe() {
 	r.t.Helper()
 	if r.serve == nil {
 		return
@@ -199,7 +199,7 @@ func (r *rig) killServe() {
 }
 
 // stopServe ends serve gracefully (the test is over).
-func (r *rig) stopServe() {
+func (r *Rig) stopServe() {
 	if r.serve == nil {
 		return
 	}
@@ -217,7 +217,7 @@ func (r *rig) stopServe() {
 }
 
 // provision runs the CLI on the host side (it reaches serve through the state dir).
-func (r *rig) provision(ctx context.Context, args ...string) (stdout, stderr string, code int) {
+func (r *Rig) provision(ctx context.Context, args ...string) (stdout, stderr string, code int) {
 	cmd := exec.CommandContext(ctx, r.bin, append(args, "--state-dir", r.stateDir)...)
 	cmd.Env = r.env
 	var o, e bytes.Buffer
@@ -232,24 +232,24 @@ func (r *rig) provision(ctx context.Context, args ...string) (stdout, stderr str
 }
 
 // provisionNS runs the CLI inside the rack's namespace (net apply).
-func (r *rig) provisionNS(args ...string) (string, int) {
+func (r *Rig) provisionNS(args ...string) (string, int) {
 	cmd := exec.Command("ip", append([]string{"netns", "exec", r.rack.NS().Name, r.bin}, args...)...)
 	cmd.Env = r.env
 	out, _ := cmd.CombinedOutput()
 	return string(out), cmd.ProcessState.ExitCode()
 }
 
-// upResult is `provision up -o json`.
-type upResult struct {
+// UpResult is `provision up -o json`.
+type UpResult struct {
 	Nodes  []api.NodeStatus `json:"nodes"`
 	Failed int              `json:"failed"`
 }
 
-// up runs `provision up` to the end and returns its final table, as JSON.
-func (r *rig) up(ctx context.Context, args ...string) (upResult, string, int) {
+// Up runs `provision up` to the end and returns its final table, as JSON.
+func (r *Rig) Up(ctx context.Context, args ...string) (UpResult, string, int) {
 	r.t.Helper()
 	out, errOut, code := r.provision(ctx, append(append([]string{"up"}, args...), "-o", "json")...)
-	var res upResult
+	var res UpResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		r.t.Fatalf("provision up %s: exit %d, not JSON (%v):\n%s\n%s", strings.Join(args, " "), code, err, out, errOut)
 	}
@@ -257,7 +257,7 @@ func (r *rig) up(ctx context.Context, args ...string) (upResult, string, int) {
 }
 
 // status is serve's view of every node it knows.
-func (r *rig) status(ctx context.Context) map[string]api.NodeStatus {
+func (r *Rig) status(ctx context.Context) map[string]api.NodeStatus {
 	r.t.Helper()
 	out, errOut, code := r.provision(ctx, "status", "-o", "json")
 	if code != 0 {
@@ -277,7 +277,7 @@ func (r *rig) status(ctx context.Context) map[string]api.NodeStatus {
 }
 
 // waitFor polls cond until it holds or the timeout passes.
-func (r *rig) waitFor(what string, timeout time.Duration, cond func() bool) {
+func (r *Rig) waitFor(what string, timeout time.Duration, cond func() bool) {
 	r.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -290,7 +290,7 @@ func (r *rig) waitFor(what string, timeout time.Duration, cond func() bool) {
 
 // agentPost POSTs an agent report for node to serve's agent API from inside the rack's
 // namespace, TLS pinned to the CA fingerprint nodes get, with the given token.
-func (r *rig) agentPost(node, caPin, token, body string) (int, error) {
+func (r *Rig) agentPost(node, caPin, token, body string) (int, error) {
 	cfg, err := pki.PinnedClientConfig(caPin, serverIP)
 	if err != nil {
 		return 0, err
@@ -318,7 +318,7 @@ func (r *rig) agentPost(node, caPin, token, body string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-func (r *rig) dumpLogs() {
+func (r *Rig) dumpLogs() {
 	for i := 1; i <= r.serveN; i++ {
 		p := filepath.Join(r.dir, fmt.Sprintf("serve-%d.log", i))
 		r.t.Logf("serve run %d, last lines:\n%s", i, tail(p, 60))

@@ -1,4 +1,4 @@
-package bootbench
+package boot
 
 import (
 	"bytes"

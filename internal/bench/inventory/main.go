@@ -1,5 +1,5 @@
-// Command invbench times `provision validate` and `provision plan` on a generated
-// 10,000-node site and prints each figure against its goal (make bench-inventory).
+// Command inventory (make bench-inventory) times `provision validate` and `provision
+// plan` on a generated 10,000-node site and prints each figure against its goal.
 package main
 
 import (
@@ -9,11 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"slices"
 	"time"
 
-	"github.com/racklift/racklift/internal/invgen"
-	"github.com/racklift/racklift/internal/loadavg"
+	"github.com/racklift/racklift/internal/bench/inventory/invgen"
+	"github.com/racklift/racklift/internal/bench/stats"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/plan"
 )
@@ -36,17 +35,17 @@ func main() {
 	defer os.RemoveAll(dir)
 	check(invgen.Write(dir, invgen.Options{Nodes: *nodes, NodesPerRack: *perRack}))
 	fmt.Printf("bench-inventory: %d nodes in %d rack files (%s), median of %d runs, %d CPUs, load average %s\n",
-		*nodes, (*nodes+*perRack-1) / *perRack, dir, *runs, runtime.NumCPU(), loadAverage())
+		*nodes, (*nodes+*perRack-1) / *perRack, dir, *runs, runtime.NumCPU(), stats.Load1())
 
 	// What an operator waits for: the whole command, process start included. The CPU
 	// time (user+sys) is printed too: on a shared machine the wall time also holds the
 	// time spent waiting for a core.
 	var cpu []time.Duration
 	validate := median(*runs, func() { cpu = append(cpu, run(*bin, "validate", "-i", dir)) })
-	validateCPU := medianOf(cpu)
+	validateCPU := stats.Median(cpu)
 	cpu = nil
 	planCLI := median(*runs, func() { cpu = append(cpu, run(*bin, "plan", "-i", dir, "-o", "json")) })
-	planCPU := medianOf(cpu)
+	planCPU := stats.Median(cpu)
 	// The library calls alone, for where the time goes.
 	var inv *inventory.Inventory
 	load := median(*runs, func() {
@@ -86,14 +85,10 @@ func run(bin string, args ...string) time.Duration {
 	cmd.Stdout = io.Discard
 	cmd.Stderr = os.Stderr
 	check(cmd.Run())
-	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return stats.ExitedCPU(cmd.ProcessState)
 }
 
-func medianOf(ds []time.Duration) time.Duration {
-	slices.Sort(ds)
-	return ds[len(ds)/2]
-}
-
+// median runs f n times and returns the median of its wall times.
 func median(n int, f func()) time.Duration {
 	ds := make([]time.Duration, n)
 	for i := range ds {
@@ -101,8 +96,7 @@ func median(n int, f func()) time.Duration {
 		f()
 		ds[i] = time.Since(t)
 	}
-	slices.Sort(ds)
-	return ds[n/2]
+	return stats.Median(ds)
 }
 
 func check(err error) {
@@ -110,13 +104,4 @@ func check(err error) {
 		fmt.Fprintln(os.Stderr, "bench-inventory:", err)
 		os.Exit(1)
 	}
-}
-
-// loadAverage is the 1-minute load average, to read the wall times against.
-func loadAverage() string {
-	l, err := loadavg.Read()
-	if err != nil {
-		return "unknown"
-	}
-	return fmt.Sprintf("%.2f", l[0])
 }

@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/racklift/racklift/internal/loadavg"
+	"github.com/racklift/racklift/internal/bench/stats"
+	lab "github.com/racklift/racklift/internal/lab/e2e"
 	"github.com/racklift/racklift/pkg/lifecycle"
 )
 
@@ -16,14 +17,14 @@ import (
 // lab-02 and lab-03 powered on), and prints their ratio. Goal: three nodes take at most
 // twice as long as one, i.e. nodes come up side by side rather than one after another.
 func BenchmarkRackUp(b *testing.B) {
-	r := newRig(b)
-	r.startServe()
+	r := lab.NewRig(b)
+	r.StartServe()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	b.ResetTimer()
 	run := func(args ...string) time.Duration {
 		start := time.Now()
-		res, errOut, code := r.up(ctx, args...)
+		res, errOut, code := r.Up(ctx, args...)
 		d := time.Since(start)
 		if code != 0 {
 			b.Fatalf("up %v: exit %d\n%s\n%+v", args, code, errOut, res.Nodes)
@@ -47,7 +48,7 @@ func BenchmarkRackUp(b *testing.B) {
 	fmt.Printf("  up 1 node  (lab-01)            %6.1f s\n", one.Seconds())
 	fmt.Printf("  up 3 nodes (all, --reprovision) %6.1f s\n", three.Seconds())
 	fmt.Printf("  ratio 3 nodes / 1 node          %6.2f   goal <= 2: %s\n", ratio, verdict)
-	fmt.Printf("  load average at the end: %s\n", loadavg.String())
+	fmt.Printf("  load average at the end: %s\n", stats.LoadString())
 	b.ReportMetric(one.Seconds(), "s/up-1")
 	b.ReportMetric(three.Seconds(), "s/up-3")
 	b.ReportMetric(ratio, "ratio")
