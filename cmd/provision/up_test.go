@@ -71,7 +71,9 @@ func TestUpSurvivesServeRestart(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	var stdout, stderr lockedBuffer
 	exited := make(chan int, 1)
-	go func() { exited <- run(ctx, []string{"up", "all", "-i", r.InvDir, "--state-dir", r.StateDir}, &stdout, &stderr) }()
+	go func() {
+		exited <- run(ctx, []string{"up", "all", "-i", r.InvDir, "--state-dir", r.StateDir}, &stdout, &stderr)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
