@@ -13,6 +13,7 @@ import (
 	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/ansible"
 	"github.com/racklift/racklift/pkg/httpboot"
+	"github.com/racklift/racklift/pkg/inventory"
 )
 
 // repo is a path in the repository: the tests run in this package's directory.
@@ -39,7 +40,7 @@ func TestValidateCommand(t *testing.T) {
 		t.Errorf("broken: code %d out %q err %q", code, out, errOut)
 	}
 	out, _, code = runCLI(t, "validate", "-i", repo("inventory/testdata/broken"), "-o", "json")
-	var res validateResult
+	var res inventory.Validation
 	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 || res.OK || len(res.Errors) != 38 {
 		t.Fatalf("broken -o json: code %d, %v, %d errors", code, err, len(res.Errors))
 	}
