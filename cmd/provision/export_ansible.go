@@ -29,10 +29,7 @@ and '_'. -o json prints the same structure as JSON.`,
   ansible -i hosts.yaml rack_a01 -m ping
   provision export ansible -i inventory/examples/site role=gpu -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				args = []string{"all"}
-			}
-			inv, nodes, err := g.selectNodes(args)
+			inv, nodes, err := g.selectNodesOrAll(args)
 			if err != nil {
 				return err
 			}

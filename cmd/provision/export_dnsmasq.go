@@ -31,10 +31,7 @@ the network's dhcp.range and no boot options.`,
   provision export dnsmasq -i inventory/examples/site --all rack=a01
   provision export dnsmasq -i inventory/examples/lab --proxy --all -f /tmp/dnsmasq.conf && dnsmasq --test -C /tmp/dnsmasq.conf`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				args = []string{"all"}
-			}
-			inv, nodes, err := g.selectNodes(args)
+			inv, nodes, err := g.selectNodesOrAll(args)
 			if err != nil {
 				return err
 			}

@@ -58,10 +58,7 @@ arguments add up.`,
   provision inventory list -i inventory/examples/site rack=a01
   provision inventory list -i inventory/examples/site 'gpu-a0?-0[12]' pool=research -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				args = []string{"all"}
-			}
-			_, nodes, err := g.selectNodes(args)
+			_, nodes, err := g.selectNodesOrAll(args)
 			if err != nil {
 				return err
 			}

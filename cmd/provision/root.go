@@ -73,6 +73,14 @@ func (g *globals) selectNodes(args []string) (*inventory.Inventory, []*inventory
 	return inv, nodes, nil
 }
 
+// selectNodesOrAll is selectNodes, with every node when no selector is given.
+func (g *globals) selectNodesOrAll(args []string) (*inventory.Inventory, []*inventory.Node, error) {
+	if len(args) == 0 {
+		args = []string{"all"}
+	}
+	return g.selectNodes(args)
+}
+
 // secretsStore resolves credentials from the environment or --secrets.
 func (g *globals) secretsStore() *inventory.Secrets { return &inventory.Secrets{File: g.secrets} }
 
