@@ -2,22 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/racklift/racklift/pkg/agent"
-	"github.com/racklift/racklift/pkg/agent/check"
 	"github.com/racklift/racklift/pkg/agent/hw"
+	"github.com/racklift/racklift/pkg/agent/netcheck"
 	"github.com/racklift/racklift/pkg/agent/storage"
+	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/output"
 )
 
@@ -42,11 +38,11 @@ func (f *checkFlags) register(cmd *cobra.Command) {
 }
 
 func (f *checkFlags) options() (agent.Options, error) {
-	size, err := parseSize(f.storageSize)
+	size, err := cli.ParseSize(f.storageSize)
 	if err != nil {
 		return agent.Options{}, fmt.Errorf("--storage-size: %w", err)
 	}
-	o := agent.Options{Net: netCheck}
+	o := agent.Options{Net: netcheck.Run}
 	o.Storage.Params = storage.Params{Size: size, Jobs: f.storageJobs, Duration: f.storageTime}
 	o.Storage.NoBuffered = f.noBufferRead
 	o.GPU.XIDWindow = f.xidWindow
@@ -56,59 +52,13 @@ func (f *checkFlags) options() (agent.Options, error) {
 	return o, nil
 }
 
-// netCheck runs the network checks: netcheck.Run, set in net.go.
-var netCheck agent.NetFunc
-
-// parseSize reads "512M", "1G", "1GiB", "1048576".
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "IB"), "B")
-	mult := int64(1)
-	if t != "" {
-		switch t[len(t)-1] {
-		case 'K':
-			mult = 1 << 10
-		case 'M':
-			mult = 1 << 20
-		case 'G':
-			mult = 1 << 30
-		case 'T':
-			mult = 1 << 40
-		}
-		if mult > 1 {
-			t = t[:len(t)-1]
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%q is not a size (e.g. 512M, 4G)", s)
-	}
-	return n * mult, nil
-}
-
 // signalContext is cancelled on SIGINT or SIGTERM; storage test files are removed at
 // once, before the checks unwind.
 func signalContext() (context.Context, func() os.Signal, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
-	var got os.Signal
-	done := make(chan struct{})
-	go func() {
-		select {
-		case got = <-ch:
-			storage.RemoveLive()
-			cancel()
-		case <-done:
-		}
-	}()
-	return ctx, func() os.Signal { return got }, func() {
-		signal.Stop(ch)
-		close(done)
-		cancel()
-	}
+	return cli.SignalContext(context.Background(), storage.RemoveLive)
 }
 
-func init() {
+func newCheckCmd() *cobra.Command {
 	var f checkFlags
 	var format, node string
 	var withHW bool
@@ -149,7 +99,7 @@ On SIGINT or SIGTERM the storage test files are removed before the agent exits.`
 			defer stop()
 			rs := agent.Run(ctx, exp, agent.Checkers(opts))
 			if s := sig(); s != nil {
-				return &exitError{code: 128 + int(s.(syscall.Signal)), msg: fmt.Sprintf("node-agent: interrupted by %v; storage test files removed", s)}
+				return cli.Interrupted(s, "node-agent: interrupted by %v; storage test files removed", s)
 			}
 			var inv *hw.Inventory
 			if withHW {
@@ -159,46 +109,12 @@ On SIGINT or SIGTERM the storage test files are removed before the agent exits.`
 			if err := output.Print(cmd.OutOrStdout(), format, rep, func(w io.Writer) error { return resultTable(w, rs) }); err != nil {
 				return err
 			}
-			return verdict(rs)
+			return verdict(cmd.ErrOrStderr(), rs)
 		},
 	}
 	f.register(cmd)
 	cmd.Flags().StringVarP(&format, "output", "o", "table", "output format: table, json or yaml")
 	cmd.Flags().StringVar(&node, "node", "", "node name for the report (default: the file's node, else the hostname)")
 	cmd.Flags().BoolVar(&withHW, "hardware", false, "include the hardware inventory in -o json/yaml")
-	root.AddCommand(cmd)
+	return cmd
 }
-
-func resultTable(w io.Writer, rs []check.Result) error {
-	t := output.Rows{Header: []string{"CHECK", "STATUS", "OBSERVED", "EXPECTED", "MESSAGE", "TIME"}}
-	for _, r := range rs {
-		t.Add(r.Name, strings.ToUpper(string(r.Status)), r.Observed, r.Expected, r.Message, fmt.Sprintf("%.1fs", r.Duration.Seconds()))
-	}
-	if len(rs) == 0 {
-		fmt.Fprintln(w, "no checks: the expectations ask for no GPU, storage or network")
-		return nil
-	}
-	return t.Write(w)
-}
-
-// verdict is exit status 1 with a summary on stderr when any check failed.
-func verdict(rs []check.Result) error {
-	var failed, warned []string
-	for _, r := range rs {
-		switch r.Status {
-		case check.Fail:
-			failed = append(failed, r.Name)
-		case check.Warn:
-			warned = append(warned, r.Name)
-		}
-	}
-	if len(warned) > 0 {
-		fmt.Fprintf(os.Stderr, "node-agent: %d warning(s): %s\n", len(warned), strings.Join(warned, ", "))
-	}
-	if len(failed) > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("node-agent: %d of %d checks failed: %s", len(failed), len(rs), strings.Join(failed, ", "))}
-	}
-	return nil
-}
-
-func jsonMarshal(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }

@@ -17,6 +17,16 @@ import (
 	"github.com/racklift/racklift/pkg/agent"
 )
 
+// runAgent runs node-agent in-process on a fresh command tree and returns stdout,
+// stderr and exit status.
+func runAgent(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), args, &stdout, &stderr)
+	return stdout.String(), stderr.String(), code
+}
+
+// agentBin is the built node-agent, for the tests that signal or watch a process.
 func agentBin(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(testenv.Bin(t), "node-agent")
@@ -40,25 +50,20 @@ func TestCheckWithoutDriverSaysSoAndExitsOne(t *testing.T) {
 	if hasNVIDIADriver() {
 		t.Skip("this machine has the NVIDIA driver")
 	}
-	bin := agentBin(t)
 	expect := filepath.Join(testenv.RepoRoot(), "pkg", "agent", "testdata", "expect-8gpu.yaml")
 	for _, format := range []string{"table", "json"} {
-		var stdout, stderr bytes.Buffer
-		cmd := exec.Command(bin, "check", "--expect", expect, "-o", format)
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-			t.Fatalf("-o %s: exit %v, want status 1\nstdout:\n%s\nstderr:\n%s", format, err, stdout.String(), stderr.String())
+		stdout, stderr, code := runAgent(t, "check", "--expect", expect, "-o", format)
+		if code != 1 {
+			t.Fatalf("-o %s: exit %d, want status 1\nstdout:\n%s\nstderr:\n%s", format, code, stdout, stderr)
 		}
-		if strings.Contains(stderr.String(), "panic") || strings.Contains(stderr.String(), "SIGSEGV") {
-			t.Fatalf("crashed:\n%s", stderr.String())
+		if strings.Contains(stderr, "panic") || strings.Contains(stderr, "SIGSEGV") {
+			t.Fatalf("crashed:\n%s", stderr)
 		}
-		if !strings.Contains(stdout.String(), "NVIDIA driver not installed (libnvidia-ml.so.1 not found)") {
-			t.Fatalf("-o %s: no plain-words driver message:\n%s", format, stdout.String())
+		if !strings.Contains(stdout, "NVIDIA driver not installed (libnvidia-ml.so.1 not found)") {
+			t.Fatalf("-o %s: no plain-words driver message:\n%s", format, stdout)
 		}
-		if !strings.Contains(stderr.String(), "checks failed: gpu.nvml, gpu.count") {
-			t.Errorf("-o %s: stderr summary %q", format, stderr.String())
+		if !strings.Contains(stderr, "checks failed: gpu.nvml, gpu.count") {
+			t.Errorf("-o %s: stderr summary %q", format, stderr)
 		}
 		if format == "json" {
 			var rep struct {
@@ -66,8 +71,8 @@ func TestCheckWithoutDriverSaysSoAndExitsOne(t *testing.T) {
 				Failed  bool
 				Results []struct{ Name, Status, Message string }
 			}
-			if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-				t.Fatalf("-o json: %v\n%s", err, stdout.String())
+			if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+				t.Fatalf("-o json: %v\n%s", err, stdout)
 			}
 			if rep.Node != "gpu-a01-01" || !rep.Failed || len(rep.Results) != 2 || rep.Results[0].Name != "gpu.nvml" || rep.Results[0].Status != "fail" {
 				t.Fatalf("-o json: %+v", rep)
@@ -78,12 +83,12 @@ func TestCheckWithoutDriverSaysSoAndExitsOne(t *testing.T) {
 
 func TestCheckBadExpectFile(t *testing.T) {
 	t.Parallel()
-	bin := agentBin(t)
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("node: n1\ngpu:\n  cuont: 8\n"), 0o644)
-	out, err := exec.Command(bin, "check", "--expect", bad).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "bad.yaml") || !strings.Contains(string(out), "cuont") {
-		t.Fatalf("bad expect file: %v\n%s", err, out)
+	stdout, stderr, code := runAgent(t, "check", "--expect", bad)
+	out := stdout + stderr
+	if code == 0 || !strings.Contains(out, "bad.yaml") || !strings.Contains(out, "cuont") {
+		t.Fatalf("bad expect file: exit %d\n%s", code, out)
 	}
 }
 
@@ -147,13 +152,13 @@ func TestCheckRemovesStorageTestFileOnSignal(t *testing.T) {
 // expect prints what check --expect reads back, from the example inventory.
 func TestExpectRoundTrip(t *testing.T) {
 	t.Parallel()
-	bin := agentBin(t)
-	out, err := exec.Command(bin, "expect", "-i", filepath.Join(testenv.RepoRoot(), "inventory", "examples", "site"), "gpu-a01-01").Output()
-	if err != nil {
-		t.Fatalf("expect: %v", err)
+	site := filepath.Join(testenv.RepoRoot(), "inventory", "examples", "site")
+	out, errOut, code := runAgent(t, "expect", "-i", site, "gpu-a01-01")
+	if code != 0 {
+		t.Fatalf("expect: exit %d: %s", code, errOut)
 	}
 	f := filepath.Join(t.TempDir(), "expect.yaml")
-	os.WriteFile(f, out, 0o644)
+	os.WriteFile(f, []byte(out), 0o644)
 	e, err := agent.LoadExpectations(f)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -161,7 +166,23 @@ func TestExpectRoundTrip(t *testing.T) {
 	if e.Node != "gpu-a01-01" || e.GPU == nil || e.GPU.Count != 8 || len(e.Storage) != 2 || len(e.Networks) != 3 {
 		t.Fatalf("%+v", e)
 	}
-	if _, err := exec.Command(bin, "expect", "-i", filepath.Join(testenv.RepoRoot(), "inventory", "examples", "site"), "nope").Output(); err == nil {
+	if _, _, code := runAgent(t, "expect", "-i", site, "nope"); code == 0 {
 		t.Fatal("unknown node accepted")
+	}
+}
+
+// Each run builds its tree afresh: -o json given to one run is not there in the next.
+func TestEachRunHasAFreshTree(t *testing.T) {
+	t.Parallel()
+	site := filepath.Join(testenv.RepoRoot(), "inventory", "examples", "site")
+	for round := range 2 {
+		out, _, code := runAgent(t, "expect", "-i", site, "gpu-a01-01", "-o", "json")
+		if code != 0 || !strings.HasPrefix(out, "{") {
+			t.Errorf("round %d: expect -o json: %d %.40q", round, code, out)
+		}
+		out, _, code = runAgent(t, "expect", "-i", site, "gpu-a01-01")
+		if code != 0 || !strings.HasPrefix(out, "gpu:\n") || !strings.Contains(out, "\nnode: gpu-a01-01\n") {
+			t.Errorf("round %d: expect after expect -o json: %d %.40q", round, code, out)
+		}
 	}
 }

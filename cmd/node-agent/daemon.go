@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,6 +22,7 @@ import (
 	"github.com/racklift/racklift/pkg/agent/metrics"
 	"github.com/racklift/racklift/pkg/agent/report"
 	"github.com/racklift/racklift/pkg/atomicfile"
+	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/netsetup"
 )
 
@@ -33,7 +34,7 @@ type daemonFlags struct {
 	once, applyNetworks                         bool
 }
 
-func init() {
+func newDaemonCmd() *cobra.Command {
 	var f daemonFlags
 	cmd := &cobra.Command{
 		Use:   "daemon",
@@ -71,7 +72,7 @@ it); it exits 0 once delivered, 2 if --deliver-timeout passes first.`,
 	fl.StringVar(&f.caFingerprint, "ca-fingerprint", "", "pin serve's CA for an https --server: sha256:<hex> (racklift.ca= on the kernel command line)")
 	fl.BoolVar(&f.applyNetworks, "apply-networks", false, "set up the node's VLAN sub-interfaces, addresses and MTUs from the expectations before the first checks (the agent ramdisk uses it; like 'node-agent net apply')")
 	fl.StringVar(&f.stage, "stage", "installed", "what the agent runs in, told to the server: installed or ramdisk")
-	root.AddCommand(cmd)
+	return cmd
 }
 
 // nodeName is --node, else the hostname, else (a ramdisk has none) the first NIC's MAC.
@@ -180,7 +181,7 @@ func runDaemon(f *daemonFlags) error {
 			rs = append(rs, lastThroughput...)
 		}
 		if s := sig(); s != nil {
-			return &exitError{code: 128 + int(s.(syscall.Signal)), msg: fmt.Sprintf("node-agent: stopped by %v; storage test files removed", s)}
+			return cli.Interrupted(s, "node-agent: stopped by %v; storage test files removed", s)
 		}
 		m.Observe(rs)
 		inv := hw.Collect(hw.Roots{})
@@ -195,7 +196,7 @@ func runDaemon(f *daemonFlags) error {
 				err := sender.Deliver(dctx, rep)
 				cancel()
 				if err != nil {
-					return &exitError{code: 2, msg: "node-agent: " + err.Error()}
+					return &cli.ExitError{Code: 2, Msg: "node-agent: " + err.Error()}
 				}
 				log.Info("report delivered", "node", node, "failed", rep.Failed)
 				return nil
@@ -206,7 +207,7 @@ func runDaemon(f *daemonFlags) error {
 			sender.Kick()
 		}
 		if f.once {
-			return verdict(rs)
+			return verdict(os.Stderr, rs)
 		}
 		select {
 		case <-ctx.Done():
@@ -297,3 +298,5 @@ func applyNetworks(ctx context.Context, exp *agent.Expectations, statePath strin
 		log.Error("cannot set up the node's networks", "error", err.Error())
 	}
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }

@@ -11,7 +11,7 @@ import (
 	"github.com/racklift/racklift/pkg/output"
 )
 
-func init() {
+func newExpectCmd() *cobra.Command {
 	var inv, format string
 	cmd := &cobra.Command{
 		Use:   "expect NODE",
@@ -46,5 +46,5 @@ that cannot reach the server.`,
 	}
 	cmd.Flags().StringVarP(&inv, "inventory", "i", "./inventory", "inventory directory or site file")
 	cmd.Flags().StringVarP(&format, "output", "o", "yaml", "output format: yaml or json")
-	root.AddCommand(cmd)
+	return cmd
 }

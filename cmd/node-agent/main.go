@@ -3,42 +3,34 @@
 package main
 
 import (
-	"errors"
-	"fmt"
+	"context"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/racklift/racklift/pkg/cli"
 )
 
-var root = &cobra.Command{
-	Use:   "node-agent",
-	Short: "racklift node agent: check GPUs, storage and networks, report to the server",
-	Example: `  node-agent check --expect expect.yaml
+func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run builds a fresh command tree, runs args on it and returns the exit status; the
+// tests call it in-process.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return cli.Code(cli.Execute(ctx, newRoot(), args, stdout, stderr), stderr, "error: ")
+}
+
+// newRoot builds node-agent's command tree.
+func newRoot() *cobra.Command {
+	tree := &cobra.Command{
+		Use:   "node-agent",
+		Short: "racklift node agent: check GPUs, storage and networks, report to the server",
+		Example: `  node-agent check --expect expect.yaml
   node-agent daemon --server https://10.10.0.2:8443 --token-file /etc/racklift/token`,
-	SilenceUsage:  true,
-	SilenceErrors: true,
-}
-
-// exitError carries a specific exit status; its message, if any, is already printed.
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e *exitError) Error() string { return e.msg }
-
-func main() {
-	err := root.Execute()
-	if err == nil {
-		return
+		SilenceUsage:  true,
+		SilenceErrors: true,
 	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.msg != "" {
-			fmt.Fprintln(os.Stderr, ee.msg)
-		}
-		os.Exit(ee.code)
-	}
-	fmt.Fprintln(os.Stderr, "error:", err)
-	os.Exit(1)
+	tree.AddCommand(newCheckCmd(), newDaemonCmd(), newExpectCmd(), newNetCmd())
+	tree.AddCommand(root.cmds...) // bench, registered from init: see bench_compat.go
+	return tree
 }

@@ -1,24 +1,21 @@
 package main
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/racklift/racklift/pkg/agent"
 	"github.com/racklift/racklift/pkg/agent/netcheck"
+	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/netsetup"
 	"github.com/racklift/racklift/pkg/output"
 )
-
-// The node agent's network checks are netcheck's.
-func init() { netCheck = netcheck.Run }
 
 type nodeNetFlags struct {
 	inventory string
@@ -33,10 +30,11 @@ type nodeNetFlags struct {
 	timeout   time.Duration
 }
 
-var nodeNetCmd = &cobra.Command{
-	Use:   "net",
-	Short: "Set up this node's storage and compute VLANs from the inventory (plan, apply, check, down)",
-	Long: `net configures the node's own networks from its inventory entry (or an expectations
+func newNetCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "net",
+		Short: "Set up this node's storage and compute VLANs from the inventory (plan, apply, check, down)",
+		Long: `net configures the node's own networks from its inventory entry (or an expectations
 file): for each interface on a tagged network an 802.1Q sub-interface (e.g. ens1f0.200)
 with the network's address and MTU, the NIC's MTU raised to carry it (jumbo frames). The
 PXE/provisioning, BMC and out-of-band networks are left to DHCP and the BMC.
@@ -46,10 +44,26 @@ undoing its own changes if a step fails, then probes each network: gateway ARP, 
 don't-fragment ping at the MTU, every expected peer. A VLAN the switch does not carry is
 reported with its name, id, interface and the peer that does not answer. check runs only
 the probes.`,
-	Example: `  node-agent net plan -i /etc/racklift/inventory --node gpu-a01-01
+		Example: `  node-agent net plan -i /etc/racklift/inventory --node gpu-a01-01
   node-agent net apply -i /etc/racklift/inventory --node gpu-a01-01
   node-agent net apply --expect /etc/racklift/expect.yaml --dry-run -o json
   node-agent net check -i /etc/racklift/inventory --node gpu-a01-01`,
+	}
+	cmd.AddCommand(
+		newNetActionCmd("plan", "Show what apply would change on this node",
+			`  node-agent net plan -i /etc/racklift/inventory --node gpu-a01-01
+  node-agent net plan --expect expect.yaml -o json`),
+		newNetActionCmd("apply", "Make this node's links match the inventory, then probe each network",
+			`  node-agent net apply -i /etc/racklift/inventory --node gpu-a01-01
+  node-agent net apply --expect expect.yaml --dry-run`),
+		newNetActionCmd("check", "Probe each network: link, VLAN, MTU, address, gateway ARP, DF MTU probe, peers",
+			`  node-agent net check -i /etc/racklift/inventory --node gpu-a01-01
+  node-agent net check --expect expect.yaml -o json`),
+		newNetActionCmd("down", "Remove the links and addresses racklift created on this node (nothing else)",
+			`  node-agent net down --dry-run
+  node-agent net down`),
+	)
+	return cmd
 }
 
 func (f *nodeNetFlags) register(cmd *cobra.Command, action string) {
@@ -111,7 +125,7 @@ func (f *nodeNetFlags) probeOptions() netcheck.Options {
 	return netcheck.Options{ARPTimeout: f.timeout, EchoTimeout: f.timeout}
 }
 
-func newNodeNetCmd(action, short, example string) *cobra.Command {
+func newNetActionCmd(action, short, example string) *cobra.Command {
 	f := &nodeNetFlags{}
 	cmd := &cobra.Command{
 		Use: action, Short: short, Example: example, Args: cobra.NoArgs,
@@ -129,54 +143,33 @@ func newNodeNetCmd(action, short, example string) *cobra.Command {
 	return cmd
 }
 
-func init() {
-	nodeNetCmd.AddCommand(
-		newNodeNetCmd("plan", "Show what apply would change on this node",
-			`  node-agent net plan -i /etc/racklift/inventory --node gpu-a01-01
-  node-agent net plan --expect expect.yaml -o json`),
-		newNodeNetCmd("apply", "Make this node's links match the inventory, then probe each network",
-			`  node-agent net apply -i /etc/racklift/inventory --node gpu-a01-01
-  node-agent net apply --expect expect.yaml --dry-run`),
-		newNodeNetCmd("check", "Probe each network: link, VLAN, MTU, address, gateway ARP, DF MTU probe, peers",
-			`  node-agent net check -i /etc/racklift/inventory --node gpu-a01-01
-  node-agent net check --expect expect.yaml -o json`),
-		newNodeNetCmd("down", "Remove the links and addresses racklift created on this node (nothing else)",
-			`  node-agent net down --dry-run
-  node-agent net down`),
-	)
-	root.AddCommand(nodeNetCmd)
-}
-
+// runNodeNet plans, applies or removes the node's own links (netsetup.RunNetworks: the
+// PXE, BMC and out-of-band networks are left alone) and prints the report.
 func runNodeNet(cmd *cobra.Command, action string, f *nodeNetFlags) error {
 	kind, err := netsetup.KindByName(f.kind)
 	if err != nil {
 		return err
 	}
-	var d netsetup.Desired
+	var nets []netcheck.Network
 	if action != "down" {
-		_, nets, err := f.networks()
+		_, all, err := f.networks()
 		if err != nil {
 			return err
 		}
-		d, err = netsetup.FromNetworks(netsetup.NodeManaged(nets), kind)
-		if err != nil {
-			return err
-		}
+		nets = netsetup.NodeManaged(all)
 	}
 	opt := netsetup.Options{StatePath: f.state, Kind: kind, Adopt: f.adopt}
-	r, err := netsetup.Run(context.Background(), action, d, opt, f.dryRun, netsetup.Verify{Enabled: !f.noVerify, Options: f.probeOptions()})
+	r, err := netsetup.RunNetworks(cmd.Context(), action, nets, opt, f.dryRun, netsetup.Verify{Enabled: !f.noVerify, Options: f.probeOptions()})
 	if r != nil {
 		if perr := output.Print(cmd.OutOrStdout(), f.output, r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
 			return perr
 		}
 	}
-	if err != nil {
-		return err
+	var ve *netsetup.VerifyError
+	if errors.As(err, &ve) {
+		return cli.Exitf(1, "node-agent net: %v", ve)
 	}
-	if failed := r.Failed(); len(failed) > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("node-agent net: the links are set up, but %d network check(s) failed: %s", len(failed), strings.Join(failed, ", "))}
-	}
-	return nil
+	return err
 }
 
 func runNodeNetCheck(cmd *cobra.Command, f *nodeNetFlags) error {
@@ -184,9 +177,9 @@ func runNodeNetCheck(cmd *cobra.Command, f *nodeNetFlags) error {
 	if err != nil {
 		return err
 	}
-	rs := f.probeOptions().Run(context.Background(), nets)
+	rs := f.probeOptions().Run(cmd.Context(), nets)
 	if err := output.Print(cmd.OutOrStdout(), f.output, rs, func(w io.Writer) error { return resultTable(w, rs) }); err != nil {
 		return err
 	}
-	return verdict(rs)
+	return verdict(cmd.ErrOrStderr(), rs)
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,10 +9,9 @@ import (
 )
 
 // The unit's ExecStart must be a command line this binary accepts: run it (paths moved
-// into the test's directories) once against a fake server.
+// into the test's directories) once, in-process, against a fake server.
 func TestSystemdUnitExecStartRuns(t *testing.T) {
 	t.Parallel()
-	bin := agentBin(t)
 	unit, err := templates.FS.ReadFile("systemd/node-agent.service")
 	if err != nil {
 		t.Fatal(err)
@@ -42,11 +39,8 @@ func TestSystemdUnitExecStartRuns(t *testing.T) {
 		out = append(out, repl.Replace(a))
 	}
 	out = append(out, "--once")
-	var stderr bytes.Buffer
-	cmd := exec.Command(bin, out...)
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%v: %v\n%s", out, err, stderr.String())
+	if _, stderr, code := runAgent(t, out...); code != 0 {
+		t.Fatalf("%v: exit %d\n%s", out, code, stderr)
 	}
 	if got := srv.got(); len(got) != 1 || got[0].Node != "gpu-a01-01" || got[0].Hardware == nil {
 		t.Fatalf("server got %+v", got)

@@ -6,7 +6,7 @@ import (
 	"github.com/racklift/racklift/pkg/bmc"
 )
 
-func init() {
+func newBMCCmd(g *globals) *cobra.Command {
 	bmcCmd := &cobra.Command{
 		Use:   "bmc",
 		Short: "Ask nodes' BMCs about themselves",
@@ -23,10 +23,10 @@ Power and boot have their own commands: 'provision power' and 'provision boot'.`
   provision bmc info rack=a01 -o json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBMC(cmd, args, bmc.Op{Info: true}, &f)
+			return runBMC(cmd, g, args, bmc.Op{Info: true}, &f)
 		},
 	}
 	addBMCFlags(info, &f, false)
 	bmcCmd.AddCommand(info)
-	root.AddCommand(bmcCmd)
+	return bmcCmd
 }

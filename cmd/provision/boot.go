@@ -8,7 +8,7 @@ import (
 	"github.com/racklift/racklift/pkg/bmc"
 )
 
-func init() {
+func newBootCmd(g *globals) *cobra.Command {
 	var f bmcFlags
 	var b bmc.Boot
 	cmd := &cobra.Command{
@@ -35,11 +35,11 @@ boot changes no power state: follow it with 'provision power cycle' or 'power on
 				return fmt.Errorf("boot %s: name the nodes (names, globs, rack=, role=, k=v labels, or all)", args[0])
 			}
 			b.Device = args[0]
-			return runBMC(cmd, args[1:], bmc.Op{Boot: &b}, &f)
+			return runBMC(cmd, g, args[1:], bmc.Op{Boot: &b}, &f)
 		},
 	}
 	cmd.Flags().BoolVar(&b.Persistent, "persistent", false, "boot from the device on every boot, not only the next")
 	cmd.Flags().BoolVar(&b.Legacy, "legacy", false, "legacy (BIOS) boot instead of UEFI")
 	addBMCFlags(cmd, &f, false)
-	root.AddCommand(cmd)
+	return cmd
 }

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,7 +10,7 @@ import (
 	"github.com/racklift/racklift/pkg/state"
 )
 
-func init() {
+func newEventsCmd(g *globals) *cobra.Command {
 	var since uint64
 	var limit int
 	var follow bool
@@ -35,81 +32,35 @@ repeating any. --follow keeps printing new events until interrupted.`,
 				node = args[0]
 			}
 			ctx := cmd.Context()
-			src, err := connectState(ctx)
+			src, err := g.connect(ctx)
 			if err != nil {
 				return err
 			}
 			defer src.Close()
-			if node != "" && !follow {
+			w := cmd.OutOrStdout()
+			if follow {
+				// One line per event as it comes (JSON lines with -o json).
+				asJSON := g.output == output.JSON || g.output == output.YAML
+				return api.FollowEvents(ctx, src, node, since, limit, func(e state.Event) error { return api.WriteEventLine(w, e, asJSON) })
+			}
+			if node != "" {
 				if _, err := src.Node(ctx, node); err != nil {
 					return err
 				}
 			}
-			w := cmd.OutOrStdout()
 			evs, err := src.Events(ctx, node, since, limit, 0)
 			if err != nil {
 				return err
 			}
-			if !follow {
-				if evs == nil {
-					evs = []state.Event{}
-				}
-				return output.Print(w, global.output, evs, func(w io.Writer) error {
-					rows := eventRows()
-					for _, e := range evs {
-						addEvent(&rows, e)
-					}
-					return rows.Write(w)
-				})
+			if evs == nil {
+				evs = []state.Event{}
 			}
-			// Follow: one line per event as it comes (JSON lines with -o json).
-			if _, local := src.(*api.Local); local {
-				return fmt.Errorf("--follow needs a running serve: %s", src.Describe())
-			}
-			after := since
-			for {
-				for _, e := range evs {
-					if err := printEventLine(w, e); err != nil {
-						return err
-					}
-					after = e.Seq
-				}
-				if ctx.Err() != nil {
-					return nil
-				}
-				if evs, err = src.Events(ctx, node, after, 0, 30*time.Second); err != nil {
-					if ctx.Err() != nil {
-						return nil
-					}
-					return err
-				}
-			}
+			return output.Print(w, g.output, evs, func(w io.Writer) error { return api.WriteEvents(w, evs) })
 		},
 	}
 	f := cmd.Flags()
 	f.Uint64Var(&since, "since", 0, "only events after this sequence number")
 	f.IntVar(&limit, "limit", 0, "at most this many events (0: all)")
 	f.BoolVarP(&follow, "follow", "f", false, "keep printing new events until interrupted")
-	root.AddCommand(cmd)
-}
-
-func eventRows() output.Rows {
-	return output.Rows{Header: []string{"SEQ", "TIME", "NODE", "KIND", "PHASE", "DETAIL"}}
-}
-
-func addEvent(rows *output.Rows, e state.Event) {
-	rows.Add(fmt.Sprint(e.Seq), e.Time.Local().Format("15:04:05.000"), e.Node, e.Kind, orDash(e.Phase), e.Detail)
-}
-
-func printEventLine(w io.Writer, e state.Event) error {
-	if global.output == output.JSON || global.output == output.YAML {
-		b, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	}
-	_, err := fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Local().Format("15:04:05.000"), e.Node, e.Kind, orDash(e.Phase), e.Detail)
-	return err
+	return cmd
 }

@@ -3,88 +3,44 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/racklift/racklift/internal/testenv"
+	"github.com/racklift/racklift/pkg/ansible"
+	"github.com/racklift/racklift/pkg/httpboot"
+	"github.com/racklift/racklift/pkg/inventory"
 )
 
-var (
-	cliOnce sync.Once
-	cliPath string
-	cliErr  error
-)
+// repo is a path in the repository: the tests run in this package's directory.
+func repo(rel string) string { return filepath.Join(testenv.RepoRoot(), rel) }
 
-// TestMain removes the binary provisionCLI built. (One TestMain per package: extend this
-// one rather than adding another.)
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if cliPath != "" {
-		os.RemoveAll(filepath.Dir(cliPath))
-	}
-	os.Exit(code)
-}
-
-// provisionCLI builds this package's binary once, so the tests run the real command
-// (flags, exit status, stdout/stderr) from the current source.
-func provisionCLI(t *testing.T) string {
-	t.Helper()
-	cliOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "racklift-cli-")
-		if err != nil {
-			cliErr = err
-			return
-		}
-		cliPath = filepath.Join(dir, "provision")
-		out, err := exec.Command("go", "build", "-o", cliPath, ".").CombinedOutput()
-		if err != nil {
-			cliErr = errors.New(string(out))
-		}
-	})
-	if cliErr != nil {
-		t.Fatalf("go build: %v", cliErr)
-	}
-	return cliPath
-}
-
-// runCLI runs provision in the repository root and returns stdout, stderr and exit status.
+// runCLI runs provision in-process on a fresh command tree and returns stdout, stderr
+// and exit status.
 func runCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(provisionCLI(t), args...)
-	cmd.Dir = testenv.RepoRoot()
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	code := run(t.Context(), args, &stdout, &stderr)
 	return stdout.String(), stderr.String(), code
 }
 
 func TestValidateCommand(t *testing.T) {
 	t.Parallel()
-	out, errOut, code := runCLI(t, "validate", "-i", "inventory/examples/site")
+	out, errOut, code := runCLI(t, "validate", "-i", repo("inventory/examples/site"))
 	if code != 0 || out != "ok: 8 nodes in 2 racks, 4 networks\n" {
 		t.Errorf("site: code %d out %q err %q", code, out, errOut)
 	}
-	out, errOut, code = runCLI(t, "validate", "-i", "inventory/testdata/broken")
+	out, errOut, code = runCLI(t, "validate", "-i", repo("inventory/testdata/broken"))
 	if code != 1 || !strings.Contains(errOut, "inventory/testdata/broken/site.yaml:27:5: unknown field \"vlna\" in network") ||
 		!strings.Contains(errOut, "hint: did you mean \"vlan\"?") || !strings.Contains(errOut, "38 error(s)") || out != "" {
 		t.Errorf("broken: code %d out %q err %q", code, out, errOut)
 	}
-	out, _, code = runCLI(t, "validate", "-i", "inventory/testdata/broken", "-o", "json")
-	var res validateResult
+	out, _, code = runCLI(t, "validate", "-i", repo("inventory/testdata/broken"), "-o", "json")
+	var res inventory.Validation
 	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 || res.OK || len(res.Errors) != 38 {
 		t.Fatalf("broken -o json: code %d, %v, %d errors", code, err, len(res.Errors))
 	}
@@ -92,14 +48,14 @@ func TestValidateCommand(t *testing.T) {
 		t.Errorf("json error lacks position or hint: %+v", e)
 	}
 	// The plain-text password in the broken site is never echoed.
-	for _, args := range [][]string{{"validate", "-i", "inventory/testdata/broken"}, {"validate", "-i", "inventory/testdata/broken", "-o", "yaml"}} {
+	for _, args := range [][]string{{"validate", "-i", repo("inventory/testdata/broken")}, {"validate", "-i", repo("inventory/testdata/broken"), "-o", "yaml"}} {
 		o, e, _ := runCLI(t, args...)
 		if strings.Contains(o+e, "hunter2") || strings.Contains(o+e, "calvin") {
 			t.Errorf("%v printed a password", args)
 		}
 	}
 	// The profiles' install templates must exist in the templates used.
-	if _, errOut, code := runCLI(t, "validate", "-i", "inventory/examples/site", "--templates", t.TempDir()); code != 1 ||
+	if _, errOut, code := runCLI(t, "validate", "-i", repo("inventory/examples/site"), "--templates", t.TempDir()); code != 1 ||
 		!strings.Contains(errOut, `inventory/examples/site/site.yaml:67:16: install template "ubuntu-autoinstall" does not exist`) {
 		t.Errorf("--templates without install/: %d %s", code, errOut)
 	}
@@ -110,7 +66,7 @@ func TestValidateCommand(t *testing.T) {
 
 func TestPlanCommand(t *testing.T) {
 	t.Parallel()
-	out, errOut, code := runCLI(t, "plan", "-i", "inventory/examples/site", "-o", "json")
+	out, errOut, code := runCLI(t, "plan", "-i", repo("inventory/examples/site"), "-o", "json")
 	if code != 0 {
 		t.Fatalf("code %d: %s", code, errOut)
 	}
@@ -136,30 +92,30 @@ func TestPlanCommand(t *testing.T) {
 			t.Errorf("%s: %+v %s", n.Node, r, n.Boot.ScriptURL)
 		}
 	}
-	out, _, code = runCLI(t, "plan", "-i", "inventory/examples/site", "rack=a02", "gpu-a01-01", "--http-port", "9000")
+	out, _, code = runCLI(t, "plan", "-i", repo("inventory/examples/site"), "rack=a02", "gpu-a01-01", "--http-port", "9000")
 	if code != 0 || strings.Count(out, "http://10.10.0.2:9000/ipxe/") != 5 || !strings.Contains(out, "HOST INTERFACE") {
 		t.Errorf("table: %s", out)
 	}
-	out, _, code = runCLI(t, "plan", "-i", "inventory/examples/lab", "lab-01", "-o", "yaml")
+	out, _, code = runCLI(t, "plan", "-i", repo("inventory/examples/lab"), "lab-01", "-o", "yaml")
 	var y map[string]any
 	if code != 0 || yaml.Unmarshal([]byte(out), &y) != nil || len(y["nodes"].([]any)) != 1 {
 		t.Errorf("yaml: %s", out)
 	}
-	if _, errOut, code := runCLI(t, "plan", "-i", "inventory/examples/site", "gpu-z*"); code != 1 || !strings.Contains(errOut, "matches no node") {
+	if _, errOut, code := runCLI(t, "plan", "-i", repo("inventory/examples/site"), "gpu-z*"); code != 1 || !strings.Contains(errOut, "matches no node") {
 		t.Errorf("bad selector: %d %s", code, errOut)
 	}
 }
 
 func TestPlanScript(t *testing.T) {
 	t.Parallel()
-	out, errOut, code := runCLI(t, "plan", "-i", "inventory/examples/site", "gpu-a01-01", "--script")
+	out, errOut, code := runCLI(t, "plan", "-i", repo("inventory/examples/site"), "gpu-a01-01", "--script")
 	if code != 0 || !strings.HasPrefix(out, "# gpu-a01-01: http://10.10.0.2:8080/ipxe/3c:ec:ef:a1:01:10\n#!ipxe\n") ||
 		!strings.Contains(out, "kernel http://10.10.0.2:8080/artifacts/ubuntu-22.04/vmlinuz") ||
 		!strings.Contains(out, "ds=nocloud-net;s=http://10.10.0.2:8080/install/3c:ec:ef:a1:01:10/") {
 		t.Errorf("script: %d %s %s", code, out, errOut)
 	}
-	out, _, code = runCLI(t, "plan", "-i", "inventory/examples/lab", "--script", "-o", "json")
-	var scripts []nodeScript
+	out, _, code = runCLI(t, "plan", "-i", repo("inventory/examples/lab"), "--script", "-o", "json")
+	var scripts []httpboot.Script
 	if err := json.Unmarshal([]byte(out), &scripts); err != nil || code != 0 || len(scripts) != 3 || !strings.Contains(scripts[2].Script, "racklift.node=lab-03") {
 		t.Errorf("json scripts: %v %s", err, out)
 	}
@@ -167,13 +123,13 @@ func TestPlanScript(t *testing.T) {
 
 func TestInventoryListCommand(t *testing.T) {
 	t.Parallel()
-	out, _, code := runCLI(t, "inventory", "list", "-i", "inventory/examples/site", "pool=research")
+	out, _, code := runCLI(t, "inventory", "list", "-i", repo("inventory/examples/site"), "pool=research")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if code != 0 || len(lines) != 3 || !strings.HasPrefix(lines[1], "gpu-a01-03") || !strings.Contains(lines[2], "(protected)") ||
 		!strings.Contains(lines[1], "redfish 10.10.8.13:443") || !strings.Contains(lines[1], "3c:ec:ef:a1:03:10") {
 		t.Errorf("list:\n%s", out)
 	}
-	out, _, code = runCLI(t, "inventory", "list", "-i", "inventory/examples/lab", "-o", "json")
+	out, _, code = runCLI(t, "inventory", "list", "-i", repo("inventory/examples/lab"), "-o", "json")
 	var rows []nodeRow
 	if err := json.Unmarshal([]byte(out), &rows); err != nil || code != 0 || len(rows) != 3 {
 		t.Fatalf("json: %v %s", err, out)
@@ -186,11 +142,11 @@ func TestInventoryListCommand(t *testing.T) {
 
 func TestExportAnsibleCommand(t *testing.T) {
 	t.Parallel()
-	out, _, code := runCLI(t, "export", "ansible", "-i", "inventory/examples/site")
+	out, _, code := runCLI(t, "export", "ansible", "-i", repo("inventory/examples/site"))
 	if code != 0 {
 		t.Fatal(out)
 	}
-	var ai ansibleInventory
+	var ai ansible.Inventory
 	if err := yaml.Unmarshal([]byte(out), &ai); err != nil {
 		t.Fatal(err)
 	}
@@ -202,8 +158,8 @@ func TestExportAnsibleCommand(t *testing.T) {
 			t.Errorf("group %s: %v", group, g)
 		}
 	}
-	out, _, _ = runCLI(t, "export", "ansible", "-i", "inventory/examples/site", "rack=a01", "-o", "json")
-	var j ansibleInventory
+	out, _, _ = runCLI(t, "export", "ansible", "-i", repo("inventory/examples/site"), "rack=a01", "-o", "json")
+	var j ansible.Inventory
 	if err := json.Unmarshal([]byte(out), &j); err != nil || len(j.All.Hosts) != 4 || j.All.Children["rack_a02"] != nil {
 		t.Errorf("json, rack=a01: %v %s", err, out)
 	}
@@ -229,25 +185,29 @@ func TestInventoryCommandsHaveExamples(t *testing.T) {
 }
 
 func TestValidateCheckSecrets(t *testing.T) {
-	t.Parallel()
-	run := func(env []string, args ...string) (string, int) {
-		cmd := exec.Command(provisionCLI(t), args...)
-		cmd.Dir = testenv.RepoRoot()
-		for _, kv := range os.Environ() { // the test decides where passwords come from
-			if !strings.HasPrefix(kv, "RACKLIFT_CRED_") && !strings.HasPrefix(kv, "RACKLIFT_SECRETS=") {
-				cmd.Env = append(cmd.Env, kv)
-			}
+	// Not parallel: the test decides where passwords come from, in the process's
+	// environment (the parallel tests wait until it is done).
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "RACKLIFT_CRED_") || name == "RACKLIFT_SECRETS" {
+			t.Setenv(name, "")
+			os.Unsetenv(name)
 		}
-		cmd.Env = append(cmd.Env, env...)
-		out, _ := cmd.CombinedOutput()
-		return string(out), cmd.ProcessState.ExitCode()
+	}
+	run := func(env []string, args ...string) (string, int) {
+		for _, kv := range env {
+			name, v, _ := strings.Cut(kv, "=")
+			t.Setenv(name, v)
+			defer os.Unsetenv(name)
+		}
+		stdout, stderr, code := runCLI(t, args...)
+		return stdout + stderr, code
 	}
 	none := filepath.Join(t.TempDir(), "absent.yaml")
-	out, code := run(nil, "validate", "-i", "inventory/examples/lab", "--check-secrets", "--secrets", none)
+	out, code := run(nil, "validate", "-i", repo("inventory/examples/lab"), "--check-secrets", "--secrets", none)
 	if strings.Contains(out, "ok:") {
 		t.Errorf("no password anywhere, yet: %s", out)
 	}
-	if out2, code2 := run([]string{"RACKLIFT_CRED_LAB_BMC_PASSWORD=from-env-pw"}, "validate", "-i", "inventory/examples/lab", "--check-secrets", "--secrets", none); code2 != 0 || strings.Contains(out2, "from-env-pw") {
+	if out2, code2 := run([]string{"RACKLIFT_CRED_LAB_BMC_PASSWORD=from-env-pw"}, "validate", "-i", repo("inventory/examples/lab"), "--check-secrets", "--secrets", none); code2 != 0 || strings.Contains(out2, "from-env-pw") {
 		t.Errorf("password from the environment: %d %s", code2, out2)
 	}
 	if code != 1 || !strings.Contains(out, `credential "lab-bmc" (used by 3 nodes)`) || !strings.Contains(out, "RACKLIFT_CRED_LAB_BMC_PASSWORD") {
@@ -258,7 +218,7 @@ func TestValidateCheckSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, o := range []string{"table", "json"} {
-		out, code = run(nil, "validate", "-i", "inventory/examples/lab", "--check-secrets", "--secrets", secrets, "-o", o)
+		out, code = run(nil, "validate", "-i", repo("inventory/examples/lab"), "--check-secrets", "--secrets", secrets, "-o", o)
 		if code != 0 || strings.Contains(out, "s3cr3t-value") || (o == "json" && !strings.Contains(out, `"name": "lab-bmc"`)) {
 			t.Errorf("-o %s with secrets file: %d %s", o, code, out)
 		}
@@ -266,7 +226,7 @@ func TestValidateCheckSecrets(t *testing.T) {
 	if err := os.Chmod(secrets, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, code = run(nil, "validate", "-i", "inventory/examples/lab", "--check-secrets", "--secrets", secrets)
+	out, code = run(nil, "validate", "-i", repo("inventory/examples/lab"), "--check-secrets", "--secrets", secrets)
 	if code != 1 || !strings.Contains(out, "chmod 600") || strings.Contains(out, "s3cr3t-value") {
 		t.Errorf("0644 secrets file: %d %s", code, out)
 	}

@@ -36,39 +36,47 @@ type pxeRow struct {
 	Address   string `json:"address,omitempty"`
 }
 
-var inventoryListCmd = &cobra.Command{
-	Use:   "list [SELECTOR...]",
-	Short: "List nodes with rack position, role, profile, BMC and PXE interface",
-	Long: `list prints the selected nodes (all when no selector is given) with their effective
+// newInventoryCmd is the inventory parent command; its examples are list's.
+func newInventoryCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "inventory", Short: "Inspect the inventory",
+		Example: `  provision inventory list -i inventory/examples/site
+  provision inventory list -i inventory/examples/site rack=a01 -o json`}
+	cmd.AddCommand(newInventoryListCmd(g))
+	return cmd
+}
+
+func newInventoryListCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list [SELECTOR...]",
+		Short: "List nodes with rack position, role, profile, BMC and PXE interface",
+		Long: `list prints the selected nodes (all when no selector is given) with their effective
 values, site and rack defaults applied: rack and unit, role, profile, BMC, PXE MAC and
 address, and labels. Selectors: all, names, globs (gpu-a01-*), rack=a01, role=gpu,
 profile=NAME, label k=v or k!=v; comma-separated terms must all match, several
 arguments add up.`,
-	Example: `  provision inventory list -i inventory/examples/site
+		Example: `  provision inventory list -i inventory/examples/site
   provision inventory list -i inventory/examples/site rack=a01
   provision inventory list -i inventory/examples/site 'gpu-a0?-0[12]' pool=research -o json`,
-	RunE: func(cmd *cobra.Command, args []string) error {
-		if len(args) == 0 {
-			args = []string{"all"}
-		}
-		_, nodes, err := selectNodes(args)
-		if err != nil {
-			return err
-		}
-		rows := make([]nodeRow, 0, len(nodes))
-		for _, n := range nodes {
-			r := nodeRow{
-				Name: n.Name, Rack: n.Rack, Unit: n.Unit, Height: n.Height, Role: n.Role, Profile: n.Profile,
-				Labels: n.Labels, Protected: n.Protected, Maintenance: n.Maintenance, BMC: n.BMC,
-				Interfaces: n.Interfaces, Source: n.Pos().String(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, nodes, err := g.selectNodesOrAll(args)
+			if err != nil {
+				return err
 			}
-			if p := n.PXEInterface(); p != nil {
-				r.PXE = pxeRow{Interface: p.Name, MAC: p.HW.String(), Network: p.Network, Address: p.Address}
+			rows := make([]nodeRow, 0, len(nodes))
+			for _, n := range nodes {
+				r := nodeRow{
+					Name: n.Name, Rack: n.Rack, Unit: n.Unit, Height: n.Height, Role: n.Role, Profile: n.Profile,
+					Labels: n.Labels, Protected: n.Protected, Maintenance: n.Maintenance, BMC: n.BMC,
+					Interfaces: n.Interfaces, Source: n.Pos().String(),
+				}
+				if p := n.PXEInterface(); p != nil {
+					r.PXE = pxeRow{Interface: p.Name, MAC: p.HW.String(), Network: p.Network, Address: p.Address}
+				}
+				rows = append(rows, r)
 			}
-			rows = append(rows, r)
-		}
-		return output.Print(cmd.OutOrStdout(), global.output, rows, func(w io.Writer) error { return printNodes(w, rows) })
-	},
+			return output.Print(cmd.OutOrStdout(), g.output, rows, func(w io.Writer) error { return printNodes(w, rows) })
+		},
+	}
 }
 
 func printNodes(w io.Writer, rows []nodeRow) error {
@@ -113,5 +121,3 @@ func labelString(l map[string]string) string {
 	}
 	return dash(strings.Join(keys, ","))
 }
-
-func init() { inventoryCmd.AddCommand(inventoryListCmd) }

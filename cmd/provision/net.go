@@ -1,15 +1,15 @@
 package main
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/racklift/racklift/pkg/agent/netcheck"
+	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/netsetup"
 	"github.com/racklift/racklift/pkg/output"
 	"github.com/racklift/racklift/pkg/plan"
@@ -26,10 +26,11 @@ type netFlags struct {
 	timeout  time.Duration
 }
 
-var netCmd = &cobra.Command{
-	Use:   "net",
-	Short: "Set up the provisioning host's VLAN interfaces from the inventory (plan, apply, down)",
-	Long: `net puts the provisioning host on every network that has a 'server:' address in the
+func newNetCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "net",
+		Short: "Set up the provisioning host's VLAN interfaces from the inventory (plan, apply, down)",
+		Long: `net puts the provisioning host on every network that has a 'server:' address in the
 inventory (the interfaces serve listens on): one 802.1Q sub-interface per VLAN on the trunk
 NIC (the address directly on the trunk for an untagged network), with the network's MTU.
 
@@ -38,10 +39,24 @@ makes only that difference, undoes its own changes if a step fails, then probes 
 network (gateway ARP, a don't-fragment ping at the MTU) so a VLAN the switch does not carry
 is reported at once. racklift never removes a link or address it did not create unless
 --adopt is given; down removes only what racklift created.`,
-	Example: `  provision net plan -i inventory/examples/site --trunk eno2
+		Example: `  provision net plan -i inventory/examples/site --trunk eno2
   provision net apply -i inventory/examples/site --trunk eno2 --dry-run
   provision net apply -i inventory/examples/site --trunk eno2 -o json
   provision net down --dry-run`,
+	}
+	cmd.AddCommand(
+		newNetActionCmd(g, "plan", "Show what apply would change on this host",
+			`  provision net plan -i inventory/examples/site --trunk eno2
+  provision net plan -i inventory/examples/site --trunk eno2 -o json`),
+		newNetActionCmd(g, "apply", "Make the host's links match the inventory, then probe each network",
+			`  provision net apply -i inventory/examples/site --trunk eno2
+  provision net apply -i inventory/examples/site --trunk eno2 --dry-run
+  provision net apply -i site --trunk eth1 --kind macvlan   # a lab without 802.1Q`),
+		newNetActionCmd(g, "down", "Remove the links and addresses racklift created (nothing else)",
+			`  provision net down --dry-run
+  provision net down -o json`),
+	)
+	return cmd
 }
 
 func (f *netFlags) register(cmd *cobra.Command, action string) {
@@ -61,7 +76,7 @@ func (f *netFlags) register(cmd *cobra.Command, action string) {
 	}
 }
 
-func newNetCmd(action, short, example string) *cobra.Command {
+func newNetActionCmd(g *globals, action, short, example string) *cobra.Command {
 	f := &netFlags{}
 	cmd := &cobra.Command{
 		Use:     action,
@@ -69,40 +84,26 @@ func newNetCmd(action, short, example string) *cobra.Command {
 		Example: example,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runHostNet(cmd, action, f)
+			return runHostNet(cmd, g, action, f)
 		},
 	}
 	f.register(cmd, action)
 	return cmd
 }
 
-func init() {
-	netCmd.AddCommand(
-		newNetCmd("plan", "Show what apply would change on this host",
-			`  provision net plan -i inventory/examples/site --trunk eno2
-  provision net plan -i inventory/examples/site --trunk eno2 -o json`),
-		newNetCmd("apply", "Make the host's links match the inventory, then probe each network",
-			`  provision net apply -i inventory/examples/site --trunk eno2
-  provision net apply -i inventory/examples/site --trunk eno2 --dry-run
-  provision net apply -i site --trunk eth1 --kind macvlan   # a lab without 802.1Q`),
-		newNetCmd("down", "Remove the links and addresses racklift created (nothing else)",
-			`  provision net down --dry-run
-  provision net down -o json`),
-	)
-	root.AddCommand(netCmd)
-}
-
-func runHostNet(cmd *cobra.Command, action string, f *netFlags) error {
+// runHostNet plans, applies or removes the provisioning host's links for the networks
+// that have a 'server:' address (netsetup.RunNetworks) and prints the report.
+func runHostNet(cmd *cobra.Command, g *globals, action string, f *netFlags) error {
 	kind, err := netsetup.KindByName(f.kind)
 	if err != nil {
 		return err
 	}
-	var d netsetup.Desired
+	var nets []netcheck.Network
 	if action != "down" {
 		if f.trunk == "" {
 			return fmt.Errorf("--trunk IFACE is required: the NIC that carries the provisioning and BMC VLANs to the switch")
 		}
-		inv, err := loadInventory()
+		inv, err := g.loadInventory()
 		if err != nil {
 			return err
 		}
@@ -111,26 +112,21 @@ func runHostNet(cmd *cobra.Command, action string, f *netFlags) error {
 			return err
 		}
 		if len(p.Host) == 0 {
-			return fmt.Errorf("%s: no network has a 'server:' address, so the provisioning host needs no interface; add server: to the provisioning network", global.inventory)
+			return fmt.Errorf("%s: no network has a 'server:' address, so the provisioning host needs no interface; add server: to the provisioning network", g.inventory)
 		}
-		d, err = netsetup.FromNetworks(netcheck.ForHost(inv, p.Host, f.trunk), kind)
-		if err != nil {
-			return err
-		}
+		nets = netcheck.ForHost(inv, p.Host, f.trunk)
 	}
 	opt := netsetup.Options{StatePath: f.state, Kind: kind, Adopt: f.adopt}
-	r, err := netsetup.Run(context.Background(), action, d, opt, f.dryRun, netsetup.Verify{Enabled: !f.noVerify,
-		Options: netcheck.Options{ARPTimeout: f.timeout, EchoTimeout: f.timeout}})
+	verify := netsetup.Verify{Enabled: !f.noVerify, Options: netcheck.Options{ARPTimeout: f.timeout, EchoTimeout: f.timeout}}
+	r, err := netsetup.RunNetworks(cmd.Context(), action, nets, opt, f.dryRun, verify)
 	if r != nil {
-		if perr := output.Print(cmd.OutOrStdout(), global.output, r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
+		if perr := output.Print(cmd.OutOrStdout(), g.output, r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
 			return perr
 		}
 	}
-	if err != nil {
-		return err
+	var ve *netsetup.VerifyError
+	if errors.As(err, &ve) {
+		return cli.Exitf(1, "provision net: %v (see the messages above)", ve)
 	}
-	if failed := r.Failed(); len(failed) > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("provision net: the links are set up, but %d network check(s) failed: %s (see the messages above)", len(failed), strings.Join(failed, ", "))}
-	}
-	return nil
+	return err
 }

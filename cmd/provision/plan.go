@@ -5,101 +5,67 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/racklift/racklift/pkg/httpboot"
 	"github.com/racklift/racklift/pkg/inventory"
-	"github.com/racklift/racklift/pkg/ipxe"
 	"github.com/racklift/racklift/pkg/output"
 	"github.com/racklift/racklift/pkg/plan"
 	"github.com/racklift/racklift/templates"
 )
 
-var planFlags struct {
-	httpPort  int
-	script    bool
-	templates string
-}
-
-// nodeScript is one node's iPXE script, as `plan --script -o json` prints it.
-type nodeScript struct {
-	Node      string `json:"node"`
-	ScriptURL string `json:"script_url"`
-	Script    string `json:"script"`
-}
-
-// renderScripts renders what serve answers on each node's script URL: the boot script
-// with the install's kernel arguments, from the same templates.
-func renderScripts(p *plan.Plan) ([]nodeScript, error) {
-	fsys := fs.FS(templates.FS)
-	if planFlags.templates != "" {
-		fsys = os.DirFS(planFlags.templates)
-	}
-	r, err := ipxe.New(fsys)
-	if err != nil {
-		return nil, err
-	}
-	installs := httpboot.NewInstalls(fsys)
-	out := make([]nodeScript, 0, len(p.Nodes))
-	for _, np := range p.Nodes {
-		args, err := installs.KernelArgs(np)
-		if err != nil {
-			return nil, err
-		}
-		b, err := r.Boot(np, args...)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, nodeScript{Node: np.Node, ScriptURL: np.Boot.ScriptURL, Script: string(b)})
-	}
-	return out, nil
-}
-
-var planCmd = &cobra.Command{
-	Use:   "plan [SELECTOR...]",
-	Short: "Show what each node will get: DHCP reservation, boot files, iPXE script URL, host VLANs",
-	Long: `plan computes, from the inventory, exactly what serve will do for each node: the DHCP
+func newPlanCmd(g *globals) *cobra.Command {
+	var httpPort int
+	var script bool
+	var templatesDir string
+	cmd := &cobra.Command{
+		Use:   "plan [SELECTOR...]",
+		Short: "Show what each node will get: DHCP reservation, boot files, iPXE script URL, host VLANs",
+		Long: `plan computes, from the inventory, exactly what serve will do for each node: the DHCP
 reservation of its PXE interface (address, prefix, gateway, DNS, MTU, hostname, lease,
 server), the boot file per firmware (BIOS, UEFI, arm64), the iPXE script URL and the
 kernel, initrd, command line and install template; and the VLAN interfaces the
 provisioning host needs. With no selector every node is planned. --script prints the iPXE
 script each node gets from its script URL, rendered from the same templates serve uses.`,
-	Example: `  provision plan -i inventory/examples/site
+		Example: `  provision plan -i inventory/examples/site
   provision plan -i inventory/examples/site rack=a01 -o json
   provision plan -i inventory/examples/site gpu-a02-04 -o yaml
   provision plan -i inventory/examples/lab lab-01 --script`,
-	RunE: func(cmd *cobra.Command, args []string) error {
-		inv, err := loadInventory()
-		if err != nil {
-			return err
-		}
-		p, err := plan.Build(inv, plan.Options{HTTPPort: planFlags.httpPort})
-		if err != nil {
-			return err
-		}
-		if len(args) > 0 {
-			nodes, err := inv.SelectAny(args)
+		RunE: func(cmd *cobra.Command, args []string) error {
+			inv, err := g.loadInventory()
 			if err != nil {
 				return err
 			}
-			p = selectPlan(p, nodes)
-		}
-		if planFlags.script {
-			scripts, err := renderScripts(p)
+			p, err := plan.Build(inv, plan.Options{HTTPPort: httpPort})
 			if err != nil {
 				return err
 			}
-			return output.Print(cmd.OutOrStdout(), global.output, scripts, func(w io.Writer) error {
-				for _, s := range scripts {
-					fmt.Fprintf(w, "# %s: %s\n%s\n", s.Node, s.ScriptURL, strings.TrimRight(s.Script, "\n"))
+			if len(args) > 0 {
+				nodes, err := inv.SelectAny(args)
+				if err != nil {
+					return err
 				}
-				return nil
-			})
-		}
-		return output.Print(cmd.OutOrStdout(), global.output, p, func(w io.Writer) error { return printPlan(w, p) })
-	},
+				p = selectPlan(p, nodes)
+			}
+			if script {
+				fsys := fs.FS(templates.FS)
+				if templatesDir != "" {
+					fsys = os.DirFS(templatesDir)
+				}
+				scripts, err := httpboot.Scripts(fsys, p)
+				if err != nil {
+					return err
+				}
+				return output.Print(cmd.OutOrStdout(), g.output, scripts, func(w io.Writer) error { return httpboot.WriteScripts(w, scripts) })
+			}
+			return output.Print(cmd.OutOrStdout(), g.output, p, func(w io.Writer) error { return printPlan(w, p) })
+		},
+	}
+	cmd.Flags().IntVar(&httpPort, "http-port", plan.DefaultHTTPPort, "port serve answers iPXE scripts and artifacts on")
+	cmd.Flags().BoolVar(&script, "script", false, "print each node's iPXE boot script instead of the plan")
+	cmd.Flags().StringVar(&templatesDir, "templates", "", "templates directory (ipxe/, install/) instead of the built-in ones")
+	return cmd
 }
 
 // selectPlan keeps the selected nodes' plans; host interfaces stay whole.
@@ -143,11 +109,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func init() {
-	planCmd.Flags().IntVar(&planFlags.httpPort, "http-port", plan.DefaultHTTPPort, "port serve answers iPXE scripts and artifacts on")
-	planCmd.Flags().BoolVar(&planFlags.script, "script", false, "print each node's iPXE boot script instead of the plan")
-	planCmd.Flags().StringVar(&planFlags.templates, "templates", "", "templates directory (ipxe/, install/) instead of the built-in ones")
-	root.AddCommand(planCmd)
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/racklift/racklift/pkg/bmc"
 )
 
-func init() {
+func newPowerCmd(g *globals) *cobra.Command {
 	var f bmcFlags
 	cmd := &cobra.Command{
 		Use:   "power status|on|off|soft|cycle|reset SELECTOR...",
@@ -43,9 +43,9 @@ refused.`,
 			if len(args) < 2 {
 				return fmt.Errorf("power %s: name the nodes (names, globs, rack=, role=, k=v labels, or all)", action)
 			}
-			return runBMC(cmd, args[1:], bmc.Op{Power: action}, &f)
+			return runBMC(cmd, g, args[1:], bmc.Op{Power: action}, &f)
 		},
 	}
 	addBMCFlags(cmd, &f, true)
-	root.AddCommand(cmd)
+	return cmd
 }

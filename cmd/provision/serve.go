@@ -1,27 +1,26 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/racklift/racklift/pkg/agent"
 	"github.com/racklift/racklift/pkg/api"
+	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/server"
 	"github.com/racklift/racklift/templates"
 )
 
-var serveFlags struct {
+// serveFlags are serve's own flags.
+type serveFlags struct {
 	iface, listen                  string
 	httpPort, tftpPort             int
 	pxeDir, artifacts              string
@@ -33,10 +32,12 @@ var serveFlags struct {
 	phaseTimeouts                  map[string]string
 }
 
-var serveCmd = &cobra.Command{
-	Use:   "serve",
-	Short: "Serve PXE boot for the inventory's nodes: DHCP, TFTP and HTTP/iPXE",
-	Long: `serve answers DHCP (in the provisioning network's mode: reservation, proxy or off),
+func newServeCmd(g *globals) *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve PXE boot for the inventory's nodes: DHCP, TFTP and HTTP/iPXE",
+		Long: `serve answers DHCP (in the provisioning network's mode: reservation, proxy or off),
 TFTP (the iPXE binaries in --pxe-dir, read-only) and HTTP (per-node iPXE scripts,
 artifacts, install files, /metrics) for the nodes in the inventory, and nothing else:
 a MAC not in the inventory gets no DHCP answer and is listed by 'provision discovered'.
@@ -45,59 +46,78 @@ It binds to the given interface (DHCP with SO_BINDTODEVICE, TFTP and HTTP on the
 interface's IPv4 address) or address only. Editing the inventory while serve runs
 applies the change; an edit that fails validation is logged with its file:line errors
 and the last good inventory stays in force.`,
-	Example: `  provision serve -i inventory/examples/site --interface eno1.100 --artifacts /srv/racklift
+		Example: `  provision serve -i inventory/examples/site --interface eno1.100 --artifacts /srv/racklift
   provision serve -i inventory/examples/lab --listen 10.204.0.1 --pxe-dir pxe --artifacts artifacts
   curl http://10.10.0.2:8080/metrics`,
-	Args: cobra.NoArgs,
-	RunE: func(cmd *cobra.Command, args []string) error {
-		var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
-		if serveFlags.logFormat == "json" {
-			h = slog.NewJSONHandler(os.Stderr, nil)
-		}
-		var tfs fs.FS = templates.FS
-		if serveFlags.templates != "" {
-			tfs = os.DirFS(serveFlags.templates)
-		}
-		agentBin := serveFlags.agentBin
-		if agentBin == "" {
-			if exe, err := os.Executable(); err == nil {
-				if p := filepath.Join(filepath.Dir(exe), "node-agent"); fileExists(p) {
-					agentBin = p
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+			if f.logFormat == "json" {
+				h = slog.NewJSONHandler(os.Stderr, nil)
+			}
+			var tfs fs.FS = templates.FS
+			if f.templates != "" {
+				tfs = os.DirFS(f.templates)
+			}
+			agentBin := f.agentBin
+			if agentBin == "" {
+				if exe, err := os.Executable(); err == nil {
+					if p := filepath.Join(filepath.Dir(exe), "node-agent"); fileExists(p) {
+						agentBin = p
+					}
 				}
 			}
-		}
-		lc, err := serveLifecycle()
-		if err != nil {
-			return err
-		}
-		s, err := server.New(server.Config{
-			Inventory: global.inventory, Interface: serveFlags.iface, Listen: serveFlags.listen,
-			HTTPPort: serveFlags.httpPort, TFTPPort: serveFlags.tftpPort,
-			PXEDir: serveFlags.pxeDir, Artifacts: serveFlags.artifacts, StateDir: stateOpts.dir,
-			AgentBinary: agentBin, Templates: tfs, Log: slog.New(h), NoDHCP: serveFlags.noDHCP, TFTPWindow: serveFlags.tftpWindow,
-			AgentPort: serveFlags.agentPort,
-			Provision: &api.CoreConfig{
-				StateDir: stateOpts.dir, ControlAPI: stateOpts.api,
-				Secrets: &inventory.Secrets{File: global.secrets},
-				Expect: func(inv *inventory.Inventory, node string) (any, error) {
-					return agent.ExpectationsFor(inv, node)
+			lc, err := f.lifecycle()
+			if err != nil {
+				return err
+			}
+			s, err := server.New(server.Config{
+				Inventory: g.inventory, Interface: f.iface, Listen: f.listen,
+				HTTPPort: f.httpPort, TFTPPort: f.tftpPort,
+				PXEDir: f.pxeDir, Artifacts: f.artifacts, StateDir: g.stateDir,
+				AgentBinary: agentBin, Templates: tfs, Log: slog.New(h), NoDHCP: f.noDHCP, TFTPWindow: f.tftpWindow,
+				AgentPort: f.agentPort,
+				Provision: &api.CoreConfig{
+					StateDir: g.stateDir, ControlAPI: g.api,
+					Secrets: g.secretsStore(),
+					Expect: func(inv *inventory.Inventory, node string) (any, error) {
+						return agent.ExpectationsFor(inv, node)
+					},
+					Lifecycle: lc,
 				},
-				Lifecycle: lc,
-			},
-		})
-		if err != nil {
-			return err
-		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		return s.Run(ctx)
-	},
+			})
+			if err != nil {
+				return err
+			}
+			ctx, _, stop := cli.SignalContext(cmd.Context(), nil)
+			defer stop()
+			return s.Run(ctx)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.iface, "interface", "", "provisioning interface to serve on (DHCP bound to it, TFTP/HTTP on its IPv4 address)")
+	fl.StringVar(&f.listen, "listen", "", "or: the IPv4 address to serve on (DHCP then only hears relayed/unicast requests)")
+	fl.IntVar(&f.httpPort, "http-port", 8080, "HTTP port (iPXE scripts, artifacts, install files, /metrics)")
+	fl.IntVar(&f.tftpPort, "tftp-port", 69, "TFTP port")
+	fl.StringVar(&f.pxeDir, "pxe-dir", "pxe", "directory of iPXE binaries served over TFTP (make pxe fills it)")
+	fl.StringVar(&f.artifacts, "artifacts", "artifacts", "directory of kernels, initrds and images served at /artifacts/")
+	fl.IntVar(&f.agentPort, "agent-port", 8443, "agent API port (HTTPS with serve's CA) on the serve address")
+	fl.IntVar(&f.attempts, "attempts", 3, "attempts per node and up run, each with one power cycle, before the node is failed")
+	fl.DurationVar(&f.bmcTimeout, "bmc-timeout", 90*time.Second, "how long one BMC call may take before the attempt fails (a hung BMC)")
+	fl.StringToStringVar(&f.phaseTimeouts, "phase-timeout", nil, "override a phase's timeout, e.g. booting=20m,validating=1h (defaults: powering 3m, pxe 5m, booting 10m, agent 5m, validating 30m)")
+	fl.IntVar(&f.wave, "wave", 0, "default for up: how many nodes may be power-cycled and not yet past pxe at once (0: unlimited)")
+	fl.StringVar(&f.agentBin, "agent-bin", "", "node-agent binary served to installers (default: node-agent next to provision)")
+	fl.StringVar(&f.templates, "templates", "", "templates directory (ipxe/, install/, systemd/) instead of the built-in ones")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fl.UintVar(&f.tftpWindow, "tftp-window", 16, "largest TFTP windowsize (RFC 7440) granted to a client that asks for one, as EDK2 UEFI firmware does (4); 1 answers every client in lock-step. Clients that do not ask (iPXE, BIOS PXE ROMs) always get lock-step")
+	fl.BoolVar(&f.noDHCP, "no-dhcp", false, "answer no DHCP whatever the network's mode says")
+	return cmd
 }
 
-// serveLifecycle is the lifecycle tuning from serve's flags.
-func serveLifecycle() (lifecycle.Config, error) {
-	lc := lifecycle.Config{Wave: serveFlags.wave, MaxAttempts: serveFlags.attempts, BMCTimeout: serveFlags.bmcTimeout}
-	for phase, v := range serveFlags.phaseTimeouts {
+// lifecycle is the lifecycle tuning from serve's flags.
+func (f *serveFlags) lifecycle() (lifecycle.Config, error) {
+	lc := lifecycle.Config{Wave: f.wave, MaxAttempts: f.attempts, BMCTimeout: f.bmcTimeout}
+	for phase, v := range f.phaseTimeouts {
 		p := lifecycle.Phase(phase)
 		if _, ok := lifecycle.DefaultTimeouts[p]; !ok {
 			return lc, fmt.Errorf("--phase-timeout %s=%s: no such timed phase (powering, pxe, booting, agent, validating)", phase, v)
@@ -117,25 +137,4 @@ func serveLifecycle() (lifecycle.Config, error) {
 func fileExists(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular()
-}
-
-func init() {
-	f := serveCmd.Flags()
-	f.StringVar(&serveFlags.iface, "interface", "", "provisioning interface to serve on (DHCP bound to it, TFTP/HTTP on its IPv4 address)")
-	f.StringVar(&serveFlags.listen, "listen", "", "or: the IPv4 address to serve on (DHCP then only hears relayed/unicast requests)")
-	f.IntVar(&serveFlags.httpPort, "http-port", 8080, "HTTP port (iPXE scripts, artifacts, install files, /metrics)")
-	f.IntVar(&serveFlags.tftpPort, "tftp-port", 69, "TFTP port")
-	f.StringVar(&serveFlags.pxeDir, "pxe-dir", "pxe", "directory of iPXE binaries served over TFTP (make pxe fills it)")
-	f.StringVar(&serveFlags.artifacts, "artifacts", "artifacts", "directory of kernels, initrds and images served at /artifacts/")
-	f.IntVar(&serveFlags.agentPort, "agent-port", 8443, "agent API port (HTTPS with serve's CA) on the serve address")
-	f.IntVar(&serveFlags.attempts, "attempts", 3, "attempts per node and up run, each with one power cycle, before the node is failed")
-	f.DurationVar(&serveFlags.bmcTimeout, "bmc-timeout", 90*time.Second, "how long one BMC call may take before the attempt fails (a hung BMC)")
-	f.StringToStringVar(&serveFlags.phaseTimeouts, "phase-timeout", nil, "override a phase's timeout, e.g. booting=20m,validating=1h (defaults: powering 3m, pxe 5m, booting 10m, agent 5m, validating 30m)")
-	f.IntVar(&serveFlags.wave, "wave", 0, "default for up: how many nodes may be power-cycled and not yet past pxe at once (0: unlimited)")
-	f.StringVar(&serveFlags.agentBin, "agent-bin", "", "node-agent binary served to installers (default: node-agent next to provision)")
-	f.StringVar(&serveFlags.templates, "templates", "", "templates directory (ipxe/, install/, systemd/) instead of the built-in ones")
-	f.StringVar(&serveFlags.logFormat, "log-format", "text", "log format: text or json")
-	f.UintVar(&serveFlags.tftpWindow, "tftp-window", 16, "largest TFTP windowsize (RFC 7440) granted to a client that asks for one, as EDK2 UEFI firmware does (4); 1 answers every client in lock-step. Clients that do not ask (iPXE, BIOS PXE ROMs) always get lock-step")
-	f.BoolVar(&serveFlags.noDHCP, "no-dhcp", false, "answer no DHCP whatever the network's mode says")
-	root.AddCommand(serveCmd)
 }

@@ -60,8 +60,8 @@ func TestStateCommandsWithoutServe(t *testing.T) {
 		}
 	}
 	// Selectors resolve against the inventory.
-	out, _, code = runCLI(t, "status", "--state-dir", dir, "-i", "inventory/examples/site", "rack=a02", "-o", "json")
-	var st statusReport
+	out, _, code = runCLI(t, "status", "--state-dir", dir, "-i", repo("inventory/examples/site"), "rack=a02", "-o", "json")
+	var st api.StatusReport
 	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 0 {
 		t.Fatalf("status rack=a02 -o json: %d %v\n%s", code, err, out)
 	}

@@ -2,14 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
-	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	lab "github.com/racklift/racklift/internal/lab/redfish"
-	"github.com/racklift/racklift/internal/testenv"
+	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/api/apitest"
 	"github.com/racklift/racklift/pkg/lifecycle"
 )
@@ -28,7 +29,7 @@ func TestUpCommand(t *testing.T) {
 	}
 
 	out, errOut, code := runCLI(t, "up", "all", "--wave", "2", "-i", r.InvDir, "--state-dir", r.StateDir, "-o", "json")
-	var res upResult
+	var res api.UpResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("up -o json: %v\n%s\n%s", err, out, errOut)
 	}
@@ -66,14 +67,21 @@ func TestUpSurvivesServeRestart(t *testing.T) {
 	r := apitest.NewRack(t, 3, 3, nil)
 	r.Gate = make(chan struct{})
 	r.Start()
-	cmd := exec.Command(provisionCLI(t), "up", "all", "-i", r.InvDir, "--state-dir", r.StateDir)
-	cmd.Dir = testenv.RepoRoot()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// up runs in-process in the background, as an operator's terminal would run it.
+	ctx, cancel := context.WithCancel(t.Context())
+	var stdout, stderr lockedBuffer
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, []string{"up", "all", "-i", r.InvDir, "--state-dir", r.StateDir}, &stdout, &stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			t.Error("up did not stop when cancelled")
+		}
+	})
 	c := r.Client()
 	deadline := time.Now().Add(30 * time.Second)
 	for booting := 0; booting < 3; {
@@ -93,12 +101,11 @@ func TestUpSurvivesServeRestart(t *testing.T) {
 	close(r.Gate)
 	time.Sleep(1500 * time.Millisecond)
 	r.Start()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("up: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	case code := <-exited:
+		exited <- code // for the cleanup
+		if code != 0 {
+			t.Fatalf("up: exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatalf("up did not finish\n%s", stderr.String())
@@ -114,4 +121,22 @@ func TestUpSurvivesServeRestart(t *testing.T) {
 			t.Errorf("%s: %d power actions counted by its BMC, want 1", apitest.NodeName(i), a)
 		}
 	}
+}
+
+// lockedBuffer is a buffer a command writes from its goroutine while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -4,13 +4,14 @@
 package main
 
 import (
-	"errors"
-	"fmt"
+	"context"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/racklift/racklift/internal/lab/rack"
+	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/output"
 )
 
@@ -21,54 +22,47 @@ const (
 	logFile   = "racklift-lab.log" // the detached up process's output
 )
 
-var global struct {
+// globals are the flags every command shares; each tree has its own.
+type globals struct {
 	dir    string
 	netns  string
 	output string
 }
 
-var root = &cobra.Command{
-	Use:   "racklift-lab",
-	Short: "The virtual rack: QEMU guests behind virtual BMCs in a network namespace",
-	Long: `racklift-lab builds the lab inventory's rack in a network namespace: bridges br-prov
+func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run builds a fresh command tree, runs args on it and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return cli.Code(cli.Execute(ctx, newRoot(), args, stdout, stderr), stderr, "racklift-lab: ")
+}
+
+// newRoot builds racklift-lab's command tree.
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "racklift-lab",
+		Short: "The virtual rack: QEMU guests behind virtual BMCs in a network namespace",
+		Long: `racklift-lab builds the lab inventory's rack in a network namespace: bridges br-prov
 (provisioning, no address: provision net apply adds the server's) and br-stor (storage
 trunk, tagged VLAN frames pass), one QEMU guest per node with its NICs on them and an ext4
 scratch disk, and each node's BMC (Redfish on HTTPS, or ipmi_sim) listening inside the
 namespace at the inventory's address and port. Guests start powered off: power them on
 through their BMCs (provision up, provision bmc, ipmitool) from inside the namespace.`,
-	Example: `  export RACKLIFT_CRED_LAB_BMC_PASSWORD=...
+		Example: `  export RACKLIFT_CRED_LAB_BMC_PASSWORD=...
   racklift-lab up -i inventory/examples/lab --dir .demo --detach
   ip netns exec racklift-lab bin/provision bmc power status all -i inventory/examples/lab
   racklift-lab counts --dir .demo
   racklift-lab down --dir .demo`,
-	SilenceUsage:  true,
-	SilenceErrors: true,
-	PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-		return output.Check(global.output)
-	},
-}
-
-func init() {
-	pf := root.PersistentFlags()
-	pf.StringVar(&global.dir, "dir", ".demo", "work directory: guest disks, serial logs, BMC files, status")
-	pf.StringVar(&global.netns, "netns", "", "network namespace name (default "+rack.DefaultNetNS+"; down: the one recorded in --dir)")
-	pf.StringVarP(&global.output, "output", "o", "table", "output format: table, json or yaml")
-}
-
-func main() {
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "racklift-lab:", err)
-		var ex exitError
-		if errors.As(err, &ex) {
-			os.Exit(ex.code)
-		}
-		os.Exit(1)
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return output.Check(g.output)
+		},
 	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.dir, "dir", ".demo", "work directory: guest disks, serial logs, BMC files, status")
+	pf.StringVar(&g.netns, "netns", "", "network namespace name (default "+rack.DefaultNetNS+"; down: the one recorded in --dir)")
+	pf.StringVarP(&g.output, "output", "o", "table", "output format: table, json or yaml")
+	root.AddCommand(newUpCmd(g), newDownCmd(g), newCountsCmd(g))
+	return root
 }
-
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e exitError) Error() string { return e.msg }

@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,10 +15,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/racklift/racklift/internal/lab/rack"
+	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/inventory"
 )
 
-var upFlags struct {
+// upFlags are up's own flags.
+type upFlags struct {
 	inventory string
 	secrets   string
 	memory    int
@@ -27,45 +29,45 @@ var upFlags struct {
 	timeout   time.Duration
 }
 
-var upCmd = &cobra.Command{
-	Use:   "up",
-	Short: "Start the virtual rack and keep it until SIGINT or SIGTERM",
-	Long: `up builds the rack (see racklift-lab --help), prints where everything is, writes
+func newUpCmd(g *globals) *cobra.Command {
+	var f upFlags
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start the virtual rack and keep it until SIGINT or SIGTERM",
+		Long: `up builds the rack (see racklift-lab --help), prints where everything is, writes
 DIR/ready once every BMC listens, keeps DIR/rack.json current (power state and the power
 cycles each BMC counted) and runs until SIGINT or SIGTERM, then removes all of it.
 The BMC password is the inventory credential's: $RACKLIFT_CRED_<NAME>_PASSWORD (the lab's:
 RACKLIFT_CRED_LAB_BMC_PASSWORD) or the secrets file, as provision reads it.`,
-	Example: `  racklift-lab up -i inventory/examples/lab --dir .demo
+		Example: `  racklift-lab up -i inventory/examples/lab --dir .demo
   racklift-lab up -i inventory/examples/lab --dir .demo --detach   # returns once ready
   racklift-lab up --extra lab-04,redfish,8444,52:54:00:04:00:04,52:54:00:04:c8:04`,
-	Args: cobra.NoArgs,
-	RunE: runUp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runUp(cmd, g, &f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.inventory, "inventory", "i", "inventory/examples/lab", "lab inventory: nodes, MACs, BMC protocol and port")
+	fl.StringVar(&f.secrets, "secrets", "", "secrets file with the BMC password, mode 0600 (default $RACKLIFT_SECRETS or "+inventory.DefaultSecretsFile+")")
+	fl.IntVar(&f.memory, "memory", rack.DefaultMemory, "memory per guest, MiB")
+	fl.StringArrayVar(&f.extra, "extra", nil, "a machine not in the inventory (yet): NAME,PROTOCOL,BMC-PORT,PXE-MAC[,STORAGE-MAC]; repeatable")
+	fl.BoolVar(&f.detach, "detach", false, "run in the background (output in DIR/"+logFile+") and return once the rack is ready")
+	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long building the rack may take")
+	return cmd
 }
 
-func init() {
-	f := upCmd.Flags()
-	f.StringVarP(&upFlags.inventory, "inventory", "i", "inventory/examples/lab", "lab inventory: nodes, MACs, BMC protocol and port")
-	f.StringVar(&upFlags.secrets, "secrets", "", "secrets file with the BMC password, mode 0600 (default $RACKLIFT_SECRETS or "+inventory.DefaultSecretsFile+")")
-	f.IntVar(&upFlags.memory, "memory", rack.DefaultMemory, "memory per guest, MiB")
-	f.StringArrayVar(&upFlags.extra, "extra", nil, "a machine not in the inventory (yet): NAME,PROTOCOL,BMC-PORT,PXE-MAC[,STORAGE-MAC]; repeatable")
-	f.BoolVar(&upFlags.detach, "detach", false, "run in the background (output in DIR/"+logFile+") and return once the rack is ready")
-	f.DurationVar(&upFlags.timeout, "timeout", 2*time.Minute, "how long building the rack may take")
-	root.AddCommand(upCmd)
-}
-
-func runUp(cmd *cobra.Command, _ []string) error {
-	dir, err := filepath.Abs(global.dir)
+func runUp(cmd *cobra.Command, g *globals, f *upFlags) error {
+	dir, err := filepath.Abs(g.dir)
 	if err != nil {
 		return err
 	}
 	if pid := runningPID(dir); pid > 0 {
-		return fmt.Errorf("a rack is already up from %s (pid %d): racklift-lab down --dir %s", dir, pid, global.dir)
+		return fmt.Errorf("a rack is already up from %s (pid %d): racklift-lab down --dir %s", dir, pid, g.dir)
 	}
-	extra, err := parseExtra(upFlags.extra)
+	extra, err := parseExtra(f.extra)
 	if err != nil {
 		return err
 	}
-	password, err := bmcPassword(upFlags.inventory, upFlags.secrets)
+	password, err := bmcPassword(f.inventory, f.secrets)
 	if err != nil {
 		return err
 	}
@@ -75,33 +77,34 @@ func runUp(cmd *cobra.Command, _ []string) error {
 	// A rack a killed up left behind (recorded in dir) goes first. A namespace of that
 	// name without a record here is not ours: Start refuses it.
 	if _, err := os.Stat(filepath.Join(dir, rack.PIDFile)); err == nil {
-		if err := rack.Down(global.netns, dir); err != nil {
+		if err := rack.Down(g.netns, dir); err != nil {
 			return fmt.Errorf("removing the rack left in %s: %w", dir, err)
 		}
 	}
 	os.Remove(filepath.Join(dir, readyFile))
-	if upFlags.detach {
-		return detach(cmd, dir)
+	if f.detach {
+		return detach(cmd, dir, f.timeout)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, _, stop := cli.SignalContext(cmd.Context(), nil, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	sctx, cancel := context.WithTimeout(ctx, upFlags.timeout)
+	sctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	r, err := rack.Start(sctx, rack.Config{Inventory: upFlags.inventory, Dir: dir, NetNS: global.netns,
-		Password: password, Extra: extra, MemoryMB: upFlags.memory})
+	r, err := rack.Start(sctx, rack.Config{Inventory: f.inventory, Dir: dir, NetNS: g.netns,
+		Password: password, Extra: extra, MemoryMB: f.memory})
 	if err != nil {
 		return err
 	}
-	defer cleanup(r, dir)
+	defer cleanup(cmd, r, dir)
 	if err := os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		return err
 	}
 	if err := r.WriteStatus(); err != nil {
 		return err
 	}
-	describe(r)
-	fmt.Printf("ready: %s (stop with Ctrl-C, kill %d, or racklift-lab down --dir %s)\n", filepath.Join(dir, readyFile), os.Getpid(), global.dir)
+	out := cmd.OutOrStdout()
+	describe(out, r)
+	fmt.Fprintf(out, "ready: %s (stop with Ctrl-C, kill %d, or racklift-lab down --dir %s)\n", filepath.Join(dir, readyFile), os.Getpid(), g.dir)
 	if err := os.WriteFile(filepath.Join(dir, readyFile), []byte(r.NS().Name+"\n"), 0o644); err != nil {
 		return err
 	}
@@ -111,44 +114,44 @@ func runUp(cmd *cobra.Command, _ []string) error {
 	for {
 		select {
 		case <-ctx.Done():
-			fmt.Println("stopping the rack")
+			fmt.Fprintln(out, "stopping the rack")
 			return nil
 		case <-tick.C:
 			if err := r.WriteStatus(); err != nil {
-				fmt.Fprintln(os.Stderr, "racklift-lab: status:", err)
+				fmt.Fprintln(cmd.ErrOrStderr(), "racklift-lab: status:", err)
 			}
 		}
 	}
 }
 
-func cleanup(r *rack.Rack, dir string) {
+func cleanup(cmd *cobra.Command, r *rack.Rack, dir string) {
 	if err := r.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "racklift-lab: close:", err)
+		fmt.Fprintln(cmd.ErrOrStderr(), "racklift-lab: close:", err)
 	}
 	for _, f := range []string{readyFile, pidFile, rack.StatusFile} {
 		os.Remove(filepath.Join(dir, f))
 	}
 }
 
-func describe(r *rack.Rack) {
+func describe(w io.Writer, r *rack.Rack) {
 	st := r.Status()
-	fmt.Printf("virtual rack in network namespace %s (run commands in it: ip netns exec %s CMD)\n", st.NetNS, st.NetNS)
-	fmt.Printf("  bridges: %s (provisioning, no address yet), %s (storage trunk, MTU 9000)\n", rack.ProvisioningBridge, rack.StorageBridge)
+	fmt.Fprintf(w, "virtual rack in network namespace %s (run commands in it: ip netns exec %s CMD)\n", st.NetNS, st.NetNS)
+	fmt.Fprintf(w, "  bridges: %s (provisioning, no address yet), %s (storage trunk, MTU 9000)\n", rack.ProvisioningBridge, rack.StorageBridge)
 	for _, g := range st.Gateways {
-		fmt.Printf("  gateway on %s: %s (answers ARP and ping, tagged, up to MTU 9000)\n", rack.StorageBridge, g)
+		fmt.Fprintf(w, "  gateway on %s: %s (answers ARP and ping, tagged, up to MTU 9000)\n", rack.StorageBridge, g)
 	}
-	fmt.Printf("  work dir: %s\n", st.Dir)
+	fmt.Fprintf(w, "  work dir: %s\n", st.Dir)
 	for _, n := range st.Nodes {
 		extra := ""
 		if n.Extra {
 			extra = " (not in the inventory)"
 		}
-		fmt.Printf("  %s%s: BMC %s, NICs %s, powered off; console %s\n", n.Name, extra, n.BMC, strings.Join(n.MACs, " "), n.SerialLog)
+		fmt.Fprintf(w, "  %s%s: BMC %s, NICs %s, powered off; console %s\n", n.Name, extra, n.BMC, strings.Join(n.MACs, " "), n.SerialLog)
 	}
 }
 
 // detach runs up again in the background, in its own session, and waits for ready.
-func detach(cmd *cobra.Command, dir string) error {
+func detach(cmd *cobra.Command, dir string, timeout time.Duration) error {
 	var args []string
 	for _, a := range os.Args[1:] {
 		if a != "--detach" && a != "--detach=true" {
@@ -172,12 +175,12 @@ func detach(cmd *cobra.Command, dir string) error {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- c.Wait() }()
-	deadline := time.After(upFlags.timeout + 30*time.Second)
+	deadline := time.After(timeout + 30*time.Second)
 	for {
 		if b, err := os.ReadFile(filepath.Join(dir, readyFile)); err == nil {
 			out, _ := os.ReadFile(log.Name())
-			os.Stdout.Write(out)
-			fmt.Printf("racklift-lab up runs as pid %d (output: %s); %s in namespace %s\n", c.Process.Pid, log.Name(), "ready", strings.TrimSpace(string(b)))
+			cmd.OutOrStdout().Write(out)
+			fmt.Fprintf(cmd.OutOrStdout(), "racklift-lab up runs as pid %d (output: %s); %s in namespace %s\n", c.Process.Pid, log.Name(), "ready", strings.TrimSpace(string(b)))
 			return nil
 		}
 		select {
@@ -186,7 +189,7 @@ func detach(cmd *cobra.Command, dir string) error {
 			return fmt.Errorf("the rack did not come up (%v):\n%s", err, out)
 		case <-deadline:
 			c.Process.Signal(syscall.SIGTERM)
-			return fmt.Errorf("the rack was not ready within %s; see %s", upFlags.timeout, log.Name())
+			return fmt.Errorf("the rack was not ready within %s; see %s", timeout, log.Name())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

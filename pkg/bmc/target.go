@@ -3,7 +3,8 @@
 // BMCs accept it and drop it), and BMC identity. Each operation has its own deadline,
 // retries a BMC that is restarting, and fails with an Error naming the node and the BMC
 // whose text never holds the password. Fanout runs an operation on many nodes at once
-// without one hung BMC holding up the rest.
+// without one hung BMC holding up the rest; Run is the operator's fan-out on top of it
+// (the lock policy, dry runs, one result per node and the table).
 package bmc
 
 import (

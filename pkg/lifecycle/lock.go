@@ -17,28 +17,45 @@ type Target struct {
 	Maintenance bool   // locked for work: power actions need --force
 }
 
-// CheckLock refuses a power action on a protected or maintenance node unless forced. The
-// error names the node and the way out.
+// CheckLock refuses action on a protected or maintenance node unless forced: the one
+// policy for every path that could interrupt a node (provision up, power, the BMC
+// fan-outs). The error names the node, why it is locked, what action would do to it and
+// the way out; errors.Is(err, ErrLocked) holds.
 func CheckLock(t Target, action string, force bool) error {
-	if force {
+	if force || (!t.Protected && !t.Maintenance) {
 		return nil
 	}
-	why := ""
+	why, field := "protected (in use)", "`protected: true`"
 	switch {
-	case t.Protected:
-		why = "protected (in use)"
+	case t.Protected && t.Maintenance:
+		why, field = "protected (in use) and in maintenance", "`protected: true` and `maintenance: true`"
 	case t.Maintenance:
-		why = "in maintenance"
-	default:
-		return nil
+		why, field = "in maintenance", "`maintenance: true`"
 	}
-	return fmt.Errorf("%w: node %s is %s and %s would power-cycle it: add --force to do it anyway, or clear `%s` in the inventory",
-		ErrLocked, t.Name, why, action, lockField(t))
+	return &lockedError{fmt.Sprintf("node %s is %s and %s would %s: add --force to do it anyway, or clear %s in the inventory",
+		t.Name, why, action, lockEffect(action), field)}
 }
 
-func lockField(t Target) string {
-	if t.Protected {
-		return "protected: true"
+// lockEffect says what an action does to a running node, in the refusal's words.
+func lockEffect(action string) string {
+	switch action {
+	case "up", "power cycle":
+		return "power-cycle it"
+	case "power off":
+		return "turn it off"
+	case "power soft":
+		return "shut its OS down"
+	case "power reset":
+		return "reset it"
+	case "boot pxe":
+		return "make it boot from the network the next time it starts"
+	case "boot bios":
+		return "make it start in its firmware setup the next time it starts"
 	}
-	return "maintenance: true"
+	return "interrupt it"
 }
+
+type lockedError struct{ msg string }
+
+func (e *lockedError) Error() string        { return e.msg }
+func (e *lockedError) Is(target error) bool { return target == ErrLocked }

@@ -76,6 +76,42 @@ func Run(ctx context.Context, action string, d Desired, opt Options, dryRun bool
 	return r, nil
 }
 
+// RunNetworks is `net plan|apply|down` of both CLIs (provision net for the host's
+// networks, node-agent net for the node's): the links nets need, planned and made as Run
+// does (down ignores nets). When the links are set up but a verification probe failed,
+// the report comes with a *VerifyError naming the failed checks.
+func RunNetworks(ctx context.Context, action string, nets []netcheck.Network, opt Options, dryRun bool, v Verify) (*Report, error) {
+	var d Desired
+	if action != "down" {
+		var err error
+		if d, err = FromNetworks(nets, opt.Kind); err != nil {
+			return nil, err
+		}
+	}
+	r, err := Run(ctx, action, d, opt, dryRun, v)
+	if err != nil {
+		return r, err
+	}
+	return r, r.Err()
+}
+
+// VerifyError is an apply whose links are set up while some network probes failed.
+type VerifyError struct {
+	Failed []string // check names
+}
+
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("the links are set up, but %d network check(s) failed: %s", len(e.Failed), strings.Join(e.Failed, ", "))
+}
+
+// Err is a *VerifyError when a verification check failed, else nil.
+func (r *Report) Err() error {
+	if failed := r.Failed(); len(failed) > 0 {
+		return &VerifyError{Failed: failed}
+	}
+	return nil
+}
+
 // WriteText prints the report for people: the diff, what was kept, the outcome, then the
 // verification, failures first with their message.
 func (r *Report) WriteText(w io.Writer) error {

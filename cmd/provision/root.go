@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/racklift/racklift/pkg/api"
+	"github.com/racklift/racklift/pkg/inventory"
+	"github.com/racklift/racklift/pkg/output"
+	"github.com/racklift/racklift/pkg/state"
+)
+
+// globals are the flags every command shares; each tree has its own.
+type globals struct {
+	inventory string
+	output    string
+	secrets   string
+	// Where serve keeps its state and answers the CLI: serve, up, status, report, events.
+	stateDir string
+	api      string
+}
+
+// newRoot builds provision's command tree.
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "provision",
+		Short: "racklift: bare-metal provisioning for GPU racks, driven by an inventory",
+		Long: `racklift turns a rack inventory (YAML in git) into booted, validated GPU nodes:
+it validates and plans the inventory, serves PXE boot (DHCP, TFTP, HTTP/iPXE), drives
+BMCs over Redfish and IPMI, sets up VLANs with netlink and watches racks come up.`,
+		Example: `  provision validate -i inventory/examples/site
+  provision plan -i inventory/examples/site -o json
+  provision inventory list rack=a01`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return output.Check(g.output)
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.inventory, "inventory", "i", "./inventory", "inventory: a site directory (site.yaml, racks/) or a single file")
+	pf.StringVarP(&g.output, "output", "o", "table", "output format: table, json or yaml")
+	pf.StringVar(&g.secrets, "secrets", "", "secrets file with BMC passwords, mode 0600 (default $RACKLIFT_SECRETS or "+inventory.DefaultSecretsFile+")")
+	pf.StringVar(&g.stateDir, "state-dir", state.DefaultDir(), "serve's state: node phases, event log, CA, API socket and token (env "+state.DirEnv+")")
+	pf.StringVar(&g.api, "api", "", "serve's control API: unix:///path/api.sock or http://127.0.0.1:PORT (default: the socket in --state-dir)")
+
+	root.AddCommand(
+		newValidateCmd(g), newPlanCmd(g), newInventoryCmd(g), newExportCmd(g), newSchemaCmd(),
+		newServeCmd(g), newDiscoveredCmd(g),
+		newPowerCmd(g), newBootCmd(g), newBMCCmd(g), newNetCmd(g),
+		newUpCmd(g), newStatusCmd(g), newReportCmd(g), newEventsCmd(g),
+	)
+	return root
+}
+
+// loadInventory loads -i; a defective inventory is returned as inventory.Errors.
+func (g *globals) loadInventory() (*inventory.Inventory, error) {
+	return inventory.Load(g.inventory)
+}
+
+// selectNodes loads the inventory and resolves the command's selector arguments.
+func (g *globals) selectNodes(args []string) (*inventory.Inventory, []*inventory.Node, error) {
+	inv, err := g.loadInventory()
+	if err != nil {
+		return nil, nil, err
+	}
+	nodes, err := inv.SelectAny(args)
+	if err != nil {
+		return nil, nil, err
+	}
+	return inv, nodes, nil
+}
+
+// selectNodesOrAll is selectNodes, with every node when no selector is given.
+func (g *globals) selectNodesOrAll(args []string) (*inventory.Inventory, []*inventory.Node, error) {
+	if len(args) == 0 {
+		args = []string{"all"}
+	}
+	return g.selectNodes(args)
+}
+
+// secretsStore resolves credentials from the environment or --secrets.
+func (g *globals) secretsStore() *inventory.Secrets { return &inventory.Secrets{File: g.secrets} }
+
+// connect reaches serve's API, or its state read-only when serve is not running.
+func (g *globals) connect(ctx context.Context) (api.Source, error) {
+	return api.Connect(ctx, g.api, g.stateDir)
+}

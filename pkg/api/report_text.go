@@ -1,0 +1,46 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/racklift/racklift/pkg/lifecycle"
+	"github.com/racklift/racklift/pkg/output"
+)
+
+// NoReport is nil when the node has a report, else an error saying it has none yet, in
+// which phase and why.
+func (d NodeDetail) NoReport() error {
+	if d.Report != nil {
+		return nil
+	}
+	why := fmt.Sprintf("node %s has not reported yet (phase %s)", d.Name, d.Phase)
+	if d.Reason != "" {
+		why += ": " + d.Reason
+	}
+	return errors.New(why)
+}
+
+// WriteReport prints the node's phase and its last report: failed checks first, then
+// warnings, then passes, each with what was observed against what was expected.
+func (d NodeDetail) WriteReport(w io.Writer) error {
+	if d.Report == nil {
+		return d.NoReport()
+	}
+	fmt.Fprintf(w, "node %s: %s", d.Name, d.Phase)
+	if d.Reason != "" && d.Phase == lifecycle.Failed {
+		fmt.Fprintf(w, " (%s)", d.Reason)
+	}
+	at := d.ReportAt
+	if !d.Report.Time.IsZero() {
+		at = d.Report.Time
+	}
+	fmt.Fprintf(w, "\nreport of %s by agent %s: %s\n\n", at.Local().Format("2006-01-02 15:04:05"), orDash(d.Report.Agent), d.Checks.String())
+	rows := output.Rows{Header: []string{"STATUS", "CHECK", "OBSERVED", "EXPECTED", "MESSAGE"}}
+	for _, r := range d.Report.Sorted() {
+		rows.Add(strings.ToUpper(string(r.Status)), r.Name, orDash(r.Observed), orDash(r.Expected), r.Message)
+	}
+	return rows.Write(w)
+}
