@@ -9,10 +9,12 @@ import (
 
 	agentbench "github.com/racklift/racklift/internal/bench/agent"
 	"github.com/racklift/racklift/pkg/agent/storage"
+	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/output"
 )
 
-func init() {
+// newBenchCmd is `node-agent bench`: flags, one agentbench.Run, the table.
+func newBenchCmd() *cobra.Command {
 	var dir, size, fioBin, format string
 	var jobs, rounds int
 	var limit time.Duration
@@ -41,7 +43,7 @@ pressure during the run. The file is removed at the end, also on SIGINT/SIGTERM.
 			if err := output.Check(format); err != nil {
 				return err
 			}
-			n, err := parseSize(size)
+			n, err := cli.ParseSize(size)
 			if err != nil {
 				return fmt.Errorf("--size: %w", err)
 			}
@@ -56,7 +58,7 @@ pressure during the run. The file is removed at the end, also on SIGINT/SIGTERM.
 			defer stop()
 			rep, err := agentbench.Run(ctx, fio, dir, storage.Params{Size: n, Jobs: jobs, BlockSize: 1 << 20, Duration: limit}, rounds)
 			if s := sig(); s != nil {
-				return &exitError{code: 130, msg: fmt.Sprintf("node-agent: interrupted by %v; bench file removed", s)}
+				return cli.Interrupted(s, "node-agent: interrupted by %v; bench file removed", s)
 			}
 			if err != nil {
 				return err
@@ -72,5 +74,5 @@ pressure during the run. The file is removed at the end, also on SIGINT/SIGTERM.
 	fl.DurationVar(&limit, "time", 2*time.Minute, "time limit of each write or read pass")
 	fl.StringVar(&fioBin, "fio", "fio", "fio binary")
 	fl.StringVarP(&format, "output", "o", "table", "output format: table, json or yaml")
-	root.AddCommand(cmd)
+	return cmd
 }

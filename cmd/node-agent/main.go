@@ -30,7 +30,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	tree.AddCommand(newCheckCmd(), newDaemonCmd(), newExpectCmd(), newNetCmd())
-	tree.AddCommand(root.cmds...) // bench, registered from init: see bench_compat.go
+	tree.AddCommand(newCheckCmd(), newDaemonCmd(), newExpectCmd(), newNetCmd(), newBenchCmd())
 	return tree
 }
