@@ -15,9 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/racklift/racklift/pkg/agent"
-	"github.com/racklift/racklift/pkg/agent/check"
 	"github.com/racklift/racklift/pkg/agent/hw"
 	"github.com/racklift/racklift/pkg/agent/storage"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/output"
 )
 
@@ -151,11 +151,11 @@ On SIGINT or SIGTERM the storage test files are removed before the agent exits.`
 			if s := sig(); s != nil {
 				return &exitError{code: 128 + int(s.(syscall.Signal)), msg: fmt.Sprintf("node-agent: interrupted by %v; storage test files removed", s)}
 			}
-			var inv *hw.Inventory
+			var inv *check.Hardware
 			if withHW {
 				inv = hw.Collect(hw.Roots{})
 			}
-			rep := agent.NewReport(exp.Node, inv, rs)
+			rep := check.NewReport(exp.Node, agent.Version, inv, rs)
 			if err := output.Print(cmd.OutOrStdout(), format, rep, func(w io.Writer) error { return resultTable(w, rs) }); err != nil {
 				return err
 			}

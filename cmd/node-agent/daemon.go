@@ -16,12 +16,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/racklift/racklift/pkg/agent"
-	"github.com/racklift/racklift/pkg/agent/check"
 	"github.com/racklift/racklift/pkg/agent/gpu"
 	"github.com/racklift/racklift/pkg/agent/hw"
 	"github.com/racklift/racklift/pkg/agent/metrics"
 	"github.com/racklift/racklift/pkg/agent/report"
 	"github.com/racklift/racklift/pkg/atomicfile"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/netsetup"
 )
 
@@ -187,7 +187,7 @@ func runDaemon(f *daemonFlags) error {
 		if sampler != nil {
 			inv.GPUs = sampler.Inventory()
 		}
-		rep := agent.NewReport(node, inv, rs)
+		rep := check.NewReport(node, agent.Version, inv, rs)
 		logSummary(log, rs)
 		if sender != nil {
 			if f.once {

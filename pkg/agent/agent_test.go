@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/racklift/racklift/internal/testenv"
-	"github.com/racklift/racklift/pkg/agent/check"
 	"github.com/racklift/racklift/pkg/agent/netcheck"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/inventory"
 )
 

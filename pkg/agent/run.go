@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/racklift/racklift/pkg/agent/check"
 	"github.com/racklift/racklift/pkg/agent/gpu"
 	"github.com/racklift/racklift/pkg/agent/netcheck"
 	"github.com/racklift/racklift/pkg/agent/storage"
+	"github.com/racklift/racklift/pkg/check"
 )
 
 // Checker runs one family of checks against a node's expectations.

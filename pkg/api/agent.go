@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
 )
@@ -95,7 +96,7 @@ func (a *agentAPI) report(w http.ResponseWriter, r *http.Request, node string) {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("node %s: report body: %v (limit %d bytes)", node, err, a.cfg.MaxReport))
 		return
 	}
-	rep, err := ParseReport(raw)
+	rep, err := check.ParseReport(raw)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("node %s: %v", node, err))
 		return

@@ -6,8 +6,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/racklift/racklift/pkg/agent/check"
 	"github.com/racklift/racklift/pkg/agent/netcheck"
+	"github.com/racklift/racklift/pkg/check"
 )
 
 // Roles a node's OS does not configure itself: the PXE network comes up by DHCP at boot,

@@ -11,7 +11,7 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
-	"github.com/racklift/racklift/pkg/agent/check"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/inventory"
 )
 

@@ -17,7 +17,7 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/dgxh100"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
 
-	"github.com/racklift/racklift/pkg/agent/check"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/inventory"
 )
 

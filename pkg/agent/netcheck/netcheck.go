@@ -13,7 +13,7 @@ import (
 	"github.com/mdlayher/ethtool"
 	"github.com/vishvananda/netlink"
 
-	"github.com/racklift/racklift/pkg/agent/check"
+	"github.com/racklift/racklift/pkg/check"
 )
 
 // Options tune the probes; the zero value uses the defaults.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/racklift/racklift/internal/lab/netns"
 	"github.com/racklift/racklift/internal/testenv"
-	"github.com/racklift/racklift/pkg/agent/check"
 	"github.com/racklift/racklift/pkg/agent/netcheck"
+	"github.com/racklift/racklift/pkg/check"
 )
 
 // lab is a switch namespace (a bridge) with a node, a gateway and a peer plugged in by

@@ -25,6 +25,7 @@ import (
 
 	"github.com/racklift/racklift/pkg/agent"
 	"github.com/racklift/racklift/pkg/atomicfile"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/pki"
 )
 
@@ -149,7 +150,7 @@ type Spool struct {
 }
 
 // Put writes a report durably (pkg/atomicfile).
-func (s *Spool) Put(r *agent.Report) (string, error) {
+func (s *Spool) Put(r *check.Report) (string, error) {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return "", fmt.Errorf("spool: %w", err)
 	}
@@ -285,7 +286,7 @@ func (s *Sender) Run(ctx context.Context) {
 
 // Deliver spools one report and flushes until everything pending is delivered or ctx
 // ends (the ramdisk's run-once mode).
-func (s *Sender) Deliver(ctx context.Context, r *agent.Report) error {
+func (s *Sender) Deliver(ctx context.Context, r *check.Report) error {
 	if _, err := s.Spool.Put(r); err != nil {
 		return err
 	}

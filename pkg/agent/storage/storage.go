@@ -14,7 +14,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/racklift/racklift/pkg/agent/check"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/inventory"
 )
 

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/racklift/racklift/internal/testenv"
-	"github.com/racklift/racklift/pkg/agent/check"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/inventory"
 )
 
