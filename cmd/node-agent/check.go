@@ -18,6 +18,7 @@ import (
 	"github.com/racklift/racklift/pkg/agent/hw"
 	"github.com/racklift/racklift/pkg/agent/storage"
 	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/output"
 )
 
@@ -131,7 +132,7 @@ On SIGINT or SIGTERM the storage test files are removed before the agent exits.`
 			if f.expect == "" {
 				return fmt.Errorf("--expect FILE is required (or run 'node-agent daemon --server URL')")
 			}
-			exp, err := agent.LoadExpectations(f.expect)
+			exp, err := expect.Load(f.expect)
 			if err != nil {
 				return err
 			}

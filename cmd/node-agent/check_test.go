@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/racklift/racklift/internal/testenv"
-	"github.com/racklift/racklift/pkg/agent"
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 func agentBin(t *testing.T) string {
@@ -41,7 +41,7 @@ func TestCheckWithoutDriverSaysSoAndExitsOne(t *testing.T) {
 		t.Skip("this machine has the NVIDIA driver")
 	}
 	bin := agentBin(t)
-	expect := filepath.Join(testenv.RepoRoot(), "pkg", "agent", "testdata", "expect-8gpu.yaml")
+	expect := filepath.Join(testenv.RepoRoot(), "pkg", "expect", "testdata", "expect-8gpu.yaml")
 	for _, format := range []string{"table", "json"} {
 		var stdout, stderr bytes.Buffer
 		cmd := exec.Command(bin, "check", "--expect", expect, "-o", format)
@@ -154,7 +154,7 @@ func TestExpectRoundTrip(t *testing.T) {
 	}
 	f := filepath.Join(t.TempDir(), "expect.yaml")
 	os.WriteFile(f, out, 0o644)
-	e, err := agent.LoadExpectations(f)
+	e, err := expect.Load(f)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/racklift/racklift/pkg/agent"
 	"github.com/racklift/racklift/pkg/agent/netcheck"
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/netsetup"
 	"github.com/racklift/racklift/pkg/output"
@@ -78,12 +78,12 @@ func (f *nodeNetFlags) register(cmd *cobra.Command, action string) {
 }
 
 // networks is what this node must be on, from --inventory/--node or --expect.
-func (f *nodeNetFlags) networks() (string, []netcheck.Network, error) {
+func (f *nodeNetFlags) networks() (string, []expect.Network, error) {
 	switch {
 	case f.expect != "" && f.inventory != "":
 		return "", nil, fmt.Errorf("give --inventory (with --node) or --expect, not both")
 	case f.expect != "":
-		e, err := agent.LoadExpectations(f.expect)
+		e, err := expect.Load(f.expect)
 		if err != nil {
 			return "", nil, err
 		}
@@ -164,7 +164,7 @@ func runNodeNet(cmd *cobra.Command, action string, f *nodeNetFlags) error {
 		}
 	}
 	opt := netsetup.Options{StatePath: f.state, Kind: kind, Adopt: f.adopt}
-	r, err := netsetup.Run(context.Background(), action, d, opt, f.dryRun, netsetup.Verify{Enabled: !f.noVerify, Options: f.probeOptions()})
+	r, err := netsetup.Run(context.Background(), action, d, opt, f.dryRun, netsetup.Verify{Enabled: !f.noVerify, Probe: f.probeOptions()})
 	if r != nil {
 		if perr := output.Print(cmd.OutOrStdout(), f.output, r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
 			return perr

@@ -120,7 +120,7 @@ func runHostNet(cmd *cobra.Command, action string, f *netFlags) error {
 	}
 	opt := netsetup.Options{StatePath: f.state, Kind: kind, Adopt: f.adopt}
 	r, err := netsetup.Run(context.Background(), action, d, opt, f.dryRun, netsetup.Verify{Enabled: !f.noVerify,
-		Options: netcheck.Options{ARPTimeout: f.timeout, EchoTimeout: f.timeout}})
+		Probe: netcheck.Options{ARPTimeout: f.timeout, EchoTimeout: f.timeout}})
 	if r != nil {
 		if perr := output.Print(cmd.OutOrStdout(), global.output, r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
 			return perr

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/racklift/racklift/internal/testenv"
-	"github.com/racklift/racklift/pkg/agent/netcheck"
 	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/inventory"
 )
 
@@ -47,31 +47,11 @@ func TestExpectationsForExampleSite(t *testing.T) {
 	}
 }
 
-func TestLoadExpectations(t *testing.T) {
-	t.Parallel()
-	e, err := LoadExpectations("testdata/expect-8gpu.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.GPU == nil || e.GPU.Count != 8 || e.Node != "gpu-a01-01" {
-		t.Fatalf("%+v", e)
-	}
-	// JSON is YAML too.
-	if _, err := ParseExpectations([]byte(`{"node":"n1","storage":[{"mount":"/data","min_read_mbps":100}]}`), "x.json"); err != nil {
-		t.Fatal(err)
-	}
-	// A typo must not silently drop a check.
-	_, err = ParseExpectations([]byte("node: n1\ngpu:\n  cont: 8\n"), "typo.yaml")
-	if err == nil || !strings.Contains(err.Error(), "typo.yaml") || !strings.Contains(err.Error(), "cont") {
-		t.Fatalf("typo accepted: %v", err)
-	}
-}
-
 func TestRunSurvivesAPanickingChecker(t *testing.T) {
 	t.Parallel()
-	rs := Run(context.Background(), &Expectations{}, []Checker{
-		func(context.Context, *Expectations) []check.Result { panic("boom") },
-		func(context.Context, *Expectations) []check.Result {
+	rs := Run(context.Background(), &expect.Expectations{}, []Checker{
+		func(context.Context, *expect.Expectations) []check.Result { panic("boom") },
+		func(context.Context, *expect.Expectations) []check.Result {
 			return []check.Result{{Name: "after", Status: check.Pass}}
 		},
 	})
@@ -83,8 +63,8 @@ func TestRunSurvivesAPanickingChecker(t *testing.T) {
 func TestCheckersSkipWhatIsNotExpected(t *testing.T) {
 	t.Parallel()
 	called := false
-	o := Options{Net: func(context.Context, []netcheck.Network) []check.Result { called = true; return nil }}
-	rs := Run(context.Background(), &Expectations{Node: "n"}, Checkers(o))
+	o := Options{Net: func(context.Context, []expect.Network) []check.Result { called = true; return nil }}
+	rs := Run(context.Background(), &expect.Expectations{Node: "n"}, Checkers(o))
 	if len(rs) != 0 || called {
 		t.Fatalf("empty expectations ran checks: %+v (net called %v)", rs, called)
 	}

@@ -10,11 +10,13 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // findParent finds the NIC by MAC first (names change with firmware and slot moves), then
 // by name. how says what matched when it is worth saying.
-func findParent(nw Network) (netlink.Link, string, error) {
+func findParent(nw expect.Network) (netlink.Link, string, error) {
 	links, err := netlink.LinkList()
 	if err != nil {
 		return nil, "", fmt.Errorf("list links: %w", err)

@@ -26,6 +26,7 @@ import (
 	"github.com/racklift/racklift/pkg/agent"
 	"github.com/racklift/racklift/pkg/atomicfile"
 	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/pki"
 )
 
@@ -127,13 +128,13 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte) ([]byte,
 }
 
 // Expectations fetches GET /api/v1/nodes/{node}/expect.
-func (c *Client) Expectations(ctx context.Context, node string) (*agent.Expectations, error) {
+func (c *Client) Expectations(ctx context.Context, node string) (*expect.Expectations, error) {
 	u := c.url(node, "expect")
 	b, err := c.do(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
-	return agent.ParseExpectations(b, u)
+	return expect.Parse(b, u)
 }
 
 // Post sends one report body to POST /api/v1/nodes/{node}/report.
