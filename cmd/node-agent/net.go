@@ -15,6 +15,7 @@ import (
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/netsetup"
 	"github.com/racklift/racklift/pkg/output"
+	"github.com/racklift/racklift/pkg/plan"
 )
 
 // The node agent's network checks are netcheck's.
@@ -101,7 +102,7 @@ func (f *nodeNetFlags) networks() (string, []expect.Network, error) {
 		if n == nil {
 			return "", nil, fmt.Errorf("node %q is not in %s: pass --node NAME", name, f.inventory)
 		}
-		nets, err := netcheck.ForNode(inv, n)
+		nets, err := plan.NodeNetworks(inv, n)
 		return name, nets, err
 	}
 	return "", nil, fmt.Errorf("--inventory DIR --node NAME, or --expect FILE, is required")

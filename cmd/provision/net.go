@@ -113,7 +113,7 @@ func runHostNet(cmd *cobra.Command, action string, f *netFlags) error {
 		if len(p.Host) == 0 {
 			return fmt.Errorf("%s: no network has a 'server:' address, so the provisioning host needs no interface; add server: to the provisioning network", global.inventory)
 		}
-		d, err = netsetup.FromNetworks(netcheck.ForHost(inv, p.Host, f.trunk), kind)
+		d, err = netsetup.FromNetworks(plan.HostNetworks(inv, p.Host, f.trunk), kind)
 		if err != nil {
 			return err
 		}

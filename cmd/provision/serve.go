@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/racklift/racklift/pkg/agent"
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/lifecycle"
@@ -78,10 +77,7 @@ and the last good inventory stays in force.`,
 			AgentPort: serveFlags.agentPort,
 			Provision: &api.CoreConfig{
 				StateDir: stateOpts.dir, ControlAPI: stateOpts.api,
-				Secrets: &inventory.Secrets{File: global.secrets},
-				Expect: func(inv *inventory.Inventory, node string) (any, error) {
-					return agent.ExpectationsFor(inv, node)
-				},
+				Secrets:   &inventory.Secrets{File: global.secrets},
 				Lifecycle: lc,
 			},
 		})

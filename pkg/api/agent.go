@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
 )
@@ -25,9 +26,9 @@ type Recorder interface {
 	Report(node string, raw []byte, pass bool, reason string) (lifecycle.Phase, error)
 }
 
-// ExpectFunc builds a node's expectations (agent.ExpectationsFor over serve's current
-// inventory); the result is sent as JSON.
-type ExpectFunc func(node string) (any, error)
+// ExpectFunc is a node's expectations (Core.Expect: plan.ExpectationsFor over serve's
+// current inventory); the result is sent as JSON.
+type ExpectFunc func(node string) (*expect.Expectations, error)
 
 // DefaultMaxReport bounds a report body.
 const DefaultMaxReport = 8 << 20

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
 	"github.com/racklift/racklift/pkg/state"
@@ -67,9 +68,9 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := AgentHandler(AgentConfig{Tokens: s.tokens, Lifecycle: s.machine, Expect: func(node string) (any, error) {
+	h := AgentHandler(AgentConfig{Tokens: s.tokens, Lifecycle: s.machine, Expect: func(node string) (*expect.Expectations, error) {
 		s.expected.Add(1)
-		return map[string]any{"node": node, "gpu": map[string]int{"count": 0}}, nil
+		return &expect.Expectations{Node: node, GPU: &expect.GPU{Count: 0}}, nil
 	}})
 	s.agent = httptest.NewUnstartedServer(h)
 	s.agent.TLS = p.TLSConfig()

@@ -16,9 +16,11 @@ import (
 
 	"github.com/racklift/racklift/pkg/bmc"
 	"github.com/racklift/racklift/pkg/events"
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
+	"github.com/racklift/racklift/pkg/plan"
 	"github.com/racklift/racklift/pkg/state"
 )
 
@@ -36,9 +38,6 @@ type CoreConfig struct {
 	Power   lifecycle.Power
 	Secrets *inventory.Secrets
 	BMC     bmc.Options
-	// Expect builds a node's expectations from an inventory: agent.ExpectationsFor
-	// (passed in so the CLI does not link the agent's checks).
-	Expect func(inv *inventory.Inventory, node string) (any, error)
 	// Lifecycle tunes timeouts, attempts and the default wave.
 	Lifecycle lifecycle.Config
 	TokenTTL  time.Duration
@@ -175,17 +174,10 @@ func TargetsFor(nodes []*inventory.Node) []lifecycle.Target {
 
 // BMCName is how reasons name a node's BMC: https://host:port or ipmi://host:port.
 func BMCName(n *inventory.Node) string {
-	t := bmc.Target{Protocol: n.BMC.Protocol, Host: n.BMC.Address, Port: n.BMC.Port}
-	if t.Protocol == "" {
-		t.Protocol = "redfish"
+	if u := bmc.URLFor(n); u != "" {
+		return u
 	}
-	if t.Port == 0 {
-		t.Port = inventory.DefaultPort(t.Protocol)
-	}
-	if t.Host == "" {
-		return "(no BMC address)"
-	}
-	return t.URL()
+	return "(no BMC address)"
 }
 
 // BootArgs are the kernel arguments for node's network boot, asked for by MAC: its agent
@@ -287,16 +279,14 @@ func (c *Core) Up(_ context.Context, req UpRequest) (UpResponse, error) {
 	return UpResponse{Decisions: ds, LastSeq: seq}, err
 }
 
-// Expect builds a node's expectations from the inventory in force.
-func (c *Core) Expect(node string) (any, error) {
+// Expect is a node's expectations, derived from the inventory in force
+// (plan.ExpectationsFor).
+func (c *Core) Expect(node string) (*expect.Expectations, error) {
 	inv := c.Inventory()
 	if inv == nil {
 		return nil, errors.New("serve has no inventory loaded yet")
 	}
-	if c.cfg.Expect == nil {
-		return nil, errors.New("serve builds no expectations")
-	}
-	return c.cfg.Expect(inv, node)
+	return plan.ExpectationsFor(inv, node)
 }
 
 // Run serves both APIs and runs the lifecycle until ctx ends.

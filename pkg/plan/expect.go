@@ -1,19 +1,18 @@
-package agent
+package plan
 
 import (
 	"fmt"
 	"slices"
 
-	"github.com/racklift/racklift/pkg/agent/netcheck"
 	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/inventory"
 )
 
-// ExpectationsFor builds a node's expectations from the inventory: its effective profile
-// (overrides applied) and its networks as netcheck.ForNode derives them (interface, MAC,
-// address, VLAN, MTU, gateway, peers), kept to the networks the profile names when it
-// names any. A named network the node has no interface on is still listed, so the
-// network check reports it missing rather than nobody noticing.
+// ExpectationsFor builds a node's expectations from the inventory, what serve sends its
+// agent: its effective profile (overrides applied) and its networks as NodeNetworks
+// derives them (interface, MAC, address, VLAN, MTU, gateway, peers), kept to the networks
+// the profile names when it names any. A named network the node has no interface on is
+// still listed, so the network check reports it missing rather than nobody noticing.
 func ExpectationsFor(inv *inventory.Inventory, name string) (*expect.Expectations, error) {
 	n := inv.Node(name)
 	if n == nil {
@@ -28,7 +27,7 @@ func ExpectationsFor(inv *inventory.Inventory, name string) (*expect.Expectation
 		g := *x.GPU
 		e.GPU = &g
 	}
-	nets, err := netcheck.ForNode(inv, n)
+	nets, err := NodeNetworks(inv, n)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package netcheck
+package plan
 
 import (
 	"fmt"
@@ -6,14 +6,12 @@ import (
 
 	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/inventory"
-	"github.com/racklift/racklift/pkg/plan"
 )
 
-// ForNode is the networks a node must be on, from its inventory interfaces: one Network per
-// interface, with the address's prefix, the
-// gateway, the MTU and, as peers, the addresses the profile's expected peers have on the
-// same network ("name=address").
-func ForNode(inv *inventory.Inventory, n *inventory.Node) ([]expect.Network, error) {
+// NodeNetworks is the networks a node must be on, from its inventory interfaces: one
+// Network per interface, with the address's prefix, the gateway, the MTU and, as peers,
+// the addresses the profile's expected peers have on the same network ("name=address").
+func NodeNetworks(inv *inventory.Inventory, n *inventory.Node) ([]expect.Network, error) {
 	var peers []*inventory.Node
 	if n.Spec != nil {
 		for _, name := range n.Spec.Expect.Peers {
@@ -49,9 +47,10 @@ func ForNode(inv *inventory.Inventory, n *inventory.Node) ([]expect.Network, err
 	return out, nil
 }
 
-// ForHost is the networks the provisioning host must be on, all carried by one trunk NIC:
-// the plan's host interfaces (each network with a server address, where serve listens).
-func ForHost(inv *inventory.Inventory, hosts []plan.HostInterface, trunk string) []expect.Network {
+// HostNetworks is the networks the provisioning host must be on, all carried by one trunk
+// NIC: the plan's host interfaces (each network with a server address, where serve
+// listens), with their networks' gateways.
+func HostNetworks(inv *inventory.Inventory, hosts []HostInterface, trunk string) []expect.Network {
 	var out []expect.Network
 	for _, h := range hosts {
 		c := expect.Network{Name: h.Network, Role: h.Role, VLAN: h.VLAN, Interface: trunk, Address: h.Address.String(), MTU: h.MTU}
