@@ -12,10 +12,9 @@ import (
 	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/lifecycle"
-	"github.com/racklift/racklift/pkg/pki"
 )
 
-// Verifier checks a node's agent token (pki.Tokens).
+// Verifier checks a node's agent token (Tokens).
 type Verifier interface {
 	Verify(node, token string) error
 }
@@ -75,9 +74,9 @@ func (a *agentAPI) auth(next func(w http.ResponseWriter, r *http.Request, node s
 		err := a.cfg.Tokens.Verify(node, bearer(r))
 		if err != nil {
 			code := http.StatusUnauthorized
-			if errors.Is(err, pki.ErrOtherNode) {
+			if errors.Is(err, ErrOtherNode) {
 				code = http.StatusForbidden
-			} else if !errors.Is(err, pki.ErrNoToken) && !errors.Is(err, pki.ErrBadToken) && !errors.Is(err, pki.ErrExpired) {
+			} else if !errors.Is(err, ErrNoToken) && !errors.Is(err, ErrBadToken) && !errors.Is(err, ErrExpired) {
 				code = http.StatusInternalServerError
 			}
 			if code == http.StatusUnauthorized {

@@ -33,7 +33,7 @@ type stack struct {
 	dir      string
 	store    *state.Bolt
 	machine  *lifecycle.Machine
-	tokens   *pki.Tokens
+	tokens   *Tokens
 	ta, tb   string
 	agent    *httptest.Server
 	client   *http.Client
@@ -48,7 +48,7 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.store.Close() })
-	s.tokens = pki.NewTokens(s.store, time.Hour)
+	s.tokens = NewTokens(s.store, time.Hour)
 	s.machine = lifecycle.New(s.store, okPower{}, s.tokens, lifecycle.Config{})
 	targets := []lifecycle.Target{{Name: "a", MAC: macA, BMC: "redfish a"}, {Name: "b", MAC: macB, BMC: "ipmi b"}}
 	if _, err := s.machine.Up(targets, lifecycle.UpOptions{}); err != nil {

@@ -52,7 +52,7 @@ type CoreConfig struct {
 type Core struct {
 	Store   *state.Bolt
 	PKI     *pki.PKI
-	Tokens  *pki.Tokens
+	Tokens  *Tokens
 	Machine *lifecycle.Machine
 
 	cfg      CoreConfig
@@ -85,7 +85,7 @@ func OpenCore(cfg CoreConfig) (*Core, error) {
 	if c.PKI, err = pki.LoadOrCreate(pki.Dir(cfg.StateDir), cfg.Hosts); err != nil {
 		return fail(err)
 	}
-	c.Tokens = pki.NewTokens(c.Store, cfg.TokenTTL)
+	c.Tokens = NewTokens(c.Store, cfg.TokenTTL)
 	power := cfg.Power
 	if power == nil {
 		power = &BMCPower{Inventory: c.Inventory, Secrets: cfg.Secrets, Options: cfg.BMC}
@@ -195,7 +195,7 @@ func (c *Core) BootArgs(node, mac string) ([]string, error) {
 		return nil, err
 	}
 	tok, err := c.Tokens.ForBoot(node, mac)
-	if errors.Is(err, pki.ErrNoToken) {
+	if errors.Is(err, ErrNoToken) {
 		// Network-booted by hand, not by `up`: it boots its profile as before, but its
 		// agent gets no token, so its reports are refused until `provision up NODE`.
 		c.log.Info("node network-boots without provision up: its boot script carries no agent token", "node", node, "mac", mac)
