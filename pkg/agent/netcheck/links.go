@@ -85,7 +85,7 @@ func isChild(l netlink.Link) bool {
 func hasCarrier(l netlink.Link) (bool, string) {
 	a := l.Attrs()
 	up := a.RawFlags&unix.IFF_UP != 0
-	lower := a.RawFlags&unix.IFF_LOWER_UP != 0
+	lower := a.RawFlags&iffLowerUp != 0
 	state := "operstate " + a.OperState.String()
 	switch {
 	case !up:
@@ -115,7 +115,7 @@ func findVLAN(parent netlink.Link, id int) (netlink.Link, []string) {
 
 // linkWithAddr names the interface holding an address, "" when none does.
 func linkWithAddr(a netip.Addr) string {
-	addrs, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
+	addrs, err := netlink.AddrList(nil, familyAll)
 	if err != nil {
 		return ""
 	}
@@ -135,7 +135,7 @@ func hasAddr(l netlink.Link, cidr string) bool {
 	if err != nil {
 		return false
 	}
-	addrs, _ := netlink.AddrList(l, netlink.FAMILY_ALL)
+	addrs, _ := netlink.AddrList(l, familyAll)
 	for _, a := range addrs {
 		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == want.Addr() {
 			return true

@@ -279,7 +279,7 @@ func (r *run) addressCheck() bool {
 	}
 	r.src, r.prefix = pfx.Addr(), pfx.Masked()
 	name := r.link.Attrs().Name
-	addrs, _ := netlink.AddrList(r.link, netlink.FAMILY_ALL)
+	addrs, _ := netlink.AddrList(r.link, familyAll)
 	var have []string
 	for _, a := range addrs {
 		have = append(have, a.IPNet.String())
