@@ -13,7 +13,9 @@ import (
 	"github.com/racklift/racklift/pkg/agent/hw"
 	"github.com/racklift/racklift/pkg/agent/netcheck"
 	"github.com/racklift/racklift/pkg/agent/storage"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/cli"
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/output"
 )
 
@@ -81,7 +83,7 @@ On SIGINT or SIGTERM the storage test files are removed before the agent exits.`
 			if f.expect == "" {
 				return fmt.Errorf("--expect FILE is required (or run 'node-agent daemon --server URL')")
 			}
-			exp, err := agent.LoadExpectations(f.expect)
+			exp, err := expect.Load(f.expect)
 			if err != nil {
 				return err
 			}
@@ -101,11 +103,11 @@ On SIGINT or SIGTERM the storage test files are removed before the agent exits.`
 			if s := sig(); s != nil {
 				return cli.Interrupted(s, "node-agent: interrupted by %v; storage test files removed", s)
 			}
-			var inv *hw.Inventory
+			var inv *check.Hardware
 			if withHW {
 				inv = hw.Collect(hw.Roots{})
 			}
-			rep := agent.NewReport(exp.Node, inv, rs)
+			rep := check.NewReport(exp.Node, agent.Version, inv, rs)
 			if err := output.Print(cmd.OutOrStdout(), format, rep, func(w io.Writer) error { return resultTable(w, rs) }); err != nil {
 				return err
 			}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/racklift/racklift/internal/testenv"
-	"github.com/racklift/racklift/pkg/agent"
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // runAgent runs node-agent in-process on a fresh command tree and returns stdout,
@@ -50,7 +50,7 @@ func TestCheckWithoutDriverSaysSoAndExitsOne(t *testing.T) {
 	if hasNVIDIADriver() {
 		t.Skip("this machine has the NVIDIA driver")
 	}
-	expect := filepath.Join(testenv.RepoRoot(), "pkg", "agent", "testdata", "expect-8gpu.yaml")
+	expect := filepath.Join(testenv.RepoRoot(), "pkg", "expect", "testdata", "expect-8gpu.yaml")
 	for _, format := range []string{"table", "json"} {
 		stdout, stderr, code := runAgent(t, "check", "--expect", expect, "-o", format)
 		if code != 1 {
@@ -159,7 +159,7 @@ func TestExpectRoundTrip(t *testing.T) {
 	}
 	f := filepath.Join(t.TempDir(), "expect.yaml")
 	os.WriteFile(f, []byte(out), 0o644)
-	e, err := agent.LoadExpectations(f)
+	e, err := expect.Load(f)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

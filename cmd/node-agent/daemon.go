@@ -16,13 +16,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/racklift/racklift/pkg/agent"
-	"github.com/racklift/racklift/pkg/agent/check"
 	"github.com/racklift/racklift/pkg/agent/gpu"
 	"github.com/racklift/racklift/pkg/agent/hw"
 	"github.com/racklift/racklift/pkg/agent/metrics"
 	"github.com/racklift/racklift/pkg/agent/report"
 	"github.com/racklift/racklift/pkg/atomicfile"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/cli"
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/netsetup"
 )
 
@@ -188,7 +189,7 @@ func runDaemon(f *daemonFlags) error {
 		if sampler != nil {
 			inv.GPUs = sampler.Inventory()
 		}
-		rep := agent.NewReport(node, inv, rs)
+		rep := check.NewReport(node, agent.Version, inv, rs)
 		logSummary(log, rs)
 		if sender != nil {
 			if f.once {
@@ -219,15 +220,15 @@ func runDaemon(f *daemonFlags) error {
 
 // expectations come from --expect, else the server, else the copy the server gave last
 // time; with none, the report still carries the hardware inventory.
-func expectations(ctx context.Context, f *daemonFlags, c *report.Client, node string, log *slog.Logger) *agent.Expectations {
+func expectations(ctx context.Context, f *daemonFlags, c *report.Client, node string, log *slog.Logger) *expect.Expectations {
 	if f.expect != "" {
-		e, err := agent.LoadExpectations(f.expect)
+		e, err := expect.Load(f.expect)
 		if err == nil {
 			e.Node = node
 			return e
 		}
 		log.Error("cannot read expectations", "error", err.Error())
-		return &agent.Expectations{Node: node}
+		return &expect.Expectations{Node: node}
 	}
 	cache := filepath.Join(f.spool, "expectations.cache") // not *.json: that is a report
 	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -241,13 +242,13 @@ func expectations(ctx context.Context, f *daemonFlags, c *report.Client, node st
 		e.Node = node
 		return e
 	}
-	if cached, cerr := agent.LoadExpectations(cache); cerr == nil {
+	if cached, cerr := expect.Load(cache); cerr == nil {
 		log.Warn("server unreachable, using the expectations it gave last time", "error", err.Error(), "cache", cache)
 		cached.Node = node
 		return cached
 	}
 	log.Warn("no expectations (server unreachable, none cached): reporting hardware only", "error", err.Error())
-	return &agent.Expectations{Node: node}
+	return &expect.Expectations{Node: node}
 }
 
 // throughputResults keeps a run's storage measurements, marked with when they were
@@ -281,7 +282,7 @@ func logSummary(log *slog.Logger, rs []check.Result) {
 // applyNetworks makes the node's links match its networks (VLAN sub-interfaces, addresses,
 // MTUs) so the network checks that follow test the switch, not a node nobody configured.
 // A failure is logged; the checks then say which network is missing.
-func applyNetworks(ctx context.Context, exp *agent.Expectations, statePath string, log *slog.Logger) {
+func applyNetworks(ctx context.Context, exp *expect.Expectations, statePath string, log *slog.Logger) {
 	os.MkdirAll(filepath.Dir(statePath), 0o700)
 	kind := netsetup.VLAN{}
 	d, err := netsetup.FromNetworks(netsetup.NodeManaged(exp.Networks), kind)

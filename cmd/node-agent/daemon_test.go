@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/racklift/racklift/pkg/agent"
+	"github.com/racklift/racklift/pkg/check"
 )
 
 const testToken = "tok-3f9a1c77e2"
@@ -26,7 +26,7 @@ const testToken = "tok-3f9a1c77e2"
 type fakeServer struct {
 	URL     string
 	mu      sync.Mutex
-	reports []agent.Report
+	reports []check.Report
 	hellos  []string // stages
 }
 
@@ -61,7 +61,7 @@ func startServer(t *testing.T, expect string) *fakeServer {
 		if !auth(w, r) {
 			return
 		}
-		var rep agent.Report
+		var rep check.Report
 		if err := json.NewDecoder(r.Body).Decode(&rep); err != nil || rep.Node != r.PathValue("name") {
 			http.Error(w, fmt.Sprintf("bad report: %v", err), http.StatusBadRequest)
 			return
@@ -82,10 +82,10 @@ func startServer(t *testing.T, expect string) *fakeServer {
 	return fs
 }
 
-func (fs *fakeServer) got() []agent.Report {
+func (fs *fakeServer) got() []check.Report {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	return append([]agent.Report(nil), fs.reports...)
+	return append([]check.Report(nil), fs.reports...)
 }
 
 func tokenFile(t *testing.T) string {

@@ -6,9 +6,9 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
-	"github.com/racklift/racklift/pkg/agent"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/output"
+	"github.com/racklift/racklift/pkg/plan"
 )
 
 func newExpectCmd() *cobra.Command {
@@ -31,7 +31,7 @@ that cannot reach the server.`,
 			if err != nil {
 				return err
 			}
-			e, err := agent.ExpectationsFor(in, args[0])
+			e, err := plan.ExpectationsFor(in, args[0])
 			if err != nil {
 				return err
 			}

@@ -9,12 +9,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/racklift/racklift/pkg/agent"
 	"github.com/racklift/racklift/pkg/agent/netcheck"
 	"github.com/racklift/racklift/pkg/cli"
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/netsetup"
 	"github.com/racklift/racklift/pkg/output"
+	"github.com/racklift/racklift/pkg/plan"
 )
 
 type nodeNetFlags struct {
@@ -92,12 +93,12 @@ func (f *nodeNetFlags) register(cmd *cobra.Command, action string) {
 }
 
 // networks is what this node must be on, from --inventory/--node or --expect.
-func (f *nodeNetFlags) networks() (string, []netcheck.Network, error) {
+func (f *nodeNetFlags) networks() (string, []expect.Network, error) {
 	switch {
 	case f.expect != "" && f.inventory != "":
 		return "", nil, fmt.Errorf("give --inventory (with --node) or --expect, not both")
 	case f.expect != "":
-		e, err := agent.LoadExpectations(f.expect)
+		e, err := expect.Load(f.expect)
 		if err != nil {
 			return "", nil, err
 		}
@@ -115,7 +116,7 @@ func (f *nodeNetFlags) networks() (string, []netcheck.Network, error) {
 		if n == nil {
 			return "", nil, fmt.Errorf("node %q is not in %s: pass --node NAME", name, f.inventory)
 		}
-		nets, err := netcheck.ForNode(inv, n)
+		nets, err := plan.NodeNetworks(inv, n)
 		return name, nets, err
 	}
 	return "", nil, fmt.Errorf("--inventory DIR --node NAME, or --expect FILE, is required")
@@ -150,7 +151,7 @@ func runNodeNet(cmd *cobra.Command, action string, f *nodeNetFlags) error {
 	if err != nil {
 		return err
 	}
-	var nets []netcheck.Network
+	var nets []expect.Network
 	if action != "down" {
 		_, all, err := f.networks()
 		if err != nil {
@@ -159,7 +160,7 @@ func runNodeNet(cmd *cobra.Command, action string, f *nodeNetFlags) error {
 		nets = netsetup.NodeManaged(all)
 	}
 	opt := netsetup.Options{StatePath: f.state, Kind: kind, Adopt: f.adopt}
-	r, err := netsetup.RunNetworks(cmd.Context(), action, nets, opt, f.dryRun, netsetup.Verify{Enabled: !f.noVerify, Options: f.probeOptions()})
+	r, err := netsetup.RunNetworks(cmd.Context(), action, nets, opt, f.dryRun, netsetup.Verify{Enabled: !f.noVerify, Probe: f.probeOptions()})
 	if r != nil {
 		if perr := output.Print(cmd.OutOrStdout(), f.output, r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
 			return perr

@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/racklift/racklift/pkg/agent/check"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/output"
 )

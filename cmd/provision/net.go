@@ -10,6 +10,7 @@ import (
 
 	"github.com/racklift/racklift/pkg/agent/netcheck"
 	"github.com/racklift/racklift/pkg/cli"
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/netsetup"
 	"github.com/racklift/racklift/pkg/output"
 	"github.com/racklift/racklift/pkg/plan"
@@ -98,7 +99,7 @@ func runHostNet(cmd *cobra.Command, g *globals, action string, f *netFlags) erro
 	if err != nil {
 		return err
 	}
-	var nets []netcheck.Network
+	var nets []expect.Network
 	if action != "down" {
 		if f.trunk == "" {
 			return fmt.Errorf("--trunk IFACE is required: the NIC that carries the provisioning and BMC VLANs to the switch")
@@ -114,10 +115,10 @@ func runHostNet(cmd *cobra.Command, g *globals, action string, f *netFlags) erro
 		if len(p.Host) == 0 {
 			return fmt.Errorf("%s: no network has a 'server:' address, so the provisioning host needs no interface; add server: to the provisioning network", g.inventory)
 		}
-		nets = netcheck.ForHost(inv, p.Host, f.trunk)
+		nets = plan.HostNetworks(inv, p.Host, f.trunk)
 	}
 	opt := netsetup.Options{StatePath: f.state, Kind: kind, Adopt: f.adopt}
-	verify := netsetup.Verify{Enabled: !f.noVerify, Options: netcheck.Options{ARPTimeout: f.timeout, EchoTimeout: f.timeout}}
+	verify := netsetup.Verify{Enabled: !f.noVerify, Probe: netcheck.Options{ARPTimeout: f.timeout, EchoTimeout: f.timeout}}
 	r, err := netsetup.RunNetworks(cmd.Context(), action, nets, opt, f.dryRun, verify)
 	if r != nil {
 		if perr := output.Print(cmd.OutOrStdout(), g.output, r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {

@@ -10,10 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/racklift/racklift/pkg/agent"
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/cli"
-	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/server"
 	"github.com/racklift/racklift/templates"
@@ -79,10 +77,7 @@ and the last good inventory stays in force.`,
 				AgentPort: f.agentPort,
 				Provision: &api.CoreConfig{
 					StateDir: g.stateDir, ControlAPI: g.api,
-					Secrets: g.secretsStore(),
-					Expect: func(inv *inventory.Inventory, node string) (any, error) {
-						return agent.ExpectationsFor(inv, node)
-					},
+					Secrets:   g.secretsStore(),
 					Lifecycle: lc,
 				},
 			})

@@ -10,7 +10,6 @@ import (
 
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/lifecycle"
-	"github.com/racklift/racklift/pkg/pki"
 	"github.com/racklift/racklift/pkg/state"
 )
 
@@ -26,7 +25,7 @@ func seedState(t *testing.T, dir string) *state.Bolt {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := lifecycle.New(s, instantPower{}, pki.NewTokens(s, time.Hour), lifecycle.Config{})
+	m := lifecycle.New(s, instantPower{}, api.NewTokens(s, time.Hour), lifecycle.Config{})
 	ts := []lifecycle.Target{
 		{Name: "gpu-a01-01", MAC: "3c:ec:ef:a1:01:10", BMC: "redfish 10.10.8.11:443"},
 		{Name: "gpu-a01-02", MAC: "3c:ec:ef:a1:02:10", BMC: "redfish 10.10.8.12:443"},

@@ -2,76 +2,18 @@ package agent
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/racklift/racklift/internal/testenv"
-	"github.com/racklift/racklift/pkg/agent/check"
-	"github.com/racklift/racklift/pkg/agent/netcheck"
-	"github.com/racklift/racklift/pkg/inventory"
+	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 )
-
-func TestExpectationsForExampleSite(t *testing.T) {
-	t.Parallel()
-	inv, err := inventory.Load(filepath.Join(testenv.RepoRoot(), "inventory", "examples", "site"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := ExpectationsFor(inv, "gpu-a01-01")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.Node != "gpu-a01-01" || e.GPU == nil || e.GPU.Count != 8 || e.GPU.Model != "H100 80GB HBM3" || e.GPU.MinDriver != "550.54.15" {
-		t.Fatalf("GPU expectations %+v", e.GPU)
-	}
-	if len(e.Storage) != 2 || e.Storage[1].Mount != "/mnt/datasets" || e.Storage[1].Nconnect != 8 {
-		t.Fatalf("storage %+v", e.Storage)
-	}
-	var names []string
-	for _, n := range e.Networks {
-		names = append(names, n.Name)
-	}
-	if strings.Join(names, ",") != "provisioning,storage,compute" {
-		t.Fatalf("networks %v", names)
-	}
-	st := e.Networks[1]
-	if st.VLAN != 200 || st.MTU != 9000 || st.Interface != "enp25s0f0np0" || st.MAC != "b8:3f:d2:a1:01:20" || st.Address != "10.20.0.11/22" {
-		t.Fatalf("storage network %+v", st)
-	}
-	if e.StorageMTU() != 9000 {
-		t.Fatalf("StorageMTU = %d", e.StorageMTU())
-	}
-	if _, err := ExpectationsFor(inv, "no-such-node"); err == nil || !strings.Contains(err.Error(), `node "no-such-node" is not in the inventory`) {
-		t.Fatalf("unknown node: %v", err)
-	}
-}
-
-func TestLoadExpectations(t *testing.T) {
-	t.Parallel()
-	e, err := LoadExpectations("testdata/expect-8gpu.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.GPU == nil || e.GPU.Count != 8 || e.Node != "gpu-a01-01" {
-		t.Fatalf("%+v", e)
-	}
-	// JSON is YAML too.
-	if _, err := ParseExpectations([]byte(`{"node":"n1","storage":[{"mount":"/data","min_read_mbps":100}]}`), "x.json"); err != nil {
-		t.Fatal(err)
-	}
-	// A typo must not silently drop a check.
-	_, err = ParseExpectations([]byte("node: n1\ngpu:\n  cont: 8\n"), "typo.yaml")
-	if err == nil || !strings.Contains(err.Error(), "typo.yaml") || !strings.Contains(err.Error(), "cont") {
-		t.Fatalf("typo accepted: %v", err)
-	}
-}
 
 func TestRunSurvivesAPanickingChecker(t *testing.T) {
 	t.Parallel()
-	rs := Run(context.Background(), &Expectations{}, []Checker{
-		func(context.Context, *Expectations) []check.Result { panic("boom") },
-		func(context.Context, *Expectations) []check.Result {
+	rs := Run(context.Background(), &expect.Expectations{}, []Checker{
+		func(context.Context, *expect.Expectations) []check.Result { panic("boom") },
+		func(context.Context, *expect.Expectations) []check.Result {
 			return []check.Result{{Name: "after", Status: check.Pass}}
 		},
 	})
@@ -83,8 +25,8 @@ func TestRunSurvivesAPanickingChecker(t *testing.T) {
 func TestCheckersSkipWhatIsNotExpected(t *testing.T) {
 	t.Parallel()
 	called := false
-	o := Options{Net: func(context.Context, []netcheck.Network) []check.Result { called = true; return nil }}
-	rs := Run(context.Background(), &Expectations{Node: "n"}, Checkers(o))
+	o := Options{Net: func(context.Context, []expect.Network) []check.Result { called = true; return nil }}
+	rs := Run(context.Background(), &expect.Expectations{Node: "n"}, Checkers(o))
 	if len(rs) != 0 || called {
 		t.Fatalf("empty expectations ran checks: %+v (net called %v)", rs, called)
 	}

@@ -1,3 +1,6 @@
+// Package agent runs a node's checks (GPU, storage, networks) against its expectations
+// (pkg/expect) and collects their results (pkg/check) for the report the node agent sends
+// to the racklift server.
 package agent
 
 import (
@@ -5,17 +8,17 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/racklift/racklift/pkg/agent/check"
 	"github.com/racklift/racklift/pkg/agent/gpu"
-	"github.com/racklift/racklift/pkg/agent/netcheck"
 	"github.com/racklift/racklift/pkg/agent/storage"
+	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // Checker runs one family of checks against a node's expectations.
-type Checker func(ctx context.Context, exp *Expectations) []check.Result
+type Checker func(ctx context.Context, exp *expect.Expectations) []check.Result
 
 // NetFunc checks a node's networks; the netcheck package provides it.
-type NetFunc func(ctx context.Context, nets []netcheck.Network) []check.Result
+type NetFunc func(ctx context.Context, nets []expect.Network) []check.Result
 
 // Options configure the standard checkers; zero values mean the real machine.
 type Options struct {
@@ -28,13 +31,13 @@ type Options struct {
 // expectations ask nothing of it.
 func Checkers(o Options) []Checker {
 	cs := []Checker{
-		func(ctx context.Context, e *Expectations) []check.Result {
+		func(ctx context.Context, e *expect.Expectations) []check.Result {
 			if e.GPU == nil {
 				return nil
 			}
 			return gpu.Check(ctx, e.GPU, o.GPU)
 		},
-		func(ctx context.Context, e *Expectations) []check.Result {
+		func(ctx context.Context, e *expect.Expectations) []check.Result {
 			if len(e.Storage) == 0 {
 				return nil
 			}
@@ -46,7 +49,7 @@ func Checkers(o Options) []Checker {
 		},
 	}
 	if o.Net != nil {
-		cs = append(cs, func(ctx context.Context, e *Expectations) []check.Result {
+		cs = append(cs, func(ctx context.Context, e *expect.Expectations) []check.Result {
 			if len(e.Networks) == 0 {
 				return nil
 			}
@@ -59,7 +62,7 @@ func Checkers(o Options) []Checker {
 // Run runs the checkers in order and collects their results; a checker that panics
 // yields one failed result instead of taking the agent down, and a cancelled context
 // stops before the next checker.
-func Run(ctx context.Context, exp *Expectations, cs []Checker) []check.Result {
+func Run(ctx context.Context, exp *expect.Expectations, cs []Checker) []check.Result {
 	var out []check.Result
 	for i, c := range cs {
 		if ctx.Err() != nil {
@@ -70,7 +73,7 @@ func Run(ctx context.Context, exp *Expectations, cs []Checker) []check.Result {
 	return out
 }
 
-func runOne(ctx context.Context, exp *Expectations, i int, c Checker) (rs []check.Result) {
+func runOne(ctx context.Context, exp *expect.Expectations, i int, c Checker) (rs []check.Result) {
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {

@@ -9,11 +9,12 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/lifecycle"
-	"github.com/racklift/racklift/pkg/pki"
 )
 
-// Verifier checks a node's agent token (pki.Tokens).
+// Verifier checks a node's agent token (Tokens).
 type Verifier interface {
 	Verify(node, token string) error
 }
@@ -24,9 +25,9 @@ type Recorder interface {
 	Report(node string, raw []byte, pass bool, reason string) (lifecycle.Phase, error)
 }
 
-// ExpectFunc builds a node's expectations (agent.ExpectationsFor over serve's current
-// inventory); the result is sent as JSON.
-type ExpectFunc func(node string) (any, error)
+// ExpectFunc is a node's expectations (Core.Expect: plan.ExpectationsFor over serve's
+// current inventory); the result is sent as JSON.
+type ExpectFunc func(node string) (*expect.Expectations, error)
 
 // DefaultMaxReport bounds a report body.
 const DefaultMaxReport = 8 << 20
@@ -73,9 +74,9 @@ func (a *agentAPI) auth(next func(w http.ResponseWriter, r *http.Request, node s
 		err := a.cfg.Tokens.Verify(node, bearer(r))
 		if err != nil {
 			code := http.StatusUnauthorized
-			if errors.Is(err, pki.ErrOtherNode) {
+			if errors.Is(err, ErrOtherNode) {
 				code = http.StatusForbidden
-			} else if !errors.Is(err, pki.ErrNoToken) && !errors.Is(err, pki.ErrBadToken) && !errors.Is(err, pki.ErrExpired) {
+			} else if !errors.Is(err, ErrNoToken) && !errors.Is(err, ErrBadToken) && !errors.Is(err, ErrExpired) {
 				code = http.StatusInternalServerError
 			}
 			if code == http.StatusUnauthorized {
@@ -95,7 +96,7 @@ func (a *agentAPI) report(w http.ResponseWriter, r *http.Request, node string) {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("node %s: report body: %v (limit %d bytes)", node, err, a.cfg.MaxReport))
 		return
 	}
-	rep, err := ParseReport(raw)
+	rep, err := check.ParseReport(raw)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("node %s: %v", node, err))
 		return

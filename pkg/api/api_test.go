@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
 	"github.com/racklift/racklift/pkg/state"
@@ -32,7 +33,7 @@ type stack struct {
 	dir      string
 	store    *state.Bolt
 	machine  *lifecycle.Machine
-	tokens   *pki.Tokens
+	tokens   *Tokens
 	ta, tb   string
 	agent    *httptest.Server
 	client   *http.Client
@@ -47,7 +48,7 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.store.Close() })
-	s.tokens = pki.NewTokens(s.store, time.Hour)
+	s.tokens = NewTokens(s.store, time.Hour)
 	s.machine = lifecycle.New(s.store, okPower{}, s.tokens, lifecycle.Config{})
 	targets := []lifecycle.Target{{Name: "a", MAC: macA, BMC: "redfish a"}, {Name: "b", MAC: macB, BMC: "ipmi b"}}
 	if _, err := s.machine.Up(targets, lifecycle.UpOptions{}); err != nil {
@@ -67,9 +68,9 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := AgentHandler(AgentConfig{Tokens: s.tokens, Lifecycle: s.machine, Expect: func(node string) (any, error) {
+	h := AgentHandler(AgentConfig{Tokens: s.tokens, Lifecycle: s.machine, Expect: func(node string) (*expect.Expectations, error) {
 		s.expected.Add(1)
-		return map[string]any{"node": node, "gpu": map[string]int{"count": 0}}, nil
+		return &expect.Expectations{Node: node, GPU: &expect.GPU{Count: 0}}, nil
 	}})
 	s.agent = httptest.NewUnstartedServer(h)
 	s.agent.TLS = p.TLSConfig()

@@ -16,9 +16,11 @@ import (
 
 	"github.com/racklift/racklift/pkg/bmc"
 	"github.com/racklift/racklift/pkg/events"
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
+	"github.com/racklift/racklift/pkg/plan"
 	"github.com/racklift/racklift/pkg/state"
 )
 
@@ -36,9 +38,6 @@ type CoreConfig struct {
 	Power   lifecycle.Power
 	Secrets *inventory.Secrets
 	BMC     bmc.Options
-	// Expect builds a node's expectations from an inventory: agent.ExpectationsFor
-	// (passed in so the CLI does not link the agent's checks).
-	Expect func(inv *inventory.Inventory, node string) (any, error)
 	// Lifecycle tunes timeouts, attempts and the default wave.
 	Lifecycle lifecycle.Config
 	TokenTTL  time.Duration
@@ -53,7 +52,7 @@ type CoreConfig struct {
 type Core struct {
 	Store   *state.Bolt
 	PKI     *pki.PKI
-	Tokens  *pki.Tokens
+	Tokens  *Tokens
 	Machine *lifecycle.Machine
 
 	cfg      CoreConfig
@@ -86,7 +85,7 @@ func OpenCore(cfg CoreConfig) (*Core, error) {
 	if c.PKI, err = pki.LoadOrCreate(pki.Dir(cfg.StateDir), cfg.Hosts); err != nil {
 		return fail(err)
 	}
-	c.Tokens = pki.NewTokens(c.Store, cfg.TokenTTL)
+	c.Tokens = NewTokens(c.Store, cfg.TokenTTL)
 	power := cfg.Power
 	if power == nil {
 		power = &BMCPower{Inventory: c.Inventory, Secrets: cfg.Secrets, Options: cfg.BMC}
@@ -175,17 +174,10 @@ func TargetsFor(nodes []*inventory.Node) []lifecycle.Target {
 
 // BMCName is how reasons name a node's BMC: https://host:port or ipmi://host:port.
 func BMCName(n *inventory.Node) string {
-	t := bmc.Target{Protocol: n.BMC.Protocol, Host: n.BMC.Address, Port: n.BMC.Port}
-	if t.Protocol == "" {
-		t.Protocol = "redfish"
+	if u := bmc.URLFor(n); u != "" {
+		return u
 	}
-	if t.Port == 0 {
-		t.Port = inventory.DefaultPort(t.Protocol)
-	}
-	if t.Host == "" {
-		return "(no BMC address)"
-	}
-	return t.URL()
+	return "(no BMC address)"
 }
 
 // BootArgs are the kernel arguments for node's network boot, asked for by MAC: its agent
@@ -203,7 +195,7 @@ func (c *Core) BootArgs(node, mac string) ([]string, error) {
 		return nil, err
 	}
 	tok, err := c.Tokens.ForBoot(node, mac)
-	if errors.Is(err, pki.ErrNoToken) {
+	if errors.Is(err, ErrNoToken) {
 		// Network-booted by hand, not by `up`: it boots its profile as before, but its
 		// agent gets no token, so its reports are refused until `provision up NODE`.
 		c.log.Info("node network-boots without provision up: its boot script carries no agent token", "node", node, "mac", mac)
@@ -287,16 +279,14 @@ func (c *Core) Up(_ context.Context, req UpRequest) (UpResponse, error) {
 	return UpResponse{Decisions: ds, LastSeq: seq}, err
 }
 
-// Expect builds a node's expectations from the inventory in force.
-func (c *Core) Expect(node string) (any, error) {
+// Expect is a node's expectations, derived from the inventory in force
+// (plan.ExpectationsFor).
+func (c *Core) Expect(node string) (*expect.Expectations, error) {
 	inv := c.Inventory()
 	if inv == nil {
 		return nil, errors.New("serve has no inventory loaded yet")
 	}
-	if c.cfg.Expect == nil {
-		return nil, errors.New("serve builds no expectations")
-	}
-	return c.cfg.Expect(inv, node)
+	return plan.ExpectationsFor(inv, node)
 }
 
 // Run serves both APIs and runs the lifecycle until ctx ends.

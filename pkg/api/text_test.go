@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/racklift/racklift/pkg/agent/check"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/state"
@@ -73,7 +73,7 @@ func TestReportText(t *testing.T) {
 	if err := d.NoReport(); err == nil || err.Error() != "node b has not reported yet (phase failed): net.storage.mtu (observed 1500, expected 9000)" {
 		t.Errorf("NoReport = %v", err)
 	}
-	d.Report = &Report{Agent: "v1", Time: textNow, Results: []check.Result{
+	d.Report = &check.Report{Agent: "v1", Time: textNow, Results: []check.Result{
 		{Name: "gpu.count", Status: check.Pass, Observed: "8", Expected: "8"},
 		{Name: "storage./data.read", Status: check.Warn, Message: "read below goal"},
 		{Name: "net.storage.mtu", Status: check.Fail, Observed: "1500", Expected: "9000", Message: "set MTU 9000 on the switch port"},

@@ -1,89 +1,19 @@
 // Package api is serve's HTTP API: the agent endpoints on the TLS listener (report,
 // expectations, hello; each authenticated with the node's own agent token) and the control
 // endpoints the CLI uses on a unix socket or loopback (status, report, events, up; one
-// bearer token from the state dir). It also holds the CLI's client, which falls back to
-// reading the state directly when serve is not running.
+// bearer token from the state dir). It also holds the agent token store (Tokens) and the
+// CLI's client, which falls back to reading the state directly when serve is not running.
+// The report the agent posts is check.Report; the expectations it fetches are
+// expect.Expectations, derived by plan.ExpectationsFor.
 package api
 
 import (
-	"encoding/json"
-	"fmt"
-	"sort"
-	"strings"
 	"time"
 
-	"github.com/racklift/racklift/pkg/agent/check"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/state"
 )
-
-// Report is the part of the agent's report (agent.Report) the server reads; the whole
-// body is stored as sent.
-type Report struct {
-	Node    string         `json:"node"`
-	Time    time.Time      `json:"time,omitzero"`
-	Agent   string         `json:"agent,omitempty"`
-	Results []check.Result `json:"results"`
-	Failed  bool           `json:"failed"`
-}
-
-// ParseReport decodes a stored or posted report.
-func ParseReport(raw []byte) (Report, error) {
-	var r Report
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return r, fmt.Errorf("agent report: %w", err)
-	}
-	if r.Results == nil {
-		return r, fmt.Errorf("agent report: no \"results\" list")
-	}
-	return r, nil
-}
-
-// Pass reports whether no check failed (warnings pass).
-func (r Report) Pass() bool { return !r.Failed && !check.Failed(r.Results) }
-
-// Sorted returns the results failed first, then warnings, then passes, each by name.
-func (r Report) Sorted() []check.Result {
-	rank := map[check.Status]int{check.Fail: 0, check.Warn: 1, check.Pass: 2}
-	out := append([]check.Result(nil), r.Results...)
-	sort.SliceStable(out, func(i, j int) bool {
-		if rank[out[i].Status] != rank[out[j].Status] {
-			return rank[out[i].Status] < rank[out[j].Status]
-		}
-		return out[i].Name < out[j].Name
-	})
-	return out
-}
-
-// FailureReason is the node's failure reason for a failed report: each failed check
-// with what was found against what was expected and its message.
-func (r Report) FailureReason() string {
-	var parts []string
-	for _, c := range r.Sorted() {
-		if c.Status != check.Fail {
-			break
-		}
-		s := c.Name
-		if c.Observed != "" || c.Expected != "" {
-			s += fmt.Sprintf(" (observed %s, expected %s)", orNone(c.Observed), orNone(c.Expected))
-		}
-		if c.Message != "" {
-			s += ": " + c.Message
-		}
-		parts = append(parts, s)
-	}
-	if len(parts) == 0 && r.Failed {
-		return "the agent marked its report failed"
-	}
-	return strings.Join(parts, "; ")
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "nothing"
-	}
-	return s
-}
 
 // Counts of check results.
 type Counts struct {
@@ -109,7 +39,7 @@ type NodeStatus struct {
 // NodeDetail is a node's status with its last report (`provision report`).
 type NodeDetail struct {
 	NodeStatus
-	Report *Report `json:"report,omitempty"`
+	Report *check.Report `json:"report,omitempty"`
 }
 
 // StatusOf summarises a node record; the token never leaves the store.
@@ -123,7 +53,7 @@ func StatusOf(n state.Node) NodeStatus {
 		e := n.Recent[len(n.Recent)-1]
 		s.LastEvent = &e
 	}
-	if r, err := ParseReport(n.Report); err == nil {
+	if r, err := check.ParseReport(n.Report); err == nil {
 		c := &Counts{}
 		for _, res := range r.Results {
 			switch res.Status {
@@ -143,7 +73,9 @@ func StatusOf(n state.Node) NodeStatus {
 // DetailOf adds the parsed report.
 func DetailOf(n state.Node) NodeDetail {
 	d := NodeDetail{NodeStatus: StatusOf(n)}
-	if r, err := ParseReport(n.Report); err == nil {
+	if r, err := check.ParseReport(n.Report); err == nil {
+		// provision report shows the checks; the hardware stays in the stored body.
+		r.Hardware = nil
 		d.Report = &r
 	}
 	return d

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // decode fills v from n strictly: an unknown key, a wrong type or a duplicate key is an
@@ -171,8 +173,8 @@ func structFields(t reflect.Type) map[string]int {
 
 func init() {
 	// Fill the cache before any concurrent load; it is read-only afterwards.
-	for _, t := range []any{siteFile{}, Network{}, DHCP{}, Profile{}, Boot{}, Expect{}, GPUExpect{},
-		StorageExpect{}, Credential{}, TLS{}, BMC{}, Interface{}, Defaults{}, Rack{}, Overrides{}, Node{}} {
+	for _, t := range []any{siteFile{}, Network{}, DHCP{}, Profile{}, Boot{}, Expect{}, expect.GPU{},
+		expect.Storage{}, Credential{}, TLS{}, BMC{}, Interface{}, Defaults{}, Rack{}, Overrides{}, Node{}} {
 		structFields(reflect.TypeOf(t))
 	}
 }
@@ -235,7 +237,19 @@ func typeName(t reflect.Type) string {
 	case reflect.TypeOf(Rack{}):
 		return "a rack"
 	}
-	return strings.ToLower(t.Name())
+	return strings.ToLower(goName(t))
+}
+
+// goName is a type's name as messages and the schema call it: the expect block's types
+// live in pkg/expect but keep the names the inventory gave them.
+func goName(t reflect.Type) string {
+	switch t {
+	case reflect.TypeOf(expect.GPU{}):
+		return "GPUExpect"
+	case reflect.TypeOf(expect.Storage{}):
+		return "StorageExpect"
+	}
+	return t.Name()
 }
 
 // isSecretKey says whether a key names a secret that must not be written in the inventory.

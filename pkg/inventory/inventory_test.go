@@ -173,6 +173,28 @@ func TestSingleFileErrorsAreInThatFile(t *testing.T) {
 	}
 }
 
+// The expect block's types live in pkg/expect (the wire types); a typo in them is still
+// located and named as the inventory names them.
+func TestExpectTypoIsLocated(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, from, to string
+		line, col      int
+		msg            string
+	}{
+		{name: "gpu", from: "count: 8, min_driver", to: "cont: 8, min_driver", line: 16, col: 33, msg: `unknown field "cont" in gpuexpect`},
+		{name: "storage", from: `expect: {gpu: {model: H100`, to: `expect: {storage: [{mount: /d, nconect: 4}], gpu: {model: H100`, line: 16, col: 36, msg: `unknown field "nconect" in storageexpect`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, t.TempDir(), "one.yaml", strings.Replace(single, tc.from, tc.to, 1))
+			errs := loadErrors(t, path)
+			if len(errs) != 1 || errs[0].Pos.Line != tc.line || errs[0].Pos.Col != tc.col || errs[0].Msg != tc.msg {
+				t.Fatalf("got %v", errs)
+			}
+		})
+	}
+}
+
 func TestSiteDirectoryWithYmlAndEmptyRacks(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // Default values applied when the inventory leaves a field out.
@@ -173,7 +175,7 @@ func (p *Profile) withOverrides(o *Overrides) *Profile {
 	}
 	if e := o.Expect; e != nil {
 		if e.GPU != nil {
-			g := GPUExpect{}
+			g := expect.GPU{}
 			if c.Expect.GPU != nil {
 				g = *c.Expect.GPU
 			}

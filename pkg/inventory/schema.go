@@ -55,7 +55,7 @@ func schemaName(t reflect.Type) string {
 	case reflect.TypeOf(siteFile{}):
 		return "SiteFile"
 	}
-	return t.Name()
+	return goName(t)
 }
 
 func (g *schemaGen) object(t reflect.Type) map[string]any {
@@ -67,7 +67,7 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 		if tag[0] == "" || tag[0] == "-" || !f.IsExported() {
 			continue
 		}
-		key := t.Name() + "." + f.Name
+		key := goName(t) + "." + f.Name
 		p := g.value(f.Type)
 		if d, ok := fieldDocs[key]; ok {
 			if ref, isRef := p["$ref"]; isRef {

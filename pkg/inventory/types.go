@@ -6,6 +6,8 @@ package inventory
 import (
 	"net"
 	"net/netip"
+
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // Inventory is a loaded site with defaults applied and references resolved.
@@ -71,33 +73,13 @@ type Boot struct {
 	UEFIBinary string `yaml:"uefi_binary,omitempty" json:"uefi_binary,omitempty"`
 }
 
-// Expect is what the node agent checks.
+// Expect is what the node agent checks. Its GPU and storage parts are the wire types
+// (pkg/expect), so what a profile says is what the agent is sent.
 type Expect struct {
-	GPU      *GPUExpect      `yaml:"gpu,omitempty" json:"gpu,omitempty"`
-	Storage  []StorageExpect `yaml:"storage,omitempty" json:"storage,omitempty"`
-	Networks []string        `yaml:"networks,omitempty" json:"networks,omitempty"` // names of networks that must answer
-	Peers    []string        `yaml:"peers,omitempty" json:"peers,omitempty"`       // node names that must be reachable
-}
-
-// GPUExpect is the GPU complement of a profile.
-type GPUExpect struct {
-	Model     string `yaml:"model,omitempty" json:"model,omitempty"` // substring of the NVML name, e.g. "H100 80GB HBM3"
-	Count     int    `yaml:"count,omitempty" json:"count,omitempty"`
-	MinDriver string `yaml:"min_driver,omitempty" json:"min_driver,omitempty"` // e.g. "550.54.15"
-	CUDA      string `yaml:"cuda,omitempty" json:"cuda,omitempty"`             // minimum CUDA driver version, e.g. "12.4"
-	XIDIgnore []int  `yaml:"xid_ignore,omitempty" json:"xid_ignore,omitempty"`
-}
-
-// StorageExpect is a mount the agent measures.
-type StorageExpect struct {
-	Mount        string  `yaml:"mount" json:"mount"`
-	MinReadMBps  float64 `yaml:"min_read_mbps,omitempty" json:"min_read_mbps,omitempty"`
-	MinWriteMBps float64 `yaml:"min_write_mbps,omitempty" json:"min_write_mbps,omitempty"`
-	Nconnect     int     `yaml:"nconnect,omitempty" json:"nconnect,omitempty"` // NFS: expected nconnect
-	// TestSizeMiB and TestSeconds bound the throughput test on this mount (the agent's
-	// --storage-size and --storage-time otherwise): small disks, slow labs.
-	TestSizeMiB int `yaml:"test_size_mib,omitempty" json:"test_size_mib,omitempty"`
-	TestSeconds int `yaml:"test_seconds,omitempty" json:"test_seconds,omitempty"`
+	GPU      *expect.GPU      `yaml:"gpu,omitempty" json:"gpu,omitempty"`
+	Storage  []expect.Storage `yaml:"storage,omitempty" json:"storage,omitempty"`
+	Networks []string         `yaml:"networks,omitempty" json:"networks,omitempty"` // names of networks that must answer
+	Peers    []string         `yaml:"peers,omitempty" json:"peers,omitempty"`       // node names that must be reachable
 }
 
 // Credential names a BMC login. Only the username may be written in the inventory;

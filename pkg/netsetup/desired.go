@@ -15,7 +15,7 @@ import (
 	"net/netip"
 	"strconv"
 
-	"github.com/racklift/racklift/pkg/agent/netcheck"
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // Kinds of desired links.
@@ -51,13 +51,13 @@ func (r Route) String() string { return r.Dst.String() + " via " + r.Gw.String()
 type Desired struct {
 	Links []Link `json:"links"`
 	// Networks are the checks that verify the result (gateway ARP, DF MTU probe, peers).
-	Networks []netcheck.Network `json:"networks"`
+	Networks []expect.Network `json:"networks"`
 }
 
 // FromNetworks turns the networks a host must be on into links: a tagged network becomes a
 // child link of kind (VLAN on a trunk, or macvlan in labs) on its NIC, an untagged one puts
 // its address on the NIC itself; NIC MTUs rise to the largest network they carry.
-func FromNetworks(nets []netcheck.Network, kind Kind) (Desired, error) {
+func FromNetworks(nets []expect.Network, kind Kind) (Desired, error) {
 	var d Desired
 	nic := map[string]int{} // NIC name → index in d.Links
 	for _, nw := range nets {

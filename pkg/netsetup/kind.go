@@ -5,7 +5,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/racklift/racklift/pkg/agent/netcheck"
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // Kind is how a tagged network is carried on its NIC.
@@ -19,7 +19,7 @@ type Kind interface {
 	// Describe says what the child is, for plans: "VLAN 200 on eth1".
 	Describe(l Link) string
 	// Check is how netcheck verifies the network once the child exists.
-	Check(nw netcheck.Network, child string) netcheck.Network
+	Check(nw expect.Network, child string) expect.Network
 }
 
 // KindByName returns "vlan" (802.1Q, the default) or "macvlan" (labs and test hosts whose
@@ -53,7 +53,7 @@ func (VLAN) Matches(e netlink.Link, l Link, parent netlink.Link) bool {
 
 func (VLAN) Describe(l Link) string { return fmt.Sprintf("VLAN %d on %s", l.VLAN, l.Parent) }
 
-func (VLAN) Check(nw netcheck.Network, child string) netcheck.Network { return nw }
+func (VLAN) Check(nw expect.Network, child string) expect.Network { return nw }
 
 // Macvlan stands in for a VLAN where 802.1Q is missing: same addresses and MTU, no tag.
 type Macvlan struct{}
@@ -77,7 +77,7 @@ func (Macvlan) Describe(l Link) string {
 }
 
 // Check probes the macvlan itself: there is no VLAN tag to find.
-func (Macvlan) Check(nw netcheck.Network, child string) netcheck.Network {
+func (Macvlan) Check(nw expect.Network, child string) expect.Network {
 	nw.Interface, nw.MAC, nw.VLAN = child, "", 0
 	return nw
 }

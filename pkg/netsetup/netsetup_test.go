@@ -12,12 +12,12 @@ import (
 
 	"github.com/racklift/racklift/internal/lab/netns"
 	"github.com/racklift/racklift/internal/testenv"
-	"github.com/racklift/racklift/pkg/agent/netcheck"
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/netsetup"
 )
 
 func TestFromNetworks(t *testing.T) {
-	d, err := netsetup.FromNetworks([]netcheck.Network{
+	d, err := netsetup.FromNetworks([]expect.Network{
 		{Name: "storage", VLAN: 200, Interface: "enp25s0f0np0", MAC: "b8:3f:d2:a1:01:20", Address: "10.20.0.11/22", MTU: 9000},
 		{Name: "compute", VLAN: 300, Interface: "enp25s0f0np0", Address: "10.30.0.11/22", MTU: 4200},
 		{Name: "mgmt", Interface: "eno2", Address: "10.40.0.11/24", MTU: 1500},
@@ -42,7 +42,7 @@ func TestFromNetworks(t *testing.T) {
 	if d.Links[1].MinMTU || len(d.Links[1].Addrs) != 1 {
 		t.Errorf("untagged NIC: %+v, want exact MTU and its address", d.Links[1])
 	}
-	if _, err := netsetup.FromNetworks([]netcheck.Network{{Name: "storage", Interface: "eth0", Address: "10.20.0.300/22"}}, netsetup.VLAN{}); err == nil || !strings.Contains(err.Error(), "storage") {
+	if _, err := netsetup.FromNetworks([]expect.Network{{Name: "storage", Interface: "eth0", Address: "10.20.0.300/22"}}, netsetup.VLAN{}); err == nil || !strings.Contains(err.Error(), "storage") {
 		t.Errorf("bad address: err %v, want one naming the network", err)
 	}
 }
@@ -64,7 +64,7 @@ func newHost(t *testing.T) *host {
 	if _, err := ns.Veth(trunk, netns.IfName("sw"), nil, 1500); err != nil {
 		t.Fatal(err)
 	}
-	nets := []netcheck.Network{
+	nets := []expect.Network{
 		{Name: "storage", VLAN: 200, Interface: trunk, Address: "10.203.100.2/24", MTU: 9000},
 		{Name: "compute", VLAN: 201, Interface: trunk, Address: "10.203.101.2/24", MTU: 9000},
 	}

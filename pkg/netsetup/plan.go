@@ -33,7 +33,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Kind = VLAN{}
 	}
 	if o.Handle == nil {
-		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		h, err := newHandle()
 		if err != nil {
 			return o, fmt.Errorf("netlink: %w", err)
 		}
@@ -146,12 +146,12 @@ func observe(h *netlink.Handle) (*observed, error) {
 		o.byName[l.Attrs().Name] = l
 		byIndex[l.Attrs().Index] = l.Attrs().Name
 	}
-	all, err := h.AddrList(nil, netlink.FAMILY_ALL)
+	all, err := h.AddrList(nil, familyAll)
 	if err != nil {
 		return nil, fmt.Errorf("list addresses: %w", err)
 	}
 	for _, a := range all {
-		if a.Scope != unix.RT_SCOPE_UNIVERSE {
+		if a.Scope != scopeUniverse {
 			continue // link-local and loopback addresses are the kernel's
 		}
 		ip, ok := netip.AddrFromSlice(a.IP)
@@ -485,7 +485,7 @@ func networkOf(l netlink.Link, st *State) string {
 }
 
 func hasRoute(h *netlink.Handle, l netlink.Link, r Route) bool {
-	routes, err := h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{LinkIndex: l.Attrs().Index}, netlink.RT_FILTER_OIF)
+	routes, err := h.RouteListFiltered(familyAll, &netlink.Route{LinkIndex: l.Attrs().Index}, netlink.RT_FILTER_OIF)
 	if err != nil {
 		return false
 	}

@@ -6,8 +6,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/racklift/racklift/pkg/agent/check"
-	"github.com/racklift/racklift/pkg/agent/netcheck"
+	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // Roles a node's OS does not configure itself: the PXE network comes up by DHCP at boot,
@@ -15,8 +15,8 @@ import (
 var nodeUnmanaged = map[string]bool{"provisioning": true, "bmc": true, "oob": true}
 
 // NodeManaged keeps the networks a node sets up itself (storage, compute, management...).
-func NodeManaged(nets []netcheck.Network) []netcheck.Network {
-	var out []netcheck.Network
+func NodeManaged(nets []expect.Network) []expect.Network {
+	var out []expect.Network
 	for _, n := range nets {
 		if !nodeUnmanaged[n.Role] {
 			out = append(out, n)
@@ -36,10 +36,15 @@ type Report struct {
 	Checks  []check.Result `json:"checks,omitempty"`
 }
 
-// Verify runs after apply: false skips the network probes.
+// Prober probes networks once they are configured; netcheck.Options is the agent's.
+type Prober interface {
+	Run(ctx context.Context, nets []expect.Network) []check.Result
+}
+
+// Verify runs after apply: Enabled false, or no Probe, skips the network probes.
 type Verify struct {
 	Enabled bool
-	Options netcheck.Options
+	Probe   Prober
 }
 
 // Run plans (action plan or apply) or plans the teardown (down), applies unless it is a
@@ -70,8 +75,8 @@ func Run(ctx context.Context, action string, d Desired, opt Options, dryRun bool
 		return r, err
 	}
 	r.Applied = true
-	if action == "apply" && v.Enabled && len(p.Desired.Networks) > 0 {
-		r.Checks = v.Options.Run(ctx, p.Desired.Networks)
+	if action == "apply" && v.Enabled && v.Probe != nil && len(p.Desired.Networks) > 0 {
+		r.Checks = v.Probe.Run(ctx, p.Desired.Networks)
 	}
 	return r, nil
 }
@@ -80,7 +85,7 @@ func Run(ctx context.Context, action string, d Desired, opt Options, dryRun bool
 // networks, node-agent net for the node's): the links nets need, planned and made as Run
 // does (down ignores nets). When the links are set up but a verification probe failed,
 // the report comes with a *VerifyError naming the failed checks.
-func RunNetworks(ctx context.Context, action string, nets []netcheck.Network, opt Options, dryRun bool, v Verify) (*Report, error) {
+func RunNetworks(ctx context.Context, action string, nets []expect.Network, opt Options, dryRun bool, v Verify) (*Report, error) {
 	var d Desired
 	if action != "down" {
 		var err error

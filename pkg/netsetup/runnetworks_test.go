@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/racklift/racklift/pkg/agent/check"
-	"github.com/racklift/racklift/pkg/agent/netcheck"
+	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/netsetup"
 )
 
@@ -34,7 +34,7 @@ func TestReportErr(t *testing.T) {
 func TestRunNetworksBadNetwork(t *testing.T) {
 	t.Parallel()
 	r, err := netsetup.RunNetworks(context.Background(), "apply",
-		[]netcheck.Network{{Name: "storage", Interface: "eth0", Address: "10.20.0.300/22"}}, netsetup.Options{Kind: netsetup.VLAN{}}, false, netsetup.Verify{})
+		[]expect.Network{{Name: "storage", Interface: "eth0", Address: "10.20.0.300/22"}}, netsetup.Options{Kind: netsetup.VLAN{}}, false, netsetup.Verify{})
 	if r != nil || err == nil || !strings.Contains(err.Error(), "storage") {
 		t.Errorf("bad address: %+v, %v", r, err)
 	}
@@ -45,7 +45,7 @@ func TestRunNetworksBadNetwork(t *testing.T) {
 func TestRunNetworks(t *testing.T) {
 	t.Parallel()
 	h := newHost(t)
-	nets := []netcheck.Network{{Name: "storage", VLAN: 200, Interface: h.trunk, Address: "10.203.100.2/24", MTU: 9000}}
+	nets := []expect.Network{{Name: "storage", VLAN: 200, Interface: h.trunk, Address: "10.203.100.2/24", MTU: 9000}}
 	link := h.trunk + ".200"
 	for _, tc := range []struct {
 		action string
@@ -66,7 +66,7 @@ func TestRunNetworks(t *testing.T) {
 	if a := h.addrs(t, link); len(a) != 1 || a[0] != "10.203.100.2/24" {
 		t.Errorf("%s addresses after apply: %v", link, a)
 	}
-	r, err = netsetup.RunNetworks(context.Background(), "down", []netcheck.Network{{Name: "x", Address: "bogus"}}, h.opt, false, netsetup.Verify{})
+	r, err = netsetup.RunNetworks(context.Background(), "down", []expect.Network{{Name: "x", Address: "bogus"}}, h.opt, false, netsetup.Verify{})
 	if err != nil || !r.Applied {
 		t.Fatalf("down: %+v, %v", r, err)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/racklift/racklift/internal/lab/netns"
 	"github.com/racklift/racklift/internal/lab/vm"
 	"github.com/racklift/racklift/internal/testenv"
-	"github.com/racklift/racklift/pkg/agent/check"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/initramfs"
 )
 

@@ -1,7 +1,9 @@
-// Package pki gives serve its TLS identity and the nodes their agent tokens: a CA created
-// on first start under the state dir (nodes pin its SHA-256 fingerprint, handed to them on
-// the kernel command line), a server certificate for serve's addresses, and per-node
-// tokens stored only as hashes.
+// Package pki gives serve its TLS identity and the nodes a way to trust it: a CA created on
+// first start under the state dir (nodes pin its SHA-256 fingerprint, handed to them on
+// the kernel command line), a server certificate for serve's addresses, the pinned client
+// config agents use, and the names of the kernel arguments that carry token, pin and API
+// address. It is crypto only: the agent links it, so the token store, which needs serve's
+// state, is api.Tokens.
 package pki
 
 import (

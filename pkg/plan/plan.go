@@ -1,6 +1,9 @@
-// Package plan turns a validated inventory into what each service must do for each node:
-// the DHCP reservation, the boot files and iPXE script URL, and the VLAN interfaces the
-// provisioning host needs. Services read a Plan; they never interpret the inventory.
+// Package plan turns a validated inventory into what each service and each agent needs:
+// Build computes the DHCP reservation, the boot files and iPXE script URL of every node and
+// the VLAN interfaces the provisioning host needs; beside it, ExpectationsFor derives what
+// a node's agent checks, NodeNetworks the networks a node must be on and HostNetworks
+// those of the provisioning host. DHCP, TFTP, HTTP boot, netsetup and the agent read these
+// results; they never interpret the inventory themselves.
 package plan
 
 import (

@@ -14,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/racklift/racklift/pkg/agent"
 	"github.com/racklift/racklift/pkg/api"
-	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
 	"github.com/racklift/racklift/templates"
@@ -67,9 +65,6 @@ func startProvisioning(t *testing.T, power lifecycle.Power) (*Server, string, st
 		PXEDir: t.TempDir(), Artifacts: arts, Templates: templates.FS, StateDir: stateDir,
 		Provision: &api.CoreConfig{
 			StateDir: stateDir, Power: power, AgentListen: "127.0.0.1:0", Tick: 50 * time.Millisecond,
-			Expect: func(inv *inventory.Inventory, node string) (any, error) {
-				return agent.ExpectationsFor(inv, node)
-			},
 		},
 	})
 	if err != nil {

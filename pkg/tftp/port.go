@@ -66,8 +66,8 @@ func setBuffers(c *net.UDPConn, n int) {
 	}
 	var rerr, werr error
 	rc.Control(func(fd uintptr) {
-		rerr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, n)
-		werr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUFFORCE, n)
+		rerr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soRcvBufForce, n)
+		werr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soSndBufForce, n)
 	})
 	if rerr != nil {
 		c.SetReadBuffer(n)

@@ -358,7 +358,7 @@ func Listen(addr string) (net.PacketConn, error) {
 		if rc, err := uc.SyscallConn(); err == nil {
 			var serr error
 			rc.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, requestBuffer)
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soRcvBufForce, requestBuffer)
 			})
 			if serr != nil {
 				uc.SetReadBuffer(requestBuffer)

@@ -11,8 +11,8 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
-	"github.com/racklift/racklift/pkg/agent/check"
-	"github.com/racklift/racklift/pkg/inventory"
+	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // DefaultXIDIgnore are Xids caused by applications, not hardware (k8s-device-plugin's
@@ -69,10 +69,10 @@ func (d device) label() string {
 
 // Check runs every GPU check against the profile's expectation. It never panics on a
 // machine without the driver: NVML start-up failures become a failed "gpu.nvml" result.
-func Check(ctx context.Context, exp *inventory.GPUExpect, o Options) []check.Result {
+func Check(ctx context.Context, exp *expect.GPU, o Options) []check.Result {
 	o.defaults()
 	if exp == nil {
-		exp = &inventory.GPUExpect{}
+		exp = &expect.GPU{}
 	}
 	var out []check.Result
 	add := func(name string, f func() check.Result) {
@@ -133,7 +133,7 @@ func safely(name string, f func() check.Result) (r check.Result) {
 	return f()
 }
 
-func pciOnlyCount(exp *inventory.GPUExpect, pci []PCIGPU, pciErr error) check.Result {
+func pciOnlyCount(exp *expect.GPU, pci []PCIGPU, pciErr error) check.Result {
 	r := check.Result{Observed: fmt.Sprintf("%d on PCI, NVML unavailable", len(pci)), Expected: expectedCount(exp)}
 	switch {
 	case pciErr != nil:
@@ -150,7 +150,7 @@ func pciOnlyCount(exp *inventory.GPUExpect, pci []PCIGPU, pciErr error) check.Re
 	return r
 }
 
-func expectedCount(exp *inventory.GPUExpect) string {
+func expectedCount(exp *expect.GPU) string {
 	if exp.Count == 0 {
 		return "as many in NVML as on PCI"
 	}
@@ -158,7 +158,7 @@ func expectedCount(exp *inventory.GPUExpect) string {
 }
 
 // enumerate lists NVML's devices and compares the count with the profile and the PCI bus.
-func enumerate(lib nvml.Interface, exp *inventory.GPUExpect, pci []PCIGPU, pciErr error) ([]device, check.Result) {
+func enumerate(lib nvml.Interface, exp *expect.GPU, pci []PCIGPU, pciErr error) ([]device, check.Result) {
 	n, ret := lib.DeviceGetCount()
 	if ret != nvml.SUCCESS {
 		return nil, check.Result{Status: check.Fail, Expected: expectedCount(exp), Message: callErr("DeviceGetCount", ret)}

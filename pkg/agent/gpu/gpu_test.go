@@ -17,8 +17,8 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/dgxh100"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
 
-	"github.com/racklift/racklift/pkg/agent/check"
-	"github.com/racklift/racklift/pkg/inventory"
+	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // healthy makes a go-nvml mock server answer every call the checks make the way a good
@@ -98,8 +98,8 @@ func fakeSysfs(t *testing.T, n int) string {
 
 func dev(s *server.Server, i int) *server.Device { return s.Devices[i].(*server.Device) }
 
-func h100Expect() *inventory.GPUExpect {
-	return &inventory.GPUExpect{Model: "H100 80GB HBM3", Count: 8, MinDriver: "550.54.15", CUDA: "12.4"}
+func h100Expect() *expect.GPU {
+	return &expect.GPU{Model: "H100 80GB HBM3", Count: 8, MinDriver: "550.54.15", CUDA: "12.4"}
 }
 
 func TestChecksAgainstMocks(t *testing.T) {
@@ -108,7 +108,7 @@ func TestChecksAgainstMocks(t *testing.T) {
 		name   string
 		server func() *server.Server
 		pci    int
-		exp    func() *inventory.GPUExpect
+		exp    func() *expect.GPU
 		klog   string
 		want   map[string]check.Status // every non-pass result, exactly
 		msg    map[string]string       // substring each of those messages must hold
@@ -256,7 +256,7 @@ func TestChecksAgainstMocks(t *testing.T) {
 			name:   "CUDA too old",
 			server: func() *server.Server { return healthy(dgxh100.New()) },
 			pci:    8,
-			exp:    func() *inventory.GPUExpect { e := h100Expect(); e.CUDA = "12.10"; return e },
+			exp:    func() *expect.GPU { e := h100Expect(); e.CUDA = "12.10"; return e },
 			want:   map[string]check.Status{"gpu.cuda": check.Fail},
 			msg:    map[string]string{"gpu.cuda": "the driver supports CUDA 12.4, the profile needs 12.10"},
 		},
@@ -325,7 +325,7 @@ func TestChecksAgainstMocks(t *testing.T) {
 			name:   "ignore list replaced by the profile",
 			server: func() *server.Server { return healthy(dgxh100.New()) },
 			pci:    8,
-			exp:    func() *inventory.GPUExpect { e := h100Expect(); e.XIDIgnore = []int{}; return e },
+			exp:    func() *expect.GPU { e := h100Expect(); e.XIDIgnore = []int{}; return e },
 			klog:   "4,2,3550000000,-;NVRM: Xid (PCI:0000:02:00): 13, pid=9, Graphics Exception\n",
 			want:   map[string]check.Status{"gpu.xid": check.Fail},
 			msg:    map[string]string{"gpu.xid": "Xid 13 on 0000:02:00"},

@@ -5,7 +5,7 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
-	"github.com/racklift/racklift/pkg/agent/hw"
+	"github.com/racklift/racklift/pkg/check"
 )
 
 // Sample is one GPU's gauges, named after the dcgm-exporter fields they feed. A value
@@ -48,10 +48,10 @@ func NewSampler(lib nvml.Interface) (*Sampler, error) {
 func (s *Sampler) Close() { s.lib.Shutdown() }
 
 // Inventory lists the GPUs for the hardware report.
-func (s *Sampler) Inventory() []hw.GPU {
-	var out []hw.GPU
+func (s *Sampler) Inventory() []check.GPU {
+	var out []check.GPU
 	for _, smp := range s.Sample() {
-		out = append(out, hw.GPU{Index: smp.Index, Name: smp.ModelName, UUID: smp.UUID, PCI: smp.canonicBus})
+		out = append(out, check.GPU{Index: smp.Index, Name: smp.ModelName, UUID: smp.UUID, PCI: smp.canonicBus})
 	}
 	return out
 }

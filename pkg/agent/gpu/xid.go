@@ -14,8 +14,8 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"golang.org/x/sys/unix"
 
-	"github.com/racklift/racklift/pkg/agent/check"
-	"github.com/racklift/racklift/pkg/inventory"
+	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // xidMeaning gives the usual cause of the Xids ops engineers meet most.
@@ -169,7 +169,7 @@ func nvmlXids(ctx context.Context, lib nvml.Interface, devs []device, window tim
 	return out, nil
 }
 
-func checkXID(ctx context.Context, o Options, devs []device, exp *inventory.GPUExpect) check.Result {
+func checkXID(ctx context.Context, o Options, devs []device, exp *expect.GPU) check.Result {
 	ignore := exp.XIDIgnore
 	if ignore == nil {
 		ignore = DefaultXIDIgnore

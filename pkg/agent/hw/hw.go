@@ -1,6 +1,7 @@
 // Package hw inventories a node's hardware from sysfs and procfs (PCI devices, disks,
 // NICs, memory, CPUs), enough for the server to tell what is in the rack before any OS is
-// installed: it runs in the agent ramdisk with nothing but the kernel.
+// installed: it runs in the agent ramdisk with nothing but the kernel. The types it fills
+// are the report's (check.Hardware), so the server reads them without linking the agent.
 package hw
 
 import (
@@ -10,63 +11,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/racklift/racklift/pkg/check"
 )
-
-// Inventory is a node's hardware.
-type Inventory struct {
-	Hostname string      `json:"hostname,omitempty"`
-	CPU      CPU         `json:"cpu"`
-	MemoryKB uint64      `json:"memory_kb"`
-	Disks    []Disk      `json:"disks"`
-	NICs     []NIC       `json:"nics"`
-	PCI      []PCIDevice `json:"pci"`
-	GPUs     []GPU       `json:"gpus,omitempty"`
-}
-
-// CPU sums /proc/cpuinfo.
-type CPU struct {
-	Model   string `json:"model"`
-	Sockets int    `json:"sockets"`
-	Cores   int    `json:"cores"`   // physical cores, all sockets
-	Threads int    `json:"threads"` // logical CPUs
-}
-
-// Disk is a whole block device under /sys/block (no partitions, loops or RAM disks).
-type Disk struct {
-	Name       string `json:"name"`
-	SizeBytes  uint64 `json:"size_bytes"`
-	Model      string `json:"model,omitempty"`
-	Serial     string `json:"serial,omitempty"`
-	Rotational bool   `json:"rotational"`
-}
-
-// NIC is a network interface with a device behind it (no lo, bridges or veths).
-type NIC struct {
-	Name      string `json:"name"`
-	MAC       string `json:"mac"`
-	SpeedMbps int    `json:"speed_mbps,omitempty"` // -1 or absent without carrier
-	MTU       int    `json:"mtu"`
-	State     string `json:"state"`
-	Driver    string `json:"driver,omitempty"`
-	PCI       string `json:"pci,omitempty"`
-}
-
-// PCIDevice is one PCI function.
-type PCIDevice struct {
-	Address string `json:"address"`
-	Vendor  string `json:"vendor"`
-	Device  string `json:"device"`
-	Class   string `json:"class"`
-	Driver  string `json:"driver,omitempty"`
-}
-
-// GPU is an NVIDIA GPU as NVML names it (filled by the gpu package when NVML runs).
-type GPU struct {
-	Index int    `json:"index"`
-	Name  string `json:"name"`
-	UUID  string `json:"uuid"`
-	PCI   string `json:"pci"`
-}
 
 // Roots are where Collect reads; tests point them at fixtures.
 type Roots struct {
@@ -76,14 +23,14 @@ type Roots struct {
 
 // Collect reads the hardware inventory. Missing files leave fields empty: a partial
 // inventory is more use to an operator than none.
-func Collect(r Roots) *Inventory {
+func Collect(r Roots) *check.Hardware {
 	if r.Sys == "" {
 		r.Sys = "/sys"
 	}
 	if r.Proc == "" {
 		r.Proc = "/proc"
 	}
-	inv := &Inventory{}
+	inv := &check.Hardware{}
 	inv.Hostname, _ = os.Hostname()
 	inv.CPU = cpuInfo(filepath.Join(r.Proc, "cpuinfo"))
 	inv.MemoryKB = memTotal(filepath.Join(r.Proc, "meminfo"))
@@ -101,8 +48,8 @@ func read(path string) string {
 	return strings.TrimSpace(string(b))
 }
 
-func cpuInfo(path string) CPU {
-	var c CPU
+func cpuInfo(path string) check.CPU {
+	var c check.CPU
 	f, err := os.Open(path)
 	if err != nil {
 		return c
@@ -157,9 +104,9 @@ func memTotal(path string) uint64 {
 	return 0
 }
 
-func disks(dir string) []Disk {
+func disks(dir string) []check.Disk {
 	ents, _ := os.ReadDir(dir)
-	out := []Disk{}
+	out := []check.Disk{}
 	for _, e := range ents {
 		n := e.Name()
 		if strings.HasPrefix(n, "loop") || strings.HasPrefix(n, "ram") || strings.HasPrefix(n, "zram") || strings.HasPrefix(n, "dm-") {
@@ -167,7 +114,7 @@ func disks(dir string) []Disk {
 		}
 		p := filepath.Join(dir, n)
 		sectors, _ := strconv.ParseUint(read(filepath.Join(p, "size")), 10, 64)
-		d := Disk{
+		d := check.Disk{
 			Name:       n,
 			SizeBytes:  sectors * 512, // sysfs size is always in 512-byte sectors
 			Model:      read(filepath.Join(p, "device", "model")),
@@ -188,9 +135,9 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-func nics(dir string) []NIC {
+func nics(dir string) []check.NIC {
 	ents, _ := os.ReadDir(dir)
-	out := []NIC{}
+	out := []check.NIC{}
 	for _, e := range ents {
 		p := filepath.Join(dir, e.Name())
 		// Only interfaces with a device: leaves out lo, bridges, veths, VLANs and taps.
@@ -198,7 +145,7 @@ func nics(dir string) []NIC {
 		if err != nil {
 			continue
 		}
-		n := NIC{Name: e.Name(), MAC: read(filepath.Join(p, "address")), State: read(filepath.Join(p, "operstate"))}
+		n := check.NIC{Name: e.Name(), MAC: read(filepath.Join(p, "address")), State: read(filepath.Join(p, "operstate"))}
 		n.MTU, _ = strconv.Atoi(read(filepath.Join(p, "mtu")))
 		if s, err := strconv.Atoi(read(filepath.Join(p, "speed"))); err == nil && s > 0 {
 			n.SpeedMbps = s
@@ -226,12 +173,12 @@ func pciAncestor(dev string) string {
 	return ""
 }
 
-func pciDevices(dir string) []PCIDevice {
+func pciDevices(dir string) []check.PCIDevice {
 	ents, _ := os.ReadDir(dir)
-	out := []PCIDevice{}
+	out := []check.PCIDevice{}
 	for _, e := range ents {
 		p := filepath.Join(dir, e.Name())
-		d := PCIDevice{Address: e.Name(), Vendor: read(filepath.Join(p, "vendor")), Device: read(filepath.Join(p, "device")), Class: read(filepath.Join(p, "class"))}
+		d := check.PCIDevice{Address: e.Name(), Vendor: read(filepath.Join(p, "vendor")), Device: read(filepath.Join(p, "device")), Class: read(filepath.Join(p, "class"))}
 		if drv, err := os.Readlink(filepath.Join(p, "driver")); err == nil {
 			d.Driver = filepath.Base(drv)
 		}

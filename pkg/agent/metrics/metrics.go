@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/racklift/racklift/pkg/agent/check"
 	"github.com/racklift/racklift/pkg/agent/gpu"
+	"github.com/racklift/racklift/pkg/check"
 )
 
 // dcgm-exporter's fields the agent publishes, with their help text and type (its

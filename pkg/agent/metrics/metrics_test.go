@@ -11,8 +11,8 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/dgxh100"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
 
-	"github.com/racklift/racklift/pkg/agent/check"
 	"github.com/racklift/racklift/pkg/agent/gpu"
+	"github.com/racklift/racklift/pkg/check"
 )
 
 func TestMetricsUseDCGMExporterNamesAndLabels(t *testing.T) {

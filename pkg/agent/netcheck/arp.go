@@ -1,3 +1,5 @@
+//go:build linux
+
 package netcheck
 
 import (
@@ -11,9 +13,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// errNoReply is a probe that timed out: the silent drop a misconfigured switch produces.
-var errNoReply = errors.New("no reply")
 
 // arpPing sends ARP requests for target from src on the interface and waits for a reply:
 // it proves L2 reachability on exactly this interface (and VLAN), without the kernel's

@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
-	"golang.org/x/sys/unix"
 )
 
 // errTooBig is the local kernel refusing a don't-fragment packet larger than the route's MTU.
@@ -27,6 +26,9 @@ type fragNeeded struct {
 func (f *fragNeeded) Error() string {
 	return fmt.Sprintf("%s answers 'fragmentation needed', next-hop MTU %d", f.From, f.NextMTU)
 }
+
+// errNoReply is a probe that timed out: the silent drop a misconfigured switch produces.
+var errNoReply = errors.New("no reply")
 
 var echoSeq atomic.Uint32
 
@@ -44,13 +46,7 @@ func ping(ifname string, src, dst netip.Addr, payload int, timeout time.Duration
 		return err
 	}
 	var serr error
-	rc.Control(func(fd uintptr) {
-		// DF on every packet, and never use a cached path MTU: fail loudly instead.
-		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE)
-		if serr == nil && ifname != "" {
-			serr = unix.BindToDevice(int(fd), ifname)
-		}
-	})
+	rc.Control(func(fd uintptr) { serr = probeSocket(int(fd), ifname) })
 	if serr != nil {
 		return fmt.Errorf("ICMP socket options on %s: %w", ifname, serr)
 	}

@@ -10,11 +10,13 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // findParent finds the NIC by MAC first (names change with firmware and slot moves), then
 // by name. how says what matched when it is worth saying.
-func findParent(nw Network) (netlink.Link, string, error) {
+func findParent(nw expect.Network) (netlink.Link, string, error) {
 	links, err := netlink.LinkList()
 	if err != nil {
 		return nil, "", fmt.Errorf("list links: %w", err)
@@ -83,7 +85,7 @@ func isChild(l netlink.Link) bool {
 func hasCarrier(l netlink.Link) (bool, string) {
 	a := l.Attrs()
 	up := a.RawFlags&unix.IFF_UP != 0
-	lower := a.RawFlags&unix.IFF_LOWER_UP != 0
+	lower := a.RawFlags&iffLowerUp != 0
 	state := "operstate " + a.OperState.String()
 	switch {
 	case !up:
@@ -113,7 +115,7 @@ func findVLAN(parent netlink.Link, id int) (netlink.Link, []string) {
 
 // linkWithAddr names the interface holding an address, "" when none does.
 func linkWithAddr(a netip.Addr) string {
-	addrs, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
+	addrs, err := netlink.AddrList(nil, familyAll)
 	if err != nil {
 		return ""
 	}
@@ -133,7 +135,7 @@ func hasAddr(l netlink.Link, cidr string) bool {
 	if err != nil {
 		return false
 	}
-	addrs, _ := netlink.AddrList(l, netlink.FAMILY_ALL)
+	addrs, _ := netlink.AddrList(l, familyAll)
 	for _, a := range addrs {
 		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == want.Addr() {
 			return true

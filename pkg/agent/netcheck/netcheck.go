@@ -1,3 +1,6 @@
+// Package netcheck checks a node's networks (expect.Network) hop by hop (interface,
+// carrier, speed, MTU, VLAN, address, gateway ARP, don't-fragment MTU probe, peers) and
+// says which hop failed and its likely cause.
 package netcheck
 
 import (
@@ -13,7 +16,8 @@ import (
 	"github.com/mdlayher/ethtool"
 	"github.com/vishvananda/netlink"
 
-	"github.com/racklift/racklift/pkg/agent/check"
+	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // Options tune the probes; the zero value uses the defaults.
@@ -37,7 +41,7 @@ func (o Options) withDefaults() Options {
 }
 
 // Run checks every network with the default options.
-func Run(ctx context.Context, nets []Network) []check.Result {
+func Run(ctx context.Context, nets []expect.Network) []check.Result {
 	return Options{}.Run(ctx, nets)
 }
 
@@ -48,7 +52,7 @@ func Run(ctx context.Context, nets []Network) []check.Result {
 //
 // Run works on the calling OS thread's network namespace and starts no goroutines, so a
 // caller may run it inside a namespace (internal/lab/netns NS.Do).
-func (o Options) Run(ctx context.Context, nets []Network) []check.Result {
+func (o Options) Run(ctx context.Context, nets []expect.Network) []check.Result {
 	o = o.withDefaults()
 	var eth *ethtool.Client
 	if c, err := ethtool.New(); err == nil {
@@ -72,7 +76,7 @@ func (o Options) Run(ctx context.Context, nets []Network) []check.Result {
 // run is one network's check.
 type run struct {
 	o       Options
-	nw      Network
+	nw      expect.Network
 	eth     *ethtool.Client
 	results []check.Result
 
@@ -275,7 +279,7 @@ func (r *run) addressCheck() bool {
 	}
 	r.src, r.prefix = pfx.Addr(), pfx.Masked()
 	name := r.link.Attrs().Name
-	addrs, _ := netlink.AddrList(r.link, netlink.FAMILY_ALL)
+	addrs, _ := netlink.AddrList(r.link, familyAll)
 	var have []string
 	for _, a := range addrs {
 		have = append(have, a.IPNet.String())

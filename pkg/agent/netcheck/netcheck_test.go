@@ -9,8 +9,9 @@ import (
 
 	"github.com/racklift/racklift/internal/lab/netns"
 	"github.com/racklift/racklift/internal/testenv"
-	"github.com/racklift/racklift/pkg/agent/check"
 	"github.com/racklift/racklift/pkg/agent/netcheck"
+	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // lab is a switch namespace (a bridge) with a node, a gateway and a peer plugged in by
@@ -60,12 +61,12 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func (l *lab) run(t *testing.T, nw netcheck.Network) []check.Result {
+func (l *lab) run(t *testing.T, nw expect.Network) []check.Result {
 	t.Helper()
 	var rs []check.Result
 	opt := netcheck.Options{ARPTimeout: 1500 * time.Millisecond, EchoTimeout: time.Second}
 	err := l.node.Do(func() error {
-		rs = opt.Run(context.Background(), []netcheck.Network{nw})
+		rs = opt.Run(context.Background(), []expect.Network{nw})
 		return nil
 	})
 	if err != nil {
@@ -106,7 +107,7 @@ func wantStatus(t *testing.T, rs []check.Result, name string, st check.Status, m
 func TestHealthyNetworkPasses(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "10.203.11")
-	rs := l.run(t, netcheck.Network{Name: "storage", Interface: "eth0", MAC: l.mac,
+	rs := l.run(t, expect.Network{Name: "storage", Interface: "eth0", MAC: l.mac,
 		Address: "10.203.11.10/24", Gateway: "10.203.11.1", MTU: 9000, Peers: []string{"gpu-b02=10.203.11.20"}})
 	for _, n := range []string{"link", "carrier", "mtu", "address", "gateway", "peer.10.203.11.20", "mtu_path.gateway", "mtu_path.10.203.11.20"} {
 		wantStatus(t, rs, "net.storage."+n, check.Pass)
@@ -122,7 +123,7 @@ func TestHealthyNetworkPasses(t *testing.T) {
 func TestFindsNICByMACWhenRenamed(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "10.203.12")
-	rs := l.run(t, netcheck.Network{Name: "storage", Interface: "ens1f0", MAC: l.mac, Address: "10.203.12.10/24"})
+	rs := l.run(t, expect.Network{Name: "storage", Interface: "ens1f0", MAC: l.mac, Address: "10.203.12.10/24"})
 	wantStatus(t, rs, "net.storage.link", check.Pass)
 	wantStatus(t, rs, "net.storage.reach", check.Warn, "no gateway and no peers", "not verified")
 	if r := find(rs, "net.storage.link"); r != nil && !strings.Contains(r.Observed, "found by MAC") {
@@ -133,7 +134,7 @@ func TestFindsNICByMACWhenRenamed(t *testing.T) {
 func TestUnansweredGateway(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "10.203.13")
-	rs := l.run(t, netcheck.Network{Name: "storage", MAC: l.mac, Address: "10.203.13.10/24", Gateway: "10.203.13.254", MTU: 9000})
+	rs := l.run(t, expect.Network{Name: "storage", MAC: l.mac, Address: "10.203.13.10/24", Gateway: "10.203.13.254", MTU: 9000})
 	wantStatus(t, rs, "net.storage.gateway", check.Fail, "storage on eth0", "gateway 10.203.13.254 sends no ARP reply")
 }
 
@@ -143,7 +144,7 @@ func TestMTUMismatchAlongThePath(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "10.203.14")
 	must(t, l.sw.SetMTU(l.ports["peer"], 1500))
-	rs := l.run(t, netcheck.Network{Name: "storage", MAC: l.mac, Address: "10.203.14.10/24", MTU: 9000, Peers: []string{"gpu-b02=10.203.14.20"}})
+	rs := l.run(t, expect.Network{Name: "storage", MAC: l.mac, Address: "10.203.14.10/24", MTU: 9000, Peers: []string{"gpu-b02=10.203.14.20"}})
 	wantStatus(t, rs, "net.storage.peer.10.203.14.20", check.Pass)
 	wantStatus(t, rs, "net.storage.mtu_path.10.203.14.20", check.Fail, "MTU mismatch on the path to gpu-b02 (10.203.14.20)", "9000")
 }
@@ -152,7 +153,7 @@ func TestLocalMTUBelowInventory(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "10.203.15")
 	must(t, l.node.SetMTU("eth0", 1500))
-	rs := l.run(t, netcheck.Network{Name: "storage", MAC: l.mac, Address: "10.203.15.10/24", MTU: 9000, Peers: []string{"10.203.15.20"}})
+	rs := l.run(t, expect.Network{Name: "storage", MAC: l.mac, Address: "10.203.15.10/24", MTU: 9000, Peers: []string{"10.203.15.20"}})
 	wantStatus(t, rs, "net.storage.mtu", check.Fail, "eth0 has MTU 1500, the inventory says 9000")
 	wantStatus(t, rs, "net.storage.mtu_path.10.203.15.20", check.Fail, "refuses a 9000-byte packet")
 }
@@ -160,7 +161,7 @@ func TestLocalMTUBelowInventory(t *testing.T) {
 func TestMissingAddress(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "10.203.16")
-	rs := l.run(t, netcheck.Network{Name: "storage", MAC: l.mac, Address: "10.203.16.11/24", Gateway: "10.203.16.1"})
+	rs := l.run(t, expect.Network{Name: "storage", MAC: l.mac, Address: "10.203.16.11/24", Gateway: "10.203.16.1"})
 	wantStatus(t, rs, "net.storage.address", check.Fail, "eth0 lacks address 10.203.16.11/24")
 	if find(rs, "net.storage.gateway") != nil {
 		t.Error("gateway probed without a source address")
@@ -170,11 +171,11 @@ func TestMissingAddress(t *testing.T) {
 func TestUnreachablePeerAndNoCarrier(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "10.203.17")
-	rs := l.run(t, netcheck.Network{Name: "storage", MAC: l.mac, Address: "10.203.17.10/24", Peers: []string{"gpu-b09=10.203.17.99"}})
+	rs := l.run(t, expect.Network{Name: "storage", MAC: l.mac, Address: "10.203.17.10/24", Peers: []string{"gpu-b09=10.203.17.99"}})
 	wantStatus(t, rs, "net.storage.peer.10.203.17.99", check.Fail, "peer gpu-b09 (10.203.17.99) sends no ARP reply")
 
 	must(t, l.sw.SetDown(l.ports["node"]))
-	rs = l.run(t, netcheck.Network{Name: "storage", MAC: l.mac, Address: "10.203.17.10/24"})
+	rs = l.run(t, expect.Network{Name: "storage", MAC: l.mac, Address: "10.203.17.10/24"})
 	wantStatus(t, rs, "net.storage.carrier", check.Fail, "no carrier", "switch port")
 }
 
@@ -182,7 +183,7 @@ func TestMissingNIC(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "10.203.18")
 	mac, _ := net.ParseMAC("02:00:00:aa:bb:cc")
-	rs := l.run(t, netcheck.Network{Name: "storage", Interface: "ens9", MAC: mac.String(), Address: "10.203.18.10/24"})
+	rs := l.run(t, expect.Network{Name: "storage", Interface: "ens9", MAC: mac.String(), Address: "10.203.18.10/24"})
 	wantStatus(t, rs, "net.storage.link", check.Fail, "no interface with MAC 02:00:00:aa:bb:cc or name ens9", "eth0")
 	if len(rs) != 1 {
 		t.Errorf("checks went on past a missing NIC: %d results", len(rs))
@@ -194,9 +195,9 @@ func TestMissingNIC(t *testing.T) {
 func TestAccessPortAndMissingVLAN(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "10.203.19")
-	rs := l.run(t, netcheck.Network{Name: "provisioning", VLAN: 100, MAC: l.mac, Address: "10.203.19.10/24", Gateway: "10.203.19.1"})
+	rs := l.run(t, expect.Network{Name: "provisioning", VLAN: 100, MAC: l.mac, Address: "10.203.19.10/24", Gateway: "10.203.19.1"})
 	wantStatus(t, rs, "net.provisioning.vlan", check.Pass)
 	wantStatus(t, rs, "net.provisioning.gateway", check.Pass)
-	rs = l.run(t, netcheck.Network{Name: "storage", VLAN: 200, MAC: l.mac, Address: "10.203.190.10/24"})
+	rs = l.run(t, expect.Network{Name: "storage", VLAN: 200, MAC: l.mac, Address: "10.203.190.10/24"})
 	wantStatus(t, rs, "net.storage.vlan", check.Fail, "storage (VLAN 200) on eth0", "no VLAN 200 sub-interface on eth0")
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/racklift/racklift/internal/lab/netns"
 	"github.com/racklift/racklift/internal/lab/vm"
 	"github.com/racklift/racklift/internal/testenv"
-	"github.com/racklift/racklift/pkg/agent"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/initramfs"
 )
 
@@ -73,7 +73,7 @@ func TestGuestBootsRamdiskAndReportsHardware(t *testing.T) {
 
 	// The agent API, listening inside the namespace.
 	const token = "ramdisk-token-5b1f0c"
-	reports := make(chan agent.Report, 4)
+	reports := make(chan check.Report, 4)
 	var mu sync.Mutex
 	var hellos []string
 	mux := http.NewServeMux()
@@ -103,7 +103,7 @@ func TestGuestBootsRamdiskAndReportsHardware(t *testing.T) {
 		if !authed(w, r) {
 			return
 		}
-		var rep agent.Report
+		var rep check.Report
 		if err := json.NewDecoder(r.Body).Decode(&rep); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -136,7 +136,7 @@ func TestGuestBootsRamdiskAndReportsHardware(t *testing.T) {
 		Disk:   disk,
 	})
 
-	var rep agent.Report
+	var rep check.Report
 	select {
 	case rep = <-reports:
 	case <-time.After(8 * time.Minute):

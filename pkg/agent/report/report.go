@@ -25,6 +25,8 @@ import (
 
 	"github.com/racklift/racklift/pkg/agent"
 	"github.com/racklift/racklift/pkg/atomicfile"
+	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/pki"
 )
 
@@ -126,13 +128,13 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte) ([]byte,
 }
 
 // Expectations fetches GET /api/v1/nodes/{node}/expect.
-func (c *Client) Expectations(ctx context.Context, node string) (*agent.Expectations, error) {
+func (c *Client) Expectations(ctx context.Context, node string) (*expect.Expectations, error) {
 	u := c.url(node, "expect")
 	b, err := c.do(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
-	return agent.ParseExpectations(b, u)
+	return expect.Parse(b, u)
 }
 
 // Post sends one report body to POST /api/v1/nodes/{node}/report.
@@ -149,7 +151,7 @@ type Spool struct {
 }
 
 // Put writes a report durably (pkg/atomicfile).
-func (s *Spool) Put(r *agent.Report) (string, error) {
+func (s *Spool) Put(r *check.Report) (string, error) {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return "", fmt.Errorf("spool: %w", err)
 	}
@@ -285,7 +287,7 @@ func (s *Sender) Run(ctx context.Context) {
 
 // Deliver spools one report and flushes until everything pending is delivered or ctx
 // ends (the ramdisk's run-once mode).
-func (s *Sender) Deliver(ctx context.Context, r *agent.Report) error {
+func (s *Sender) Deliver(ctx context.Context, r *check.Report) error {
 	if _, err := s.Spool.Put(r); err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/racklift/racklift/pkg/agent"
-	"github.com/racklift/racklift/pkg/agent/check"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/pki"
 )
 
@@ -53,7 +53,7 @@ func TestSpoolWhileServerDownThenDeliverInOrder(t *testing.T) {
 	defer cancel()
 	go s.Run(ctx)
 	for _, name := range []string{"r1", "r2", "r3"} {
-		if _, err := s.Spool.Put(agent.NewReport("gpu-a01-01", nil, []check.Result{{Name: name, Status: check.Pass}})); err != nil {
+		if _, err := s.Spool.Put(check.NewReport("gpu-a01-01", agent.Version, nil, []check.Result{{Name: name, Status: check.Pass}})); err != nil {
 			t.Fatal(err)
 		}
 		s.Kick()
@@ -83,7 +83,7 @@ func TestSpoolWhileServerDownThenDeliverInOrder(t *testing.T) {
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 			return
 		}
-		var rep agent.Report
+		var rep check.Report
 		if err := json.NewDecoder(r.Body).Decode(&rep); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -138,8 +138,8 @@ func TestRejectedAndUnauthorized(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	s := &Sender{Client: &Client{Server: "http://" + ln.Addr().String(), Token: token}, Spool: &Spool{Dir: dir}}
-	s.Spool.Put(agent.NewReport("bad", nil, nil))
-	s.Spool.Put(agent.NewReport("n1", nil, nil))
+	s.Spool.Put(check.NewReport("bad", agent.Version, nil, nil))
+	s.Spool.Put(check.NewReport("n1", agent.Version, nil, nil))
 	err := s.Flush(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "the server refused the token") || strings.Contains(err.Error(), token) {
 		t.Fatalf("Flush: %v", err)

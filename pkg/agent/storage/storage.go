@@ -14,8 +14,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/racklift/racklift/pkg/agent/check"
-	"github.com/racklift/racklift/pkg/inventory"
+	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // Options are the measurement bounds and where the NFS inspection reads from; zero
@@ -58,7 +58,7 @@ const (
 )
 
 // Check measures and inspects every mount the profile names.
-func Check(ctx context.Context, exps []inventory.StorageExpect, o Options) []check.Result {
+func Check(ctx context.Context, exps []expect.Storage, o Options) []check.Result {
 	o.defaults()
 	var mounts []Mount
 	var msErr error
@@ -78,7 +78,7 @@ func Check(ctx context.Context, exps []inventory.StorageExpect, o Options) []che
 	return out
 }
 
-func checkMount(ctx context.Context, e inventory.StorageExpect, mounts []Mount, msErr error, o Options) []check.Result {
+func checkMount(ctx context.Context, e expect.Storage, mounts []Mount, msErr error, o Options) []check.Result {
 	prefix := "storage." + e.Mount + "."
 	var out []check.Result
 	add := func(r check.Result, start time.Time) {
@@ -191,7 +191,7 @@ func bufferedResult(t Throughput, m Mount, found bool, o Options) check.Result {
 }
 
 // nfsChecks inspects the settings that make NFS underperform without any error.
-func nfsChecks(m Mount, all []Mount, e inventory.StorageExpect, o Options) []check.Result {
+func nfsChecks(m Mount, all []Mount, e expect.Storage, o Options) []check.Result {
 	var out []check.Result
 	server := m.Server()
 

@@ -13,8 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/racklift/racklift/internal/testenv"
-	"github.com/racklift/racklift/pkg/agent/check"
-	"github.com/racklift/racklift/pkg/inventory"
+	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 func TestParseMountstats(t *testing.T) {
@@ -105,7 +105,7 @@ func TestNFSChecks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		m, _ := mountOf(ms, tc.mount)
-		rs := nfsChecks(m, ms, inventory.StorageExpect{Mount: tc.mount, Nconnect: tc.nconnect}, o)
+		rs := nfsChecks(m, ms, expect.Storage{Mount: tc.mount, Nconnect: tc.nconnect}, o)
 		got := map[string]check.Status{}
 		for _, r := range rs {
 			if r.Status != check.Pass {
@@ -206,7 +206,7 @@ func TestCheckRealDirectory(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	o := Options{Params: Params{Size: 16 << 20, Jobs: 2, Duration: 30 * time.Second}}
-	rs := Check(context.Background(), []inventory.StorageExpect{
+	rs := Check(context.Background(), []expect.Storage{
 		{Mount: dir, MinWriteMBps: 1, MinReadMBps: 1e9},
 		{Mount: filepath.Join(dir, "absent")},
 	}, o)
@@ -266,7 +266,7 @@ func TestRamfsRefusesODirect(t *testing.T) {
 
 func writeResult(t *testing.T, dir string) check.Result {
 	t.Helper()
-	rs := Check(context.Background(), []inventory.StorageExpect{{Mount: dir, MinWriteMBps: 100}}, Options{Params: Params{Size: 8 << 20}})
+	rs := Check(context.Background(), []expect.Storage{{Mount: dir, MinWriteMBps: 100}}, Options{Params: Params{Size: 8 << 20}})
 	if ms, _ := filepath.Glob(filepath.Join(dir, "*")); len(ms) != 0 {
 		t.Fatalf("left behind: %v", ms)
 	}

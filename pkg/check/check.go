@@ -1,5 +1,7 @@
 // Package check is the result shape every node-agent check produces (GPU, storage,
-// network), so one table, one JSON report and one metric family cover them all.
+// network), so one table, one JSON report and one metric family cover them all, and the
+// report (Report, with the node's Hardware) the agent posts and the server stores. It is a
+// leaf of plain types: server and agent share it without linking each other.
 package check
 
 import (

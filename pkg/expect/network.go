@@ -1,9 +1,7 @@
-// Package netcheck checks a node's networks hop by hop (interface, carrier, speed, MTU,
-// VLAN, address, gateway ARP, don't-fragment MTU probe, peers) and says which hop failed
-// and its likely cause.
-package netcheck
+package expect
 
-// Network is one network a host must be on, as the inventory describes it.
+// Network is one network a host must be on: a node's (the agent checks it hop by hop) or
+// the provisioning host's (netsetup creates its VLAN interface).
 type Network struct {
 	Name      string   `json:"name" yaml:"name"`
 	Role      string   `json:"role,omitempty" yaml:"role,omitempty"`

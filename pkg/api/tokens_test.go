@@ -1,4 +1,4 @@
-package pki
+package api_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/state"
 )
 
@@ -27,7 +28,7 @@ const (
 )
 
 // tokenRig mints tokens for nodes a and b, as the lifecycle does entering pxe.
-func tokenRig(t *testing.T) (*state.Bolt, *Tokens, *fakeClock, string, string) {
+func tokenRig(t *testing.T) (*state.Bolt, *api.Tokens, *fakeClock, string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := state.Open(dir, state.Options{})
@@ -36,7 +37,7 @@ func tokenRig(t *testing.T) (*state.Bolt, *Tokens, *fakeClock, string, string) {
 	}
 	t.Cleanup(func() { s.Close() })
 	clk := &fakeClock{t: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}
-	tk := NewTokens(s, time.Hour)
+	tk := api.NewTokens(s, time.Hour)
 	tk.SetClock(clk.now)
 	for _, n := range []struct{ name, mac string }{{"a", macA}, {"b", macB}} {
 		if _, err := s.Update(n.name, func(node *state.Node) ([]state.Event, error) {
@@ -69,11 +70,11 @@ func TestVerify(t *testing.T) {
 	}{
 		{"own token", "a", ta, nil},
 		{"other node's own", "b", tb, nil},
-		{"another node's token", "a", tb, ErrOtherNode},
-		{"wrong token", "a", ta[:len(ta)-1] + "x", ErrBadToken},
-		{"empty", "a", "", ErrNoToken},
-		{"unknown node", "zz", ta, ErrOtherNode}, // still says whose it is
-		{"unknown node, wrong token", "zz", "nope", ErrBadToken},
+		{"another node's token", "a", tb, api.ErrOtherNode},
+		{"wrong token", "a", ta[:len(ta)-1] + "x", api.ErrBadToken},
+		{"empty", "a", "", api.ErrNoToken},
+		{"unknown node", "zz", ta, api.ErrOtherNode}, // still says whose it is
+		{"unknown node, wrong token", "zz", "nope", api.ErrBadToken},
 	}
 	for _, tc := range tests {
 		err := tk.Verify(tc.node, tc.token)
@@ -88,11 +89,11 @@ func TestVerify(t *testing.T) {
 		t.Errorf("other node's token error %q does not say whose it is", err)
 	}
 	clk.add(time.Hour)
-	if err := tk.Verify("a", ta); !errors.Is(err, ErrExpired) {
-		t.Errorf("after the TTL: %v, want ErrExpired", err)
+	if err := tk.Verify("a", ta); !errors.Is(err, api.ErrExpired) {
+		t.Errorf("after the TTL: %v, want api.ErrExpired", err)
 	}
-	if _, err := tk.ForBoot("a", macA); !errors.Is(err, ErrExpired) {
-		t.Errorf("ForBoot after the TTL: %v, want ErrExpired", err)
+	if _, err := tk.ForBoot("a", macA); !errors.Is(err, api.ErrExpired) {
+		t.Errorf("ForBoot after the TTL: %v, want api.ErrExpired", err)
 	}
 }
 
@@ -135,7 +136,7 @@ func TestRestartRemintsForBoot(t *testing.T) {
 		t.Fatalf("second script fetch got a different token (%v)", err)
 	}
 	// serve restarts: a new Tokens has no plaintext in memory.
-	tk2 := NewTokens(s, time.Hour)
+	tk2 := api.NewTokens(s, time.Hour)
 	tk2.SetClock(clk.now)
 	fresh, err := tk2.ForBoot("a", macA)
 	if err != nil {
@@ -147,7 +148,7 @@ func TestRestartRemintsForBoot(t *testing.T) {
 	if err := tk2.Verify("a", fresh); err != nil {
 		t.Errorf("re-minted token: %v", err)
 	}
-	if err := tk2.Verify("a", ta); !errors.Is(err, ErrBadToken) {
-		t.Errorf("old token after re-mint: %v, want ErrBadToken", err)
+	if err := tk2.Verify("a", ta); !errors.Is(err, api.ErrBadToken) {
+		t.Errorf("old token after re-mint: %v, want api.ErrBadToken", err)
 	}
 }

@@ -1,4 +1,4 @@
-package pki
+package api
 
 import (
 	"crypto/rand"
@@ -12,21 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/racklift/racklift/pkg/pki"
 	"github.com/racklift/racklift/pkg/state"
 )
-
-// Kernel command line parameters that hand a node its credentials (next to ipxe's
-// racklift.server= and racklift.node=).
-const (
-	CmdlineToken = "racklift.token" // the node's agent token
-	CmdlineCA    = "racklift.ca"    // sha256:<hex> of serve's CA, to pin
-	CmdlineAPI   = "racklift.api"   // https://host:port of the agent API
-)
-
-// KernelArgs are the parameters a node's boot script adds to its command line.
-func KernelArgs(token, caFingerprint, apiURL string) []string {
-	return []string{CmdlineToken + "=" + token, CmdlineCA + "=" + caFingerprint, CmdlineAPI + "=" + apiURL}
-}
 
 // DefaultTokenTTL is how long an agent token is valid after it is minted.
 const DefaultTokenTTL = 6 * time.Hour
@@ -39,7 +27,8 @@ var (
 	ErrExpired   = errors.New("agent token has expired")
 )
 
-// Tokens mints and verifies per-node agent tokens. A token is 32 random bytes (base64url);
+// Tokens mints and verifies per-node agent tokens: serve's token store over the state
+// (pkg/state), which is why it is not in pkg/pki (crypto only, linked by the agent). A token is 32 random bytes (base64url);
 // the store keeps only its SHA-256, bound to the node name and the node's PXE MAC, with an
 // expiry. The plaintext lives in memory just long enough to be put in that node's boot
 // script.
@@ -149,7 +138,7 @@ func matches(tok *state.Token, plain string) bool {
 // without echoing the token.
 func (t *Tokens) Verify(node, token string) error {
 	if token == "" {
-		return fmt.Errorf("%w: send Authorization: Bearer <the %s= value from the node's kernel command line>", ErrNoToken, CmdlineToken)
+		return fmt.Errorf("%w: send Authorization: Bearer <the %s= value from the node's kernel command line>", ErrNoToken, pki.CmdlineToken)
 	}
 	n, err := t.store.Get(node)
 	if err != nil && !errors.Is(err, state.ErrNotFound) {
