@@ -17,6 +17,13 @@ type Report struct {
 	Hardware *Hardware `json:"hardware,omitempty"`
 	Results  []Result  `json:"results"`
 	Failed   bool      `json:"failed"` // any result failed
+
+	// Where the agent runs: BootRamdisk or BootDisk; the installed system's PRETTY_NAME
+	// and kernel release; the deploy, when the ramdisk put an OS on the disk.
+	BootSource string        `json:"boot_source,omitempty"`
+	OS         string        `json:"os,omitempty"`
+	Kernel     string        `json:"kernel,omitempty"`
+	Deploy     *DeployResult `json:"deploy,omitempty"`
 }
 
 // NewReport stamps results with the node, the time and the agent's version.

@@ -20,6 +20,7 @@ type Expectations struct {
 	GPU      *GPU      `json:"gpu,omitempty" yaml:"gpu,omitempty"`
 	Storage  []Storage `json:"storage,omitempty" yaml:"storage,omitempty"`
 	Networks []Network `json:"networks,omitempty" yaml:"networks,omitempty"`
+	Deploy   *Deploy   `json:"deploy,omitempty" yaml:"deploy,omitempty"` // the OS to put on the disk; nil: none
 }
 
 // StorageMTU is the largest MTU among the storage networks, for the NFS MTU check.

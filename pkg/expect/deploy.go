@@ -1,0 +1,37 @@
+package expect
+
+// Deploy is what the ramdisk agent puts on the node's disk after its checks pass: the
+// server derives it from the profile's image (pkg/plan) and sends it inside the node's
+// Expectations. No Deploy: a stateless node, ready after the ramdisk's report.
+type Deploy struct {
+	Image string `json:"image" yaml:"image"` // the image's name, for reports and errors
+	URL   string `json:"url" yaml:"url"`     // where the agent streams it from (HTTP, Range-capable)
+	// SHA256 is the hex digest of the raw image as it lands on the disk (after any
+	// decompression). Required: no checksum, no deploy.
+	SHA256 string `json:"sha256" yaml:"sha256"`
+	Size   int64  `json:"size,omitempty" yaml:"size,omitempty"` // raw bytes, when known
+	// RootDevice picks the disk; the zero value means the smallest non-removable disk
+	// large enough for the image.
+	RootDevice RootDeviceHints `json:"root_device,omitzero" yaml:"root_device,omitempty"`
+	// Reprovision allows overwriting a disk that holds a partition table or a filesystem;
+	// without it such a disk is refused.
+	Reprovision bool   `json:"reprovision,omitempty" yaml:"reprovision,omitempty"`
+	Hostname    string `json:"hostname,omitempty" yaml:"hostname,omitempty"`
+}
+
+// RootDeviceHints choose the disk to deploy on; every hint given must match (as Ironic's
+// root device hints). Sizes are in GiB (2^30 bytes).
+type RootDeviceHints struct {
+	MinSizeGiB int64  `json:"min_size_gib,omitempty" yaml:"min_size_gib,omitempty"`
+	MaxSizeGiB int64  `json:"max_size_gib,omitempty" yaml:"max_size_gib,omitempty"`
+	Model      string `json:"model,omitempty" yaml:"model,omitempty"`     // as /sys/block/X/device/model, trimmed, case-insensitive
+	Serial     string `json:"serial,omitempty" yaml:"serial,omitempty"`   // as udev's ID_SERIAL_SHORT or /sys/block/X/device/serial
+	WWN        string `json:"wwn,omitempty" yaml:"wwn,omitempty"`         // as /sys/block/X/device/wwid or /sys/block/X/wwid
+	ByPath     string `json:"by_path,omitempty" yaml:"by_path,omitempty"` // a /dev/disk/by-path/ name
+	// Smallest picks the smallest matching non-removable disk when several match (the
+	// default when no other hint is given); otherwise several matches are an error.
+	Smallest bool `json:"smallest,omitempty" yaml:"smallest,omitempty"`
+}
+
+// IsZero reports whether no hint is set.
+func (h RootDeviceHints) IsZero() bool { return h == RootDeviceHints{} }
