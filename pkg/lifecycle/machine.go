@@ -210,7 +210,7 @@ func decide(n *state.Node, t Target, o UpOptions) Decision {
 	case cur == Ready && !o.Reprovision:
 		d.Action, d.Detail = Skip, "already ready: add --reprovision to provision it again"
 	default:
-		if err := CheckLock(t, "up", o.Force); err != nil {
+		if err := checkLock(t, o.Force); err != nil {
 			d.Action, d.Detail = Refused, err.Error()
 		} else {
 			d.Action, d.Detail = Start, "will be power-cycled into PXE"
