@@ -20,7 +20,7 @@ type Power interface {
 }
 
 // Minter gives a node its agent token when it enters pxe: it sets n.Token (hash only) and
-// keeps the plaintext for the node's boot script. api.Tokens satisfies it.
+// keeps the plaintext for the node's boot script. provisioner.Tokens satisfies it.
 type Minter interface {
 	Mint(n *state.Node, mac string, now time.Time) error
 }
