@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/racklift/racklift/pkg/bmc"
-	"github.com/racklift/racklift/pkg/lifecycle"
+	"github.com/racklift/racklift/pkg/nodelock"
 )
 
 // Every run builds its command tree afresh: the flags one run was given (-o json,
@@ -15,7 +15,7 @@ import (
 func TestEachRunHasAFreshTree(t *testing.T) {
 	t.Parallel()
 	site, broken := repo("inventory/examples/site"), repo("inventory/testdata/broken")
-	wantRefusal := lifecycle.CheckLock(lifecycle.Target{Name: "gpu-a01-04", Protected: true}, "power cycle", false).Error()
+	wantRefusal := nodelock.Check(nodelock.Node{Name: "gpu-a01-04", Protected: true}, "power cycle", false).Error()
 	var first []string
 	for round := range 2 {
 		var outs []string

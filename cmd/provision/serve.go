@@ -1,20 +1,16 @@
 package main
 
 import (
-	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/cli"
-	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/server"
-	"github.com/racklift/racklift/templates"
 )
 
 // serveFlags are serve's own flags.
@@ -49,44 +45,9 @@ and the last good inventory stays in force.`,
   curl http://10.10.0.2:8080/metrics`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
-			if f.logFormat == "json" {
-				h = slog.NewJSONHandler(os.Stderr, nil)
-			}
-			var tfs fs.FS = templates.FS
-			if f.templates != "" {
-				tfs = os.DirFS(f.templates)
-			}
-			agentBin := f.agentBin
-			if agentBin == "" {
-				if exe, err := os.Executable(); err == nil {
-					if p := filepath.Join(filepath.Dir(exe), "node-agent"); fileExists(p) {
-						agentBin = p
-					}
-				}
-			}
-			lc, err := f.lifecycle()
-			if err != nil {
-				return err
-			}
-			s, err := server.New(server.Config{
-				Inventory: g.inventory, Interface: f.iface, Listen: f.listen,
-				HTTPPort: f.httpPort, TFTPPort: f.tftpPort,
-				PXEDir: f.pxeDir, Artifacts: f.artifacts, StateDir: g.stateDir,
-				AgentBinary: agentBin, Templates: tfs, Log: slog.New(h), NoDHCP: f.noDHCP, TFTPWindow: f.tftpWindow,
-				AgentPort: f.agentPort,
-				Provision: &api.CoreConfig{
-					StateDir: g.stateDir, ControlAPI: g.api,
-					Secrets:   g.secretsStore(),
-					Lifecycle: lc,
-				},
-			})
-			if err != nil {
-				return err
-			}
 			ctx, _, stop := cli.SignalContext(cmd.Context(), nil)
 			defer stop()
-			return s.Run(ctx)
+			return server.Serve(ctx, f.config(g, cmd.ErrOrStderr()))
 		},
 	}
 	fl := cmd.Flags()
@@ -96,7 +57,7 @@ and the last good inventory stays in force.`,
 	fl.IntVar(&f.tftpPort, "tftp-port", 69, "TFTP port")
 	fl.StringVar(&f.pxeDir, "pxe-dir", "pxe", "directory of iPXE binaries served over TFTP (make pxe fills it)")
 	fl.StringVar(&f.artifacts, "artifacts", "artifacts", "directory of kernels, initrds and images served at /artifacts/")
-	fl.IntVar(&f.agentPort, "agent-port", 8443, "agent API port (HTTPS with serve's CA) on the serve address")
+	fl.IntVar(&f.agentPort, "agent-port", server.DefaultAgentPort, "agent API port (HTTPS with serve's CA) on the serve address")
 	fl.IntVar(&f.attempts, "attempts", 3, "attempts per node and up run, each with one power cycle, before the node is failed")
 	fl.DurationVar(&f.bmcTimeout, "bmc-timeout", 90*time.Second, "how long one BMC call may take before the attempt fails (a hung BMC)")
 	fl.StringToStringVar(&f.phaseTimeouts, "phase-timeout", nil, "override a phase's timeout, e.g. booting=20m,validating=1h (defaults: powering 3m, pxe 5m, booting 10m, agent 5m, validating 30m)")
@@ -109,27 +70,24 @@ and the last good inventory stays in force.`,
 	return cmd
 }
 
-// lifecycle is the lifecycle tuning from serve's flags.
-func (f *serveFlags) lifecycle() (lifecycle.Config, error) {
-	lc := lifecycle.Config{Wave: f.wave, MaxAttempts: f.attempts, BMCTimeout: f.bmcTimeout}
-	for phase, v := range f.phaseTimeouts {
-		p := lifecycle.Phase(phase)
-		if _, ok := lifecycle.DefaultTimeouts[p]; !ok {
-			return lc, fmt.Errorf("--phase-timeout %s=%s: no such timed phase (powering, pxe, booting, agent, validating)", phase, v)
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return lc, fmt.Errorf("--phase-timeout %s=%s: want a positive duration such as 10m", phase, v)
-		}
-		if lc.Timeouts == nil {
-			lc.Timeouts = map[lifecycle.Phase]time.Duration{}
-		}
-		lc.Timeouts[p] = d
+// config is serve's configuration from its flags and the global ones.
+func (f *serveFlags) config(g *globals, stderr io.Writer) server.Config {
+	var h slog.Handler = slog.NewTextHandler(stderr, nil)
+	if f.logFormat == "json" {
+		h = slog.NewJSONHandler(stderr, nil)
 	}
-	return lc, nil
-}
-
-func fileExists(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular()
+	var tfs fs.FS // nil: the built-in templates
+	if f.templates != "" {
+		tfs = os.DirFS(f.templates)
+	}
+	return server.Config{
+		Inventory: g.inventory, Interface: f.iface, Listen: f.listen,
+		HTTPPort: f.httpPort, TFTPPort: f.tftpPort,
+		PXEDir: f.pxeDir, Artifacts: f.artifacts, StateDir: g.stateDir,
+		AgentBinary: f.agentBin, Templates: tfs, Log: slog.New(h), NoDHCP: f.noDHCP, TFTPWindow: f.tftpWindow,
+		Provision: &server.Provision{
+			ControlAPI: g.api, AgentPort: f.agentPort, SecretsFile: g.secrets,
+			Wave: f.wave, Attempts: f.attempts, BMCTimeout: f.bmcTimeout, PhaseTimeouts: f.phaseTimeouts,
+		},
+	}
 }

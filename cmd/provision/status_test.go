@@ -10,6 +10,7 @@ import (
 
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/lifecycle"
+	"github.com/racklift/racklift/pkg/provisioner"
 	"github.com/racklift/racklift/pkg/state"
 )
 
@@ -25,7 +26,7 @@ func seedState(t *testing.T, dir string) *state.Bolt {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := lifecycle.New(s, instantPower{}, api.NewTokens(s, time.Hour), lifecycle.Config{})
+	m := lifecycle.New(s, instantPower{}, provisioner.NewTokens(s, time.Hour), lifecycle.Config{})
 	ts := []lifecycle.Target{
 		{Name: "gpu-a01-01", MAC: "3c:ec:ef:a1:01:10", BMC: "redfish 10.10.8.11:443"},
 		{Name: "gpu-a01-02", MAC: "3c:ec:ef:a1:02:10", BMC: "redfish 10.10.8.12:443"},
@@ -124,11 +125,11 @@ func TestStateCommandsThroughServe(t *testing.T) {
 	dir := t.TempDir()
 	s := seedState(t, dir)
 	defer s.Close()
-	tok, err := api.LoadOrCreateToken(dir)
+	tok, err := provisioner.LoadOrCreateToken(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := api.ListenUnix(api.SocketPath(dir))
+	l, err := provisioner.ListenUnix(api.SocketPath(dir))
 	if err != nil {
 		t.Fatal(err)
 	}

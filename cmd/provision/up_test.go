@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racklift/racklift/internal/apitest"
 	lab "github.com/racklift/racklift/internal/lab/redfish"
 	"github.com/racklift/racklift/pkg/api"
-	"github.com/racklift/racklift/pkg/api/apitest"
 	"github.com/racklift/racklift/pkg/lifecycle"
 )
 

@@ -41,6 +41,21 @@ var rules = []struct {
 		forbidden: []string{module + "/pkg/agent"},
 	},
 	{
+		name:      "the HTTP API, wire types and client carry no provisioning core",
+		roots:     []string{"./pkg/api"},
+		forbidden: []string{module + "/pkg/provisioner", module + "/pkg/bmc", module + "/pkg/plan", module + "/pkg/server"},
+	},
+	{
+		name:      "the BMC library asks the lock policy without the state store",
+		roots:     []string{"./pkg/bmc"},
+		forbidden: []string{"go.etcd.io/bbolt", module + "/pkg/state", module + "/pkg/lifecycle"},
+	},
+	{
+		name:      "the lock policy is a leaf",
+		roots:     []string{"./pkg/nodelock"},
+		forbidden: []string{module},
+	},
+	{
 		name:      "pki stays crypto only",
 		roots:     []string{"./pkg/pki"},
 		forbidden: []string{"go.etcd.io/bbolt", module + "/pkg/state"},

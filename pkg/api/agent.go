@@ -14,7 +14,7 @@ import (
 	"github.com/racklift/racklift/pkg/lifecycle"
 )
 
-// Verifier checks a node's agent token (Tokens).
+// Verifier checks a node's agent token (provisioner.Tokens).
 type Verifier interface {
 	Verify(node, token string) error
 }
@@ -25,8 +25,8 @@ type Recorder interface {
 	Report(node string, raw []byte, pass bool, reason string) (lifecycle.Phase, error)
 }
 
-// ExpectFunc is a node's expectations (Core.Expect: plan.ExpectationsFor over serve's
-// current inventory); the result is sent as JSON.
+// ExpectFunc is a node's expectations (provisioner.Core.Expect: plan.ExpectationsFor
+// over serve's current inventory); the result is sent as JSON.
 type ExpectFunc func(node string) (*expect.Expectations, error)
 
 // DefaultMaxReport bounds a report body.

@@ -1,4 +1,4 @@
-package api
+package api_test
 
 import (
 	"context"
@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
+	"github.com/racklift/racklift/pkg/provisioner"
 	"github.com/racklift/racklift/pkg/state"
 )
 
@@ -33,7 +35,7 @@ type stack struct {
 	dir      string
 	store    *state.Bolt
 	machine  *lifecycle.Machine
-	tokens   *Tokens
+	tokens   *provisioner.Tokens
 	ta, tb   string
 	agent    *httptest.Server
 	client   *http.Client
@@ -48,7 +50,7 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.store.Close() })
-	s.tokens = NewTokens(s.store, time.Hour)
+	s.tokens = provisioner.NewTokens(s.store, time.Hour)
 	s.machine = lifecycle.New(s.store, okPower{}, s.tokens, lifecycle.Config{})
 	targets := []lifecycle.Target{{Name: "a", MAC: macA, BMC: "redfish a"}, {Name: "b", MAC: macB, BMC: "ipmi b"}}
 	if _, err := s.machine.Up(targets, lifecycle.UpOptions{}); err != nil {
@@ -68,7 +70,7 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := AgentHandler(AgentConfig{Tokens: s.tokens, Lifecycle: s.machine, Expect: func(node string) (*expect.Expectations, error) {
+	h := api.AgentHandler(api.AgentConfig{Tokens: s.tokens, Lifecycle: s.machine, Expect: func(node string) (*expect.Expectations, error) {
 		s.expected.Add(1)
 		return &expect.Expectations{Node: node, GPU: &expect.GPU{Count: 0}}, nil
 	}})
@@ -208,8 +210,8 @@ func TestAgentFlow(t *testing.T) {
 	}
 }
 
-func controlServer(t *testing.T, s *stack, up UpFunc) *httptest.Server {
-	srv := httptest.NewServer(ControlHandler(ControlConfig{Store: s.store, Token: "ctl", Up: up}))
+func controlServer(t *testing.T, s *stack, up api.UpFunc) *httptest.Server {
+	srv := httptest.NewServer(api.ControlHandler(api.ControlConfig{Store: s.store, Token: "ctl", Up: up}))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -219,7 +221,7 @@ func TestControl(t *testing.T) {
 	s := newStack(t)
 	s.call(t, "POST", "/api/v1/nodes/a/report", s.ta, failing)
 	srv := controlServer(t, s, nil)
-	c, err := NewClient(srv.URL, "ctl")
+	c, err := api.NewClient(srv.URL, "ctl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +237,7 @@ func TestControl(t *testing.T) {
 	if err != nil || d.Report == nil || d.Report.Sorted()[0].Name != "net.storage.vlan" {
 		t.Fatalf("node a = %+v, %v", d, err)
 	}
-	var se *StatusError
+	var se *api.StatusError
 	if _, err := c.Node(ctx, "nope"); !errors.As(err, &se) || se.Code != 404 || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("unknown node = %v", err)
 	}
@@ -279,7 +281,7 @@ func TestControl(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Error("long poll did not return on the node's event")
 	}
-	if _, err := c.Up(ctx, UpRequest{Selectors: []string{"all"}}); !errors.As(err, &se) || se.Code != 501 {
+	if _, err := c.Up(ctx, api.UpRequest{Selectors: []string{"all"}}); !errors.As(err, &se) || se.Code != 501 {
 		t.Errorf("up without an UpFunc = %v, want 501", err)
 	}
 }
@@ -289,11 +291,11 @@ func TestControlToken(t *testing.T) {
 	s := newStack(t)
 	srv := controlServer(t, s, nil)
 	for _, tok := range []string{"", "wrong", s.ta} {
-		c, _ := NewClient(srv.URL, tok)
+		c, _ := api.NewClient(srv.URL, tok)
 		_, err := c.Nodes(context.Background())
-		var se *StatusError
-		if !errors.As(err, &se) || se.Code != 401 || !strings.Contains(err.Error(), TokenFile) {
-			t.Errorf("token %q: %v, want 401 naming %s", tok, err, TokenFile)
+		var se *api.StatusError
+		if !errors.As(err, &se) || se.Code != 401 || !strings.Contains(err.Error(), api.TokenFile) {
+			t.Errorf("token %q: %v, want 401 naming %s", tok, err, api.TokenFile)
 		}
 	}
 }
@@ -301,20 +303,20 @@ func TestControlToken(t *testing.T) {
 func TestControlUp(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	var got UpRequest
-	srv := controlServer(t, s, func(_ context.Context, req UpRequest) (UpResponse, error) {
+	var got api.UpRequest
+	srv := controlServer(t, s, func(_ context.Context, req api.UpRequest) (api.UpResponse, error) {
 		got = req
 		if len(req.Selectors) == 0 {
-			return UpResponse{}, errors.New("no nodes selected")
+			return api.UpResponse{}, errors.New("no nodes selected")
 		}
-		return UpResponse{Decisions: []lifecycle.Decision{{Node: "a", Action: lifecycle.Start}}, LastSeq: 7}, nil
+		return api.UpResponse{Decisions: []lifecycle.Decision{{Node: "a", Action: lifecycle.Start}}, LastSeq: 7}, nil
 	})
-	c, _ := NewClient(srv.URL, "ctl")
-	resp, err := c.Up(context.Background(), UpRequest{Selectors: []string{"rack=a01"}, Force: true, DryRun: true})
+	c, _ := api.NewClient(srv.URL, "ctl")
+	resp, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{"rack=a01"}, Force: true, DryRun: true})
 	if err != nil || resp.LastSeq != 7 || len(resp.Decisions) != 1 || !got.Force || !got.DryRun || got.Selectors[0] != "rack=a01" {
 		t.Errorf("up = %+v, %v; serve got %+v", resp, err, got)
 	}
-	if _, err := c.Up(context.Background(), UpRequest{}); err == nil || !strings.Contains(err.Error(), "no nodes selected") {
+	if _, err := c.Up(context.Background(), api.UpRequest{}); err == nil || !strings.Contains(err.Error(), "no nodes selected") {
 		t.Errorf("up error = %v", err)
 	}
 }
@@ -322,25 +324,25 @@ func TestControlUp(t *testing.T) {
 func TestConnectUnixAndFallback(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	tok, err := LoadOrCreateToken(s.dir)
+	tok, err := provisioner.LoadOrCreateToken(s.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ListenUnix(SocketPath(s.dir))
+	l, err := provisioner.ListenUnix(api.SocketPath(s.dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: ControlHandler(ControlConfig{Store: s.store, Token: tok})}
+	srv := &http.Server{Handler: api.ControlHandler(api.ControlConfig{Store: s.store, Token: tok})}
 	go srv.Serve(l)
-	if _, err := ListenUnix(SocketPath(s.dir)); err == nil || !strings.Contains(err.Error(), "another") {
+	if _, err := provisioner.ListenUnix(api.SocketPath(s.dir)); err == nil || !strings.Contains(err.Error(), "another") {
 		t.Errorf("second listener = %v, want 'another serve is running'", err)
 	}
 	ctx := context.Background()
-	src, err := Connect(ctx, "", s.dir)
+	src, err := api.Connect(ctx, "", s.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := src.(*Client); !ok {
+	if _, ok := src.(*api.Client); !ok {
 		t.Fatalf("Connect with serve up = %T, want the API client", src)
 	}
 	if ns, err := src.Nodes(ctx); err != nil || len(ns) != 2 {
@@ -350,24 +352,24 @@ func TestConnectUnixAndFallback(t *testing.T) {
 
 	// serve stops but still holds the state (hung): a clear error, not a hang.
 	srv.Close()
-	if _, err := Connect(ctx, "", s.dir); err == nil || !strings.Contains(err.Error(), "does not answer") {
+	if _, err := api.Connect(ctx, "", s.dir); err == nil || !strings.Contains(err.Error(), "does not answer") {
 		t.Errorf("Connect with a silent serve holding the state = %v", err)
 	}
 	// serve is gone: read the state directly.
 	s.store.Close()
-	src, err = Connect(ctx, "", s.dir)
+	src, err = api.Connect(ctx, "", s.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	if _, ok := src.(*Local); !ok || !strings.Contains(src.Describe(), "not running") {
+	if _, ok := src.(*api.Local); !ok || !strings.Contains(src.Describe(), "not running") {
 		t.Fatalf("Connect without serve = %T %q", src, src.Describe())
 	}
 	if d, err := src.Node(ctx, "a"); err != nil || d.Phase != lifecycle.PXE {
 		t.Errorf("node a from the state = %+v, %v", d, err)
 	}
 	// Nothing at all.
-	if _, err := Connect(ctx, "", t.TempDir()); !errors.Is(err, ErrNotRunning) || !strings.Contains(err.Error(), "provision serve") {
+	if _, err := api.Connect(ctx, "", t.TempDir()); !errors.Is(err, api.ErrNotRunning) || !strings.Contains(err.Error(), "provision serve") {
 		t.Errorf("Connect to nothing = %v", err)
 	}
 }

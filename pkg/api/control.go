@@ -2,21 +2,15 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/racklift/racklift/pkg/atomicfile"
 	"github.com/racklift/racklift/pkg/state"
 )
 
@@ -30,50 +24,7 @@ const (
 func SocketPath(stateDir string) string { return filepath.Join(stateDir, SocketFile) }
 func TokenPath(stateDir string) string  { return filepath.Join(stateDir, TokenFile) }
 
-// LoadOrCreateToken returns the control token from the state dir, creating it (0600) on
-// first start.
-func LoadOrCreateToken(stateDir string) (string, error) {
-	p := TokenPath(stateDir)
-	if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) > 0 {
-		return strings.TrimSpace(string(b)), nil
-	}
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return "", err
-	}
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", err
-	}
-	tok := base64.RawURLEncoding.EncodeToString(raw[:])
-	if err := atomicfile.WriteFile(p, []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("control token: %w", err)
-	}
-	return tok, nil
-}
-
-// ListenUnix listens on the control socket (0600). A socket file left by a killed serve
-// is removed; one that answers means serve already runs.
-func ListenUnix(path string) (net.Listener, error) {
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("%s answers: another `provision serve` is running with this --state-dir", path)
-	}
-	os.Remove(path)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		l.Close()
-		return nil, err
-	}
-	return l, nil
-}
-
-// UpFunc starts nodes (serve: resolve selectors, lifecycle.Machine.Up).
+// UpFunc starts nodes (provisioner.Core.Up: resolve selectors, lifecycle.Machine.Up).
 type UpFunc func(ctx context.Context, req UpRequest) (UpResponse, error)
 
 // ControlConfig wires the control endpoints.

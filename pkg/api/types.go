@@ -1,10 +1,13 @@
-// Package api is serve's HTTP API: the agent endpoints on the TLS listener (report,
-// expectations, hello; each authenticated with the node's own agent token) and the control
-// endpoints the CLI uses on a unix socket or loopback (status, report, events, up; one
-// bearer token from the state dir). It also holds the agent token store (Tokens) and the
-// CLI's client, which falls back to reading the state directly when serve is not running.
-// The report the agent posts is check.Report; the expectations it fetches are
-// expect.Expectations, derived by plan.ExpectationsFor.
+// Package api is serve's HTTP API and its wire types: the agent endpoints on the TLS
+// listener (report, expectations, hello; each authenticated with the node's own agent
+// token) and the control endpoints the CLI uses on a unix socket or loopback (status,
+// report, events, up; one bearer token from the state dir), the CLI's client (which
+// falls back to reading the state directly when serve is not running) and the CLI's
+// rendering of what it gets (status table, report, events, up's progress). The handlers
+// take what they need through interfaces declared here (Verifier, Recorder, ExpectFunc,
+// UpFunc, state.Store); the provisioning core (pkg/provisioner) owns the listeners and
+// plugs itself in. The report the agent posts is check.Report; the expectations it
+// fetches are expect.Expectations, derived by plan.ExpectationsFor.
 package api
 
 import (

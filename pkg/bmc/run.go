@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/racklift/racklift/pkg/inventory"
-	"github.com/racklift/racklift/pkg/lifecycle"
+	"github.com/racklift/racklift/pkg/nodelock"
 	"github.com/racklift/racklift/pkg/output"
 )
 
@@ -40,7 +40,7 @@ type Report struct {
 }
 
 // Run carries out req on the nodes' BMCs. A node whose action the lock policy refuses
-// (lifecycle.CheckLock: protected or maintenance, without Force) is never contacted; a
+// (nodelock.Check: protected or maintenance, without Force) is never contacted; a
 // dry run resolves every target and says what it would do. Ctx ending stops new BMCs
 // from being started; the report still has a row for every node.
 func Run(ctx context.Context, inv *inventory.Inventory, nodes []*inventory.Node, req Request) *Report {
@@ -53,8 +53,8 @@ func Run(ctx context.Context, inv *inventory.Inventory, nodes []*inventory.Node,
 		r := Result{Node: n.Name, BMC: URLFor(n), Action: op.Name(), Start: time.Now()}
 		r.End = r.Start
 		if op.interrupts() {
-			lock := lifecycle.Target{Name: n.Name, BMC: r.BMC, Protected: n.Protected, Maintenance: n.Maintenance}
-			if err := lifecycle.CheckLock(lock, op.Name(), req.Force); err != nil {
+			lock := nodelock.Node{Name: n.Name, Protected: n.Protected, Maintenance: n.Maintenance}
+			if err := nodelock.Check(lock, op.Name(), req.Force); err != nil {
 				r.Result, r.Error = "refused", err.Error()
 				results[i] = r
 				continue

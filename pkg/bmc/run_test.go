@@ -11,7 +11,7 @@ import (
 	lab "github.com/racklift/racklift/internal/lab/redfish"
 	"github.com/racklift/racklift/pkg/bmc"
 	"github.com/racklift/racklift/pkg/inventory"
-	"github.com/racklift/racklift/pkg/lifecycle"
+	"github.com/racklift/racklift/pkg/nodelock"
 )
 
 // loadFleet is startFleet's inventory, loaded, with the lab password in a secrets file
@@ -55,7 +55,7 @@ func TestRunRefusesLockedNodes(t *testing.T) {
 			}
 			for i, r := range rep.Results {
 				n := inv.Nodes[i]
-				want := lifecycle.CheckLock(lifecycle.Target{Name: n.Name, Protected: n.Protected, Maintenance: n.Maintenance}, op.Name(), false)
+				want := nodelock.Check(nodelock.Node{Name: n.Name, Protected: n.Protected, Maintenance: n.Maintenance}, op.Name(), false)
 				if r.Result != "refused" || want == nil || r.Error != want.Error() {
 					t.Errorf("%s: %s %q, want refused with %q", r.Node, r.Result, r.Error, want)
 				}

@@ -50,7 +50,7 @@ type Config struct {
 	Events      *events.Stream
 	Nodes       Nodes
 	Log         *slog.Logger
-	// BootArgs adds a node's credentials to its kernel command line (api.Core.BootArgs:
+	// BootArgs adds a node's credentials to its kernel command line (provisioner.Core.BootArgs:
 	// agent token, CA fingerprint, agent API); an error serves the local-disk script.
 	BootArgs func(node, mac string) ([]string, error)
 }

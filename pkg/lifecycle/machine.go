@@ -20,7 +20,7 @@ type Power interface {
 }
 
 // Minter gives a node its agent token when it enters pxe: it sets n.Token (hash only) and
-// keeps the plaintext for the node's boot script. api.Tokens satisfies it.
+// keeps the plaintext for the node's boot script. provisioner.Tokens satisfies it.
 type Minter interface {
 	Mint(n *state.Node, mac string, now time.Time) error
 }
@@ -210,7 +210,7 @@ func decide(n *state.Node, t Target, o UpOptions) Decision {
 	case cur == Ready && !o.Reprovision:
 		d.Action, d.Detail = Skip, "already ready: add --reprovision to provision it again"
 	default:
-		if err := CheckLock(t, "up", o.Force); err != nil {
+		if err := checkLock(t, o.Force); err != nil {
 			d.Action, d.Detail = Refused, err.Error()
 		} else {
 			d.Action, d.Detail = Start, "will be power-cycled into PXE"

@@ -103,7 +103,7 @@ func (m *Machine) issue(ctx context.Context, name string) (bool, error) {
 		if !known {
 			return []state.Event{m.fail(n, fmt.Sprintf("node %s is no longer in the inventory: not power-cycling it", name), now)}, nil
 		}
-		if err := CheckLock(t, "up", n.Force); err != nil {
+		if err := checkLock(t, n.Force); err != nil {
 			return []state.Event{m.fail(n, err.Error(), now)}, nil
 		}
 		if m.power == nil {

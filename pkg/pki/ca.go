@@ -3,7 +3,7 @@
 // the kernel command line), a server certificate for serve's addresses, the pinned client
 // config agents use, and the names of the kernel arguments that carry token, pin and API
 // address. It is crypto only: the agent links it, so the token store, which needs serve's
-// state, is api.Tokens.
+// state, is provisioner.Tokens.
 package pki
 
 import (

@@ -63,9 +63,7 @@ func startProvisioning(t *testing.T, power lifecycle.Power) (*Server, string, st
 	httpPort, tftpPort := freePort(t, "tcp"), freePort(t, "udp")
 	s, err := New(Config{Inventory: dir, Listen: "127.0.0.1", HTTPPort: httpPort, TFTPPort: tftpPort,
 		PXEDir: t.TempDir(), Artifacts: arts, Templates: templates.FS, StateDir: stateDir,
-		Provision: &api.CoreConfig{
-			StateDir: stateDir, Power: power, AgentListen: "127.0.0.1:0", Tick: 50 * time.Millisecond,
-		},
+		Provision: &Provision{Power: power, AgentListen: "127.0.0.1:0", Tick: 50 * time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)

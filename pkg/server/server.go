@@ -1,6 +1,10 @@
-// Package server is `provision serve`: it loads the inventory, builds the plan and runs
+// Package server is `provision serve` and its composition root: from one Config it
+// builds the whole serving process. It loads the inventory, builds the plan and runs
 // DHCP, TFTP and HTTP boot from it on one interface or address, reloading the plan when
-// inventory files change (a defective edit is rejected and the last good plan stays).
+// inventory files change (a defective edit is rejected and the last good plan stays);
+// with Config.Provision it opens the provisioning core (pkg/provisioner) on the same
+// address and state, and wires it to the boot services: every inventory put in force,
+// every boot event, and each boot script's agent credentials.
 package server
 
 import (
@@ -13,6 +17,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -22,40 +28,45 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/dhcp"
 	"github.com/racklift/racklift/pkg/events"
 	"github.com/racklift/racklift/pkg/httpboot"
 	"github.com/racklift/racklift/pkg/inventory"
+	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/plan"
+	"github.com/racklift/racklift/pkg/provisioner"
 	"github.com/racklift/racklift/pkg/tftp"
+	"github.com/racklift/racklift/templates"
 )
 
-// Config is serve's command line.
+// Config is serve's configuration: everything `provision serve` takes from its command
+// line. New builds the whole serving process from it (the boot services, and with
+// Provision the provisioning core), so the command is flags → Config → Serve.
 type Config struct {
-	Inventory   string
-	Interface   string // DHCP bound to it; TFTP and HTTP to its IPv4 address
-	Listen      string // or: an IP address to bind everything to (DHCP then hears no broadcasts)
-	HTTPPort    int    // default plan.DefaultHTTPPort
-	TFTPPort    int    // default 69
-	DHCPPort    int    // default 67 (4011 is added in proxy mode)
-	PXEDir      string
-	Artifacts   string
-	StateDir    string
+	Inventory string
+	Interface string // DHCP bound to it; TFTP and HTTP to its IPv4 address
+	Listen    string // or: an IP address to bind everything to (DHCP then hears no broadcasts)
+	HTTPPort  int    // default plan.DefaultHTTPPort
+	TFTPPort  int    // default 69
+	DHCPPort  int    // default 67 (4011 is added in proxy mode)
+	PXEDir    string
+	Artifacts string
+	StateDir  string
+	// AgentBinary is the node-agent served to installers; "": node-agent next to the
+	// running executable, if there is one.
 	AgentBinary string
-	Templates   fs.FS
-	Log         *slog.Logger
+	// Templates are the ipxe/, install/ and systemd/ templates; nil: the built-in ones.
+	Templates fs.FS
+	Log       *slog.Logger
 	// TFTPWindow caps the RFC 7440 windowsize granted to TFTP clients that ask for one;
 	// 0: tftp.DefaultWindow (16), 1: lock-step for every client.
 	TFTPWindow uint
 	// NoDHCP leaves DHCP to another server whatever the network's mode says.
 	NoDHCP bool
-	// Provision, when set, runs the provisioning core (state, lifecycle, agent API,
-	// control socket): it gets every inventory put in force and every boot event, and
-	// gives boot scripts their agent credentials. Hosts and AgentListen default to the
-	// listen address (agent API on AgentPort).
-	Provision *api.CoreConfig
-	AgentPort int // default 8443
+	// Provision, when set, runs the provisioning core (pkg/provisioner: state, lifecycle,
+	// agent API, control API): it gets every inventory put in force and every boot
+	// event, and gives boot scripts their agent credentials.
+	Provision *Provision
 }
 
 // snapshot is one good inventory and its plan.
@@ -65,7 +76,8 @@ type snapshot struct {
 	byIP map[netip.Addr]*plan.NodePlan
 }
 
-// Server runs the boot services.
+// Server is the serving process: the boot services and, with Provision, the
+// provisioning core.
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
@@ -85,7 +97,7 @@ type Server struct {
 	httpAddr net.Addr
 	ready    chan struct{}
 
-	core *api.Core
+	core *provisioner.Core
 }
 
 // New loads the inventory (a defect is a startup error) and prepares the services.
@@ -101,6 +113,20 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.DHCPPort == 0 {
 		cfg.DHCPPort = dhcp.PortDHCP
+	}
+	if cfg.Templates == nil {
+		cfg.Templates = templates.FS
+	}
+	if cfg.AgentBinary == "" {
+		cfg.AgentBinary = agentNextToExecutable()
+	}
+	// The lifecycle's tuning is checked first, as the flags that give it are.
+	var lc lifecycle.Config
+	if cfg.Provision != nil {
+		var err error
+		if lc, err = cfg.Provision.lifecycle(); err != nil {
+			return nil, err
+		}
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, reg: prometheus.NewRegistry(), learned: map[netip.Addr]string{}, ready: make(chan struct{})}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -123,7 +149,7 @@ func New(cfg Config) (*Server, error) {
 	s.cur.Store(snap)
 	s.nodes.Set(float64(len(snap.plan.Nodes)))
 	if cfg.Provision != nil {
-		if s.core, err = openCore(cfg, ip); err != nil {
+		if s.core, err = provisioner.Open(cfg.coreConfig(ip, lc)); err != nil {
 			return nil, err
 		}
 		// Run closes the core; a failure from here on must close it (its lock on
@@ -147,25 +173,28 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// openCore opens the provisioning core on serve's address: its certificate names ip, and
-// the agent API listens on ip:AgentPort unless the config says otherwise.
-func openCore(cfg Config, ip netip.Addr) (*api.Core, error) {
-	pc := *cfg.Provision
-	pc.Hosts = append(append([]string(nil), pc.Hosts...), ip.String())
-	if pc.AgentListen == "" {
-		port := cfg.AgentPort
-		if port == 0 {
-			port = 8443
-		}
-		pc.AgentListen = netip.AddrPortFrom(ip, uint16(port)).String()
+// Serve builds the serving process from cfg and runs it until ctx ends: the one call
+// behind `provision serve`.
+func Serve(ctx context.Context, cfg Config) error {
+	s, err := New(cfg)
+	if err != nil {
+		return err
 	}
-	if pc.Log == nil {
-		pc.Log = cfg.Log
+	return s.Run(ctx)
+}
+
+// agentNextToExecutable is node-agent beside the running binary (bin/provision,
+// bin/node-agent), or "" when there is none.
+func agentNextToExecutable() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
 	}
-	if pc.StateDir == "" {
-		pc.StateDir = cfg.StateDir
+	p := filepath.Join(filepath.Dir(exe), "node-agent")
+	if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+		return ""
 	}
-	return api.OpenCore(pc)
+	return p
 }
 
 // bindAddr is the one address serve listens on.

@@ -23,7 +23,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/racklift/racklift/pkg/agent"
 	"github.com/racklift/racklift/pkg/atomicfile"
 	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/expect"
@@ -34,6 +33,7 @@ import (
 type Client struct {
 	Server string       // base URL, e.g. http://10.10.0.2:8080
 	Token  string       // bearer token; never logged or put in errors
+	Agent  string       // the agent's version, told in hello (agent.Version)
 	HTTP   *http.Client // default: 30s timeout
 }
 
@@ -61,7 +61,7 @@ func NewClient(server, token, caFingerprint string) (*Client, error) {
 // Hello tells the server the agent is up (POST /api/v1/nodes/{node}/hello); stage is
 // "ramdisk" or "installed".
 func (c *Client) Hello(ctx context.Context, node, stage string) error {
-	b, _ := json.Marshal(map[string]string{"agent": agent.Version, "stage": stage})
+	b, _ := json.Marshal(map[string]string{"agent": c.Agent, "stage": stage})
 	_, err := c.do(ctx, http.MethodPost, c.url(node, "hello"), b)
 	return err
 }
@@ -174,9 +174,14 @@ func (s *Spool) Pending() []string {
 	return ms
 }
 
+// Poster sends one report body for a node (Client.Post; a fake in tests).
+type Poster interface {
+	Post(ctx context.Context, node string, body []byte) error
+}
+
 // Sender delivers spooled reports in order.
 type Sender struct {
-	Client *Client
+	Client Poster
 	Spool  *Spool
 	Log    *slog.Logger
 	// Backoff bounds between failed attempts; defaults 1s and 2m.

@@ -1,4 +1,4 @@
-package api_test
+package provisioner_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/racklift/racklift/pkg/api"
+	"github.com/racklift/racklift/pkg/provisioner"
 	"github.com/racklift/racklift/pkg/state"
 )
 
@@ -28,7 +29,7 @@ const (
 )
 
 // tokenRig mints tokens for nodes a and b, as the lifecycle does entering pxe.
-func tokenRig(t *testing.T) (*state.Bolt, *api.Tokens, *fakeClock, string, string) {
+func tokenRig(t *testing.T) (*state.Bolt, *provisioner.Tokens, *fakeClock, string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := state.Open(dir, state.Options{})
@@ -37,7 +38,7 @@ func tokenRig(t *testing.T) (*state.Bolt, *api.Tokens, *fakeClock, string, strin
 	}
 	t.Cleanup(func() { s.Close() })
 	clk := &fakeClock{t: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}
-	tk := api.NewTokens(s, time.Hour)
+	tk := provisioner.NewTokens(s, time.Hour)
 	tk.SetClock(clk.now)
 	for _, n := range []struct{ name, mac string }{{"a", macA}, {"b", macB}} {
 		if _, err := s.Update(n.name, func(node *state.Node) ([]state.Event, error) {
@@ -136,7 +137,7 @@ func TestRestartRemintsForBoot(t *testing.T) {
 		t.Fatalf("second script fetch got a different token (%v)", err)
 	}
 	// serve restarts: a new Tokens has no plaintext in memory.
-	tk2 := api.NewTokens(s, time.Hour)
+	tk2 := provisioner.NewTokens(s, time.Hour)
 	tk2.SetClock(clk.now)
 	fresh, err := tk2.ForBoot("a", macA)
 	if err != nil {

@@ -1,6 +1,6 @@
-// Package apitest runs serve's provisioning core (api.Core) against virtual Redfish BMCs
-// on loopback with simulated nodes, for tests of the lifecycle, the APIs and `provision
-// up` without QEMU: when a BMC boots its machine from PXE, the node goes through DHCP and
+// Package apitest is a test rig: it runs serve's provisioning core (provisioner.Core)
+// against virtual Redfish BMCs on loopback with simulated nodes, for tests of the
+// lifecycle, the APIs and `provision up` without QEMU: when a BMC boots its machine from PXE, the node goes through DHCP and
 // HTTP (published on the boot event stream, as serve's services do), takes its token from
 // its boot arguments, and its agent says hello, fetches expectations and reports over TLS
 // pinned to the CA fingerprint from those arguments.
@@ -26,6 +26,7 @@ import (
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
+	"github.com/racklift/racklift/pkg/provisioner"
 )
 
 // Rack is the virtual rack and the core serving it.
@@ -38,7 +39,7 @@ type Rack struct {
 	agentAt   string // fixed host:port so a restarted core keeps the nodes' racklift.api
 	Lifecycle lifecycle.Config
 
-	core   atomic.Pointer[api.Core]
+	core   atomic.Pointer[provisioner.Core]
 	stream *events.Stream
 	stop   context.CancelFunc
 	done   chan struct{}
@@ -118,9 +119,9 @@ func (r *Rack) WriteInventory(n int) *inventory.Inventory {
 }
 
 // Start opens a core on the state dir and runs it, as `provision serve` does.
-func (r *Rack) Start() *api.Core {
+func (r *Rack) Start() *provisioner.Core {
 	r.t.Helper()
-	c, err := api.OpenCore(api.CoreConfig{
+	c, err := provisioner.Open(provisioner.Config{
 		StateDir: r.StateDir, Hosts: []string{"127.0.0.1"}, AgentListen: r.agentAt,
 		Secrets: r.secrets, Lifecycle: r.Lifecycle, Tick: 50 * time.Millisecond,
 	})

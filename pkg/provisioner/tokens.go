@@ -1,4 +1,4 @@
-package api
+package provisioner
 
 import (
 	"crypto/rand"
@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/pki"
 	"github.com/racklift/racklift/pkg/state"
 )
@@ -19,16 +20,10 @@ import (
 // DefaultTokenTTL is how long an agent token is valid after it is minted.
 const DefaultTokenTTL = 6 * time.Hour
 
-// Token verification errors. The API maps ErrOtherNode to 403 and the rest to 401.
-var (
-	ErrNoToken   = errors.New("no agent token")
-	ErrBadToken  = errors.New("agent token is not valid")
-	ErrOtherNode = errors.New("agent token belongs to another node")
-	ErrExpired   = errors.New("agent token has expired")
-)
-
 // Tokens mints and verifies per-node agent tokens: serve's token store over the state
-// (pkg/state), which is why it is not in pkg/pki (crypto only, linked by the agent). A token is 32 random bytes (base64url);
+// (pkg/state), which is why it is not in pkg/pki (crypto only, linked by the agent). Its
+// refusals wrap api.ErrNoToken, ErrBadToken, ErrOtherNode and ErrExpired, which the
+// agent API answers with 401 or 403. A token is 32 random bytes (base64url);
 // the store keeps only its SHA-256, bound to the node name and the node's PXE MAC, with an
 // expiry. The plaintext lives in memory just long enough to be put in that node's boot
 // script.
@@ -117,11 +112,11 @@ func (t *Tokens) ForBoot(node, mac string) (string, error) {
 func bootable(n state.Node, hw net.HardwareAddr, now time.Time) error {
 	switch {
 	case n.Token == nil:
-		return fmt.Errorf("%w for node %s: it is not being provisioned (run `provision up %s`)", ErrNoToken, n.Name, n.Name)
+		return fmt.Errorf("%w for node %s: it is not being provisioned (run `provision up %s`)", api.ErrNoToken, n.Name, n.Name)
 	case !strings.EqualFold(n.Token.MAC, hw.String()):
 		return fmt.Errorf("node %s: boot request from MAC %s, but its token is bound to its PXE MAC %s: not handed out", n.Name, hw, n.Token.MAC)
 	case !now.Before(n.Token.ExpiresAt):
-		return fmt.Errorf("%w: node %s's token expired at %s: run `provision up %s` again", ErrExpired, n.Name, n.Token.ExpiresAt.Format(time.RFC3339), n.Name)
+		return fmt.Errorf("%w: node %s's token expired at %s: run `provision up %s` again", api.ErrExpired, n.Name, n.Token.ExpiresAt.Format(time.RFC3339), n.Name)
 	}
 	return nil
 }
@@ -138,7 +133,7 @@ func matches(tok *state.Token, plain string) bool {
 // without echoing the token.
 func (t *Tokens) Verify(node, token string) error {
 	if token == "" {
-		return fmt.Errorf("%w: send Authorization: Bearer <the %s= value from the node's kernel command line>", ErrNoToken, pki.CmdlineToken)
+		return fmt.Errorf("%w: send Authorization: Bearer <the %s= value from the node's kernel command line>", api.ErrNoToken, pki.CmdlineToken)
 	}
 	n, err := t.store.Get(node)
 	if err != nil && !errors.Is(err, state.ErrNotFound) {
@@ -146,7 +141,7 @@ func (t *Tokens) Verify(node, token string) error {
 	}
 	if err == nil && matches(n.Token, token) {
 		if !t.now().Before(n.Token.ExpiresAt) {
-			return fmt.Errorf("%w: node %s's token expired at %s: boot the node again with `provision up %s`", ErrExpired, node, n.Token.ExpiresAt.Format(time.RFC3339), node)
+			return fmt.Errorf("%w: node %s's token expired at %s: boot the node again with `provision up %s`", api.ErrExpired, node, n.Token.ExpiresAt.Format(time.RFC3339), node)
 		}
 		return nil
 	}
@@ -157,11 +152,11 @@ func (t *Tokens) Verify(node, token string) error {
 	}
 	for _, other := range all {
 		if other.Name != node && matches(other.Token, token) {
-			return fmt.Errorf("%w: the token presented for node %s is node %s's: each node reports only for itself", ErrOtherNode, node, other.Name)
+			return fmt.Errorf("%w: the token presented for node %s is node %s's: each node reports only for itself", api.ErrOtherNode, node, other.Name)
 		}
 	}
 	if n.Token == nil {
-		return fmt.Errorf("%w: node %s has no token (not provisioned by this serve, or its state dir was replaced)", ErrBadToken, node)
+		return fmt.Errorf("%w: node %s has no token (not provisioned by this serve, or its state dir was replaced)", api.ErrBadToken, node)
 	}
-	return fmt.Errorf("%w for node %s (a stale token from an earlier boot, or a typo)", ErrBadToken, node)
+	return fmt.Errorf("%w for node %s (a stale token from an earlier boot, or a typo)", api.ErrBadToken, node)
 }

@@ -1,4 +1,4 @@
-package api_test
+package provisioner_test
 
 import (
 	"context"
@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racklift/racklift/internal/apitest"
 	lab "github.com/racklift/racklift/internal/lab/redfish"
 	"github.com/racklift/racklift/pkg/api"
-	"github.com/racklift/racklift/pkg/api/apitest"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
 )

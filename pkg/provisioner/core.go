@@ -1,0 +1,215 @@
+package provisioner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/racklift/racklift/pkg/api"
+	"github.com/racklift/racklift/pkg/bmc"
+	"github.com/racklift/racklift/pkg/expect"
+	"github.com/racklift/racklift/pkg/inventory"
+	"github.com/racklift/racklift/pkg/lifecycle"
+	"github.com/racklift/racklift/pkg/pki"
+	"github.com/racklift/racklift/pkg/plan"
+	"github.com/racklift/racklift/pkg/state"
+)
+
+// Config is what the core is opened with (pkg/server builds it from serve's config).
+type Config struct {
+	StateDir string
+	// Hosts are serve's addresses (IPs or names) the agent API's certificate names.
+	Hosts []string
+	// AgentListen is host:port of the agent API (TLS); port 0 picks one. Empty: no
+	// agent API.
+	AgentListen string
+	// ControlAPI is "" (the unix socket in StateDir) or http://127.0.0.1:PORT.
+	ControlAPI string
+	// Power drives the BMCs; nil uses pkg/bmc with Secrets and BMC.
+	Power   lifecycle.Power
+	Secrets *inventory.Secrets
+	BMC     bmc.Options
+	// Lifecycle tunes timeouts, attempts and the default wave.
+	Lifecycle lifecycle.Config
+	TokenTTL  time.Duration
+	// Tick is how often timeouts and queued power cycles are looked at (default 1s).
+	Tick time.Duration
+	Log  *slog.Logger
+}
+
+// Core is serve's provisioning side: the state, the lifecycle machine, the PKI and agent
+// tokens, and the listeners of both APIs. serve feeds it the inventory (SetInventory, at
+// start and on each reload) and the boot events (Follow), and asks it for each node's
+// boot arguments (BootArgs).
+type Core struct {
+	Store   *state.Bolt
+	PKI     *pki.PKI
+	Tokens  *Tokens
+	Machine *lifecycle.Machine
+
+	cfg      Config
+	log      *slog.Logger
+	inv      atomic.Pointer[inventory.Inventory]
+	agentLn  net.Listener
+	ctlLn    net.Listener
+	agentURL string
+	ctlAddr  string
+	ctlToken string
+}
+
+// Open opens the state, loads or creates the CA and listens on both APIs.
+func Open(cfg Config) (*Core, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = time.Second
+	}
+	c := &Core{cfg: cfg, log: cfg.Log}
+	var err error
+	if c.Store, err = state.Open(cfg.StateDir, state.Options{LockTimeout: 10 * time.Second}); err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Core, error) {
+		c.Close()
+		return nil, err
+	}
+	if c.PKI, err = pki.LoadOrCreate(pki.Dir(cfg.StateDir), cfg.Hosts); err != nil {
+		return fail(err)
+	}
+	c.Tokens = NewTokens(c.Store, cfg.TokenTTL)
+	power := cfg.Power
+	if power == nil {
+		power = &BMCPower{Inventory: c.Inventory, Secrets: cfg.Secrets, Options: cfg.BMC}
+	}
+	lc := cfg.Lifecycle
+	if lc.Log == nil {
+		lc.Log = cfg.Log
+	}
+	c.Machine = lifecycle.New(c.Store, power, c.Tokens, lc)
+
+	if c.agentLn, c.agentURL, err = listenAgent(cfg, c.PKI); err != nil {
+		return fail(err)
+	}
+	if c.ctlToken, err = LoadOrCreateToken(cfg.StateDir); err != nil {
+		return fail(err)
+	}
+	if c.ctlLn, c.ctlAddr, err = listenControl(cfg); err != nil {
+		return fail(err)
+	}
+	return c, nil
+}
+
+// AgentURL is the agent API's base URL (racklift.api=), empty when none.
+func (c *Core) AgentURL() string { return c.agentURL }
+
+// ControlAddr is where the CLI reaches the control API (--api).
+func (c *Core) ControlAddr() string { return c.ctlAddr }
+
+// Inventory is the inventory in force.
+func (c *Core) Inventory() *inventory.Inventory { return c.inv.Load() }
+
+// SetInventory puts an inventory in force: its nodes are enrolled, locks and MACs
+// updated, so a node added while serve runs can be brought up at once.
+func (c *Core) SetInventory(inv *inventory.Inventory) error {
+	c.inv.Store(inv)
+	return c.Machine.SetTargets(TargetsFor(inv.Nodes))
+}
+
+// Up brings up the nodes the selectors name in the inventory in force.
+func (c *Core) Up(_ context.Context, req api.UpRequest) (api.UpResponse, error) {
+	inv := c.Inventory()
+	if inv == nil {
+		return api.UpResponse{}, errors.New("serve has no inventory loaded yet")
+	}
+	if len(req.Selectors) == 0 {
+		return api.UpResponse{}, errors.New("name the nodes to bring up: names, globs, rack=, role=, k=v labels, or all")
+	}
+	nodes, err := inv.SelectAny(req.Selectors)
+	if err != nil {
+		return api.UpResponse{}, err
+	}
+	if len(nodes) == 0 {
+		return api.UpResponse{}, fmt.Errorf("%s selects no node of the inventory", strings.Join(req.Selectors, " "))
+	}
+	seq, err := c.Store.LastSeq()
+	if err != nil {
+		return api.UpResponse{}, err
+	}
+	if req.Wave > 0 && !req.DryRun {
+		c.Machine.SetWave(req.Wave)
+	}
+	ds, err := c.Machine.Up(TargetsFor(nodes), lifecycle.UpOptions{Force: req.Force, Reprovision: req.Reprovision, DryRun: req.DryRun})
+	return api.UpResponse{Decisions: ds, LastSeq: seq}, err
+}
+
+// Expect is a node's expectations, derived from the inventory in force
+// (plan.ExpectationsFor).
+func (c *Core) Expect(node string) (*expect.Expectations, error) {
+	inv := c.Inventory()
+	if inv == nil {
+		return nil, errors.New("serve has no inventory loaded yet")
+	}
+	return plan.ExpectationsFor(inv, node)
+}
+
+// Run serves both APIs and runs the lifecycle until ctx ends.
+func (c *Core) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	serve := func(name string, ln net.Listener, h http.Handler) {
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelWarn)}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && ctx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			srv.Shutdown(sctx)
+		}()
+	}
+	if c.agentLn != nil {
+		serve("agent API", c.agentLn, api.AgentHandler(api.AgentConfig{Tokens: c.Tokens, Lifecycle: c.Machine, Expect: c.Expect, Log: c.log}))
+	}
+	serve("control API", c.ctlLn, api.ControlHandler(api.ControlConfig{Store: c.Store, Token: c.ctlToken, Up: c.Up}))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.Machine.Run(ctx, c.cfg.Tick)
+	}()
+	c.log.Info("provisioning core", "state", c.Store.Path(), "agent_api", c.agentURL, "control_api", c.ctlAddr, "ca", c.PKI.Fingerprint())
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	wg.Wait()
+	return err
+}
+
+// Close releases the listeners and the state (after Run has returned).
+func (c *Core) Close() error {
+	if c.agentLn != nil {
+		c.agentLn.Close()
+	}
+	if c.ctlLn != nil {
+		c.ctlLn.Close()
+	}
+	if c.Store != nil {
+		return c.Store.Close()
+	}
+	return nil
+}
