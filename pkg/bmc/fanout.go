@@ -25,6 +25,10 @@ type Result struct {
 	Outcome  Outcome       `json:"outcome"`
 	Error    string        `json:"error,omitempty"`
 	Kind     ErrorKind     `json:"kind,omitempty"`
+	// Refusal is the BMC's own answer where it refused (kind refused, auth, ...).
+	Refusal *Refusal `json:"refusal,omitempty"`
+	// NotApplied is what the BMC accepted and did not do (kind not-applied, in-transition).
+	NotApplied *NotApplied `json:"not_applied,omitempty"`
 }
 
 // Job is one node's work in a fan-out.
@@ -88,7 +92,7 @@ func Fanout(ctx context.Context, jobs []Job, concurrency int, progress Progress)
 				r.Error = err.Error()
 				var be *Error
 				if errors.As(err, &be) {
-					r.Kind = be.Kind
+					r.Kind, r.Refusal, r.NotApplied = be.Kind, be.Refusal, be.NotApplied
 				}
 				failed.Add(1)
 			} else {
