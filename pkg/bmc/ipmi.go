@@ -84,7 +84,8 @@ func (c *Client) ipmiInfo(ctx context.Context) (*Info, error) {
 	if fru, err := c.ipmitool(ctx, "fru", "print", "0"); err == nil {
 		parseFRU(fru, in)
 	}
-	if v, err := c.ipmitool(ctx, "mc", "getsysinfo", "system_fw_version"); err == nil {
+	// ipmitool exits 0 when the BMC does not keep the parameter, saying so.
+	if v, err := c.ipmitool(ctx, "mc", "getsysinfo", "system_fw_version"); err == nil && !strings.Contains(v, "failed") && !strings.Contains(v, "Invalid") {
 		in.BIOS = Sanitize(firstLine(v), 64)
 	}
 	if cs, err := c.ipmitool(ctx, "chassis", "status"); err == nil {

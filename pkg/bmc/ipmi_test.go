@@ -32,7 +32,8 @@ func startSims(t *testing.T, n int) ([]*ipmisim.Sim, []string, string) {
 		}
 		name := "ipmi-" + string(rune('a'+i))
 		s, err := ipmisim.New(ipmisim.Config{Name: name, Dir: dir, Username: labUser, Password: labPassword,
-			Start: script + " start", Stop: script + " stop"})
+			Start: script + " start", Stop: script + " stop",
+			FRU: ipmisim.FRU{Manufacturer: "Supermicro", Product: "SYS-421GE-TNRT", Serial: "S41" + name}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +124,7 @@ func TestIPMIPowerAndBoot(t *testing.T) {
 
 	rep, r = provisionJSON(t, dir, nil, "bmc", "info", "all")
 	mustOK(t, rep, r)
-	if in := rep.Results[0].Outcome.Info; in == nil || !strings.Contains(in.Vendor, "Super Micro") || in.Firmware != "1.73" {
+	if in := rep.Results[0].Outcome.Info; in == nil || in.Vendor != "Supermicro" || in.Firmware != "1.73" {
 		t.Errorf("info: %+v", in)
 	}
 }
@@ -148,4 +149,22 @@ func TestIPMIWrongPasswordNeverShown(t *testing.T) {
 		t.Errorf("machine commands ran: %s", b)
 	}
 	_ = bmc.KindAuth
+}
+
+// bmc info on an IPMI BMC: the BMC's identity from mc info, the machine's from its
+// FRU, power and health from chassis status, every key in the JSON.
+func TestIPMIInfo(t *testing.T) {
+	t.Parallel()
+	_, _, dir := startSims(t, 1)
+	rep, r := provisionJSON(t, dir, nil, "bmc", "info", "all")
+	mustOK(t, rep, r)
+	in := rep.Results[0].Outcome.Info
+	if in == nil || in.Vendor != "Supermicro" || in.Model != "SYS-421GE-TNRT" || in.Serial != "S41ipmi-a" || in.BIOS != "" ||
+		in.Firmware != "1.73" || in.Power != "off" || in.Health != "OK" {
+		t.Errorf("info %+v\n%s", in, r.stdout)
+	}
+	if !strings.Contains(r.stdout, `"bios_version"`) {
+		t.Errorf("-o json lacks bios_version:\n%s", r.stdout)
+	}
+	noPassword(t, "bmc info", r.all())
 }
