@@ -168,11 +168,16 @@ func run(n int, latency time.Duration, m mix, conc int, deadline time.Duration, 
 		}
 
 		var reqs, conns, got428, gotTasks int64
-		var durs []time.Duration
+		var durs, hungDurs []time.Duration
+		var lastHungEnd time.Time
 		okCount, wrong, hungTimedOut := 0, 0, 0
 		for i, b := range fleet.BMCs {
 			res := rep.Results[i]
 			if isHung(i) {
+				hungDurs = append(hungDurs, res.End.Sub(res.Start))
+				if res.End.After(lastHungEnd) {
+					lastHungEnd = res.End
+				}
 				if res.Result == "failed" && res.Kind == bmc.KindTimeout {
 					hungTimedOut++
 				} else {
@@ -207,6 +212,10 @@ func run(n int, latency time.Duration, m mix, conc int, deadline time.Duration, 
 		fmt.Printf("  quirks met: %d answers 428 (then sent with If-Match), %d resets answered with a task monitor (followed to completion)\n", got428, gotTasks)
 		fmt.Printf("  per-node time (healthy): p50 %v, p99 %v, max %v\n",
 			stats.Median(durs).Round(time.Millisecond), stats.Quantile(durs, 0.99).Round(time.Millisecond), stats.Quantile(durs, 1).Round(time.Millisecond))
+		if len(hungDurs) > 0 {
+			fmt.Printf("  per-node time (hung): p50 %v, max %v; the last hung one ended %.2fs after the start\n",
+				stats.Median(hungDurs).Round(time.Millisecond), stats.Quantile(hungDurs, 1).Round(time.Millisecond), lastHungEnd.Sub(start).Seconds())
+		}
 		fmt.Printf("  ideal = N × op latency / concurrency + one deadline = %d × %v / %d + %v = %.2fs\n",
 			n, opLatency.Round(time.Millisecond), conc, deadline, ideal.Seconds())
 		fmt.Printf("  ratio wall / ideal = %.2f (goal ≤ %.1f)\n\n", ratio, goal)
