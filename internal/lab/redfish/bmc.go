@@ -302,6 +302,14 @@ func (b *BMC) OpenSession(user, typ string) {
 	b.sessions[fmt.Sprintf("stale-%d", b.nextSess)] = session{ID: strconv.Itoa(b.nextSess), User: user, Type: typ}
 }
 
+// Transition makes the BMC report PowerState state (PoweringOn, PoweringOff) for d,
+// as after a power change with SlowTransition.
+func (b *BMC) Transition(state string, d time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.transit = transition{State: state, Until: time.Now().Add(d)}
+}
+
 // Sessions is the number of open sessions.
 func (b *BMC) Sessions() int {
 	b.mu.Lock()
