@@ -12,6 +12,7 @@ import (
 	lab "github.com/racklift/racklift/internal/lab/redfish"
 	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/bmc"
+	"github.com/racklift/racklift/pkg/inventory"
 )
 
 // startSims runs n ipmi_sim BMCs whose power commands append to machine.log in their
@@ -167,4 +168,32 @@ func TestIPMIInfo(t *testing.T) {
 		t.Errorf("-o json lacks bios_version:\n%s", r.stdout)
 	}
 	noPassword(t, "bmc info", r.all())
+}
+
+// Boot and power in one operation: the override is set and the power action follows
+// in the same session (IPMI BMCs forget an override no reset follows within 60 s), and
+// the machine boots from it.
+func TestIPMIBootThenPowerInOneOperation(t *testing.T) {
+	t.Parallel()
+	_, logs, dir := startSims(t, 1)
+	inv, err := inventory.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := filepath.Join(t.TempDir(), "secrets.yaml")
+	if err := os.WriteFile(secrets, []byte("lab-bmc: {password: \""+labPassword+"\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := bmc.TargetFor(inv, inv.Node("ipmi-a"), &inventory.Secrets{File: secrets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := bmc.Op{Boot: &bmc.Boot{Device: bmc.BootPXE}, Power: bmc.PowerOn}
+	out, err := bmc.Do(context.Background(), tg, op, bmc.Options{Timeout: 30 * time.Second})
+	if err != nil || out.Power != "on" || out.Boot == nil || out.Boot.Device != "pxe" || op.Name() != "boot pxe + power on" {
+		t.Fatalf("%s: %+v %v", op.Name(), out, err)
+	}
+	if b, _ := os.ReadFile(logs[0]); string(b) != "start boot=pxe reason=on\n" {
+		t.Errorf("machine commands %q, want one start from PXE", b)
+	}
 }
