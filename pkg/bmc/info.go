@@ -21,7 +21,9 @@ func redfishInfo(ctx context.Context, t Target, o Options, tr *trail) (Outcome, 
 		return Outcome{}, err
 	}
 	hc, ct := httpClient(ctx, tcfg, &quirks{login: t.Login, tr: tr})
-	gc, err := gofish.ConnectContext(ctx, gofish.ClientConfig{
+	// Not ConnectContext: gofish would end the logout with the deadline too. The
+	// connections are closed at the deadline all the same (httpClient).
+	gc, err := gofish.Connect(gofish.ClientConfig{
 		Endpoint: "https://" + net.JoinHostPort(t.Host, strconv.Itoa(t.Port)),
 		Username: t.Login.Username, Password: t.Login.Password, HTTPClient: hc,
 	})
