@@ -139,6 +139,18 @@ var quirkCases = []quirkCase{
 		},
 	},
 	{
+		name: "hung", faults: lab.Faults{Hang: true},
+		args: []string{"power", "on"}, op: bmc.Op{Power: bmc.PowerOn}, timeout: 2 * time.Second,
+		wantKind: bmc.KindTimeout, want: []string{"no answer before the deadline"},
+		never: []string{"accepted", "refused"},
+	},
+	{
+		name: "nothing listening", setup: func(b *lab.BMC) { _ = b.Refuse(time.Hour) },
+		args: []string{"power", "status"}, op: bmc.Op{Power: bmc.PowerStatus}, timeout: 2 * time.Second,
+		wantKind: bmc.KindConnRefused, want: []string{"connection refused", "nothing listens on the BMC's Redfish port"},
+		never: []string{"no answer", "accepted"},
+	},
+	{
 		name: "power status in transition", setup: func(b *lab.BMC) { b.Transition("PoweringOn", time.Minute) },
 		args: []string{"power", "status"}, op: bmc.Op{Power: bmc.PowerStatus}, timeout: 10 * time.Second,
 		want: []string{"powering on"},
