@@ -60,6 +60,9 @@ type Refusal struct {
 
 func (r *Refusal) String() string {
 	s := fmt.Sprintf("HTTP %d", r.Status)
+	if r.Status < 400 { // a task that failed after the request was accepted
+		s = "the task it started for the request ended"
+	}
 	if r.MessageID != "" {
 		s += " " + r.MessageID
 	}

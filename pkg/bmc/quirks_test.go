@@ -85,6 +85,17 @@ var quirkCases = []quirkCase{
 		},
 	},
 	{
+		name: "task monitor ending in an exception", faults: lab.Faults{TaskMonitor: 300 * time.Millisecond, TaskFails: true},
+		args: []string{"power", "on"}, op: bmc.Op{Power: bmc.PowerOn}, timeout: 10 * time.Second,
+		wantKind: bmc.KindRefused, want: []string{"TaskException", "the power controller did not respond to On"},
+		never: []string{"no answer"},
+		check: func(t *testing.T, b *lab.BMC, res bmc.Result) {
+			if r := res.Refusal; r == nil || r.MessageID != "TaskException" || machineOn(t, b) {
+				t.Errorf("refusal %+v, on=%v", r, machineOn(t, b))
+			}
+		},
+	},
+	{
 		name: "session limit held by racklift's stale sessions", faults: lab.Faults{SessionLimit: 2},
 		setup: func(b *lab.BMC) { b.OpenSession(labUser, "Redfish"); b.OpenSession(labUser, "Redfish") },
 		args:  []string{"power", "status"}, op: bmc.Op{Power: bmc.PowerStatus}, timeout: 10 * time.Second,

@@ -95,6 +95,8 @@ type Faults struct {
 	// TaskMonitor answers a Reset with 202 Accepted and a task monitor in Location;
 	// the power change happens when the task completes, this long after.
 	TaskMonitor time.Duration
+	// TaskFails makes a task monitor's task end in Exception, the reset not done.
+	TaskFails bool
 	// SessionLimit refuses a login with 503 SessionLimitExceeded while this many
 	// sessions are open (iDRAC allows a handful); 0: no limit.
 	SessionLimit int

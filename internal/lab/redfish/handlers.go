@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -511,7 +512,12 @@ func (b *BMC) finishTask(tk *task) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := b.applyReset(ctx, tk.ResetType)
+	var err error
+	if b.Faults().TaskFails {
+		err = errors.New("the power controller did not respond to " + tk.ResetType)
+	} else {
+		err = b.applyReset(ctx, tk.ResetType)
+	}
 	b.mu.Lock()
 	tk.Err, tk.applied = err, true
 	b.mu.Unlock()
