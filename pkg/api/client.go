@@ -29,6 +29,8 @@ type Source interface {
 	Node(ctx context.Context, name string) (NodeDetail, error)
 	// Events after seq, of one node or all (node ""); wait > 0 long-polls.
 	Events(ctx context.Context, node string, after uint64, limit int, wait time.Duration) ([]state.Event, error)
+	// Retention is the event log's limits and what it has dropped.
+	Retention(ctx context.Context) (state.Retention, error)
 	Describe() string
 	Close() error
 }
@@ -203,6 +205,12 @@ func (c *Client) Events(ctx context.Context, node string, after uint64, limit in
 	return out, c.do(ctx, http.MethodGet, p+"?"+v.Encode(), nil, &out)
 }
 
+// Retention implements Source.
+func (c *Client) Retention(ctx context.Context) (state.Retention, error) {
+	var out state.Retention
+	return out, c.do(ctx, http.MethodGet, PathRetention, nil, &out)
+}
+
 // Up asks serve to bring nodes up.
 func (c *Client) Up(ctx context.Context, req UpRequest) (UpResponse, error) {
 	var out UpResponse
@@ -246,3 +254,6 @@ func (l *Local) Node(_ context.Context, name string) (NodeDetail, error) {
 func (l *Local) Events(_ context.Context, node string, after uint64, limit int, _ time.Duration) ([]state.Event, error) {
 	return l.Store.Events(state.Query{Node: node, After: after, Limit: limit})
 }
+
+// Retention implements Source.
+func (l *Local) Retention(context.Context) (state.Retention, error) { return l.Store.Retention() }

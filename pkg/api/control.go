@@ -40,6 +40,7 @@ const (
 	PathNode       = "/api/v1/nodes/{name}"
 	PathNodeEvents = "/api/v1/nodes/{name}/events"
 	PathEvents     = "/api/v1/events"
+	PathRetention  = "/api/v1/events/retention"
 	PathUp         = "/api/v1/up"
 	PathHealth     = "/api/v1/health"
 )
@@ -56,6 +57,7 @@ func ControlHandler(cfg ControlConfig) http.Handler {
 	mux.HandleFunc("GET "+PathNode, c.node)
 	mux.HandleFunc("GET "+PathNodeEvents, c.events)
 	mux.HandleFunc("GET "+PathEvents, c.events)
+	mux.HandleFunc("GET "+PathRetention, c.retention)
 	mux.HandleFunc("POST "+PathUp, c.up)
 	mux.HandleFunc("GET "+PathHealth, c.health)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -123,6 +125,15 @@ func (c *control) events(w http.ResponseWriter, r *http.Request) {
 		evs = []state.Event{}
 	}
 	writeJSON(w, http.StatusOK, evs)
+}
+
+func (c *control) retention(w http.ResponseWriter, _ *http.Request) {
+	r, err := c.cfg.Store.Retention()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, r)
 }
 
 // lastSeq is the newest sequence number at or after from.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/racklift/racklift/pkg/sanitize"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -25,6 +26,7 @@ var (
 	bucketEvents     = []byte("events")
 	bucketNodeEvents = []byte("node-events") // one sub-bucket per node: seq → nothing
 	keySchema        = []byte("schema")
+	keyDropped       = []byte("dropped") // newest event sequence number retention dropped
 )
 
 // Options tune Open.
@@ -35,12 +37,19 @@ type Options struct {
 	// LockTimeout is how long to wait for another process's lock (default 1s); then Open
 	// fails with ErrLocked.
 	LockTimeout time.Duration
+	// MaxEvents and MaxEventAge are the event log's retention (defaults DefaultMaxEvents,
+	// DefaultMaxEventAge): each write drops events past either, oldest first.
+	MaxEvents   int
+	MaxEventAge time.Duration
+	// Now is the clock retention ages events by (default time.Now).
+	Now func() time.Time
 }
 
 // Bolt is the embedded default store: one bbolt file, fsynced on every commit.
 type Bolt struct {
 	db   *bolt.DB
 	path string
+	opts Options
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when events are committed
@@ -53,6 +62,15 @@ func Open(dir string, opts Options) (*Bolt, error) {
 	path := filepath.Join(dir, FileName)
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = time.Second
+	}
+	if opts.MaxEvents <= 0 {
+		opts.MaxEvents = DefaultMaxEvents
+	}
+	if opts.MaxEventAge <= 0 {
+		opts.MaxEventAge = DefaultMaxEventAge
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if opts.ReadOnly {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -68,7 +86,7 @@ func Open(dir string, opts Options) (*Bolt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
-	s := &Bolt{db: db, path: path, changed: make(chan struct{})}
+	s := &Bolt{db: db, path: path, opts: opts, changed: make(chan struct{})}
 	if err := s.init(opts.ReadOnly); err != nil {
 		db.Close()
 		return nil, err
@@ -195,8 +213,9 @@ func (s *Bolt) Update(name string, fn func(n *Node) ([]Event, error)) ([]Event, 
 				return err
 			}
 			e.Seq, e.Node = seq, name
+			e.Detail = sanitize.Cap(e.Detail, MaxDetail)
 			if e.Time.IsZero() {
-				e.Time = time.Now()
+				e.Time = s.opts.Now()
 			}
 			if e.Phase == "" {
 				e.Phase = n.Phase
@@ -217,11 +236,23 @@ func (s *Bolt) Update(name string, fn func(n *Node) ([]Event, error)) ([]Event, 
 		if over := len(n.Recent) - RecentEvents; over > 0 {
 			n.Recent = append([]Event(nil), n.Recent[over:]...)
 		}
+		if err := bound(&n); err != nil {
+			return err
+		}
 		b, err := json.Marshal(n)
 		if err != nil {
 			return err
 		}
-		return nodes.Put([]byte(name), b)
+		if len(b) > MaxRecord {
+			return fmt.Errorf("state: node %s: record of %d bytes is over the %d-byte limit: not written", name, len(b), MaxRecord)
+		}
+		if err := nodes.Put([]byte(name), b); err != nil {
+			return err
+		}
+		if len(logged) == 0 {
+			return nil
+		}
+		return s.compact(tx, logged[len(logged)-1].Time)
 	})
 	if err != nil {
 		return nil, err
@@ -233,6 +264,70 @@ func (s *Bolt) Update(name string, fn func(n *Node) ([]Event, error)) ([]Event, 
 		s.mu.Unlock()
 	}
 	return logged, nil
+}
+
+// bound applies the per-record limits: a capped reason and recent events, and the report
+// refused past MaxReport (the agent API bounds it before; this is the store's own guard).
+func bound(n *Node) error {
+	n.Reason = sanitize.Cap(n.Reason, MaxReason)
+	for i := range n.Recent {
+		n.Recent[i].Detail = sanitize.Cap(n.Recent[i].Detail, MaxDetail)
+	}
+	if len(n.Report) > MaxReport {
+		return fmt.Errorf("state: node %s: report of %d bytes is over the %d-byte limit: not stored", n.Name, len(n.Report), MaxReport)
+	}
+	return nil
+}
+
+// compact drops the oldest events past the log's count or age limits (age measured back
+// from newest, the time of the event just written, so it follows the writer's clock), at most
+// compactBatch per write, and records the newest dropped sequence number. Deletions free
+// pages inside state.db for later writes (bbolt reuses them), so the file stops growing
+// once the log is full.
+func (s *Bolt) compact(tx *bolt.Tx, newest time.Time) error {
+	events := tx.Bucket(bucketEvents)
+	last := events.Sequence()
+	idx := tx.Bucket(bucketNodeEvents)
+	oldest := newest.Add(-s.opts.MaxEventAge)
+	c := events.Cursor()
+	var dropped uint64
+	for k, v := c.First(); k != nil && dropped < compactBatch; k, v = c.First() {
+		seq := binary.BigEndian.Uint64(k)
+		var e Event
+		bad := json.Unmarshal(v, &e) != nil
+		if !bad && last-seq < uint64(s.opts.MaxEvents) && !e.Time.Before(oldest) {
+			break
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		if b := idx.Bucket([]byte(e.Node)); b != nil && e.Node != "" {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		dropped++
+		if err := tx.Bucket(bucketMeta).Put(keyDropped, []byte(strconv.FormatUint(seq, 10))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Retention implements Store.
+func (s *Bolt) Retention() (Retention, error) {
+	r := Retention{MaxEvents: s.opts.MaxEvents, MaxAge: s.opts.MaxEventAge}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keyDropped); v != nil {
+			n, err := strconv.ParseUint(string(v), 10, 64)
+			if err != nil {
+				return fmt.Errorf("%s: meta %s=%q: %w", s.path, keyDropped, v, err)
+			}
+			r.DroppedThrough = n
+		}
+		return nil
+	})
+	return r, err
 }
 
 // Events implements Store.
