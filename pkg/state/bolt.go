@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -41,6 +42,9 @@ type Options struct {
 	// DefaultMaxEventAge): each write drops events past either, oldest first.
 	MaxEvents   int
 	MaxEventAge time.Duration
+	// Check runs the consistency check over the whole file after opening (serve at
+	// start); a problem fails Open with ErrDamaged.
+	Check bool
 	// Now is the clock retention ages events by (default time.Now).
 	Now func() time.Time
 }
@@ -59,7 +63,12 @@ var _ Store = (*Bolt)(nil)
 
 // Open opens (creating if needed, unless read-only) the state in dir.
 func Open(dir string, opts Options) (*Bolt, error) {
-	path := filepath.Join(dir, FileName)
+	return OpenFile(filepath.Join(dir, FileName), opts)
+}
+
+// OpenFile opens the state file at path (a backup, or dir/state.db).
+func OpenFile(path string, opts Options) (*Bolt, error) {
+	dir := filepath.Dir(path)
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = time.Second
 	}
@@ -78,20 +87,60 @@ func Open(dir string, opts Options) (*Bolt, error) {
 		}
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
+	} else if err := tighten(dir); err != nil {
+		return nil, err
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly})
+	if err := Preflight(path); err != nil {
+		return nil, err
+	}
+	db, err := openGuarded(path, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s (is `provision serve` running with this --state-dir?)", ErrLocked, path)
+	}
+	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
+		return nil, damaged(path, "%v", err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
 	s := &Bolt{db: db, path: path, opts: opts, changed: make(chan struct{})}
+	if opts.Check { // before init's first write, so a damaged file is left as it was
+		if err := s.Check(); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	if err := s.init(opts.ReadOnly); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// tighten makes a state dir that already existed with group or other access 0700: it
+// holds the CA key, the control token and token hashes.
+func tighten(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("state dir %s is mode %04o and could not be made 0700: %w", dir, fi.Mode().Perm(), err)
+		}
+	}
+	return nil
+}
+
+// openGuarded is bolt.Open with a panic or fault while it reads the file named as damage.
+func openGuarded(path string, o *bolt.Options) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, damaged(path, "%v", r)
+		}
+	}()
+	return bolt.Open(path, 0o600, o)
 }
 
 // Path is the database file.
@@ -116,7 +165,7 @@ func (s *Bolt) init(readOnly bool) error {
 		return true, nil
 	}
 	if readOnly {
-		return s.db.View(func(tx *bolt.Tx) error {
+		return s.view(func(tx *bolt.Tx) error {
 			found, err := check(tx)
 			if err == nil && !found {
 				err = fmt.Errorf("%w at %s (no schema version recorded)", ErrNoState, s.path)
@@ -124,7 +173,7 @@ func (s *Bolt) init(readOnly bool) error {
 			return err
 		})
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		found, err := check(tx)
 		if err != nil {
 			return err
@@ -156,7 +205,7 @@ func (s *Bolt) Close() error { return s.db.Close() }
 // Get implements Store.
 func (s *Bolt) Get(name string) (Node, error) {
 	var n Node
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketNodes).Get([]byte(name))
 		if v == nil {
 			return fmt.Errorf("%w: %s", ErrNotFound, name)
@@ -169,7 +218,7 @@ func (s *Bolt) Get(name string) (Node, error) {
 // List implements Store.
 func (s *Bolt) List() ([]Node, error) {
 	var out []Node
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketNodes).ForEach(func(k, v []byte) error {
 			var n Node
 			if err := json.Unmarshal(v, &n); err != nil {
@@ -188,7 +237,7 @@ func (s *Bolt) Update(name string, fn func(n *Node) ([]Event, error)) ([]Event, 
 		return nil, errors.New("state: empty node name")
 	}
 	var logged []Event
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		logged = nil // bbolt does not retry, but keep fn's effects per attempt clean
 		nodes := tx.Bucket(bucketNodes)
 		n := Node{Name: name}
@@ -317,7 +366,7 @@ func (s *Bolt) compact(tx *bolt.Tx, newest time.Time) error {
 // Retention implements Store.
 func (s *Bolt) Retention() (Retention, error) {
 	r := Retention{MaxEvents: s.opts.MaxEvents, MaxAge: s.opts.MaxEventAge}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get(keyDropped); v != nil {
 			n, err := strconv.ParseUint(string(v), 10, 64)
 			if err != nil {
@@ -333,7 +382,7 @@ func (s *Bolt) Retention() (Retention, error) {
 // Events implements Store.
 func (s *Bolt) Events(q Query) ([]Event, error) {
 	var out []Event
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		events := tx.Bucket(bucketEvents)
 		var c *bolt.Cursor
 		if q.Node == "" {
@@ -367,7 +416,7 @@ func (s *Bolt) Events(q Query) ([]Event, error) {
 // LastSeq is the sequence number of the newest event (0: none).
 func (s *Bolt) LastSeq() (uint64, error) {
 	var seq uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		seq = tx.Bucket(bucketEvents).Sequence()
 		return nil
 	})

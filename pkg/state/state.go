@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/racklift/racklift/pkg/sanitize"
@@ -76,6 +77,10 @@ type Store interface {
 	LastSeq() (uint64, error)
 	// Retention is the log's limits and the newest sequence number it dropped.
 	Retention() (Retention, error)
+	// Check runs the consistency check over the whole store (ErrDamaged if it fails).
+	Check() error
+	// WriteBackup writes a consistent snapshot of the store to w.
+	WriteBackup(w io.Writer) (int64, error)
 	// Wait returns once the log holds an event with a sequence number above after, or
 	// when ctx ends.
 	Wait(ctx context.Context, after uint64) error
