@@ -30,6 +30,10 @@ var (
 	keyDropped       = []byte("dropped") // newest event sequence number retention dropped
 )
 
+// noSync is false in racklift; the durability tests' writer sets it to prove they fail
+// without fsync.
+var noSync = false
+
 // Options tune Open.
 type Options struct {
 	// ReadOnly opens an existing state without writing (e.g. the CLI while serve is down).
@@ -103,6 +107,10 @@ func OpenFile(path string, opts Options) (*Bolt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
+	// Every commit is fsynced before Update returns (bbolt's default): an acknowledged
+	// event survives a power loss. Only the durability tests turn this off, to show they
+	// catch it (noSync is set by a test helper process, never by racklift).
+	db.NoSync = noSync
 	s := &Bolt{db: db, path: path, opts: opts, changed: make(chan struct{})}
 	if opts.Check { // before init's first write, so a damaged file is left as it was
 		if err := s.Check(); err != nil {
