@@ -11,6 +11,7 @@ import (
 
 	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/server"
+	"github.com/racklift/racklift/pkg/tftp"
 )
 
 // serveFlags are serve's own flags.
@@ -22,6 +23,7 @@ type serveFlags struct {
 	noDHCP                         bool
 	tftpWindow                     uint
 	agentPort, wave, attempts      int
+	tftpMax, tftpMaxPerClient      int
 	bmcTimeout                     time.Duration
 	phaseTimeouts                  map[string]string
 }
@@ -67,6 +69,8 @@ and the last good inventory stays in force.`,
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.UintVar(&f.tftpWindow, "tftp-window", 16, "largest TFTP windowsize (RFC 7440) granted to a client that asks for one, as EDK2 UEFI firmware does (4); 1 answers every client in lock-step. Clients that do not ask (iPXE, BIOS PXE ROMs) always get lock-step")
 	fl.BoolVar(&f.noDHCP, "no-dhcp", false, "answer no DHCP whatever the network's mode says")
+	fl.IntVar(&f.tftpMax, "tftp-max", tftp.DefaultMaxTransfers, "most TFTP transfers in flight; a request past it gets a TFTP error")
+	fl.IntVar(&f.tftpMaxPerClient, "tftp-max-per-client", tftp.DefaultMaxPerClient, "most TFTP transfers in flight from one client address")
 	return cmd
 }
 
@@ -85,6 +89,7 @@ func (f *serveFlags) config(g *globals, stderr io.Writer) server.Config {
 		HTTPPort: f.httpPort, TFTPPort: f.tftpPort,
 		PXEDir: f.pxeDir, Artifacts: f.artifacts, StateDir: g.stateDir,
 		AgentBinary: f.agentBin, Templates: tfs, Log: slog.New(h), NoDHCP: f.noDHCP, TFTPWindow: f.tftpWindow,
+		TFTPMax: f.tftpMax, TFTPMaxPerClient: f.tftpMaxPerClient,
 		Provision: &server.Provision{
 			ControlAPI: g.api, AgentPort: f.agentPort, SecretsFile: g.secrets,
 			Wave: f.wave, Attempts: f.attempts, BMCTimeout: f.bmcTimeout, PhaseTimeouts: f.phaseTimeouts,
