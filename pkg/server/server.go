@@ -68,6 +68,9 @@ type Config struct {
 	// address (0: tftp.DefaultMaxTransfers, tftp.DefaultMaxPerClient).
 	TFTPMax          int
 	TFTPMaxPerClient int
+	// DHCPRelays are the relay agents (giaddr) whose requests DHCP answers; a request
+	// carrying any other giaddr is dropped.
+	DHCPRelays []netip.Addr
 	// NoDHCP leaves DHCP to another server whatever the network's mode says.
 	NoDHCP bool
 	// Provision, when set, runs the provisioning core (pkg/provisioner: state, lifecycle,
@@ -410,7 +413,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.cfg.NoDHCP {
 		mode = dhcp.ModeOff
 	}
-	h := &dhcp.Handler{Nodes: s, Events: s.Events, Discovered: s.discovered, Learner: s, Network: netName, ServerIP: s.ip}
+	h := &dhcp.Handler{Nodes: s, Events: s.Events, Discovered: s.discovered, Learner: s, Network: netName, ServerIP: s.ip,
+		Relays: s.cfg.DHCPRelays, Log: s.log}
 	ports := map[string][]int{dhcp.ModeReservation: {s.cfg.DHCPPort}, dhcp.ModeProxy: {s.cfg.DHCPPort, dhcp.PortPXE}}[mode]
 	for _, port := range ports {
 		var ip net.IP
