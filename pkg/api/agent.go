@@ -84,7 +84,7 @@ func (a *agentAPI) auth(next func(w http.ResponseWriter, r *http.Request, node s
 				w.Header().Set("WWW-Authenticate", `Bearer realm="racklift agent"`)
 			}
 			a.cfg.Log.Warn("agent request refused", "node", node, "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
-			writeError(w, code, err.Error())
+			writeError(w, code, PublicTokenError(node, err))
 			return
 		}
 		next(w, r, node)

@@ -3,6 +3,7 @@ package provisioner_test
 import (
 	"context"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
+	"github.com/racklift/racklift/pkg/provisioner"
+	"github.com/racklift/racklift/pkg/state"
 )
 
 func TestCoreRackUp(t *testing.T) {
@@ -166,5 +169,37 @@ func TestCoreFailedReportAndTokens(t *testing.T) {
 	after, _ := c.Node(context.Background(), apitest.NodeName(0))
 	if after.Phase != lifecycle.Ready || after.ReportAt != before.ReportAt {
 		t.Errorf("a refused report changed node-0001: %s, report at %v → %v", after.Phase, before.ReportAt, after.ReportAt)
+	}
+}
+
+// Issue 14 item 7: api.token's mode is checked on every start, not only at creation, and
+// a state dir that existed with a looser mode is tightened.
+func TestTokenAndStateDirTightened(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok, err := provisioner.LoadOrCreateToken(dir)
+	must(err)
+	p := api.TokenPath(dir)
+	must(os.Chmod(p, 0o644))
+	must(os.Chmod(dir, 0o755))
+	again, err := provisioner.LoadOrCreateToken(dir)
+	must(err)
+	if again != tok {
+		t.Fatal("the token changed")
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+		t.Errorf("api.token left at %04o", fi.Mode().Perm())
+	}
+	s, err := state.Open(dir, state.Options{})
+	must(err)
+	s.Close()
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+		t.Errorf("state dir left at %04o", fi.Mode().Perm())
 	}
 }
