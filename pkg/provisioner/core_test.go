@@ -57,7 +57,7 @@ func TestCoreResumesAfterRestart(t *testing.T) {
 	t.Parallel()
 	r := apitest.NewRack(t, 3, 3, nil)
 	r.Gate = make(chan struct{}) // agents wait: serve is killed while nodes boot
-	core := r.Start()
+	r.Start()
 	c := r.Client()
 	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{"all"}, Wave: 2}); err != nil {
 		t.Fatal(err)
@@ -80,8 +80,12 @@ func TestCoreResumesAfterRestart(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	seq, _ := core.Store.LastSeq()
-	r.Kill()
+	last, err := c.Events(context.Background(), "", 0, 0, 0)
+	if err != nil || len(last) == 0 {
+		t.Fatalf("events before the kill: %d, %v", len(last), err)
+	}
+	seq := last[len(last)-1].Seq
+	r.Kill() // SIGKILL of the core's process: no drain, no close
 	close(r.Gate) // agents start talking while serve is down: they retry
 	time.Sleep(300 * time.Millisecond)
 	r.Start()
@@ -113,13 +117,13 @@ func TestCoreResumesAfterRestart(t *testing.T) {
 func TestCoreNodeAddedWhileServing(t *testing.T) {
 	t.Parallel()
 	r := apitest.NewRack(t, 2, 1, nil)
-	core := r.Start()
+	r.Start()
 	c := r.Client()
 	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{apitest.NodeName(1)}}); err == nil {
 		t.Fatal("up of a node not yet in the inventory succeeded")
 	}
-	inv := r.WriteInventory(2) // the operator adds node-0002 to the rack file
-	if err := core.SetInventory(inv); err != nil {
+	r.WriteInventory(2) // the operator adds node-0002 to the rack file
+	if err := r.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{apitest.NodeName(1)}}); err != nil {
