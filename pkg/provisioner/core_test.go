@@ -85,7 +85,7 @@ func TestCoreResumesAfterRestart(t *testing.T) {
 		t.Fatalf("events before the kill: %d, %v", len(last), err)
 	}
 	seq := last[len(last)-1].Seq
-	r.Kill() // SIGKILL of the core's process: no drain, no close
+	r.Kill()      // SIGKILL of the core's process: no drain, no close
 	close(r.Gate) // agents start talking while serve is down: they retry
 	time.Sleep(300 * time.Millisecond)
 	r.Start()
