@@ -87,15 +87,13 @@ func Preflight(path string) error {
 		return damaged(path, "zero-length file")
 	}
 	m0, err0 := readMeta(f, 0)
-	var m1 diskMeta
-	err1 := errors.New("no second meta page")
+	// The second meta page follows the first; when the first is bad, look where bbolt
+	// does, at the OS page size (4 KiB on the hosts racklift supports).
+	second := int64(os.Getpagesize())
 	if err0 == nil {
-		m1, err1 = readMeta(f, int64(m0.pageSize))
-	} else {
-		// The first meta is bad: bbolt falls back to the second, at the OS page size
-		// bbolt used (4 KiB on the hosts racklift supports).
-		m1, err1 = readMeta(f, int64(os.Getpagesize()))
+		second = int64(m0.pageSize)
 	}
+	m1, err1 := readMeta(f, second)
 	var m diskMeta
 	switch {
 	case err0 != nil && err1 != nil:
