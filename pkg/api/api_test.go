@@ -166,6 +166,9 @@ func TestReportRefused(t *testing.T) {
 				if code == http.StatusUnauthorized && hdr.Get("WWW-Authenticate") == "" {
 					t.Error("401 without WWW-Authenticate")
 				}
+				if strings.Contains(body, "provisioned") || strings.Contains(body, "stale") {
+					t.Errorf("the refusal says whether node %s is being provisioned: %s", tc.node, body)
+				}
 				if tok != "" && strings.Contains(body, tok) {
 					t.Error("the refusal echoes the token")
 				}
