@@ -27,7 +27,6 @@ import (
 type result struct {
 	Efficacy   float64 `json:"test_efficacy"`
 	Coverage   float64 `json:"mutations_coverage"`
-	Total      int     `json:"mutants_total"`
 	Killed     int     `json:"mutants_killed"`
 	Lived      int     `json:"mutants_lived"`
 	NotViable  int     `json:"mutants_not_viable"`
@@ -111,13 +110,22 @@ func report(w io.Writer, dir string, pkgs []string, effGoal, covGoal float64) bo
 			ok = false
 			continue
 		}
-		timedOut := r.Total - r.Killed - r.Lived - r.NotViable - r.NotCovered
+		// gremlins' mutants_total counts only killed and lived: count from the list.
+		all, timedOut := 0, 0
+		for _, f := range r.Files {
+			for _, m := range f.Mutations {
+				all++
+				if m.Status == "TIMED OUT" {
+					timedOut++
+				}
+			}
+		}
 		verdict := "met"
 		if r.Efficacy < effGoal || r.Coverage < covGoal {
 			verdict, ok = "BELOW", false
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.1f%%\t%.1f%%\t%s\t%.0f\t\n",
-			name, r.Total, r.Killed, r.Lived, r.NotCovered, timedOut, r.Efficacy, r.Coverage, verdict, r.Elapsed/60)
+			name, all, r.Killed, r.Lived, r.NotCovered, timedOut, r.Efficacy, r.Coverage, verdict, r.Elapsed/60)
 		for _, f := range r.Files {
 			for _, m := range f.Mutations {
 				if m.Status == "LIVED" {
