@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/racklift/racklift/pkg/inventory"
 )
@@ -45,5 +46,15 @@ func TestLookupsWithoutIndex(t *testing.T) {
 	}
 	if np := p.ByMAC(mac); np == nil || np.Node != "b" {
 		t.Errorf("ByMAC = %+v", np)
+	}
+}
+
+func TestLeaseDuration(t *testing.T) {
+	t.Parallel()
+	if d := (&Reservation{LeaseSeconds: 90}).LeaseDuration(); d != 90*time.Second {
+		t.Errorf("LeaseDuration = %v, want 1m30s", d)
+	}
+	if DefaultLease != 12*time.Hour {
+		t.Errorf("DefaultLease = %v: docs/inventory.md documents 12h", DefaultLease)
 	}
 }
