@@ -260,7 +260,7 @@ func (c *Core) Run(ctx context.Context) error {
 		serve("agent API", c.agentLn, api.AgentHandler(api.AgentConfig{Tokens: c.Tokens, Lifecycle: c.Machine, Expect: c.Expect,
 			Installed: c.SetInstalled, CAPEM: c.PKI.CAPEM(), Log: c.log}))
 	}
-	serve("control API", c.ctlLn, api.ControlHandler(api.ControlConfig{Store: c.Store, Token: c.ctlToken, Up: c.Up}))
+	serve("control API", c.ctlLn, api.ControlHandler(api.ControlConfig{Store: c.Store, Token: c.ctlToken, Up: c.Up, Revoke: c.Revoke}))
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
