@@ -226,6 +226,11 @@ func TestInstallFilesPassCloudInitSchema(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				// The node's identity comes from enroll (over TLS), never from the
+				// plain-HTTP install files; no unauthenticated installed callback.
+				if !strings.Contains(string(ud), "node-agent enroll") || strings.Contains(string(ud), "stage=installed") || strings.Contains(string(ud), "--identity-dir /etc/racklift") == false {
+					t.Errorf("%s %s: user-data does not enroll the node or calls back installed unauthenticated:\n%s", np.Node, tmpl, ud)
+				}
 				if _, err := in.Render(&c, "meta-data"); err != nil {
 					t.Fatal(err)
 				}
@@ -263,7 +268,7 @@ func TestKickstartRenders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"--ip=10.10.0.11 --netmask=255.255.252.0 --gateway=10.10.0.1 --nameserver=10.10.0.53,10.10.0.54", "/agent/node-agent", "stage=installed", "[Service]"} {
+	for _, want := range []string{"--ip=10.10.0.11 --netmask=255.255.252.0 --gateway=10.10.0.1 --nameserver=10.10.0.53,10.10.0.54", "/agent/node-agent", "node-agent enroll --root / --installed", "--identity-dir /etc/racklift", "[Service]"} {
 		if !strings.Contains(string(ks), want) {
 			t.Errorf("ks.cfg lacks %q", want)
 		}
