@@ -329,6 +329,10 @@ func (v *validator) profiles() {
 }
 
 func (v *validator) boot(src source, path []string, b *Boot) {
+	if err := CheckCmdline(b.Cmdline); err != nil {
+		v.add(src.posAt(append(path, "cmdline")...), "write kernel parameters only (key=value words); the boot script is iPXE and the console prints the line, so shell and iPXE operators are refused",
+			"cmdline %v", err)
+	}
 	if b.UEFIBinary != "" && !slices.Contains(UEFIBinaries, b.UEFIBinary) {
 		v.add(src.posAt(append(path, "uefi_binary")...), suggest(b.UEFIBinary, UEFIBinaries),
 			"unknown uefi_binary %q", b.UEFIBinary)
@@ -728,3 +732,21 @@ func closest(got string, known []string) string {
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+// CheckCmdline refuses what would turn a profile's kernel command line into more than
+// kernel parameters: iPXE's operators ("||", "&&"), a command separator, a variable
+// expansion, a backtick and control characters (a line break would add iPXE commands).
+// The error names the offending part, never the whole line.
+func CheckCmdline(s string) error {
+	for i, c := range s {
+		if c < 0x20 || c == 0x7f {
+			return fmt.Errorf("holds a control character (%U) at byte %d", c, i)
+		}
+	}
+	for _, bad := range []string{"||", "&&", ";", "$", "`"} {
+		if i := strings.Index(s, bad); i >= 0 {
+			return fmt.Errorf("holds %q at byte %d, which iPXE or a shell reads as an operator", bad, i)
+		}
+	}
+	return nil
+}
