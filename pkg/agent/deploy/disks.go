@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,11 @@ type Machine struct {
 	SysBlock string // default /sys/block
 	Dev      string // where the device nodes are, default /dev
 	ByPath   string // default /dev/disk/by-path
+	EFIVars  string // default /sys/firmware/efi/efivars: present when booted with UEFI
+	// PartitionDevice gives the device of partition p of disk (sector: its sector size)
+	// and a release for it; nil: the kernel's node (vda2, nvme0n1p2) once it appears.
+	// Tests on kernels without GPT support use a loop device over the range.
+	PartitionDevice func(ctx context.Context, disk string, p Partition, sector int64) (string, func(), error)
 }
 
 func (m Machine) sysBlock() string { return or(m.SysBlock, "/sys/block") }
