@@ -2,19 +2,16 @@ package deploy
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/racklift/racklift/internal/testenv"
 )
 
 func TestFATFindsRemovableLoader(t *testing.T) {
-	for _, tool := range []string{"mkfs.vfat", "mmd", "mcopy"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (apt-get install dosfstools mtools)", tool)
-		}
-	}
+	testenv.NeedCommand(t, "mkfs.vfat", "mmd", "mcopy")
 	loader := make([]byte, 70000) // spans several clusters
 	for _, tc := range []struct {
 		name  string

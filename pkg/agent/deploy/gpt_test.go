@@ -6,15 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/racklift/racklift/internal/testenv"
 )
 
 // sgdiskImage makes a GPT image file of size MiB with sgdisk (Debian's gdisk): a 8 MiB
 // ESP and a root partition filling the rest.
 func sgdiskImage(t *testing.T, mib int64) string {
 	t.Helper()
-	if _, err := exec.LookPath("sgdisk"); err != nil {
-		t.Skip("sgdisk not installed (apt-get install gdisk)")
-	}
+	testenv.NeedCommand(t, "sgdisk")
 	p := filepath.Join(t.TempDir(), "disk.img")
 	if err := os.WriteFile(p, nil, 0o600); err != nil {
 		t.Fatal(err)
