@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/racklift/racklift/pkg/agent/deploy"
 	"github.com/racklift/racklift/pkg/agent/gpu"
 	"github.com/racklift/racklift/pkg/agent/hw"
 	"github.com/racklift/racklift/pkg/agent/metrics"
@@ -37,7 +38,10 @@ type DaemonConfig struct {
 	ApplyNetworks bool
 	NetStatePath  string
 	Checks        Options
-	Log           *slog.Logger
+	// DeployFiles gives the identity hand-off's files (node certificate, key, CA pin)
+	// for the installed system when the ramdisk deploys an image; nil: none.
+	DeployFiles func(ctx context.Context) ([]deploy.File, error)
+	Log         *slog.Logger
 }
 
 // RunDaemon runs `node-agent daemon`: it reads the token, connects to the server,
@@ -72,6 +76,15 @@ func RunDaemon(ctx context.Context, cfg DaemonConfig) ([]check.Result, error) {
 		}
 		client.Agent = Version
 		d.Client, d.Spool = client, &report.Spool{Dir: cfg.Spool}
+		if cfg.Stage == "ramdisk" {
+			// The ramdisk deploys the profile's image after its checks pass, fetching it
+			// with the pinned transport (no overall timeout: images are large).
+			var hc *http.Client
+			if client.HTTP != nil {
+				hc = &http.Client{Transport: client.HTTP.Transport}
+			}
+			d.Deploy = &deploy.Deployer{Client: hc, Files: cfg.DeployFiles, Log: log}
+		}
 		log.Info("reporting to the server", "server", cfg.Server, "node", d.Node, "token_file", cfg.TokenFile, "spool", cfg.Spool)
 	}
 
