@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/racklift/racklift/internal/testenv"
 )
 
 func TestImportRecordsRawChecksum(t *testing.T) {
@@ -94,9 +96,7 @@ func TestImportRefusals(t *testing.T) {
 }
 
 func TestImportConvertsQcow2(t *testing.T) {
-	if _, err := exec.LookPath("qemu-img"); err != nil {
-		t.Skip("qemu-img not installed")
-	}
+	testenv.NeedCommand(t, "qemu-img")
 	dir := t.TempDir()
 	raw := filepath.Join(dir, "src.raw")
 	os.WriteFile(raw, bytes.Repeat([]byte{7}, 1<<20), 0o644)
