@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -307,5 +308,36 @@ func TestWriteRefusals(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A file replaced on the server between the cut and the resume is not spliced: the
+// resume's If-Range carries the first response's ETag, the server answers the whole new
+// file, and the download stops naming the change.
+func TestWriteRefusesImageChangedDuringDownload(t *testing.T) {
+	raw := testImage(12 << 20) // the cut comes after the first 4 MiB block was written
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		call := n.Add(1)
+		w.Header().Set("ETag", fmt.Sprintf(`"v%d"`, call)) // a new file on every request
+		cw := &countingWriter{ResponseWriter: w, n: new(atomic.Int64)}
+		if call == 1 {
+			cw.limit = int64(len(raw) / 2)
+		}
+		http.ServeContent(cw, r, "img", time.Unix(1e9, 0), bytes.NewReader(raw))
+	}))
+	t.Cleanup(srv.Close)
+	dev := targetFile(t, t.TempDir(), 16<<20)
+	body, _, err := (&Source{URL: srv.URL + "/img", RetryWait: time.Millisecond}).Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Write(context.Background(), body, dev, sum(raw), WriteOptions{})
+	if err == nil || !strings.Contains(err.Error(), `the image changed on the server during the download (ETag "v1" no longer matches)`) {
+		t.Fatalf("err = %v, want the change named", err)
+	}
+	got, _ := os.ReadFile(dev)
+	if !bytes.Equal(got[:wipeSize], make([]byte, wipeSize)) {
+		t.Error("the half-written disk's head was not wiped")
 	}
 }
