@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,13 +102,47 @@ func (m Machine) Disks() ([]Disk, error) {
 			Model:     sysRead(p, "device/model"),
 			Serial:    firstOf(sysRead(p, "device/serial"), sysRead(p, "serial")),
 			WWN:       firstOf(sysRead(p, "device/wwid"), sysRead(p, "wwid")),
-			ByPath:    byPath[n],
+			ByPath:    firstOf(byPath[n], pathID(p, n)),
 			Removable: sysRead(p, "removable") == "1",
 			ReadOnly:  sysRead(p, "ro") == "1",
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+var pciAddrRE = regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$`)
+
+// pathID is udev's by-path name of a virtio or NVMe disk, worked out from sysfs for a
+// ramdisk without udev (whose /dev/disk/by-path links are then missing): the PCI
+// function the disk hangs off, "pci-0000:00:05.0" for virtio-blk and
+// "pci-0000:41:00.0-nvme-1" for an NVMe namespace. Other buses (SATA, SAS) need udev.
+func pathID(sysDisk, name string) string {
+	dev, err := filepath.EvalSymlinks(filepath.Join(sysDisk, "device"))
+	if err != nil {
+		return ""
+	}
+	var pci string
+	virtio := false
+	for _, part := range strings.Split(filepath.ToSlash(dev), "/") {
+		if pciAddrRE.MatchString(part) {
+			pci = part
+		}
+		if strings.HasPrefix(part, "virtio") {
+			virtio = true
+		}
+	}
+	switch {
+	case pci == "":
+		return ""
+	case strings.HasPrefix(name, "nvme"):
+		if nsid := sysRead(sysDisk, "nsid"); nsid != "" {
+			return "pci-" + pci + "-nvme-" + nsid
+		}
+	case virtio:
+		return "pci-" + pci
+	}
+	return ""
 }
 
 // sysRead reads a sysfs attribute, bounded and trimmed; "" when absent.

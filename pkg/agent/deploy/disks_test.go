@@ -205,3 +205,41 @@ func TestSignatureOf(t *testing.T) {
 		})
 	}
 }
+
+// Without udev's links (the busybox ramdisk) the by-path name of virtio and NVMe disks
+// comes from sysfs, as udev's path_id names them.
+func TestByPathWithoutUdev(t *testing.T) {
+	root := t.TempDir()
+	m := Machine{SysBlock: filepath.Join(root, "sys/block"), Dev: filepath.Join(root, "dev"), ByPath: filepath.Join(root, "dev/disk/by-path")}
+	devices := filepath.Join(root, "sys/devices/pci0000:00")
+	for _, d := range []struct{ name, device, nsid string }{
+		{name: "vda", device: "0000:00:05.0/virtio2"},
+		{name: "nvme0n1", device: "0000:00:01.1/0000:41:00.0/nvme/nvme0", nsid: "1"},
+		{name: "sda", device: "0000:00:17.0/ata1/host0/target0:0:0/0:0:0:0"},
+	} {
+		dir := filepath.Join(m.SysBlock, d.name)
+		os.MkdirAll(dir, 0o755)
+		os.MkdirAll(filepath.Join(devices, d.device), 0o755)
+		os.WriteFile(filepath.Join(dir, "size"), []byte("2097152\n"), 0o644)
+		if err := os.Symlink(filepath.Join(devices, d.device), filepath.Join(dir, "device")); err != nil {
+			t.Fatal(err)
+		}
+		if d.nsid != "" {
+			os.WriteFile(filepath.Join(dir, "nsid"), []byte(d.nsid+"\n"), 0o644)
+		}
+	}
+	disks, err := m.Disks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"vda": "pci-0000:00:05.0", "nvme0n1": "pci-0000:41:00.0-nvme-1", "sda": ""}
+	for _, d := range disks {
+		if d.ByPath != want[d.Name] {
+			t.Errorf("%s: ByPath = %q, want %q", d.Name, d.ByPath, want[d.Name])
+		}
+	}
+	got, _, err := Choose(disks, expect.RootDeviceHints{ByPath: "pci-0000:41:00.0-nvme-1"}, 0, false, nil)
+	if err != nil || got.Name != "nvme0n1" {
+		t.Fatalf("by_path hint chose %s, %v", got.Name, err)
+	}
+}
