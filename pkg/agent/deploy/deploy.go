@@ -76,7 +76,15 @@ func (d *Deployer) Deploy(ctx context.Context, node string, exp *expect.Expectat
 	if err != nil {
 		return fail(err)
 	}
-	w, err := Write(ctx, body, disk.Path, dep.SHA256, WriteOptions{Image: dep.Image, Buffered: d.Buffered})
+	last := time.Now()
+	progress := func(n int64) {
+		// A line every 10 s on the console, so a long write is seen to move.
+		if time.Since(last) >= 10*time.Second {
+			last = time.Now()
+			log.Info("writing", "disk", disk.Path, "written_mib", n>>20, "of_mib", dep.Size>>20)
+		}
+	}
+	w, err := Write(ctx, body, disk.Path, dep.SHA256, WriteOptions{Image: dep.Image, Buffered: d.Buffered, Progress: progress})
 	body.Close()
 	res.Bytes, res.Seconds, res.MBps, res.SHA256, res.Verified = w.Bytes, w.Elapsed.Seconds(), w.MBps(), w.SHA256, w.Verified
 	if err != nil {

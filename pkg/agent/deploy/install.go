@@ -229,10 +229,12 @@ func growExt4(ctx context.Context, part string, log *slog.Logger) error {
 		return fmt.Errorf("root partition %s holds %q, not ext4: racklift grows only ext4 roots", part, sig)
 	}
 	// e2fsck exit status: 0 clean, 1 errors corrected; anything else is a broken image.
-	out, err := exec.CommandContext(ctx, "e2fsck", "-f", "-p", part).CombinedOutput()
+	// -y rather than -p: a ramdisk whose clock is off gets "last write time is in the
+	// future", which preen mode may refuse to fix unattended.
+	out, err := exec.CommandContext(ctx, "e2fsck", "-f", "-y", part).CombinedOutput()
 	var ee *exec.ExitError
 	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
-		return fmt.Errorf("e2fsck -f -p %s: %v: %s", part, err, tail(out))
+		return fmt.Errorf("e2fsck -f -y %s: %v: %s", part, err, tail(out))
 	}
 	start := time.Now()
 	out, err = exec.CommandContext(ctx, "resize2fs", part).CombinedOutput()

@@ -98,6 +98,8 @@ type WriteOptions struct {
 	Image string // for messages
 	// Buffered skips O_DIRECT (tests of the fallback, or a target known to refuse it).
 	Buffered bool
+	// Progress, when set, is called after each block with the raw bytes written so far.
+	Progress func(written int64)
 }
 
 type chunk struct {
@@ -203,6 +205,9 @@ func Write(ctx context.Context, src io.Reader, device, want string, o WriteOptio
 				return fail(&DiskWriteError{Device: device, Offset: w.Bytes, Err: err})
 			}
 			w.Bytes += int64(c.n)
+			if o.Progress != nil {
+				o.Progress(w.Bytes)
+			}
 		}
 		if c.err != nil && !errors.Is(c.err, io.EOF) {
 			return fail(c.err)
