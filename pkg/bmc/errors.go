@@ -53,6 +53,17 @@ const (
 	KindOther        ErrorKind = "other"
 )
 
+// Answered reports whether the BMC answered at all: it refused, or accepted and did not
+// do it. Callers then say what the BMC said, not that it was silent.
+func (e *Error) Answered() bool {
+	switch e.Kind {
+	case KindRefused, KindAuth, KindSessionLimit, KindUnavailable,
+		KindNotApplied, KindInTransition, KindBootDropped, KindBootChanged:
+		return true
+	}
+	return false
+}
+
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("node ")

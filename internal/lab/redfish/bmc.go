@@ -85,6 +85,10 @@ type Faults struct {
 	// DropBootOverride makes a boot override PATCH answer 204 and change nothing
 	// (Supermicro, bmclib issue 459).
 	DropBootOverride bool
+	// BootEnabled and BootMode, when set, are what a boot override PATCH stores instead
+	// of the requested once/persistent and UEFI/legacy (the target is kept): firmware
+	// that keeps only a persistent UEFI override.
+	BootEnabled, BootMode string
 	// RejectLogin refuses every login as if the password were wrong.
 	RejectLogin bool
 

@@ -389,6 +389,12 @@ func (b *BMC) patchSystem(w http.ResponseWriter, r *http.Request) {
 		if bo.BootSourceOverrideMode != nil {
 			b.boot.Mode = *bo.BootSourceOverrideMode
 		}
+		if b.faults.BootEnabled != "" {
+			b.boot.Enabled = b.faults.BootEnabled
+		}
+		if b.faults.BootMode != "" {
+			b.boot.Mode = b.faults.BootMode
+		}
 		b.etag++
 	}
 	b.mu.Unlock()
