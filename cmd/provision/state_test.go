@@ -155,3 +155,27 @@ func TestStateBackupAndCheck(t *testing.T) {
 		t.Fatalf("state check with a damaged backup: %d\n%s%s", code, out, errOut)
 	}
 }
+
+// provision events says when the log's retention has dropped events it was asked for.
+func TestEventsSaysOlderDropped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := state.Open(dir, state.Options{MaxEvents: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		s.Update("gpu-a01-01", func(n *state.Node) ([]state.Event, error) {
+			return []state.Event{{Kind: "dhcp.ack"}}, nil
+		})
+	}
+	s.Close()
+	out, errOut, code := runCLI(t, "events", "--state-dir", dir)
+	if code != 0 || !strings.Contains(errOut, "older events dropped") || !strings.Contains(errOut, "up to 15") || strings.Count(out, "dhcp.ack") != 5 {
+		t.Fatalf("events: %d\n%s\n%s", code, out, errOut)
+	}
+	out, errOut, code = runCLI(t, "events", "--since", "15", "-o", "json", "--state-dir", dir)
+	if code != 0 || strings.Contains(errOut, "dropped") || !strings.HasPrefix(strings.TrimSpace(out), "[") {
+		t.Fatalf("events --since 15: %d\n%s\n%s", code, out, errOut)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -172,5 +173,40 @@ func TestBackupAndCheck(t *testing.T) {
 	evs, err := b.Events(Query{})
 	if err != nil || len(evs) != 300 {
 		t.Fatalf("backup holds %d events (%v), want 300", len(evs), err)
+	}
+}
+
+// serve's rolling backup keeps the newest keep files, each a whole, checked store.
+func TestRollBackupKeepsNewest(t *testing.T) {
+	t.Parallel()
+	dir := populated(t)
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	var paths []string
+	for i := range 5 {
+		p, err := s.RollBackup(dir, 3, at.Add(time.Duration(i)*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	got, err := Backups(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0] != paths[2] || got[2] != paths[4] {
+		t.Fatalf("backups = %v, want the newest 3 of %v", got, paths)
+	}
+	for _, p := range got {
+		if err := CheckFile(p); err != nil {
+			t.Errorf("backup %s: %v", p, err)
+		}
+		if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+			t.Errorf("backup %s is mode %04o", p, fi.Mode().Perm())
+		}
 	}
 }

@@ -70,6 +70,11 @@ type NS struct {
 // when the test ends. It fails the test if the namespace cannot be made.
 func New(t testing.TB) *NS {
 	t.Helper()
+	sweepOnce.Do(func() { // leftovers of a test binary that was killed before its cleanups
+		if err := SweepStale("t"); err != nil {
+			t.Logf("netns: %v", err)
+		}
+	})
 	ns, err := Create(Name("t"))
 	if err != nil {
 		t.Fatalf("netns: %v", err)
