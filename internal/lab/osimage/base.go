@@ -1,0 +1,80 @@
+package osimage
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Suite is the Debian release the image is built from.
+const Suite = "bookworm"
+
+// Packages go into the image on top of mmdebstrap's minbase variant (Essential and apt).
+// To add one: append it here (docs/image.md); the next make image rebuilds the base.
+var Packages = []string{
+	"systemd", "systemd-sysv", "udev", "dbus", // init, device manager, bus for networkd/hostnamectl
+	"linux-image-amd64", "initramfs-tools", "zstd", // Debian's kernel; zstd for its initramfs
+	"kmod", "iproute2", "e2fsprogs", // modules, ip, fsck/resize2fs for the root
+}
+
+// dpkg leaves out documentation, manual pages and translations: the image is a server's
+// root, and each MB is streamed to every node.
+var dpkgExcludes = []string{
+	"path-exclude=/usr/share/man/*",
+	"path-exclude=/usr/share/doc/*",
+	"path-include=/usr/share/doc/*/copyright",
+	"path-exclude=/usr/share/locale/*",
+	"path-exclude=/usr/share/info/*",
+}
+
+// buildBase runs mmdebstrap into the tarball out (atomically: a failed run leaves nothing).
+func buildBase(ctx context.Context, out, aptSources string, log io.Writer) error {
+	if _, err := exec.LookPath("mmdebstrap"); err != nil {
+		return fmt.Errorf("osimage: mmdebstrap not found (run scripts/install-deps as root: scripts/packages/image.txt)")
+	}
+	hook, err := os.CreateTemp(filepath.Dir(out), "customize-*.sh")
+	if err != nil {
+		return fmt.Errorf("osimage: %w", err)
+	}
+	defer os.Remove(hook.Name())
+	if _, err := hook.WriteString(embedded("files/customize.sh")); err != nil {
+		hook.Close()
+		return fmt.Errorf("osimage: %w", err)
+	}
+	hook.Close()
+	if err := os.Chmod(hook.Name(), 0o755); err != nil {
+		return fmt.Errorf("osimage: %w", err)
+	}
+	tmp := out + ".partial.tar"
+	defer os.Remove(tmp)
+	args := []string{"--variant=minbase", "--mode=root", "--format=tar",
+		"--include=" + strings.Join(Packages, ",")}
+	for _, d := range dpkgExcludes {
+		args = append(args, "--dpkgopt="+d)
+	}
+	args = append(args, "--customize-hook="+hook.Name()+` "$1"`, Suite, tmp, aptSources)
+	cmd := exec.CommandContext(ctx, "mmdebstrap", args...)
+	var tail bytes.Buffer
+	cmd.Stdout = io.MultiWriter(log, &tail)
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("osimage: mmdebstrap %s (sources %s): %w\n%s", Suite, aptSources, err, lastLines(tail.String(), 20))
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return fmt.Errorf("osimage: %w", err)
+	}
+	return nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
