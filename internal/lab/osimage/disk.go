@@ -149,7 +149,7 @@ func assemble(ctx context.Context, tmp, base string, cfg Config, img *Image) err
 	for _, p := range []struct {
 		file  string
 		start int64
-	}{{esp, espStart}, {rootImg, rootStart}, {core, biosStart}} {
+	}{{esp, espStart}, {rootImg, rootStart}} {
 		if err := copySparse(f, p.start*sector, p.file); err != nil {
 			return err
 		}
@@ -208,7 +208,7 @@ func addFiles(root string, cfg Config, img *Image) error {
 // writeBIOSBoot does what grub-bios-setup does for a core.img embedded in a BIOS boot
 // partition, on a file instead of a device: GRUB's boot.img in the MBR's code area
 // (the protective MBR's partition table stays) pointing at core.img's first sector, and
-// core.img's first block list covering the rest of it.
+// core.img in partition 1 with its first block list covering the rest of it.
 func writeBIOSBoot(disk *os.File, core string) error {
 	bootImg, err := os.ReadFile("/usr/lib/grub/i386-pc/boot.img")
 	if err != nil {
@@ -232,6 +232,17 @@ func writeBIOSBoot(disk *os.File, core string) error {
 	if nsec > biosSectors {
 		return fmt.Errorf("osimage: core.img is %d sectors, the BIOS boot partition holds %d", nsec, biosSectors)
 	}
+	img := make([]byte, nsec*sector)
+	copy(img, coreImg)
+	bl := img[sector-listSize : sector]
+	binary.LittleEndian.PutUint64(bl[0:], biosStart+1)
+	binary.LittleEndian.PutUint16(bl[8:], uint16(nsec-1))
+	if seg := binary.LittleEndian.Uint16(bl[10:]); seg != 0x820 {
+		return fmt.Errorf("osimage: core.img's first block list has segment %#x, want 0x820 (diskboot.img layout changed)", seg)
+	}
+	if _, err := disk.WriteAt(img, biosStart*sector); err != nil {
+		return fmt.Errorf("osimage: write core.img: %w", err)
+	}
 	mbr := make([]byte, sector)
 	if _, err := disk.ReadAt(mbr, 0); err != nil {
 		return fmt.Errorf("osimage: read MBR: %w", err)
@@ -241,17 +252,6 @@ func writeBIOSBoot(disk *os.File, core string) error {
 	mbr[driveCheck], mbr[driveCheck+1] = 0x90, 0x90
 	if _, err := disk.WriteAt(mbr, 0); err != nil {
 		return fmt.Errorf("osimage: write MBR: %w", err)
-	}
-	first := make([]byte, sector)
-	copy(first, coreImg)
-	bl := first[sector-listSize:]
-	binary.LittleEndian.PutUint64(bl[0:], biosStart+1)
-	binary.LittleEndian.PutUint16(bl[8:], uint16(nsec-1))
-	if seg := binary.LittleEndian.Uint16(bl[10:]); seg != 0x820 {
-		return fmt.Errorf("osimage: core.img's first block list has segment %#x, want 0x820 (diskboot.img layout changed)", seg)
-	}
-	if _, err := disk.WriteAt(first, biosStart*sector); err != nil {
-		return fmt.Errorf("osimage: write core.img: %w", err)
 	}
 	return nil
 }
