@@ -57,7 +57,12 @@ func buildBase(ctx context.Context, out, aptSources string, log io.Writer) error
 	for _, d := range dpkgExcludes {
 		args = append(args, "--dpkgopt="+d)
 	}
-	args = append(args, "--customize-hook="+hook.Name()+` "$1"`, Suite, tmp, aptSources)
+	// The kernel, udev, kmod and zstd each trigger an initramfs build, minutes apiece
+	// under load: update-initramfs is diverted to true while packages install and the
+	// customize hook builds the initramfs once.
+	args = append(args,
+		`--essential-hook=chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs && ln -s /bin/true "$1/usr/sbin/update-initramfs"`,
+		"--customize-hook="+hook.Name()+` "$1"`, Suite, tmp, aptSources)
 	cmd := exec.CommandContext(ctx, "mmdebstrap", args...)
 	var tail bytes.Buffer
 	cmd.Stdout = io.MultiWriter(log, &tail)

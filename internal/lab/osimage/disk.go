@@ -44,8 +44,8 @@ boot
 
 // GRUB modules built into the images: nothing is loaded from a disk at boot.
 var (
-	grubEFIModules  = []string{"part_gpt", "ext2", "search", "search_fs_uuid", "linux", "echo", "serial", "terminal", "all_video", "efi_gop"}
-	grubBIOSModules = []string{"biosdisk", "part_gpt", "ext2", "search", "search_fs_uuid", "linux", "echo", "serial", "terminal"}
+	grubEFIModules  = []string{"part_gpt", "ext2", "search", "search_fs_uuid", "linux", "boot", "echo", "serial", "terminal", "all_video", "efi_gop"}
+	grubBIOSModules = []string{"biosdisk", "part_gpt", "ext2", "search", "search_fs_uuid", "linux", "boot", "echo", "serial", "terminal"}
 )
 
 // The unit drop-in the image adds to templates/systemd/node-agent.service.

@@ -38,10 +38,21 @@ ExecStart=
 ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=60
 NET
 
+# One initramfs build: base.go diverted update-initramfs while packages installed.
+ver=$(basename "$(readlink "$root/vmlinuz")")
+ver=${ver#vmlinuz-}
+if chroot "$root" dpkg-divert --list /usr/sbin/update-initramfs | grep -q .; then
+	rm -f "$root/usr/sbin/update-initramfs"
+	chroot "$root" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
+fi
+[ -e "$root/boot/initrd.img-$ver" ] || chroot "$root" update-initramfs -c -k "$ver"
+[ -e "$root/initrd.img" ] || ln -s "boot/initrd.img-$ver" "$root/initrd.img"
+
 # The initramfs must find the root on virtio (lab), NVMe and SCSI disks: MODULES=most
-# (Debian's default) includes them; fail the build if that ever changes.
-for m in virtio_blk virtio_pci nvme; do
-	if ! chroot "$root" lsinitramfs /initrd.img | grep -q "/$m\.ko"; then
+# (Debian's default) includes them (or they are built in); fail the build if not.
+list=$(chroot "$root" lsinitramfs "/boot/initrd.img-$ver")
+for m in virtio_blk virtio_pci nvme sd_mod; do
+	if ! echo "$list" | grep -q "/$m\.ko" && ! grep -q "/$m\.ko" "$root/lib/modules/$ver/modules.builtin"; then
 		echo "customize: $m missing from the initramfs" >&2
 		exit 1
 	fi
