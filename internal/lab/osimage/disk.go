@@ -33,9 +33,9 @@ const (
 // grubCfg boots the Debian kernel through its /vmlinuz and /initrd.img links (kept by
 // the kernel package across upgrades), finding the root by its file system UUID. It is
 // embedded in both GRUB images and runs before any module could be read from a disk.
-const grubCfg = `serial --unit=0 --speed=115200
-terminal_output serial console
-search --no-floppy --fs-uuid --set=root {{UUID}}
+// {{TERMINAL}}: UEFI firmware already copies its console to the serial port (GRUB's own
+// serial output would double every character); BIOS GRUB writes to both itself.
+const grubCfg = `{{TERMINAL}}search --no-floppy --fs-uuid --set=root {{UUID}}
 echo "racklift lab image: booting Debian from ($root)"
 linux /vmlinuz root=UUID={{UUID}} ro console=tty0 console=ttyS0,115200n8
 initrd /initrd.img
@@ -44,7 +44,7 @@ boot
 
 // GRUB modules built into the images: nothing is loaded from a disk at boot.
 var (
-	grubEFIModules  = []string{"part_gpt", "ext2", "search", "search_fs_uuid", "linux", "boot", "echo", "serial", "terminal", "all_video", "efi_gop"}
+	grubEFIModules  = []string{"part_gpt", "ext2", "search", "search_fs_uuid", "linux", "boot", "echo", "all_video", "efi_gop"}
 	grubBIOSModules = []string{"biosdisk", "part_gpt", "ext2", "search", "search_fs_uuid", "linux", "boot", "echo", "serial", "terminal"}
 )
 
@@ -95,13 +95,15 @@ func assemble(ctx context.Context, tmp, base string, cfg Config, img *Image) err
 	}
 
 	// ESP: FAT32 made and filled with mtools, no mount.
-	cfgText := strings.ReplaceAll(grubCfg, "{{UUID}}", img.RootUUID)
-	cfgFile := filepath.Join(tmp, "grub.cfg")
-	if err := os.WriteFile(cfgFile, []byte(cfgText), 0o644); err != nil {
-		return fmt.Errorf("osimage: %w", err)
+	efiCfg, biosCfg := filepath.Join(tmp, "grub-efi.cfg"), filepath.Join(tmp, "grub-bios.cfg")
+	for file, term := range map[string]string{efiCfg: "", biosCfg: "serial --unit=0 --speed=115200\nterminal_output serial console\n"} {
+		text := strings.NewReplacer("{{UUID}}", img.RootUUID, "{{TERMINAL}}", term).Replace(grubCfg)
+		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+			return fmt.Errorf("osimage: %w", err)
+		}
 	}
 	efi := filepath.Join(tmp, "BOOTX64.EFI")
-	if err := run(ctx, "grub-mkimage", append([]string{"-O", "x86_64-efi", "-o", efi, "-c", cfgFile, "-p", "/EFI/BOOT"}, grubEFIModules...)...); err != nil {
+	if err := run(ctx, "grub-mkimage", append([]string{"-O", "x86_64-efi", "-o", efi, "-c", efiCfg, "-p", "/EFI/BOOT"}, grubEFIModules...)...); err != nil {
 		return err
 	}
 	esp := filepath.Join(tmp, "esp.fat")
@@ -118,7 +120,7 @@ func assemble(ctx context.Context, tmp, base string, cfg Config, img *Image) err
 
 	// BIOS: core.img (with the same embedded configuration) in partition 1.
 	core := filepath.Join(tmp, "core.img")
-	if err := run(ctx, "grub-mkimage", append([]string{"-O", "i386-pc", "-o", core, "-c", cfgFile, "-p", "/boot/grub"}, grubBIOSModules...)...); err != nil {
+	if err := run(ctx, "grub-mkimage", append([]string{"-O", "i386-pc", "-o", core, "-c", biosCfg, "-p", "/boot/grub"}, grubBIOSModules...)...); err != nil {
 		return err
 	}
 
