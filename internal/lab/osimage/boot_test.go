@@ -82,7 +82,7 @@ func TestImageBootsFromDisk(t *testing.T) {
 			})
 			start := time.Now()
 			g := vm.StartT(t, vm.Config{Name: "image-" + tc.name, Dir: dir, MemoryMB: guestMemoryMB,
-				Firmware: tc.code, FirmwareVars: tc.vars, Disk: disk,
+				Firmware: tc.code, FirmwareVars: tc.vars, Disk: disk, DiskBootIndex: 1,
 				ExtraArgs: []string{"-netdev", "user,id=un0", "-device", "virtio-net-pci,netdev=un0,romfile="}})
 			for _, step := range []struct {
 				what string
@@ -90,8 +90,9 @@ func TestImageBootsFromDisk(t *testing.T) {
 			}{
 				{"GRUB ran the embedded configuration", regexp.MustCompile(`racklift lab image: booting Debian`)},
 				{"the kernel found the root by UUID", regexp.MustCompile(`Linux version \S+`)},
-				{"systemd reached multi-user.target", regexp.MustCompile(`Reached target .*Multi-User System`)},
-				{"node-agent.service started", regexp.MustCompile(`Started node-agent\.service`)},
+				// systemd colours unit names on the console: \S* skips the escapes.
+				{"node-agent.service started", regexp.MustCompile(`Started \S*node-agent\.service`)},
+				{"systemd reached multi-user.target", regexp.MustCompile(`Reached target \S*multi-user\.target`)},
 				{"the daemon logged", regexp.MustCompile(`level=(INFO|WARN|ERROR) msg=`)},
 			} {
 				if _, err := g.WaitForLine(step.re, 4*time.Minute); err != nil {

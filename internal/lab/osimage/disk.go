@@ -204,8 +204,19 @@ func addFiles(root string, cfg Config, img *Image) error {
 	if err := os.Symlink("/etc/systemd/system/node-agent.service", filepath.Join(wants, "node-agent.service")); err != nil {
 		return fmt.Errorf("osimage: enable node-agent: %w", err)
 	}
+	// Masked: e2scrub_reap (LVM snapshot clean-up; no LVM here) held multi-user.target
+	// back for minutes on a loaded TCG guest.
+	for _, unit := range maskedUnits {
+		os.Remove(filepath.Join(root, "etc/systemd/system/multi-user.target.wants", unit))
+		if err := os.Symlink("/dev/null", filepath.Join(root, "etc/systemd/system", unit)); err != nil {
+			return fmt.Errorf("osimage: mask %s: %w", unit, err)
+		}
+	}
 	return nil
 }
+
+// maskedUnits are services of the base's packages the image does not run.
+var maskedUnits = []string{"e2scrub_reap.service", "e2scrub_all.timer"}
 
 // writeBIOSBoot does what grub-bios-setup does for a core.img embedded in a BIOS boot
 // partition, on a file instead of a device: GRUB's boot.img in the MBR's code area
