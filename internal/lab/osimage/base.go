@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Suite is the Debian release the image is built from.
@@ -32,6 +34,29 @@ var dpkgExcludes = []string{
 	"path-exclude=/usr/share/info/*",
 }
 
+// mmdebstrapArgs are mmdebstrap's options (without suite, output and sources): with the
+// hook's content, the suite and the sources' content they make the base's cache key.
+func mmdebstrapArgs(hook string) []string {
+	args := []string{"--variant=minbase", "--mode=root", "--format=tar",
+		"--include=" + strings.Join(Packages, ",")}
+	for _, d := range dpkgExcludes {
+		args = append(args, "--dpkgopt="+d)
+	}
+	// The kernel, udev, kmod and zstd each trigger an initramfs build, minutes apiece
+	// under load: update-initramfs is diverted to true while packages install and the
+	// customize hook builds the initramfs once.
+	return append(args,
+		`--essential-hook=chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs && ln -s /bin/true "$1/usr/sbin/update-initramfs"`,
+		"--customize-hook="+hook+` "$1"`)
+}
+
+// baseKey identifies the base's content: what mmdebstrap is told, the customize hook,
+// the suite and the apt sources; editing this file elsewhere does not rebuild it.
+func baseKey(aptSources []byte) string {
+	return hashOf(append(mmdebstrapArgs("HOOK"), "suite", Suite, "hook", embedded("files/customize.sh"),
+		"sources", string(aptSources))...)
+}
+
 // buildBase runs mmdebstrap into the tarball out (atomically: a failed run leaves nothing).
 func buildBase(ctx context.Context, out, aptSources string, log io.Writer) error {
 	if _, err := exec.LookPath("mmdebstrap"); err != nil {
@@ -52,18 +77,12 @@ func buildBase(ctx context.Context, out, aptSources string, log io.Writer) error
 	}
 	tmp := out + ".partial.tar"
 	defer os.Remove(tmp)
-	args := []string{"--variant=minbase", "--mode=root", "--format=tar",
-		"--include=" + strings.Join(Packages, ",")}
-	for _, d := range dpkgExcludes {
-		args = append(args, "--dpkgopt="+d)
-	}
-	// The kernel, udev, kmod and zstd each trigger an initramfs build, minutes apiece
-	// under load: update-initramfs is diverted to true while packages install and the
-	// customize hook builds the initramfs once.
-	args = append(args,
-		`--essential-hook=chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs && ln -s /bin/true "$1/usr/sbin/update-initramfs"`,
-		"--customize-hook="+hook.Name()+` "$1"`, Suite, tmp, aptSources)
+	args := append(mmdebstrapArgs(hook.Name()), Suite, tmp, aptSources)
 	cmd := exec.CommandContext(ctx, "mmdebstrap", args...)
+	// Cancelled: SIGTERM lets mmdebstrap unmount /proc, /sys and /dev from its chroot and
+	// remove its temporary tree (SIGKILL would leave both behind).
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 2 * time.Minute
 	var tail bytes.Buffer
 	cmd.Stdout = io.MultiWriter(log, &tail)
 	cmd.Stderr = cmd.Stdout
@@ -72,6 +91,13 @@ func buildBase(ctx context.Context, out, aptSources string, log io.Writer) error
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		return fmt.Errorf("osimage: %w", err)
+	}
+	// One base is enough: older ones (another package list) are 600 MB each.
+	old, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "base-*.tar"))
+	for _, o := range old {
+		if o != out {
+			os.Remove(o)
+		}
 	}
 	return nil
 }

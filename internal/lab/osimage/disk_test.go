@@ -114,3 +114,27 @@ func TestUUIDOf(t *testing.T) {
 		}
 	}
 }
+
+// The base (minutes of mmdebstrap) is rebuilt exactly when what goes into it changes:
+// the package list, the apt sources; not when nothing did.
+func TestBaseKey(t *testing.T) {
+	src := []byte("Types: deb\nURIs: http://deb.debian.org/debian\n")
+	key := baseKey(src)
+	saved := Packages
+	t.Cleanup(func() { Packages = saved })
+	for _, tc := range []struct {
+		name     string
+		packages []string
+		sources  []byte
+		same     bool
+	}{
+		{name: "same inputs", packages: saved, sources: src, same: true},
+		{name: "another apt mirror", packages: saved, sources: []byte("Types: deb\nURIs: http://mirror.example/debian\n")},
+		{name: "a package added", packages: append(append([]string{}, saved...), "curl"), sources: src},
+	} {
+		Packages = tc.packages
+		if got := baseKey(tc.sources); (got == key) != tc.same {
+			t.Errorf("%s: base key %s, first %s: same=%v, want %v", tc.name, got, key, got == key, tc.same)
+		}
+	}
+}

@@ -38,8 +38,8 @@ import (
 	"github.com/racklift/racklift/pkg/atomicfile"
 )
 
-// The builder's own inputs: a change to any of them is a new image (and base.go or
-// files/customize.sh a new base).
+// The builder's own inputs: a change to any of them is a new image (and to
+// mmdebstrap's arguments or files/customize.sh a new base: baseKey).
 //
 //go:embed osimage.go base.go disk.go files
 var sources embed.FS
@@ -108,8 +108,7 @@ func Build(ctx context.Context, cfg Config) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("osimage: apt sources: %w", err)
 	}
-	baseKey := hashOf("base", strings.Join(Packages, ","), Suite, string(aptSrc),
-		embedded("base.go"), embedded("files/customize.sh"))
+	baseKey := baseKey(aptSrc)
 	agentSum, err := fileSHA256(cfg.Agent)
 	if err != nil {
 		return nil, fmt.Errorf("osimage: node-agent binary: %w (run make build)", err)
