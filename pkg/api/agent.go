@@ -13,6 +13,7 @@ import (
 	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/lifecycle"
+	"github.com/racklift/racklift/pkg/state"
 )
 
 // Verifier checks a node's credentials (provisioner.Credentials): the client certificate
@@ -39,7 +40,7 @@ type Recorder interface {
 type ExpectFunc func(node string) (*expect.Expectations, error)
 
 // DefaultMaxReport bounds a report body.
-const DefaultMaxReport = 8 << 20
+const DefaultMaxReport = state.MaxReport
 
 // AgentConfig wires the agent endpoints.
 type AgentConfig struct {
@@ -125,7 +126,7 @@ func (a *agentAPI) refuse(w http.ResponseWriter, r *http.Request, node string, e
 		w.Header().Set("WWW-Authenticate", `Mutual-TLS realm="racklift agent"`)
 	}
 	a.cfg.Log.Warn("agent request refused", "node", node, "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
-	writeError(w, code, err.Error())
+	writeError(w, code, PublicTokenError(node, err))
 }
 
 func (a *agentAPI) auth(next func(w http.ResponseWriter, r *http.Request, node string)) http.Handler {

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/racklift/racklift/pkg/events"
@@ -282,12 +281,15 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 }
 
 func (h *Handler) install(w http.ResponseWriter, r *http.Request) {
-	e := events.Event{Kind: events.HTTPInstall, IP: clientIP(r), MAC: r.PathValue("mac"), Detail: r.PathValue("file")}
+	file, ferr := installFile(r)
+	e := events.Event{Kind: events.HTTPInstall, IP: clientIP(r), MAC: r.PathValue("mac"), Detail: file}
 	np, _, err := h.node(r)
 	var body []byte
-	if err == nil {
+	if err == nil && ferr != nil {
+		e.Node, err = np.Node, ferr
+	} else if err == nil {
 		e.Node = np.Node
-		body, err = h.installs.Render(np, r.PathValue("file"))
+		body, err = h.installs.Render(np, file)
 	}
 	if err != nil {
 		e.Err = err.Error()
@@ -328,11 +330,8 @@ func withPath(r *http.Request, p string) *http.Request {
 // refused here and made over the agent API (POST /api/v1/nodes/NODE/installed with the
 // node's client certificate; `node-agent enroll --installed` does it).
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
-	stage := r.URL.Query().Get("stage")
-	if stage == "" {
-		stage = "booted"
-	}
-	e := events.Event{Kind: events.HTTPCallback, IP: clientIP(r), MAC: r.PathValue("mac"), Detail: printable(stage, 64)}
+	stage, serr := callbackStage(r)
+	e := events.Event{Kind: events.HTTPCallback, IP: clientIP(r), MAC: r.PathValue("mac"), Detail: stage}
 	np, _, err := h.node(r)
 	if err != nil {
 		e.Err = err.Error()
@@ -341,6 +340,12 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.Node = np.Node
+	if serr != nil {
+		e.Err = serr.Error()
+		h.cfg.Events.Publish(e)
+		http.Error(w, serr.Error(), http.StatusBadRequest)
+		return
+	}
 	if stage == "installed" {
 		msg := fmt.Sprintf("node %s: an unauthenticated installed callback is refused and changes nothing: the node reports it over the agent API with its client certificate (node-agent enroll --installed)", np.Node)
 		e.Err = msg
@@ -350,18 +355,4 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	h.cfg.Events.Publish(e)
 	fmt.Fprintf(w, "ok %s %s\n", np.Node, e.Detail)
-}
-
-// printable bounds text from the network and replaces control characters, before it is
-// stored or printed.
-func printable(s string, max int) string {
-	if len(s) > max {
-		s = s[:max]
-	}
-	return strings.Map(func(c rune) rune {
-		if c < 0x20 || c == 0x7f {
-			return '_'
-		}
-		return c
-	}, s)
 }

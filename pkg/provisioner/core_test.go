@@ -3,6 +3,7 @@ package provisioner_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
+	"github.com/racklift/racklift/pkg/provisioner"
 	"github.com/racklift/racklift/pkg/state"
 )
 
@@ -57,7 +59,7 @@ func TestCoreResumesAfterRestart(t *testing.T) {
 	t.Parallel()
 	r := apitest.NewRack(t, 3, 3, nil)
 	r.Gate = make(chan struct{}) // agents wait: serve is killed while nodes boot
-	core := r.Start()
+	r.Start()
 	c := r.Client()
 	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{"all"}, Wave: 2}); err != nil {
 		t.Fatal(err)
@@ -80,8 +82,12 @@ func TestCoreResumesAfterRestart(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	seq, _ := core.Store.LastSeq()
-	r.Kill()
+	last, err := c.Events(context.Background(), "", 0, 0, 0)
+	if err != nil || len(last) == 0 {
+		t.Fatalf("events before the kill: %d, %v", len(last), err)
+	}
+	seq := last[len(last)-1].Seq
+	r.Kill()      // SIGKILL of the core's process: no drain, no close
 	close(r.Gate) // agents start talking while serve is down: they retry
 	time.Sleep(300 * time.Millisecond)
 	r.Start()
@@ -113,13 +119,13 @@ func TestCoreResumesAfterRestart(t *testing.T) {
 func TestCoreNodeAddedWhileServing(t *testing.T) {
 	t.Parallel()
 	r := apitest.NewRack(t, 2, 1, nil)
-	core := r.Start()
+	r.Start()
 	c := r.Client()
 	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{apitest.NodeName(1)}}); err == nil {
 		t.Fatal("up of a node not yet in the inventory succeeded")
 	}
-	inv := r.WriteInventory(2) // the operator adds node-0002 to the rack file
-	if err := core.SetInventory(inv); err != nil {
+	r.WriteInventory(2) // the operator adds node-0002 to the rack file
+	if err := r.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{apitest.NodeName(1)}}); err != nil {
@@ -175,7 +181,7 @@ func TestCoreFailedReportAndCredentials(t *testing.T) {
 	t.Parallel()
 	r := apitest.NewRack(t, 2, 2, nil)
 	r.FailNode = apitest.NodeName(1)
-	core := r.Start()
+	r.Start()
 	c := r.Client()
 	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{"all"}}); err != nil {
 		t.Fatal(err)
@@ -189,7 +195,7 @@ func TestCoreFailedReportAndCredentials(t *testing.T) {
 	b1 := bundleOf(t, r, n1)
 	cmd0, _ := r.Cmdlines.Load(n0)
 	secret0 := cmd0.(map[string]string)[pki.CmdlineBootstrap]
-	evBefore, _ := core.Store.LastSeq()
+	evBefore := lastSeq(t, c)
 
 	// A report for node-0001 with node-0002's certificate, with none, or after replaying
 	// node-0001's used bootstrap, is refused and changes nothing.
@@ -218,7 +224,7 @@ func TestCoreFailedReportAndCredentials(t *testing.T) {
 		t.Errorf("a refused call changed node-0001: %s, report at %v → %v", after.Phase, before.ReportAt, after.ReportAt)
 	}
 	// The replay is an event naming where it came from.
-	evs, _ := core.Store.Events(state.Query{Node: n0, After: evBefore})
+	evs, _ := c.Events(context.Background(), n0, evBefore, 0, 0)
 	var replays []string
 	for _, e := range evs {
 		if e.Kind == "bootstrap.replayed" {
@@ -239,15 +245,32 @@ func TestCoreFailedReportAndCredentials(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+func lastSeq(t *testing.T, c *api.Client) uint64 {
+	t.Helper()
+	evs, err := c.Events(context.Background(), "", 0, 0, 0)
+	if err != nil || len(evs) == 0 {
+		t.Fatalf("events: %v", err)
+	}
+	return evs[len(evs)-1].Seq
+}
+
 // A new run supersedes the previous run's certificate: its report is refused with 409
 // and changes nothing; the new run's agent gets a fresh one. `provision node revoke`
 // (Core.Revoke) and removing the node from the inventory revoke (401).
 func TestCoreRunsAndRevocation(t *testing.T) {
 	t.Parallel()
 	r := apitest.NewRack(t, 2, 2, nil)
-	core := r.Start()
+	r.Start()
 	c := r.Client()
 	n0, n1 := apitest.NodeName(0), apitest.NodeName(1)
+	node := func(name string) api.NodeDetail {
+		t.Helper()
+		d, err := c.Node(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
 	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{"all"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -257,12 +280,8 @@ func TestCoreRunsAndRevocation(t *testing.T) {
 	if err := old.Installed(context.Background(), n0); err != nil {
 		t.Fatalf("installed with the node's certificate: %v", err)
 	}
-	if n, _ := core.Store.Get(n0); !n.Installed {
-		t.Fatal("installed call did not mark the node installed")
-	}
-	st, _ := c.Node(context.Background(), n0)
-	if !st.Installed {
-		t.Errorf("status does not show %s installed: %+v", n0, st.NodeStatus)
+	if st := node(n0); !st.Installed {
+		t.Fatalf("status does not show %s installed after its installed call: %+v", n0, st.NodeStatus)
 	}
 
 	// Run 2, held before its agent talks: run 1's certificate is refused from the start.
@@ -270,10 +289,10 @@ func TestCoreRunsAndRevocation(t *testing.T) {
 	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{n0}, Reprovision: true}); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := core.Store.Get(n0); n.Installed || n.Run != 2 {
+	if n := node(n0); n.Installed || n.Run != 2 {
 		t.Errorf("up --reprovision: installed %v, run %d; want cleared, run 2", n.Installed, n.Run)
 	}
-	before, _ := core.Store.Get(n0)
+	before := node(n0)
 	for what, do := range map[string]func() error{
 		"report":    func() error { return old.Post(context.Background(), n0, []byte(forged)) },
 		"hello":     func() error { return old.Hello(context.Background(), n0, "ramdisk") },
@@ -284,8 +303,8 @@ func TestCoreRunsAndRevocation(t *testing.T) {
 			t.Errorf("run 1's %s after run 2 started: %d, want 409 or 401", what, got)
 		}
 	}
-	after, _ := core.Store.Get(n0)
-	if after.Phase != before.Phase || !after.ReportAt.Equal(before.ReportAt) || after.Installed || string(after.Report) != string(before.Report) {
+	after := node(n0)
+	if after.Phase != before.Phase || !after.ReportAt.Equal(before.ReportAt) || after.Installed {
 		t.Errorf("run 1's refused calls changed node-0001: %s → %s", before.Phase, after.Phase)
 	}
 	close(r.Gate)
@@ -314,26 +333,59 @@ func TestCoreRunsAndRevocation(t *testing.T) {
 	}
 
 	// provision node revoke: refused with 401, nothing changes.
-	if err := core.Revoke(context.Background(), n0); err != nil {
+	if _, err := c.Revoke(context.Background(), n0); err != nil {
 		t.Fatal(err)
 	}
-	before, _ = core.Store.Get(n0)
+	before = node(n0)
 	if got := code(agentAs(t, r, n0, &renewed).Post(context.Background(), n0, []byte(forged))); got != 401 {
 		t.Errorf("report with a revoked certificate: %d, want 401", got)
 	}
-	if after, _ := core.Store.Get(n0); !after.ReportAt.Equal(before.ReportAt) {
+	if after := node(n0); !after.ReportAt.Equal(before.ReportAt) {
 		t.Error("a revoked certificate's report was stored")
 	}
-	if err := core.Revoke(context.Background(), "nope"); err == nil {
+	if _, err := c.Revoke(context.Background(), "nope"); err == nil {
 		t.Error("revoking a node serve does not know succeeded")
 	}
 
 	// Removed from the inventory: node-0002's certificate is revoked.
 	b1 := bundleOf(t, r, n1)
-	if err := core.SetInventory(r.WriteInventory(1)); err != nil {
+	r.WriteInventory(1)
+	if err := r.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if got := code(agentAs(t, r, n1, &b1).Hello(context.Background(), n1, "installed")); got != 401 {
 		t.Errorf("node removed from the inventory: %d, want 401", got)
+	}
+}
+
+// Issue 14 item 7: api.token's mode is checked on every start, not only at creation, and
+// a state dir that existed with a looser mode is tightened.
+func TestTokenAndStateDirTightened(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok, err := provisioner.LoadOrCreateToken(dir)
+	must(err)
+	p := api.TokenPath(dir)
+	must(os.Chmod(p, 0o644))
+	must(os.Chmod(dir, 0o755))
+	again, err := provisioner.LoadOrCreateToken(dir)
+	must(err)
+	if again != tok {
+		t.Fatal("the token changed")
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+		t.Errorf("api.token left at %04o", fi.Mode().Perm())
+	}
+	s, err := state.Open(dir, state.Options{})
+	must(err)
+	s.Close()
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+		t.Errorf("state dir left at %04o", fi.Mode().Perm())
 	}
 }
