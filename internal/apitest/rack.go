@@ -42,8 +42,9 @@ type Rack struct {
 	agentAt   string // fixed host:port so a restarted core keeps the nodes' racklift.api
 	Lifecycle lifecycle.Config
 
-	proc   *exec.Cmd              // the child running the core (Start)
-	rigURL atomic.Pointer[string] // its rig endpoint; nil while it is down
+	proc      *exec.Cmd              // the child running the core (Start)
+	stopLocal func()                 // stops the core StartInProcess runs
+	rigURL    atomic.Pointer[string] // its rig endpoint; nil while it is down
 
 	Cmdlines   sync.Map      // node → its boot arguments (map[string]string), as the node saw them
 	Identities sync.Map      // node → the identity.Bundle its agent got for its bootstrap (the latest)
@@ -132,6 +133,11 @@ func (r *Rack) Start() {
 // Kill SIGKILLs the core's process: no drain, no Close; its state stays as a crashed
 // serve's does.
 func (r *Rack) Kill() {
+	if r.stopLocal != nil {
+		r.rigURL.Store(nil)
+		r.stopLocal()
+		r.stopLocal = nil
+	}
 	if r.proc == nil {
 		return
 	}

@@ -19,8 +19,7 @@ func FuzzBootRequests(f *testing.F) {
 	f.Add("52:54:00:04:00:01", "\x1b]0;x\x07", "../../etc/passwd")
 	f.Add("zz", strings.Repeat("A", 5000), strings.Repeat("f", 300))
 	ev := events.New(nil, nil)
-	st := &nodeState{installed: map[string]bool{}, forced: map[string]bool{}}
-	h, err := New(Config{Plans: fixed{examplePlan(f, "lab")}, Templates: templates.FS, State: st, Events: ev})
+	h, err := New(Config{Plans: fixed{examplePlan(f, "lab")}, Templates: templates.FS, Events: ev})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -181,7 +181,7 @@ func TestCoreFailedReportAndCredentials(t *testing.T) {
 	t.Parallel()
 	r := apitest.NewRack(t, 2, 2, nil)
 	r.FailNode = apitest.NodeName(1)
-	r.Start()
+	core := r.StartInProcess()
 	c := r.Client()
 	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{"all"}}); err != nil {
 		t.Fatal(err)
@@ -195,7 +195,7 @@ func TestCoreFailedReportAndCredentials(t *testing.T) {
 	b1 := bundleOf(t, r, n1)
 	cmd0, _ := r.Cmdlines.Load(n0)
 	secret0 := cmd0.(map[string]string)[pki.CmdlineBootstrap]
-	evBefore := lastSeq(t, c)
+	evBefore, _ := core.Store.LastSeq()
 
 	// A report for node-0001 with node-0002's certificate, with none, or after replaying
 	// node-0001's used bootstrap, is refused and changes nothing.
@@ -224,7 +224,7 @@ func TestCoreFailedReportAndCredentials(t *testing.T) {
 		t.Errorf("a refused call changed node-0001: %s, report at %v → %v", after.Phase, before.ReportAt, after.ReportAt)
 	}
 	// The replay is an event naming where it came from.
-	evs, _ := c.Events(context.Background(), n0, evBefore, 0, 0)
+	evs, _ := core.Store.Events(state.Query{Node: n0, After: evBefore})
 	var replays []string
 	for _, e := range evs {
 		if e.Kind == "bootstrap.replayed" {
@@ -245,32 +245,15 @@ func TestCoreFailedReportAndCredentials(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-func lastSeq(t *testing.T, c *api.Client) uint64 {
-	t.Helper()
-	evs, err := c.Events(context.Background(), "", 0, 0, 0)
-	if err != nil || len(evs) == 0 {
-		t.Fatalf("events: %v", err)
-	}
-	return evs[len(evs)-1].Seq
-}
-
 // A new run supersedes the previous run's certificate: its report is refused with 409
 // and changes nothing; the new run's agent gets a fresh one. `provision node revoke`
 // (Core.Revoke) and removing the node from the inventory revoke (401).
 func TestCoreRunsAndRevocation(t *testing.T) {
 	t.Parallel()
 	r := apitest.NewRack(t, 2, 2, nil)
-	r.Start()
+	core := r.StartInProcess()
 	c := r.Client()
 	n0, n1 := apitest.NodeName(0), apitest.NodeName(1)
-	node := func(name string) api.NodeDetail {
-		t.Helper()
-		d, err := c.Node(context.Background(), name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
 	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{"all"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -280,8 +263,12 @@ func TestCoreRunsAndRevocation(t *testing.T) {
 	if err := old.Installed(context.Background(), n0); err != nil {
 		t.Fatalf("installed with the node's certificate: %v", err)
 	}
-	if st := node(n0); !st.Installed {
-		t.Fatalf("status does not show %s installed after its installed call: %+v", n0, st.NodeStatus)
+	if n, _ := core.Store.Get(n0); !n.Installed {
+		t.Fatal("installed call did not mark the node installed")
+	}
+	st, _ := c.Node(context.Background(), n0)
+	if !st.Installed {
+		t.Errorf("status does not show %s installed: %+v", n0, st.NodeStatus)
 	}
 
 	// Run 2, held before its agent talks: run 1's certificate is refused from the start.
@@ -289,10 +276,10 @@ func TestCoreRunsAndRevocation(t *testing.T) {
 	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{n0}, Reprovision: true}); err != nil {
 		t.Fatal(err)
 	}
-	if n := node(n0); n.Installed || n.Run != 2 {
+	if n, _ := core.Store.Get(n0); n.Installed || n.Run != 2 {
 		t.Errorf("up --reprovision: installed %v, run %d; want cleared, run 2", n.Installed, n.Run)
 	}
-	before := node(n0)
+	before, _ := core.Store.Get(n0)
 	for what, do := range map[string]func() error{
 		"report":    func() error { return old.Post(context.Background(), n0, []byte(forged)) },
 		"hello":     func() error { return old.Hello(context.Background(), n0, "ramdisk") },
@@ -303,8 +290,8 @@ func TestCoreRunsAndRevocation(t *testing.T) {
 			t.Errorf("run 1's %s after run 2 started: %d, want 409 or 401", what, got)
 		}
 	}
-	after := node(n0)
-	if after.Phase != before.Phase || !after.ReportAt.Equal(before.ReportAt) || after.Installed {
+	after, _ := core.Store.Get(n0)
+	if after.Phase != before.Phase || !after.ReportAt.Equal(before.ReportAt) || after.Installed || string(after.Report) != string(before.Report) {
 		t.Errorf("run 1's refused calls changed node-0001: %s → %s", before.Phase, after.Phase)
 	}
 	close(r.Gate)
@@ -333,24 +320,23 @@ func TestCoreRunsAndRevocation(t *testing.T) {
 	}
 
 	// provision node revoke: refused with 401, nothing changes.
-	if _, err := c.Revoke(context.Background(), n0); err != nil {
+	if err := core.Revoke(context.Background(), n0); err != nil {
 		t.Fatal(err)
 	}
-	before = node(n0)
+	before, _ = core.Store.Get(n0)
 	if got := code(agentAs(t, r, n0, &renewed).Post(context.Background(), n0, []byte(forged))); got != 401 {
 		t.Errorf("report with a revoked certificate: %d, want 401", got)
 	}
-	if after := node(n0); !after.ReportAt.Equal(before.ReportAt) {
+	if after, _ := core.Store.Get(n0); !after.ReportAt.Equal(before.ReportAt) {
 		t.Error("a revoked certificate's report was stored")
 	}
-	if _, err := c.Revoke(context.Background(), "nope"); err == nil {
+	if err := core.Revoke(context.Background(), "nope"); err == nil {
 		t.Error("revoking a node serve does not know succeeded")
 	}
 
 	// Removed from the inventory: node-0002's certificate is revoked.
 	b1 := bundleOf(t, r, n1)
-	r.WriteInventory(1)
-	if err := r.Reload(); err != nil {
+	if err := core.SetInventory(r.WriteInventory(1)); err != nil {
 		t.Fatal(err)
 	}
 	if got := code(agentAs(t, r, n1, &b1).Hello(context.Background(), n1, "installed")); got != 401 {

@@ -1,11 +1,13 @@
 package provisioner_test
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -19,10 +21,8 @@ import (
 )
 
 // memStore is a state.Store in memory that keeps records encoded, as bbolt does, and
-// counts how many it decodes. (What the credentials never call is left to the embedded
-// nil Store: a call would panic the test.)
+// counts how many it decodes.
 type memStore struct {
-	state.Store
 	mu      sync.Mutex
 	recs    map[string][]byte
 	decoded atomic.Int64
@@ -71,6 +71,14 @@ func (m *memStore) Update(name string, fn func(n *state.Node) ([]state.Event, er
 	m.recs[name], _ = json.Marshal(n)
 	return evs, nil
 }
+
+func (m *memStore) Events(state.Query) ([]state.Event, error) { return nil, nil }
+func (m *memStore) LastSeq() (uint64, error)                  { return 0, nil }
+func (m *memStore) Wait(ctx context.Context, _ uint64) error  { <-ctx.Done(); return ctx.Err() }
+func (m *memStore) Close() error                              { return nil }
+func (m *memStore) Retention() (state.Retention, error)       { return state.Retention{}, nil }
+func (m *memStore) Check() error                              { return nil }
+func (m *memStore) WriteBackup(io.Writer) (int64, error)      { return 0, nil }
 
 // fleet is n nodes, each in pxe with a live bootstrap and a certificate of its run.
 func fleet(t testing.TB, n int) (*memStore, *provisioner.Credentials) {
