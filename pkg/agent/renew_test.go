@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -70,11 +71,19 @@ func TestRenewLoopRenewsBeforeExpiry(t *testing.T) {
 	for renewed.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(100 * time.Millisecond) // the write follows the answer
-	got, err := identity.LoadBundle(dir)
-	must(err)
-	cert, err := got.Certificate()
-	must(err)
+	// The write follows the answer: wait for the file to change (a fixed sleep was
+	// flaky under load).
+	var cert *x509.Certificate
+	for {
+		got, err := identity.LoadBundle(dir)
+		must(err)
+		cert, err = got.Certificate()
+		must(err)
+		if cert.SerialNumber.Cmp(old.SerialNumber) != 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if renewed.Load() != 1 || cert.SerialNumber.Cmp(old.SerialNumber) == 0 || time.Until(cert.NotAfter) < 50*time.Minute {
 		t.Errorf("renewed %d times; certificate in %s: serial %x until %v", renewed.Load(), dir, cert.SerialNumber, cert.NotAfter)
 	}

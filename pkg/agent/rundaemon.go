@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/racklift/racklift/pkg/agent/deploy"
 	"github.com/racklift/racklift/pkg/agent/gpu"
 	"github.com/racklift/racklift/pkg/agent/hw"
 	"github.com/racklift/racklift/pkg/agent/identity"
@@ -43,7 +44,10 @@ type DaemonConfig struct {
 	ApplyNetworks bool
 	NetStatePath  string
 	Checks        Options
-	Log           *slog.Logger
+	// DeployFiles gives the identity hand-off's files (node certificate, key, CA pin)
+	// for the installed system when the ramdisk deploys an image; nil: none.
+	DeployFiles func(ctx context.Context) ([]deploy.File, error)
+	Log         *slog.Logger
 }
 
 // RunDaemon runs `node-agent daemon`: it loads the node's identity (or exchanges its
@@ -97,6 +101,20 @@ func RunDaemon(ctx context.Context, cfg DaemonConfig) ([]check.Result, error) {
 			return nil, fmt.Errorf("--server needs the node's identity: %v, or --bootstrap-file FILE to get one", idErr)
 		}
 		d.Client, d.Spool = client, &report.Spool{Dir: cfg.Spool}
+		if cfg.Stage == "ramdisk" {
+			// The ramdisk deploys the profile's image after its checks pass, fetching it
+			// with the pinned transport (no overall timeout: images are large), and hands
+			// the node's identity to the installed system.
+			var hc *http.Client
+			if client.HTTP != nil {
+				hc = &http.Client{Transport: client.HTTP.Transport}
+			}
+			files := cfg.DeployFiles
+			if files == nil {
+				files = identityFiles(bundle)
+			}
+			d.Deploy = &deploy.Deployer{Client: hc, Files: files, Log: log}
+		}
 		log.Info("reporting to the server", "server", cfg.Server, "node", d.Node, "spool", cfg.Spool)
 		if !cfg.Once {
 			go renewLoop(ctx, client, bundle, cfg.IdentityDir, log)
@@ -242,4 +260,16 @@ func NodeName(name string) string {
 		}
 	}
 	return "unknown"
+}
+
+// identityFiles hands the node's identity (certificate, key, agent API URL, CA pin) to
+// the installed system, so its daemon authenticates from its first start.
+func identityFiles(b identity.Bundle) func(context.Context) ([]deploy.File, error) {
+	return func(context.Context) ([]deploy.File, error) {
+		var out []deploy.File
+		for _, f := range b.Files() {
+			out = append(out, deploy.File{Path: f.Path, Mode: f.Mode, Data: f.Data})
+		}
+		return out, nil
+	}
 }

@@ -8,10 +8,12 @@ package ramdisk
 
 import (
 	"fmt"
-	"github.com/racklift/racklift/pkg/initramfs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/racklift/racklift/pkg/initramfs"
 )
 
 // Modules every agent ramdisk carries (virtual machines and common servers); the build
@@ -142,9 +144,56 @@ esac
 exit 0
 `
 
+// Programs are host programs the deploy runs, copied in with their libraries: e2fsck
+// and resize2fs (e2fsprogs) grow the installed root filesystem. efibootmgr is taken
+// when the host has it (OptionalPrograms): without it the deploy leaves the UEFI
+// removable path, which boots without an entry.
+var (
+	Programs         = []string{"e2fsck", "resize2fs"}
+	OptionalPrograms = []string{"efibootmgr"}
+)
+
+// programs finds Programs (failing on a missing one) and OptionalPrograms on the host.
+func programs() ([]initramfs.File, error) {
+	var out []initramfs.File
+	find := func(name string) string {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+		for _, dir := range []string{"/usr/sbin", "/sbin"} {
+			if p := filepath.Join(dir, name); fileExists(p) {
+				return p
+			}
+		}
+		return ""
+	}
+	for _, n := range Programs {
+		p := find(n)
+		if p == "" {
+			return nil, fmt.Errorf("agent ramdisk: %s not found on this host (apt-get install e2fsprogs): the deploy grows the root filesystem with it", n)
+		}
+		out = append(out, initramfs.File{Host: p, Guest: "/sbin/" + n})
+	}
+	for _, n := range OptionalPrograms {
+		if p := find(n); p != "" {
+			out = append(out, initramfs.File{Host: p, Guest: "/sbin/" + n})
+		}
+	}
+	return out, nil
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
 // Build writes the ramdisk to out for kernel k with the node-agent binary agentBin.
 func Build(k *initramfs.Kernel, agentBin, out string) error {
 	mods, err := pickModules(k)
+	if err != nil {
+		return err
+	}
+	progs, err := programs()
 	if err != nil {
 		return err
 	}
@@ -152,7 +201,7 @@ func Build(k *initramfs.Kernel, agentBin, out string) error {
 		Kernel:   k,
 		Modules:  mods,
 		Init:     Init,
-		Binaries: []initramfs.File{{Host: agentBin, Guest: "/bin/node-agent"}},
+		Binaries: append([]initramfs.File{{Host: agentBin, Guest: "/bin/node-agent"}}, progs...),
 		Contents: map[string][]byte{
 			"/etc/racklift/udhcpc.sh": []byte(UdhcpcScript),
 			"/etc/racklift/none.yaml": []byte("node: \"\"\n"),
