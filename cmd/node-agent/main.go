@@ -26,7 +26,7 @@ func newRoot() *cobra.Command {
 		Use:   "node-agent",
 		Short: "racklift node agent: check GPUs, storage and networks, report to the server",
 		Example: `  node-agent check --expect expect.yaml
-  node-agent daemon --server https://10.10.0.2:8443 --token-file /etc/racklift/token`,
+  node-agent daemon                      # identity from /etc/racklift, written at install`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

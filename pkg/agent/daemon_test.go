@@ -217,8 +217,11 @@ func TestDaemonSendsSpooledReportsWhenServerIsBack(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Errorf("Run after cancel = %v, want nil", err)
+		// The cancel lands between runs (nil) or, on a loaded machine, during the next
+		// run's checks (its context's error): either way Run stops; what this test is
+		// about is the delivery above.
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("Run after cancel = %v, want nil or context.Canceled", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not stop after its context was cancelled")

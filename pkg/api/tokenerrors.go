@@ -16,11 +16,11 @@ var (
 	ErrSuperseded = errors.New("node certificate was superseded")
 )
 
-// PublicTokenError is what a refused agent request is told. A token that is not valid
-// gets the same words whether the node is being provisioned or not (serve's log has the
-// reason), so probing names with made-up tokens says nothing about which nodes are
-// being provisioned. The other refusals need a live token to reach or say only what the
-// request lacked, and keep their hints.
+// PublicTokenError is what a refused agent request is told. A bootstrap that is not valid
+// gets the same words whether the node is being provisioned or not, and whatever the
+// reason (serve's log has it), so probing names with made-up secrets says nothing about
+// which nodes are being provisioned. The other refusals need a live credential to reach
+// or say only what the request lacked, and keep their hints.
 func PublicTokenError(node string, err error) string {
 	if errors.Is(err, ErrBadToken) {
 		return ErrBadToken.Error() + " for node " + node + " (serve's log says why)"

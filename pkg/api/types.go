@@ -1,7 +1,8 @@
 // Package api is serve's HTTP API and its wire types: the agent endpoints on the TLS
-// listener (report, expectations, hello; each authenticated with the node's own agent
-// token) and the control endpoints the CLI uses on a unix socket or loopback (status,
-// report, events, up; one bearer token from the state dir), the CLI's client (which
+// listener (report, expectations, hello, installed, renew: each authenticated with the
+// node's own client certificate; the bootstrap exchange by the node's one-time secret)
+// and the control endpoints the CLI uses on a unix socket or loopback (status, report,
+// events, up, revoke; one bearer token from the state dir), the CLI's client (which
 // falls back to reading the state directly when serve is not running) and the CLI's
 // rendering of what it gets (status table, report, events, up's progress). The handlers
 // take what they need through interfaces declared here (Verifier, Recorder, ExpectFunc,

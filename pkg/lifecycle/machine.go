@@ -19,8 +19,9 @@ type Power interface {
 	PXECycle(ctx context.Context, t Target) error
 }
 
-// Minter gives a node its agent token when it enters pxe: it sets n.Token (hash only) and
-// keeps the plaintext for the node's boot script. provisioner.Tokens satisfies it.
+// Minter gives a node its credential when it enters pxe: it sets n.Token (hash only) and
+// keeps the plaintext for the node's boot script. provisioner.Credentials satisfies it
+// (the one-time bootstrap secret).
 type Minter interface {
 	Mint(n *state.Node, mac string, now time.Time) error
 }

@@ -1,9 +1,10 @@
 // Package pki gives serve its TLS identity and the nodes a way to trust it: a CA created on
 // first start under the state dir (nodes pin its SHA-256 fingerprint, handed to them on
-// the kernel command line), a server certificate for serve's addresses, the pinned client
-// config agents use, and the names of the kernel arguments that carry token, pin and API
-// address. It is crypto only: the agent links it, so the token store, which needs serve's
-// state, is provisioner.Tokens.
+// the kernel command line), a server certificate for serve's addresses, the nodes' client
+// certificates (keys made on the nodes, CSRs, signing), the pinned (mutual) client config
+// agents use, and the names of the kernel arguments that carry the bootstrap, pin and API
+// address. It is crypto only: the agent links it, so the credential store, which needs
+// serve's state, is provisioner.Credentials.
 package pki
 
 import (

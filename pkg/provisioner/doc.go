@@ -1,6 +1,7 @@
 // Package provisioner is serve's provisioning core: it owns the state (pkg/state, bbolt),
 // the lifecycle machine (pkg/lifecycle) and what it needs to act (BMC power through
-// pkg/bmc, the CA through pkg/pki, the per-node agent tokens), and it listens for both
+// pkg/bmc, the CA through pkg/pki, the nodes' credentials: one-time bootstrap secrets
+// and client certificates, see Credentials), and it listens for both
 // APIs, whose handlers live in pkg/api: the agent API over TLS and the control API the
 // CLI uses on a unix socket or loopback.
 //
