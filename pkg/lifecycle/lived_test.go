@@ -1,7 +1,12 @@
 package lifecycle
 
 import (
+	"errors"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/racklift/racklift/pkg/state"
 )
 
 // Tests for mutants gremlins left alive in machine.go (docs/dev/testing.md).
@@ -35,5 +40,54 @@ func TestNewFillsDefaults(t *testing.T) {
 		if m.cfg.Timeouts[p] != d {
 			t.Errorf("timeout %s = %v, want the default %v", p, m.cfg.Timeouts[p], d)
 		}
+	}
+}
+
+// failMinter cannot mint: the node must fail entering pxe.
+type failMinter struct{}
+
+func (failMinter) Mint(*state.Node, string, time.Time) error { return errors.New("no entropy") }
+
+// TestTransitionEvents: reaching ready logs lifecycle.ready, a transition that fails
+// (the token cannot be minted) logs lifecycle.failed, and other transitions log neither.
+func TestTransitionEvents(t *testing.T) {
+	t.Parallel()
+	kinds := func(r *rig, name string) string {
+		evs, err := r.store.Events(state.Query{Node: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ks []string
+		for _, e := range evs {
+			ks = append(ks, e.Kind)
+		}
+		return strings.Join(ks, " ")
+	}
+	r := newRig(t, Config{})
+	r.up(tgt("ok"))
+	r.tick() // powering → pxe
+	if k := kinds(r, "ok"); strings.Contains(k, string(NodeFailed)) || strings.Contains(k, string(NodeReady)) {
+		t.Errorf("events to pxe: %s", k)
+	}
+	for _, k := range []Kind{HTTPKernel, AgentHello, AgentExpect} {
+		r.handle("ok", k)
+	}
+	if _, err := r.m.Report("ok", []byte(`{}`), true, ""); err != nil {
+		t.Fatal(err)
+	}
+	if k := kinds(r, "ok"); !strings.HasSuffix(k, string(NodeReady)) || strings.Contains(k, string(NodeFailed)) {
+		t.Errorf("events to ready: %s; want lifecycle.ready last, no lifecycle.failed", k)
+	}
+
+	bad := newRig(t, Config{})
+	bad.m = New(bad.store, bad.power, failMinter{}, Config{Now: bad.clock.Now})
+	bad.up(tgt("n"))
+	bad.tick()
+	n := bad.node("n")
+	if Phase(n.Phase) != Failed || !strings.Contains(n.Reason, "could not mint the agent token for n: no entropy") {
+		t.Fatalf("mint failure: phase %s reason %q", n.Phase, n.Reason)
+	}
+	if k := kinds(bad, "n"); !strings.HasSuffix(k, string(NodeFailed)) || strings.Contains(k, string(NodeReady)) {
+		t.Errorf("events of a failed transition: %s; want lifecycle.failed last", k)
 	}
 }
