@@ -91,3 +91,22 @@ func TestTransitionEvents(t *testing.T) {
 		t.Errorf("events of a failed transition: %s; want lifecycle.failed last", k)
 	}
 }
+
+// TestZeroTimeoutNeverExpires: a phase whose timeout is set to 0 waits as long as it
+// takes (a node that boots a slow installer), the other phases keep theirs.
+func TestZeroTimeoutNeverExpires(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, Config{Timeouts: map[Phase]time.Duration{PXE: 0, Booting: time.Minute}})
+	r.put("n", PXE, true)
+	r.clock.Add(24 * time.Hour)
+	r.tick()
+	if n := r.node("n"); Phase(n.Phase) != PXE || n.Attempt != 1 {
+		t.Fatalf("pxe with timeout 0 after a day: %s attempt %d; want pxe, attempt 1", n.Phase, n.Attempt)
+	}
+	r.handle("n", HTTPKernel) // booting: its own minute applies
+	r.clock.Add(time.Minute + time.Second)
+	r.tick()
+	if n := r.node("n"); n.Attempt != 2 {
+		t.Errorf("booting past its minute: attempt %d, want 2", n.Attempt)
+	}
+}
