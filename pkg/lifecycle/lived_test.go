@@ -110,3 +110,22 @@ func TestZeroTimeoutNeverExpires(t *testing.T) {
 		t.Errorf("booting past its minute: attempt %d, want 2", n.Attempt)
 	}
 }
+
+// TestTimeoutReasonNamesTheLastEvent: a timeout's reason names the node's last event
+// (with its detail when it has one), or none.
+func TestTimeoutReasonNamesTheLastEvent(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		recent []state.Event
+		want   string
+	}{
+		{recent: nil, want: "(last event: none)"},
+		{recent: []state.Event{{Kind: "dhcp.offer", Detail: "old"}, {Kind: "tftp.transfer", Detail: "undionly.kpxe"}}, want: "(last event: tftp.transfer (undionly.kpxe))"},
+		{recent: []state.Event{{Kind: "dhcp.ack"}}, want: "(last event: dhcp.ack)"},
+	} {
+		got := timeoutReason(PXE, tgt("n"), time.Minute, &state.Node{Recent: tc.recent})
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("recent %v: %q; want it to contain %q", tc.recent, got, tc.want)
+		}
+	}
+}
