@@ -142,8 +142,11 @@ func TestCoreFailedReportAndTokens(t *testing.T) {
 	}
 	before, _ := c.Node(context.Background(), apitest.NodeName(0))
 	// A report for node-0001 with node-0002's token, or a made-up one, is refused.
-	cl0, _ := r.Cmdlines.Load(apitest.NodeName(0))
-	cl1, _ := r.Cmdlines.Load(apitest.NodeName(1))
+	cl0, ok0 := r.Cmdlines.Load(apitest.NodeName(0))
+	cl1, ok1 := r.Cmdlines.Load(apitest.NodeName(1))
+	if !ok0 || !ok1 { // fail, not panic: make flake must see the other runs
+		t.Fatalf("a node never booted (kernel command line of node 1: %v, node 2: %v)", ok0, ok1)
+	}
 	cmd0, cmd1 := cl0.(map[string]string), cl1.(map[string]string)
 	cfg, _ := pki.PinnedClientConfig(cmd0[pki.CmdlineCA], "127.0.0.1")
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
