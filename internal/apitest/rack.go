@@ -1,18 +1,21 @@
 // Package apitest is a test rig: it runs serve's provisioning core (provisioner.Core)
 // against virtual Redfish BMCs on loopback with simulated nodes, for tests of the
 // lifecycle, the APIs and `provision up` without QEMU: when a BMC boots its machine from PXE, the node goes through DHCP and
-// HTTP (published on the boot event stream, as serve's services do), takes its token from
-// its boot arguments, and its agent says hello, fetches expectations and reports over TLS
-// pinned to the CA fingerprint from those arguments.
+// HTTP (published on the boot event stream, as serve's services do), takes its bootstrap
+// secret from its boot arguments, and its agent (pkg/agent/report's client, as
+// node-agent's) exchanges it for the node's certificate, then says hello, fetches
+// expectations and reports over mutual TLS pinned to the CA fingerprint from those
+// arguments.
 package apitest
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,12 +24,12 @@ import (
 	"time"
 
 	lab "github.com/racklift/racklift/internal/lab/redfish"
+	"github.com/racklift/racklift/pkg/agent/report"
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/events"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
-	"github.com/racklift/racklift/pkg/provisioner"
 )
 
 // Rack is the virtual rack and the core serving it.
@@ -39,15 +42,15 @@ type Rack struct {
 	agentAt   string // fixed host:port so a restarted core keeps the nodes' racklift.api
 	Lifecycle lifecycle.Config
 
-	core   atomic.Pointer[provisioner.Core]
-	stream *events.Stream
-	stop   context.CancelFunc
-	done   chan struct{}
+	proc      *exec.Cmd              // the child running the core (Start)
+	stopLocal func()                 // stops the core StartInProcess runs
+	rigURL    atomic.Pointer[string] // its rig endpoint; nil while it is down
 
-	Cmdlines sync.Map      // node → its boot arguments (map[string]string), as the node saw them
-	Gate     chan struct{} // closed: agents may talk; replace before Start to hold them
-	FailNode string        // its agent reports a failing check
-	nodes    sync.WaitGroup
+	Cmdlines   sync.Map      // node → its boot arguments (map[string]string), as the node saw them
+	Identities sync.Map      // node → the identity.Bundle its agent got for its bootstrap (the latest)
+	Gate       chan struct{} // closed: agents may talk; replace before Start to hold them
+	FailNode   string        // its agent reports a failing check
+	nodes      sync.WaitGroup
 }
 
 const (
@@ -67,7 +70,7 @@ func NewRack(t *testing.T, n int, inInventory int, faults map[int]lab.Faults) *R
 	for i, fl := range faults {
 		f.BMCs[i].SetFaults(fl)
 	}
-	r := &Rack{t: t, Fleet: f, InvDir: t.TempDir(), StateDir: t.TempDir(), stream: events.New(nil, nil), Gate: make(chan struct{})}
+	r := &Rack{t: t, Fleet: f, InvDir: t.TempDir(), StateDir: t.TempDir(), Gate: make(chan struct{})}
 	close(r.Gate)
 	sec := filepath.Join(t.TempDir(), "secrets.yaml")
 	if err := os.WriteFile(sec, []byte("lab-bmc:\n  password: "+labPass+"\n"), 0o600); err != nil {
@@ -118,47 +121,30 @@ func (r *Rack) WriteInventory(n int) *inventory.Inventory {
 	return inv
 }
 
-// Start opens a core on the state dir and runs it, as `provision serve` does.
-func (r *Rack) Start() *provisioner.Core {
+// Start runs a core on the state dir in a child process, as `provision serve` does.
+func (r *Rack) Start() {
 	r.t.Helper()
-	c, err := provisioner.Open(provisioner.Config{
-		StateDir: r.StateDir, Hosts: []string{"127.0.0.1"}, AgentListen: r.agentAt,
-		Secrets: r.secrets, Lifecycle: r.Lifecycle, Tick: 50 * time.Millisecond,
-	})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	inv, err := inventory.Load(r.InvDir)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if err := c.SetInventory(inv); err != nil {
-		r.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r.stop, r.done = cancel, make(chan struct{})
-	r.core.Store(c)
-	go c.Follow(ctx, r.stream)
-	go func() {
-		defer close(r.done)
-		if err := c.Run(ctx); err != nil {
-			r.t.Error(err)
-		}
-		c.Close()
-	}()
+	cmd, rigURL := r.startChild()
+	r.proc = cmd
+	r.rigURL.Store(&rigURL)
 	r.t.Cleanup(r.Kill)
-	return c
 }
 
-// Kill stops the core (its state stays, like a killed serve's).
+// Kill SIGKILLs the core's process: no drain, no Close; its state stays as a crashed
+// serve's does.
 func (r *Rack) Kill() {
-	if r.stop == nil {
+	if r.stopLocal != nil {
+		r.rigURL.Store(nil)
+		r.stopLocal()
+		r.stopLocal = nil
+	}
+	if r.proc == nil {
 		return
 	}
-	r.stop()
-	<-r.done
-	r.stop = nil
-	r.core.Store(nil)
+	r.rigURL.Store(nil)
+	r.proc.Process.Kill()
+	r.proc.Wait()
+	r.proc = nil
 }
 
 // Client connects to the core's control API as the CLI does.
@@ -194,8 +180,10 @@ func (r *Rack) simulate(ctx context.Context, i int, b *lab.BMC) {
 	}
 }
 
+// publish hands a boot event to the core, as serve's DHCP and HTTP services do (dropped
+// while the core is down, as a real node's packets would be).
 func (r *Rack) publish(i int, kind events.Kind, detail string) {
-	r.stream.Publish(events.Event{Kind: kind, Node: NodeName(i), MAC: NodeMAC(i), IP: "10.209.0.9", Detail: detail})
+	r.rig(http.MethodPost, "/event", events.Event{Kind: kind, Node: NodeName(i), MAC: NodeMAC(i), IP: "10.209.0.9", Detail: detail, Time: time.Now()}, nil)
 }
 
 func (r *Rack) boot(ctx context.Context, i int) {
@@ -205,11 +193,11 @@ func (r *Rack) boot(ctx context.Context, i int) {
 	// The boot script: serve renders it with the node's boot arguments.
 	var args []string
 	for ctx.Err() == nil {
-		if c := r.core.Load(); c != nil {
-			var err error
-			if args, err = c.BootArgs(name, NodeMAC(i)); err == nil {
-				break
-			}
+		var err error
+		if args, err = r.bootArgs(name, NodeMAC(i)); err == nil {
+			break
+		}
+		if r.rigURL.Load() != nil {
 			r.t.Logf("%s: boot args: %v", name, err)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -228,35 +216,43 @@ func (r *Rack) boot(ctx context.Context, i int) {
 	case <-ctx.Done():
 		return
 	}
-	cfg, err := pki.PinnedClientConfig(cmdline[pki.CmdlineCA], "127.0.0.1")
+	// The agent, as node-agent does it: exchange the bootstrap for the node's certificate,
+	// then hello, expectations and report over mutual TLS, each retried until serve answers
+	// (it may be restarting).
+	client, err := report.NewClient(cmdline[pki.CmdlineAPI], cmdline[pki.CmdlineCA])
 	if err != nil {
-		r.t.Error(err)
+		r.t.Errorf("%s: %v", name, err)
 		return
 	}
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 5 * time.Second}
+	client.Agent = "sim"
 	status := "pass"
 	if name == r.FailNode {
 		status = "fail"
 	}
-	report := fmt.Sprintf(`{"node":%q,"agent":"sim","results":[{"name":"storage./data.write","status":%q,"observed":"812 MB/s","expected":">= 500 MB/s"}],"failed":%v}`, name, status, status == "fail")
-	base := cmdline[pki.CmdlineAPI] + "/api/v1/nodes/" + name
-	for _, step := range []struct{ method, url, body string }{
-		{"POST", base + "/hello", `{"agent":"sim","stage":"ramdisk"}`},
-		{"GET", base + "/expect", ""},
-		{"POST", base + "/report", report},
-	} {
-		// Like node-agent: retry until serve answers (it may be restarting).
-		for ctx.Err() == nil {
-			req, _ := http.NewRequestWithContext(ctx, step.method, step.url, strings.NewReader(step.body))
-			req.Header.Set("Authorization", "Bearer "+cmdline[pki.CmdlineToken])
-			resp, err := hc.Do(req)
+	rep := fmt.Sprintf(`{"node":%q,"agent":"sim","results":[{"name":"storage./data.write","status":%q,"observed":"812 MB/s","expected":">= 500 MB/s"}],"failed":%v}`, name, status, status == "fail")
+	for _, step := range []struct {
+		what string
+		do   func() error
+	}{
+		{"bootstrap exchange", func() error {
+			b, err := client.Exchange(ctx, name, cmdline[pki.CmdlineBootstrap])
 			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					break
-				}
-				r.t.Errorf("%s %s: %s", step.method, step.url, resp.Status)
+				r.Identities.Store(name, b)
+			}
+			return err
+		}},
+		{"hello", func() error { return client.Hello(ctx, name, "ramdisk") }},
+		{"expect", func() error { _, err := client.Expectations(ctx, name); return err }},
+		{"report", func() error { return client.Post(ctx, name, []byte(rep)) }},
+	} {
+		for ctx.Err() == nil {
+			err := step.do()
+			if err == nil {
+				break
+			}
+			var se *report.StatusError
+			if errors.As(err, &se) {
+				r.t.Errorf("%s: %s: %v", name, step.what, err)
 				return
 			}
 			time.Sleep(100 * time.Millisecond)

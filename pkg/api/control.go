@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -27,11 +28,15 @@ func TokenPath(stateDir string) string  { return filepath.Join(stateDir, TokenFi
 // UpFunc starts nodes (provisioner.Core.Up: resolve selectors, lifecycle.Machine.Up).
 type UpFunc func(ctx context.Context, req UpRequest) (UpResponse, error)
 
+// RevokeFunc revokes a node's credentials (provisioner.Core.Revoke).
+type RevokeFunc func(ctx context.Context, node string) error
+
 // ControlConfig wires the control endpoints.
 type ControlConfig struct {
-	Store state.Store
-	Token string // required bearer token
-	Up    UpFunc // nil: 501
+	Store  state.Store
+	Token  string     // required bearer token
+	Up     UpFunc     // nil: 501
+	Revoke RevokeFunc // nil: 501
 }
 
 // Control paths.
@@ -40,7 +45,11 @@ const (
 	PathNode       = "/api/v1/nodes/{name}"
 	PathNodeEvents = "/api/v1/nodes/{name}/events"
 	PathEvents     = "/api/v1/events"
+	PathRetention  = "/api/v1/events/retention"
+	PathBackup     = "/api/v1/state/backup"
+	PathCheck      = "/api/v1/state/check"
 	PathUp         = "/api/v1/up"
+	PathRevoke     = "/api/v1/nodes/{name}/revoke"
 	PathHealth     = "/api/v1/health"
 )
 
@@ -56,7 +65,11 @@ func ControlHandler(cfg ControlConfig) http.Handler {
 	mux.HandleFunc("GET "+PathNode, c.node)
 	mux.HandleFunc("GET "+PathNodeEvents, c.events)
 	mux.HandleFunc("GET "+PathEvents, c.events)
+	mux.HandleFunc("GET "+PathRetention, c.retention)
+	mux.HandleFunc("GET "+PathBackup, c.backup)
+	mux.HandleFunc("GET "+PathCheck, c.check)
 	mux.HandleFunc("POST "+PathUp, c.up)
+	mux.HandleFunc("POST "+PathRevoke, c.revoke)
 	mux.HandleFunc("GET "+PathHealth, c.health)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if cfg.Token == "" || subtle.ConstantTimeCompare([]byte(bearer(r)), []byte(cfg.Token)) != 1 {
@@ -125,6 +138,33 @@ func (c *control) events(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, evs)
 }
 
+func (c *control) retention(w http.ResponseWriter, _ *http.Request) {
+	r, err := c.cfg.Store.Retention()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, r)
+}
+
+func (c *control) backup(w http.ResponseWriter, _ *http.Request) {
+	var buf bytes.Buffer // whole before the status line, so a failed snapshot is a 500
+	if _, err := c.cfg.Store.WriteBackup(&buf); err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(buf.Bytes())
+}
+
+func (c *control) check(w http.ResponseWriter, _ *http.Request) {
+	if err := c.cfg.Store.Check(); err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
 // lastSeq is the newest sequence number at or after from.
 func lastSeq(s state.Store, from uint64) (uint64, error) {
 	seq, err := s.LastSeq()
@@ -174,6 +214,28 @@ func (c *control) up(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// Revoked is the answer to a revocation.
+type Revoked struct {
+	Node    string `json:"node"`
+	Revoked bool   `json:"revoked"`
+}
+
+func (c *control) revoke(w http.ResponseWriter, r *http.Request) {
+	if c.cfg.Revoke == nil {
+		writeError(w, http.StatusNotImplemented, "this serve cannot revoke credentials")
+		return
+	}
+	node := r.PathValue("name")
+	if err := c.cfg.Revoke(r.Context(), node); errors.Is(err, state.ErrNotFound) {
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	} else if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, Revoked{Node: node, Revoked: true})
 }
 
 // Health is the answer to GET /api/v1/health.

@@ -9,6 +9,7 @@ import (
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/output"
+	"github.com/racklift/racklift/pkg/sanitize"
 )
 
 // StatusReport is `provision status`: where the nodes are, counted per phase; what
@@ -33,7 +34,11 @@ func (s StatusReport) WriteText(w io.Writer, now time.Time) error {
 	fmt.Fprintf(w, "%s  (from %s)\n", PhaseCounts(s.Nodes), s.Source)
 	rows := output.Rows{Header: []string{"NODE", "PHASE", "ATTEMPT", "FOR", "CHECKS", "LAST EVENT / REASON"}}
 	for _, n := range s.Nodes {
-		rows.Add(n.Name, string(n.Phase), n.attempt(), age(n.EnteredAt, now), n.Checks.String(), n.lastOrReason())
+		phase := string(n.Phase)
+		if n.Installed {
+			phase += ", installed"
+		}
+		rows.Add(n.Name, phase, n.attempt(), age(n.EnteredAt, now), n.Checks.String(), n.lastOrReason())
 	}
 	return rows.Write(w)
 }
@@ -125,7 +130,7 @@ func (n NodeStatus) phaseLine() string {
 		s += fmt.Sprintf(" (attempt %d)", n.Attempt)
 	}
 	if r := n.lastOrReason(); r != "" {
-		s += "  " + r
+		s += "  " + sanitize.Escape(r)
 	}
 	return s
 }

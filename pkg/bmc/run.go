@@ -114,7 +114,14 @@ func Run(ctx context.Context, inv *inventory.Inventory, nodes []*inventory.Node,
 
 // interrupts reports whether the operation can interrupt a running node: the ones the
 // lock policy guards.
-func (op Op) interrupts() bool { return op.Boot == nil && !op.Info && Destructive(op.Power) }
+func (op Op) interrupts() bool {
+	if op.Boot != nil {
+		// A network or firmware-setup boot takes the node away from its OS at its next
+		// start (an install, or a halt in setup); the local disk is harmless.
+		return op.Boot.Device == BootPXE || op.Boot.Device == BootBIOS
+	}
+	return !op.Info && Destructive(op.Power)
+}
 
 // Err is nil when every node succeeded (or would, in a dry run), else it counts the
 // failed and refused ones.
@@ -129,9 +136,9 @@ func (r *Report) Err() error {
 // identity, for bmc info), how long it took and the error.
 func (r *Report) WriteTable(w io.Writer) error {
 	info := r.op.Info
-	t := output.Rows{Header: []string{"NODE", "BMC", "ACTION", "RESULT", "OBSERVED", "DURATION", "ERROR"}}
+	t := output.Rows{Header: []string{"NODE", "BMC", "ACTION", "RESULT", "KIND", "OBSERVED", "DURATION", "ERROR"}}
 	if info {
-		t.Header = []string{"NODE", "BMC", "VENDOR", "MODEL", "SERIAL", "BMC FIRMWARE", "POWER", "RESULT", "DURATION", "ERROR"}
+		t.Header = []string{"NODE", "BMC", "VENDOR", "MODEL", "SERIAL", "BIOS", "BMC FIRMWARE", "POWER", "HEALTH", "RESULT", "KIND", "DURATION", "ERROR"}
 	}
 	for _, res := range r.Results {
 		d := res.Duration.Round(time.Millisecond).String()
@@ -147,14 +154,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 			if in == nil {
 				in = &Info{}
 			}
-			t.Add(res.Node, dash(res.BMC), dash(in.Vendor), dash(in.Model), dash(in.Serial), dash(in.Firmware), dash(in.Power), res.Result, d, msg)
+			t.Add(res.Node, dash(res.BMC), dash(in.Vendor), dash(in.Model), dash(in.Serial), dash(in.BIOS), dash(in.Firmware), dash(in.Power), dash(in.Health), res.Result, dash(string(res.Kind)), d, msg)
 			continue
 		}
 		seen := res.Outcome.Power
 		if b := res.Outcome.Boot; b != nil {
 			seen = "boot " + b.String()
 		}
-		t.Add(res.Node, dash(res.BMC), res.Action, res.Result, dash(seen), d, msg)
+		t.Add(res.Node, dash(res.BMC), res.Action, res.Result, dash(string(res.Kind)), dash(seen), d, msg)
 	}
 	return t.Write(w)
 }

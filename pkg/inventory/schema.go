@@ -110,7 +110,7 @@ func (g *schemaGen) value(t reflect.Type) map[string]any {
 		return map[string]any{"type": "object", "additionalProperties": g.value(t.Elem())}
 	case reflect.String:
 		return map[string]any{"type": "string"}
-	case reflect.Int:
+	case reflect.Int, reflect.Int64:
 		return map[string]any{"type": "integer"}
 	case reflect.Float64:
 		return map[string]any{"type": "number"}
@@ -122,22 +122,24 @@ func (g *schemaGen) value(t reflect.Type) map[string]any {
 
 // typeDocs describe each object of the inventory.
 var typeDocs = map[string]string{
-	"SiteFile":      "site.yaml: the site's networks, profiles, credential references and defaults. A single-file inventory also lists its racks here.",
-	"Rack":          "One rack: a file under racks/, or an item of the site file's racks.",
-	"Network":       "An L2/L3 segment: VLAN, CIDR, gateway, MTU, role, and whether racklift serves DHCP on it.",
-	"DHCP":          "How nodes on this network get addresses and boot options.",
-	"Profile":       "What a node boots and what the node agent must find on it.",
-	"Boot":          "The network boot of a profile.",
-	"Expect":        "What the node agent checks after boot.",
-	"GPUExpect":     "The GPU complement a node must have.",
-	"StorageExpect": "A mount point whose throughput the agent measures (O_DIRECT).",
-	"Credential":    "A named BMC login. Only the username is written here; the password comes from RACKLIFT_CRED_<NAME>_PASSWORD or the 0600 secrets file.",
-	"TLS":           "How racklift verifies a BMC's HTTPS certificate.",
-	"BMC":           "A node's baseboard management controller.",
-	"Interface":     "One NIC of a node.",
-	"Defaults":      "Values nodes inherit: site defaults, overridden by rack defaults, overridden by the node.",
-	"Overrides":     "Changes to the node's profile for this node only.",
-	"Node":          "One server.",
+	"SiteFile":        "site.yaml: the site's networks, profiles, credential references and defaults. A single-file inventory also lists its racks here.",
+	"Rack":            "One rack: a file under racks/, or an item of the site file's racks.",
+	"Network":         "An L2/L3 segment: VLAN, CIDR, gateway, MTU, role, and whether racklift serves DHCP on it.",
+	"DHCP":            "How nodes on this network get addresses and boot options.",
+	"Profile":         "What a node boots and what the node agent must find on it.",
+	"Boot":            "The network boot of a profile.",
+	"Image":           "The OS image deployed to the node's disk after the agent ramdisk's checks pass.",
+	"RootDeviceHints": "Which disk the image goes to; every hint given must match. None: the smallest non-removable disk.",
+	"Expect":          "What the node agent checks after boot.",
+	"GPUExpect":       "The GPU complement a node must have.",
+	"StorageExpect":   "A mount point whose throughput the agent measures (O_DIRECT).",
+	"Credential":      "A named BMC login. Only the username is written here; the password comes from RACKLIFT_CRED_<NAME>_PASSWORD or the 0600 secrets file.",
+	"TLS":             "How racklift verifies a BMC's HTTPS certificate.",
+	"BMC":             "A node's baseboard management controller.",
+	"Interface":       "One NIC of a node.",
+	"Defaults":        "Values nodes inherit: site defaults, overridden by rack defaults, overridden by the node.",
+	"Overrides":       "Changes to the node's profile for this node only.",
+	"Node":            "One server.",
 }
 
 // fieldDocs describe fields, keyed Type.Field.
@@ -169,6 +171,21 @@ var fieldDocs = map[string]string{
 	"Profile.Name":   "Name nodes refer to with profile:.",
 	"Profile.Boot":   "Kernel, initrd, command line and install template.",
 	"Profile.Expect": "GPUs, storage and networks the node agent must find.",
+	"Profile.Image":  "The OS image to deploy to the node's disk; leave out for a stateless node (ready after the ramdisk's report).",
+
+	"Image.File":       "The image: a path under the artifacts directory (images/NAME.raw.zst from 'provision image import'), or a URL.",
+	"Image.SHA256":     "sha256 of the raw (uncompressed) image, 64 hex digits: no checksum, no deploy.",
+	"Image.Format":     "raw, zstd or gzip; default by the file's extension (.raw/.img, .zst, .gz). qcow2 is converted on import.",
+	"Image.Size":       "Raw size in bytes, when known: smaller disks are not chosen.",
+	"Image.RootDevice": "Root device hints: which disk to deploy to.",
+
+	"RootDeviceHints.MinSizeGiB": "The disk has at least this many GiB.",
+	"RootDeviceHints.MaxSizeGiB": "The disk has at most this many GiB.",
+	"RootDeviceHints.Model":      "Model as /sys/block/X/device/model reads, case-insensitive.",
+	"RootDeviceHints.Serial":     "Serial number.",
+	"RootDeviceHints.WWN":        "World wide name, naa.… or 0x….",
+	"RootDeviceHints.ByPath":     "A /dev/disk/by-path name, e.g. pci-0000:41:00.0-nvme-1.",
+	"RootDeviceHints.Smallest":   "Take the smallest of several matching disks (the default when no other hint is given).",
 
 	"Boot.Kernel":     "Kernel: a path under the artifacts directory, or a URL.",
 	"Boot.Initrd":     "Initrd: a path under the artifacts directory, or a URL.",

@@ -10,7 +10,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"time"
+
+	"github.com/racklift/racklift/pkg/sanitize"
 )
 
 // SchemaVersion is the layout this racklift reads and writes. Bump it on any change a
@@ -20,6 +23,35 @@ const SchemaVersion = 1
 // RecentEvents is how many events each node record keeps for a quick status view. The full
 // history stays in the event log.
 const RecentEvents = 32
+
+// The bounds the store enforces on every write, whatever the caller passes (docs/state.md):
+// text from the network must not grow the state without limit.
+const (
+	// MaxDetail is the most bytes of an event's detail kept; longer ones are cut with a note.
+	MaxDetail = sanitize.Detail
+	// MaxReason is the most bytes of a node's failure reason kept.
+	MaxReason = sanitize.Reason
+	// MaxReport is the largest agent report a node record keeps (only the latest one).
+	MaxReport = 1 << 20
+	// MaxRecord is the largest node record written: Update fails past it, naming the node.
+	MaxRecord = MaxReport + 256<<10
+	// DefaultMaxEvents is how many events the log keeps; older ones are dropped.
+	DefaultMaxEvents = 100_000
+	// DefaultMaxEventAge is how long the log keeps an event.
+	DefaultMaxEventAge = 30 * 24 * time.Hour
+	// compactBatch bounds how many old events one write drops, so a write stays short
+	// even when retention was just lowered; later writes catch up.
+	compactBatch = 256
+)
+
+// Retention says what the event log keeps and what it has dropped.
+type Retention struct {
+	MaxEvents int           `json:"max_events"`
+	MaxAge    time.Duration `json:"max_age_ns"`
+	// DroppedThrough is the newest sequence number dropped (0: none dropped): events up
+	// to it are gone from the log.
+	DroppedThrough uint64 `json:"dropped_through,omitempty"`
+}
 
 // Errors callers match with errors.Is.
 var (
@@ -43,6 +75,12 @@ type Store interface {
 	Events(q Query) ([]Event, error)
 	// LastSeq is the newest event's sequence number (0: none).
 	LastSeq() (uint64, error)
+	// Retention is the log's limits and the newest sequence number it dropped.
+	Retention() (Retention, error)
+	// Check runs the consistency check over the whole store (ErrDamaged if it fails).
+	Check() error
+	// WriteBackup writes a consistent snapshot of the store to w.
+	WriteBackup(w io.Writer) (int64, error)
 	// Wait returns once the log holds an event with a sequence number above after, or
 	// when ctx ends.
 	Wait(ctx context.Context, after uint64) error
@@ -91,7 +129,16 @@ type Node struct {
 	Report   json.RawMessage `json:"report,omitempty"` // the agent's last report, as sent
 	ReportAt time.Time       `json:"report_at,omitzero"`
 
-	Token *Token `json:"token,omitempty"`
+	// Installed: the node's OS is on its disk (reported over the agent API with the
+	// node's certificate); serve answers its network boot with the local disk until
+	// `provision up --reprovision` clears it.
+	Installed   bool      `json:"installed,omitempty"`
+	InstalledAt time.Time `json:"installed_at,omitzero"`
+
+	// Token is the node's one-time bootstrap secret (hash only); Identity the client
+	// certificate it was exchanged for.
+	Token    *Token    `json:"token,omitempty"`
+	Identity *Identity `json:"identity,omitempty"`
 }
 
 // PowerRecord is the last BMC power action, written in two steps: IssuedAt before the BMC
@@ -110,12 +157,33 @@ func (p PowerRecord) IssuedFor(run, attempt int) bool {
 	return !p.IssuedAt.IsZero() && p.Run == run && p.Attempt == attempt
 }
 
-// Token is a node's agent token, stored only as a hash.
+// Token is a node's one-time bootstrap secret, stored only as a hash: minted when the
+// node enters pxe in a run, handed out in its boot script, and exchanged once for the
+// node's client certificate.
 type Token struct {
-	Hash      []byte    `json:"hash"` // SHA-256 of the token
+	Hash      []byte    `json:"hash"` // SHA-256 of the secret
 	MAC       string    `json:"mac"`  // the PXE MAC it was handed to
 	Run       int       `json:"run"`
 	Attempt   int       `json:"attempt"`
 	IssuedAt  time.Time `json:"issued_at"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// BoundIP is the address the boot script was asked from when serve's DHCP reserved
+	// it for the node: the exchange must come from it too. Empty in proxy and off modes.
+	BoundIP string `json:"bound_ip,omitempty"`
+	// UsedAt and UsedFrom: when and from where it was exchanged; a used secret is
+	// refused (and the replay recorded).
+	UsedAt   time.Time `json:"used_at,omitzero"`
+	UsedFrom string    `json:"used_from,omitempty"`
+}
+
+// Identity is the node's client certificate as serve issued it: every agent call
+// presents it, and serve accepts it only while its serial is this one, it belongs to
+// the node's current run and is not revoked.
+type Identity struct {
+	Serial    string    `json:"serial"` // hex
+	Run       int       `json:"run"`
+	IssuedAt  time.Time `json:"issued_at"`
+	NotAfter  time.Time `json:"not_after"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	Revoked   string    `json:"revoked,omitempty"` // why, in plain words
 }

@@ -41,7 +41,8 @@ func startServer(t *testing.T) (addr string, root string, ev *events.Stream, wan
 	must(t, os.Symlink("undionly.kpxe", filepath.Join(root, "arm64", "..", "inside-link")))
 
 	ev = events.New(nil, nil)
-	s, err := New(Config{Root: root, Events: ev, Timeout: 500 * time.Millisecond, Retries: 3})
+	// Every test client comes from 127.0.0.1: lift the per-client cap (tested on its own).
+	s, err := New(Config{Root: root, Events: ev, Timeout: 500 * time.Millisecond, Retries: 3, MaxPerClient: 10_000})
 	if err != nil {
 		t.Fatal(err)
 	}
