@@ -315,14 +315,20 @@ func TestWindowsizeOnTheWire(t *testing.T) {
 	ack := func(b int) { c.WriteTo([]byte{0, 4, byte(b >> 8), byte(b)}, from) }
 	read := func(block int) []byte { // the next DATA packet, which must carry block
 		t.Helper()
-		n, _, err := c.ReadFrom(buf)
-		if err != nil || n < 4 || buf[1] != 3 {
-			t.Fatalf("want DATA %d, got % x, %v", block, buf[:max(0, min(n, 8))], err)
+		for {
+			n, _, err := c.ReadFrom(buf)
+			if err != nil || n < 4 || buf[1] != 3 {
+				t.Fatalf("want DATA %d, got % x, %v", block, buf[:max(0, min(n, 8))], err)
+			}
+			got := int(buf[2])<<8 | int(buf[3])
+			if got < block && got > block-8 {
+				continue // a window resent on the server's timer (a loaded machine acks late)
+			}
+			if got != block {
+				t.Fatalf("block %d, want %d", got, block)
+			}
+			return bytes.Clone(buf[4:n])
 		}
-		if got := int(buf[2])<<8 | int(buf[3]); got != block {
-			t.Fatalf("block %d, want %d", got, block)
-		}
-		return bytes.Clone(buf[4:n])
 	}
 	block := func(b int) []byte { return want[(b-1)*1024 : b*1024] }
 	ack(0)

@@ -63,14 +63,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	tests, broken := read(out)
+	tests, broken := read(out, os.Stdout)
 	werr := cmd.Wait()
 	os.Exit(report(os.Stdout, tests, broken, werr, *count, time.Since(start)))
 }
 
 // read folds the event stream into per-test counts and the packages that failed
-// outside any test (build error, timeout, panic in TestMain).
-func read(r io.Reader) (map[string]*counts, map[string][]string) {
+// outside any test (build error, timeout, panic in TestMain); it says on progress when
+// each package is done, so a long run shows where it is.
+func read(r io.Reader, progress io.Writer) (map[string]*counts, map[string][]string) {
 	tests := map[string]*counts{}
 	pkgOut := map[string][]string{}
 	broken := map[string][]string{}
@@ -87,6 +88,9 @@ func read(r io.Reader) (map[string]*counts, map[string][]string) {
 				pkgOut[e.Package] = appendBounded(pkgOut[e.Package], e.Output)
 			case "fail":
 				broken[e.Package] = pkgOut[e.Package]
+				fmt.Fprintf(progress, "FAIL %s\n", e.Package)
+			case "pass":
+				fmt.Fprintf(progress, "ok   %s\n", e.Package)
 			}
 			continue
 		}
