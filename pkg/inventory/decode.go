@@ -132,7 +132,7 @@ func decodeScalar(file string, n *yaml.Node, v reflect.Value, errs *Errors) {
 			return
 		}
 		v.SetBool(b)
-	case reflect.Int:
+	case reflect.Int, reflect.Int64:
 		i, err := strconv.ParseInt(n.Value, 0, 64)
 		if err != nil {
 			errs.add(pos, "write a whole number", "%q is not a whole number", n.Value)

@@ -11,6 +11,7 @@ import (
 func TestRules(t *testing.T) {
 	t.Parallel()
 	prov := "  - {name: prov, cidr: 10.1.0.0/24, server: 10.1.0.1, role: provisioning, dhcp: {mode: reservation}}\n"
+	sha := strings.Repeat("ab", 32)
 	n1ifc := `interfaces: [{name: e0, mac: "02:00:00:00:00:01", network: prov, address: 10.1.0.11, pxe: true}]`
 	for _, tc := range []struct {
 		name, old, new, want string
@@ -43,6 +44,11 @@ func TestRules(t *testing.T) {
 		{"relative mount", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    expect: {storage: [{mount: data}]}\n", `storage mount "data" is not an absolute path`, "expect: {storage", 0},
 		{"negative throughput", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    expect: {storage: [{mount: /d, min_read_mbps: -5}]}\n", "negative minimum throughput", "expect: {storage", 0},
 		{"nconnect", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    expect: {storage: [{mount: /d, nconnect: 64}]}\n", "nconnect 64 of /d is outside 1-16", "expect: {storage", 0},
+		{"image without sha256", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {artifact: images/debian.raw.zst}\n", `image sha256 "" is not a SHA-256 digest`, "image: {artifact", 0},
+		{"image without source", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {sha256: " + sha + "}\n", "image has neither url nor artifact", "image: {sha256", 0},
+		{"image ftp url", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {url: ftp://x/d.raw, sha256: " + sha + "}\n", `image url "ftp://x/d.raw" is not http or https`, "image: {url", 0},
+		{"image escapes artifacts", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {artifact: ../d.raw, sha256: " + sha + "}\n", `image artifact "../d.raw" is not a path under`, "image: {artifact", 0},
+		{"image qcow2", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {artifact: d.qcow2, format: qcow2, sha256: " + sha + "}\n", `unknown image format "qcow2"`, "image: {artifact", 0},
 		{"unknown peer", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    expect: {peers: [n1, n9]}\n", `peer "n9" is not a node`, "expect: {peers", 0},
 		{"override uefi", "boot: {cmdline: c2-node}", "boot: {cmdline: c2-node, uefi_binary: ipxe.kpxe}", `unknown uefi_binary "ipxe.kpxe"`, "", 0},
 		{"override network", "expect: {gpu: {count: 4}}\n        interfaces: [{name: e0, mac: \"02:00:00:00:00:02\"", "expect: {networks: [prov, ib]}\n        interfaces: [{name: e0, mac: \"02:00:00:00:00:02\"", `expected network "ib" is not defined`, "", 0},

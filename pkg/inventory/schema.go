@@ -110,7 +110,7 @@ func (g *schemaGen) value(t reflect.Type) map[string]any {
 		return map[string]any{"type": "object", "additionalProperties": g.value(t.Elem())}
 	case reflect.String:
 		return map[string]any{"type": "string"}
-	case reflect.Int:
+	case reflect.Int, reflect.Int64:
 		return map[string]any{"type": "integer"}
 	case reflect.Float64:
 		return map[string]any{"type": "number"}
@@ -122,22 +122,24 @@ func (g *schemaGen) value(t reflect.Type) map[string]any {
 
 // typeDocs describe each object of the inventory.
 var typeDocs = map[string]string{
-	"SiteFile":      "site.yaml: the site's networks, profiles, credential references and defaults. A single-file inventory also lists its racks here.",
-	"Rack":          "One rack: a file under racks/, or an item of the site file's racks.",
-	"Network":       "An L2/L3 segment: VLAN, CIDR, gateway, MTU, role, and whether racklift serves DHCP on it.",
-	"DHCP":          "How nodes on this network get addresses and boot options.",
-	"Profile":       "What a node boots and what the node agent must find on it.",
-	"Boot":          "The network boot of a profile.",
-	"Expect":        "What the node agent checks after boot.",
-	"GPUExpect":     "The GPU complement a node must have.",
-	"StorageExpect": "A mount point whose throughput the agent measures (O_DIRECT).",
-	"Credential":    "A named BMC login. Only the username is written here; the password comes from RACKLIFT_CRED_<NAME>_PASSWORD or the 0600 secrets file.",
-	"TLS":           "How racklift verifies a BMC's HTTPS certificate.",
-	"BMC":           "A node's baseboard management controller.",
-	"Interface":     "One NIC of a node.",
-	"Defaults":      "Values nodes inherit: site defaults, overridden by rack defaults, overridden by the node.",
-	"Overrides":     "Changes to the node's profile for this node only.",
-	"Node":          "One server.",
+	"SiteFile":        "site.yaml: the site's networks, profiles, credential references and defaults. A single-file inventory also lists its racks here.",
+	"Rack":            "One rack: a file under racks/, or an item of the site file's racks.",
+	"Network":         "An L2/L3 segment: VLAN, CIDR, gateway, MTU, role, and whether racklift serves DHCP on it.",
+	"DHCP":            "How nodes on this network get addresses and boot options.",
+	"Profile":         "What a node boots and what the node agent must find on it.",
+	"Boot":            "The network boot of a profile.",
+	"Image":           "The OS image the node agent writes to the node's disk after its checks pass.",
+	"RootDeviceHints": "Which disk the image goes on; every hint given must match. None: the smallest non-removable disk.",
+	"Expect":          "What the node agent checks after boot.",
+	"GPUExpect":       "The GPU complement a node must have.",
+	"StorageExpect":   "A mount point whose throughput the agent measures (O_DIRECT).",
+	"Credential":      "A named BMC login. Only the username is written here; the password comes from RACKLIFT_CRED_<NAME>_PASSWORD or the 0600 secrets file.",
+	"TLS":             "How racklift verifies a BMC's HTTPS certificate.",
+	"BMC":             "A node's baseboard management controller.",
+	"Interface":       "One NIC of a node.",
+	"Defaults":        "Values nodes inherit: site defaults, overridden by rack defaults, overridden by the node.",
+	"Overrides":       "Changes to the node's profile for this node only.",
+	"Node":            "One server.",
 }
 
 // fieldDocs describe fields, keyed Type.Field.
@@ -166,9 +168,15 @@ var fieldDocs = map[string]string{
 	"DHCP.Range": "first-last address range, for proxy/off exports.",
 	"DHCP.Lease": "Lease time as a duration, e.g. 12h; default 12h.",
 
-	"Profile.Name":   "Name nodes refer to with profile:.",
-	"Profile.Boot":   "Kernel, initrd, command line and install template.",
-	"Profile.Expect": "GPUs, storage and networks the node agent must find.",
+	"Profile.Name":     "Name nodes refer to with profile:.",
+	"Profile.Boot":     "Kernel, initrd, command line and install template.",
+	"Profile.Expect":   "GPUs, storage and networks the node agent must find.",
+	"Profile.Image":    "The OS to deploy on the node's disk (url or artifact, sha256, root device hints); none: the node stays stateless.",
+	"Image.URL":        "http(s) URL of the image (Range-capable).",
+	"Image.Artifact":   "Path of the image under serve's --artifacts directory.",
+	"Image.SHA256":     "SHA-256 of the raw (decompressed) image, 64 hex digits. Required.",
+	"Image.Format":     "raw, raw.zst or raw.gz; default: by the file name's extension.",
+	"Image.RootDevice": "Root device hints: size range, model, serial, WWN, by-path, smallest.",
 
 	"Boot.Kernel":     "Kernel: a path under the artifacts directory, or a URL.",
 	"Boot.Initrd":     "Initrd: a path under the artifacts directory, or a URL.",
@@ -256,6 +264,8 @@ var fieldRules = map[string]map[string]any{
 	"Node.Height":            {"minimum": 1},
 	"Rack.Units":             {"minimum": 1},
 	"GPUExpect.Count":        {"minimum": 0},
+	"Image.SHA256":           {"pattern": "^[0-9a-fA-F]{64}$"},
+	"Image.Format":           {"enum": ImageFormats},
 	"StorageExpect.Mount":    {"pattern": "^/"},
 	"StorageExpect.Nconnect": {"minimum": 1, "maximum": 16},
 }

@@ -60,6 +60,7 @@ type Profile struct {
 	Name   string `yaml:"name" json:"name"`
 	Boot   Boot   `yaml:"boot,omitempty" json:"boot"`
 	Expect Expect `yaml:"expect,omitempty" json:"expect"`
+	Image  *Image `yaml:"image,omitempty" json:"image,omitempty"` // the OS to deploy; nil: none (stateless)
 	src    source
 }
 

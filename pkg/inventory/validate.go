@@ -325,6 +325,7 @@ func (v *validator) profiles() {
 		}
 		v.boot(p.src, []string{"boot"}, &p.Boot)
 		v.expect(p.src, []string{"expect"}, &p.Expect)
+		v.image(p.src, []string{"image"}, p.Image)
 	}
 }
 

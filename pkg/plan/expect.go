@@ -12,8 +12,14 @@ import (
 // agent: its effective profile (overrides applied) and its networks as NodeNetworks
 // derives them (interface, MAC, address, VLAN, MTU, gateway, peers), kept to the networks
 // the profile names when it names any. A named network the node has no interface on is
-// still listed, so the network check reports it missing rather than nobody noticing.
+// still listed, so the network check reports it missing rather than nobody noticing. A
+// profile's image becomes Deploy (DeployFor, serve's HTTP on DefaultHTTPPort).
 func ExpectationsFor(inv *inventory.Inventory, name string) (*expect.Expectations, error) {
+	return ExpectationsWith(inv, name, Options{})
+}
+
+// ExpectationsWith is ExpectationsFor with serve's HTTP port (an artifact image's URL).
+func ExpectationsWith(inv *inventory.Inventory, name string, opt Options) (*expect.Expectations, error) {
 	n := inv.Node(name)
 	if n == nil {
 		return nil, fmt.Errorf("node %q is not in the inventory", name)
@@ -29,6 +35,9 @@ func ExpectationsFor(inv *inventory.Inventory, name string) (*expect.Expectation
 	}
 	nets, err := NodeNetworks(inv, n)
 	if err != nil {
+		return nil, err
+	}
+	if e.Deploy, err = DeployFor(inv, n, opt); err != nil {
 		return nil, err
 	}
 	if len(x.Networks) == 0 {
