@@ -39,6 +39,8 @@ type Config struct {
 	// Lifecycle tunes timeouts, attempts and the default wave.
 	Lifecycle lifecycle.Config
 	TokenTTL  time.Duration
+	// HTTPPort is serve's HTTP boot port: an artifact image's URL (default plan's).
+	HTTPPort int
 	// Tick is how often timeouts and queued power cycles are looked at (default 1s).
 	Tick time.Duration
 	Log  *slog.Logger
@@ -120,7 +122,7 @@ func (c *Core) Inventory() *inventory.Inventory { return c.inv.Load() }
 // updated, so a node added while serve runs can be brought up at once.
 func (c *Core) SetInventory(inv *inventory.Inventory) error {
 	c.inv.Store(inv)
-	return c.Machine.SetTargets(TargetsFor(inv.Nodes))
+	return c.Machine.SetTargets(c.deployTargets(inv, inv.Nodes))
 }
 
 // Up brings up the nodes the selectors name in the inventory in force.
@@ -146,18 +148,22 @@ func (c *Core) Up(_ context.Context, req api.UpRequest) (api.UpResponse, error) 
 	if req.Wave > 0 && !req.DryRun {
 		c.Machine.SetWave(req.Wave)
 	}
-	ds, err := c.Machine.Up(TargetsFor(nodes), lifecycle.UpOptions{Force: req.Force, Reprovision: req.Reprovision, DryRun: req.DryRun})
+	ds, err := c.Machine.Up(c.deployTargets(inv, nodes), lifecycle.UpOptions{Force: req.Force, Reprovision: req.Reprovision, DryRun: req.DryRun})
 	return api.UpResponse{Decisions: ds, LastSeq: seq}, err
 }
 
 // Expect is a node's expectations, derived from the inventory in force
-// (plan.ExpectationsFor).
+// (plan.ExpectationsWith), with this run's deploy (expectDeploy).
 func (c *Core) Expect(node string) (*expect.Expectations, error) {
 	inv := c.Inventory()
 	if inv == nil {
 		return nil, errors.New("serve has no inventory loaded yet")
 	}
-	return plan.ExpectationsFor(inv, node)
+	e, err := plan.ExpectationsWith(inv, node, plan.Options{HTTPPort: c.cfg.HTTPPort})
+	if err != nil {
+		return nil, err
+	}
+	return e, c.expectDeploy(e)
 }
 
 // Run serves both APIs and runs the lifecycle until ctx ends.

@@ -369,7 +369,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// HTTP
 	hb, err := httpboot.New(httpboot.Config{
 		Plans: s, Templates: s.cfg.Templates, Artifacts: s.cfg.Artifacts, PXEDir: s.cfg.PXEDir,
-		AgentBinary: s.cfg.AgentBinary, State: s.state, Events: s.Events, Nodes: s, Log: s.log,
+		AgentBinary: s.cfg.AgentBinary, State: installState{s.state, s.core}, Events: s.Events, Nodes: s, Log: s.log,
 		BootArgs: s.bootArgs(),
 	})
 	if err != nil {
