@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -102,6 +103,7 @@ func (m *Machine) ramdiskReport(n *state.Node, t Target, rep check.Report, pass 
 		return []state.Event{{Kind: string(DeployStarted), Time: now, Detail: fmt.Sprintf("checks passed: writing image %s (sha256 %s) from %s", want.Image, want.SHA256, want.URL)}}
 	}
 	n.Deployed = &state.Deployed{Image: want.Image, SHA256: strings.ToLower(want.SHA256), Device: clean(d.Device), Bytes: d.Bytes, Run: n.Run, At: now}
+	n.Deployed.Result, _ = json.Marshal(d)
 	m.enter(n, Rebooting, now)
 	return []state.Event{{Kind: string(DeployDone), Time: now, Detail: fmt.Sprintf("image %s on %s: %d bytes in %.1fs (%.1f MB/s), sha256 %s verified: booting the disk",
 		want.Image, orUnknown(clean(d.Device)), d.Bytes, d.Seconds, d.MBps, n.Deployed.SHA256)}}

@@ -1,6 +1,9 @@
 package state
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Deployed is what racklift put on a node's disk: written by the ramdisk agent and
 // verified (sha256) in run Run. It is kept across runs so a deployed node is deployed
@@ -14,4 +17,7 @@ type Deployed struct {
 	Run    int         `json:"run"`
 	At     time.Time   `json:"at"`
 	Reboot PowerRecord `json:"reboot,omitzero"` // the BMC's disk boot + power cycle into it
+	// Result is the deploy section of the ramdisk's report (check.DeployResult) as the
+	// agent sent it: provision report shows it after the installed system's report.
+	Result json.RawMessage `json:"result,omitempty"`
 }
