@@ -9,7 +9,6 @@ package apitest
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -48,6 +47,8 @@ type Rack struct {
 	Gate     chan struct{} // closed: agents may talk; replace before Start to hold them
 	FailNode string        // its agent reports a failing check
 	nodes    sync.WaitGroup
+
+	Deploy // nodes with an image: deploy.go
 }
 
 const (
@@ -107,10 +108,12 @@ func (r *Rack) WriteInventory(n int) *inventory.Inventory {
 	site := lab.Site{Name: "lab", Nodes: lab.NodesFor("node", r.Fleet.BMCs[:n])}
 	for i, b := range r.Fleet.BMCs[:n] {
 		site.Nodes[i].TLS = "fingerprint:" + b.Fingerprint()
+		site.Nodes[i].Protected = r.Protected[site.Nodes[i].Name]
 	}
 	if err := site.Write(r.InvDir); err != nil {
 		r.t.Fatal(err)
 	}
+	r.writeImage()
 	inv, err := inventory.Load(r.InvDir)
 	if err != nil {
 		r.t.Fatal(err)
@@ -183,8 +186,11 @@ func (r *Rack) simulate(ctx context.Context, i int, b *lab.BMC) {
 	for ctx.Err() == nil {
 		if boots := m.Boots(); len(boots) > seen {
 			seen = len(boots)
-			if boots[seen-1] == lab.BootPxe {
+			switch boots[seen-1] {
+			case lab.BootPxe:
 				r.boot(ctx, i)
+			case lab.BootHdd:
+				r.bootDisk(ctx, i)
 			}
 		}
 		select {
@@ -206,6 +212,11 @@ func (r *Rack) boot(ctx context.Context, i int) {
 	var args []string
 	for ctx.Err() == nil {
 		if c := r.core.Load(); c != nil {
+			if c.BootsLocal(name) { // serve's iPXE answer: the local-disk script
+				r.publish(i, events.HTTPScript, "local")
+				r.bootDisk(ctx, i)
+				return
+			}
 			var err error
 			if args, err = c.BootArgs(name, NodeMAC(i)); err == nil {
 				break
@@ -234,34 +245,7 @@ func (r *Rack) boot(ctx context.Context, i int) {
 		return
 	}
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 5 * time.Second}
-	status := "pass"
-	if name == r.FailNode {
-		status = "fail"
-	}
-	report := fmt.Sprintf(`{"node":%q,"agent":"sim","results":[{"name":"storage./data.write","status":%q,"observed":"812 MB/s","expected":">= 500 MB/s"}],"failed":%v}`, name, status, status == "fail")
-	base := cmdline[pki.CmdlineAPI] + "/api/v1/nodes/" + name
-	for _, step := range []struct{ method, url, body string }{
-		{"POST", base + "/hello", `{"agent":"sim","stage":"ramdisk"}`},
-		{"GET", base + "/expect", ""},
-		{"POST", base + "/report", report},
-	} {
-		// Like node-agent: retry until serve answers (it may be restarting).
-		for ctx.Err() == nil {
-			req, _ := http.NewRequestWithContext(ctx, step.method, step.url, strings.NewReader(step.body))
-			req.Header.Set("Authorization", "Bearer "+cmdline[pki.CmdlineToken])
-			resp, err := hc.Do(req)
-			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					break
-				}
-				r.t.Errorf("%s %s: %s", step.method, step.url, resp.Status)
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	r.ramdisk(ctx, i, hc, cmdline)
 }
 
 // WaitDone follows like `provision up` until every named node is ready or failed.

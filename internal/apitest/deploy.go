@@ -1,0 +1,209 @@
+package apitest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
+	"github.com/racklift/racklift/pkg/pki"
+)
+
+// Deploy is the rig's image deploy: with Image set the inventory's profile carries an
+// image, the simulated ramdisk agent writes it to its simulated disk after its checks
+// (or fails as DeployFault says), and a node booting its disk (the BMC's disk boot, or
+// serve's local-disk iPXE answer) runs the installed system's agent, which reports from
+// boot_source disk.
+type Deploy struct {
+	Image       string            // the profile's image: line (flow YAML); "" none
+	Protected   map[string]bool   // nodes written protected: true
+	DeployFault map[string]string // node → check.Fail* its deploy reports
+	SilentDisk  map[string]bool   // node → its installed system never reports
+	// DeployHold, when set before the nodes boot, holds every deploy (after the
+	// ramdisk's checks were reported) until it is closed.
+	DeployHold chan struct{}
+
+	mu    sync.Mutex
+	disks map[string]*simDisk
+}
+
+// simDisk is a node's disk: what the last deploy wrote and how the agent reached serve.
+type simDisk struct {
+	sha     string
+	writes  int
+	client  *http.Client
+	cmdline map[string]string
+}
+
+// ImageSHA256 is the sha256 of the rig's image (the simulated disk holds it after a deploy).
+var ImageSHA256 = strings.Repeat("5e", 32)
+
+// ImageLine is a profile image: line for the rig's image, served from the artifacts.
+var ImageLine = "{artifact: lab/debian.raw.zst, sha256: " + ImageSHA256 + ", root_device: {min_size_gib: 2}}"
+
+// Deploys is how many times node's disk was written.
+func (d *Deploy) Deploys(node string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if k := d.disks[node]; k != nil {
+		return k.writes
+	}
+	return 0
+}
+
+func (d *Deploy) disk(node string) *simDisk {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.disks == nil {
+		d.disks = map[string]*simDisk{}
+	}
+	if d.disks[node] == nil {
+		d.disks[node] = &simDisk{}
+	}
+	return d.disks[node]
+}
+
+// writeImage adds the image to the profile of the inventory just written.
+func (r *Rack) writeImage() {
+	if r.Image == "" {
+		return
+	}
+	p := filepath.Join(r.InvDir, "site.yaml")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	s := strings.Replace(string(b), "      initrd: lab/initrd.img\n", "      initrd: lab/initrd.img\n    image: "+r.Image+"\n", 1)
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// ramdisk is the ramdisk agent of node i: hello, expectations, report, and with a deploy
+// in the expectations a second report with the deploy's result.
+func (r *Rack) ramdisk(ctx context.Context, i int, hc *http.Client, cmdline map[string]string) {
+	name := NodeName(i)
+	base := cmdline[pki.CmdlineAPI] + "/api/v1/nodes/" + name
+	token := cmdline[pki.CmdlineToken]
+	if !r.call(ctx, hc, token, "POST", base+"/hello", `{"agent":"sim","stage":"ramdisk"}`, nil) {
+		return
+	}
+	var x expect.Expectations
+	if !r.call(ctx, hc, token, "GET", base+"/expect", "", &x) {
+		return
+	}
+	pass := name != r.FailNode
+	rep := simReport(name, check.BootRamdisk, pass)
+	if !r.call(ctx, hc, token, "POST", base+"/report", rep.json(), nil) || x.Deploy == nil || !pass {
+		return
+	}
+	if h := r.DeployHold; h != nil {
+		select {
+		case <-h:
+		case <-ctx.Done():
+			return
+		}
+	}
+	d := x.Deploy
+	disk := r.disk(name)
+	res := &check.DeployResult{Image: d.Image, Device: "/dev/vda", Bytes: 2 << 30, Seconds: 20, MBps: 107.4,
+		Disks: []check.DiskChoice{{Device: "/dev/vda", SizeBytes: 4 << 30, Model: "QEMU HARDDISK", Chosen: true, Why: "smallest matching disk"}}}
+	r.Deploy.mu.Lock()
+	switch r.DeployFault[name] {
+	case check.FailChecksum:
+		res.SHA256, res.Failure, res.Error = strings.Repeat("0b", 32), check.FailChecksum, "sha256 mismatch: first and last MiB wiped"
+		disk.sha, disk.writes = "", disk.writes+1
+	case check.FailNoDisk:
+		res.Device, res.Bytes, res.Seconds, res.MBps, res.Failure, res.Error = "", 0, 0, 0, check.FailNoDisk, "no disk matches the hints"
+		res.Disks[0].Chosen, res.Disks[0].Why = false, fmt.Sprintf("4.0 GiB is below min_size_gib %d", d.RootDevice.MinSizeGiB)
+	default:
+		res.SHA256, res.Verified = d.SHA256, true
+		disk.sha, disk.writes = d.SHA256, disk.writes+1
+		disk.client, disk.cmdline = hc, cmdline
+	}
+	r.Deploy.mu.Unlock()
+	rep.Deploy = res
+	r.call(ctx, hc, token, "POST", base+"/report", rep.json(), nil)
+}
+
+// bootDisk is node i starting from its disk: nothing happens on an empty disk; a
+// deployed one runs the installed system's agent (with the credentials the deploy wrote).
+func (r *Rack) bootDisk(ctx context.Context, i int) {
+	name := NodeName(i)
+	disk := r.disk(name)
+	r.Deploy.mu.Lock()
+	sha, hc, cmdline := disk.sha, disk.client, disk.cmdline
+	r.Deploy.mu.Unlock()
+	if sha == "" || r.SilentDisk[name] {
+		return
+	}
+	base := cmdline[pki.CmdlineAPI] + "/api/v1/nodes/" + name
+	token := cmdline[pki.CmdlineToken]
+	// A later run's token stands in for the installed system's own credential.
+	if c := r.core.Load(); c != nil {
+		if tok, err := c.Tokens.ForBoot(name, NodeMAC(i)); err == nil {
+			token = tok
+		}
+	}
+	if !r.call(ctx, hc, token, "POST", base+"/hello", `{"agent":"sim","stage":"installed"}`, nil) ||
+		!r.call(ctx, hc, token, "GET", base+"/expect", "", nil) {
+		return
+	}
+	r.call(ctx, hc, token, "POST", base+"/report", simReport(name, check.BootDisk, true).json(), nil)
+}
+
+type simRep struct{ check.Report }
+
+func simReport(name, src string, pass bool) simRep {
+	st := check.Pass
+	if !pass {
+		st = check.Fail
+	}
+	r := check.Report{Node: name, Agent: "sim", Failed: !pass, BootSource: src,
+		Results: []check.Result{{Name: "storage./data.write", Status: st, Observed: "812 MB/s", Expected: ">= 500 MB/s"}}}
+	if src == check.BootDisk {
+		r.OS, r.Kernel = "Debian GNU/Linux 13 (trixie)", "6.12.48-amd64"
+	}
+	return simRep{r}
+}
+
+func (r simRep) json() string {
+	b, _ := json.Marshal(r.Report)
+	return string(b)
+}
+
+// call is one agent request, retried like node-agent's until serve answers (it may be
+// restarting); into, when set, receives the JSON answer. False: refused or cancelled.
+func (r *Rack) call(ctx context.Context, hc *http.Client, token, method, url, body string, into any) bool {
+	for ctx.Err() == nil {
+		req, _ := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := hc.Do(req)
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			r.t.Errorf("%s %s: %s: %s", method, url, resp.Status, b)
+			return false
+		}
+		if into != nil {
+			if err := json.Unmarshal(b, into); err != nil {
+				r.t.Errorf("%s %s: %v", method, url, err)
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
