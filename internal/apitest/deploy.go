@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/events"
 	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/pki"
 )
@@ -102,8 +103,18 @@ func (r *Rack) ramdisk(ctx context.Context, i int, hc *http.Client, cmdline map[
 	}
 	pass := name != r.FailNode
 	rep := simReport(name, check.BootRamdisk, pass)
-	if !r.call(ctx, hc, token, "POST", base+"/report", rep.json(), nil) || x.Deploy == nil || !pass {
+	if x.Deploy == nil || !pass {
+		// As node-agent: no deploy after failed checks (the report says why).
+		if x.Deploy != nil {
+			rep.Deploy = &check.DeployResult{Image: x.Deploy.Image, Error: "not deployed: the node failed its checks"}
+		}
+		r.call(ctx, hc, token, "POST", base+"/report", rep.json(), nil)
 		return
+	}
+	// The checks passed: the agent streams the image from serve's artifacts (the event
+	// serve's HTTP publishes), writes it, and sends one report with the deploy's result.
+	if k := strings.Index(x.Deploy.URL, "/artifacts/"); k >= 0 {
+		r.publish(i, events.HTTPArtifact, x.Deploy.URL[k:])
 	}
 	if h := r.DeployHold; h != nil {
 		select {
@@ -131,6 +142,12 @@ func (r *Rack) ramdisk(ctx context.Context, i int, hc *http.Client, cmdline map[
 	}
 	r.Deploy.mu.Unlock()
 	rep.Deploy = res
+	if !r.call(ctx, hc, token, "POST", base+"/report", rep.json(), nil) {
+		return
+	}
+	// The ramdisk's daemon goes on with its next cycle until the power cycle ends it: a
+	// report without the deploy or its boot source.
+	rep.Deploy, rep.BootSource = nil, ""
 	r.call(ctx, hc, token, "POST", base+"/report", rep.json(), nil)
 }
 

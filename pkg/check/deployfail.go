@@ -8,4 +8,5 @@ const (
 	FailImage    = "image_not_found"   // the image URL answered an error status or not at all
 	FailNoDisk   = "no_disk"           // no disk matches the root device hints (Disks says why)
 	FailWrite    = "disk_write"        // writing Device failed (Error names the offset)
+	FailInstall  = "install_failed"    // after the verified write: GPT, grow, configuration or boot path
 )

@@ -65,12 +65,18 @@ func (m *Machine) deployReport(n *state.Node, t Target, raw []byte, pass bool, r
 	if !pass {
 		kind = ReportFail
 	}
-	src := rep.BootSource
-	if src == "" {
-		src = check.BootRamdisk
-	}
-	evs := []state.Event{{Kind: string(kind), Time: now, Detail: strings.TrimSpace("from " + clean(src) + ": " + reason)}}
 	cur := Phase(n.Phase)
+	src := bootSource(*n, rep)
+	ev := state.Event{Kind: string(kind), Time: now, Detail: strings.TrimSpace("from " + src + ": " + reason)}
+	if src == check.BootRamdisk && n.Deployed != nil && n.Deployed.Run == n.Run && (order[cur] >= order[Rebooting] || !cur.Active()) {
+		// The ramdisk's daemon reporting again before the power cycle ends it (or its
+		// spool resending the deploy's report): recorded, and the report kept is the one
+		// that moved the node.
+		ev.Detail += " (ramdisk after the deploy: recorded only)"
+		return []state.Event{ev}
+	}
+	n.Report, n.ReportAt = append([]byte(nil), raw...), now
+	evs := []state.Event{ev}
 	if err != nil || !cur.Active() || (cur == Powering && !n.Power.IssuedFor(n.Run, n.Attempt)) {
 		return evs
 	}
@@ -80,20 +86,62 @@ func (m *Machine) deployReport(n *state.Node, t Target, raw []byte, pass bool, r
 	return append(evs, m.ramdiskReport(n, t, rep, pass, reason, now)...)
 }
 
+// bootSource is where a report comes from: the agent says (boot_source); an agent that
+// does not is the installed system when serve answers the node's iPXE with the local
+// disk and the installed system said hello (installed) or the run booted the disk
+// without a deploy; in rebooting it is the ramdisk, still running until the power cycle.
+func bootSource(n state.Node, rep check.Report) string {
+	switch rep.BootSource {
+	case check.BootDisk, check.BootRamdisk:
+		return rep.BootSource
+	}
+	if rep.Deploy == nil && Phase(n.Phase) != Rebooting && BootsLocal(n) {
+		return check.BootDisk
+	}
+	return check.BootRamdisk
+}
+
+// deployEvent moves a node with an image on the events only it has: the image fetched
+// from serve's artifacts in validating (deploying: the checks passed and the agent
+// writes), the agent's hello or expectations in rebooting (installed).
+func (m *Machine) deployEvent(n *state.Node, ev Event, now time.Time) (state.Event, bool) {
+	switch cur := Phase(n.Phase); {
+	case cur == Rebooting && (ev.Kind == AgentHello || ev.Kind == AgentExpect):
+		return m.installedHello(n, ev, now), true
+	case cur == Validating && ev.Kind == HTTPKernel:
+		t, _ := m.target(n.Name)
+		if t.Deploy == nil || !fetches(ev.Detail, t.Deploy.URL) {
+			return state.Event{}, false
+		}
+		n.Deployed = nil // the disk is being overwritten
+		m.enter(n, Deploying, now)
+		return state.Event{Kind: string(DeployStarted), Time: now, Detail: fmt.Sprintf("the agent fetched image %s (sha256 %s) from serve: writing it", t.Deploy.Image, t.Deploy.SHA256)}, true
+	}
+	return state.Event{}, false
+}
+
+// fetches reports whether an HTTP event's detail ("/artifacts/PATH from IP") is a fetch
+// of the image at url (serve's own artifacts URL).
+func fetches(detail, url string) bool {
+	i := strings.Index(url, "/artifacts/")
+	if i < 0 {
+		return false
+	}
+	p, _, _ := strings.Cut(detail, " ")
+	return p == url[i:]
+}
+
 func (m *Machine) ramdiskReport(n *state.Node, t Target, rep check.Report, pass bool, reason string, now time.Time) []state.Event {
 	cur, d, want := Phase(n.Phase), rep.Deploy, t.Deploy
 	switch {
 	case order[cur] >= order[Rebooting]:
-		if d != nil && d.Verified && n.Deployed != nil && strings.EqualFold(d.SHA256, n.Deployed.SHA256) {
-			return nil // the deploy's report sent again (the agent's spool): recorded already
-		}
 		return []state.Event{m.fail(n, fmt.Sprintf("%s: the ramdisk reported again after image %s was written: node %s booted the network instead of its disk: check that serve answers its iPXE with the local-disk script (serve's log) and that the disk has a boot entry", cur, want.Image, n.Name), now)}
+	case !pass:
+		return []state.Event{m.fail(n, "validation failed: "+reason, now)}
 	case d != nil && (d.Error != "" || d.Failure != "" || !d.Verified || !strings.EqualFold(d.SHA256, want.SHA256)):
 		n.Deployed = nil // the disk holds a partial image at best: nothing boots it
 		reason := DeployFailure(n.Name, want, d)
 		return []state.Event{{Kind: string(DeployFailed), Time: now, Detail: reason}, m.fail(n, reason, now)}
-	case !pass:
-		return []state.Event{m.fail(n, "validation failed: "+reason, now)}
 	case d == nil:
 		if cur == Deploying {
 			return nil
@@ -150,6 +198,9 @@ func DeployFailure(node string, want *expect.Deploy, d *check.DeployResult) stri
 	case check.FailImage:
 		return fmt.Sprintf("deploy of image %s on %s failed: image not found: %s: %s: check the image is under serve's --artifacts (or at that URL) and the profile's image artifact:/url:",
 			img, node, want.URL, orUnknown(detail))
+	case check.FailInstall:
+		return fmt.Sprintf("deploy of image %s on %s failed after the image was written to %s and its sha256 verified: %s: the disk is not bootable; check the image's partitions and boot loader (docs/image.md) and the agent's log",
+			img, node, orUnknown(clean(d.Device)), orUnknown(detail))
 	case check.FailNoDisk:
 		return fmt.Sprintf("deploy of image %s on %s failed: no disk matches the root device hints (%s); disks seen: %s: fix the profile's image root_device hints, or use provision up --reprovision to overwrite a disk in use",
 			img, node, Hints(want.RootDevice), disksSeen(d.Disks))
@@ -166,6 +217,8 @@ func inferFailure(want *expect.Deploy, d *check.DeployResult) string {
 	switch {
 	case d.SHA256 != "" && !strings.EqualFold(d.SHA256, want.SHA256):
 		return check.FailChecksum
+	case d.Verified:
+		return check.FailInstall
 	case !chosen:
 		return check.FailNoDisk
 	case d.Bytes == 0:

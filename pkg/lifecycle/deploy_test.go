@@ -177,6 +177,9 @@ func TestDeployFailuresAreNamed(t *testing.T) {
 		{name: "disk write error", deploy: &check.DeployResult{Device: "/dev/vda", Bytes: 1 << 20, Error: "write /dev/vda at offset 1048576: input/output error",
 			Disks: []check.DiskChoice{{Device: "/dev/vda", Chosen: true}}},
 			want: []string{"disk write error on /dev/vda", "offset 1048576", "input/output error"}},
+		{name: "install after the verified write", deploy: &check.DeployResult{Device: "/dev/vda", Bytes: 2 << 30, SHA256: wantSHA, Verified: true,
+			Error: "ESP /dev/vda1 has no EFI/BOOT/BOOTX64.EFI", Disks: []check.DiskChoice{{Device: "/dev/vda", Chosen: true}}},
+			want: []string{"failed after the image was written to /dev/vda and its sha256 verified", "no EFI/BOOT/BOOTX64.EFI"}},
 		{name: "control characters from the node are dropped", deploy: &check.DeployResult{Device: "/dev/vda\x1b[2J", Bytes: 1, Error: "bad\x07 write"},
 			want: []string{"disk write error on /dev/vda [2J", "bad  write"}},
 	} {
@@ -184,7 +187,8 @@ func TestDeployFailuresAreNamed(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, Config{})
 			r.toValidating(UpOptions{})
-			if p := r.report(report(t, check.BootRamdisk, false, tc.deploy), false); p != Failed {
+			// The agent's checks passed; its deploy did not (it deploys only after passing checks).
+			if p := r.report(report(t, check.BootRamdisk, true, tc.deploy), true); p != Failed {
 				t.Fatalf("phase %s, want failed", p)
 			}
 			n := r.node("n1")
@@ -299,14 +303,51 @@ func TestDeployOddReports(t *testing.T) {
 			t.Fatalf("phase %s reason %q", n.Phase, n.Reason)
 		}
 	})
-	t.Run("ramdisk again after the deploy", func(t *testing.T) {
+	t.Run("checks failed: nothing deployed", func(t *testing.T) {
 		t.Parallel()
 		r := newRig(t, Config{})
 		r.toValidating(UpOptions{})
-		r.report(report(t, check.BootRamdisk, true, verified), true)
-		r.report(report(t, check.BootRamdisk, true, nil), true)
-		if n := r.node("n1"); Phase(n.Phase) != Failed || !strings.Contains(n.Reason, "booted the network instead of its disk") {
+		r.m.Report("n1", report(t, check.BootRamdisk, false, &check.DeployResult{Image: "debian.raw.zst", Error: "not deployed: the node failed its checks"}), false, "gpu.count (observed 7, expected 8)")
+		if n := r.node("n1"); Phase(n.Phase) != Failed || n.Reason != "validation failed: gpu.count (observed 7, expected 8)" {
 			t.Fatalf("phase %s reason %q", n.Phase, n.Reason)
+		}
+	})
+	t.Run("the ramdisk's daemon reports again before the power cycle", func(t *testing.T) {
+		t.Parallel()
+		r := newRig(t, Config{})
+		r.toValidating(UpOptions{})
+		deployed := report(t, check.BootRamdisk, true, verified)
+		r.report(deployed, true)
+		lingering := report(t, "", true, nil) // an agent that does not say where it runs
+		for _, raw := range [][]byte{lingering, deployed} {
+			if p := r.report(raw, true); p != Rebooting {
+				t.Fatalf("phase %s (%s), want rebooting", p, r.node("n1").Reason)
+			}
+		}
+		if n := r.node("n1"); string(n.Report) != string(deployed) {
+			t.Errorf("the stored report is not the deploy's: %s", n.Report)
+		}
+		r.handle("n1", AgentHello)
+		if p := r.report(report(t, "", true, nil), true); p != Ready {
+			t.Fatalf("the installed system's report without boot_source: phase %s (%s), want ready", p, r.node("n1").Reason)
+		}
+	})
+	t.Run("image fetched from serve: deploying", func(t *testing.T) {
+		t.Parallel()
+		r := newRig(t, Config{})
+		r.toValidating(UpOptions{})
+		for _, detail := range []string{"/artifacts/lab/vmlinuz from 10.1.0.11", "/artifacts/debian.raw.zst.sig from 10.1.0.11"} {
+			r.m.Handle(Event{Node: "n1", Kind: HTTPKernel, Detail: detail})
+			if p := Phase(r.node("n1").Phase); p != Validating {
+				t.Fatalf("%s: phase %s, want validating", detail, p)
+			}
+		}
+		r.m.Handle(Event{Node: "n1", Kind: HTTPKernel, Detail: "/artifacts/debian.raw.zst from 10.1.0.11"})
+		if p := Phase(r.node("n1").Phase); p != Deploying {
+			t.Fatalf("phase %s, want deploying", p)
+		}
+		if p := r.report(report(t, check.BootRamdisk, true, verified), true); p != Rebooting {
+			t.Fatalf("phase %s, want rebooting", p)
 		}
 	})
 	t.Run("failed checks from the disk", func(t *testing.T) {

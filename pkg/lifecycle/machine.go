@@ -251,10 +251,10 @@ func (m *Machine) Handle(ev Event) (Phase, error) {
 // (the failed checks in plain words), in one write.
 func (m *Machine) Report(node string, raw []byte, pass bool, reason string) (Phase, error) {
 	return m.update(node, func(n *state.Node, now time.Time) []state.Event {
-		n.Report, n.ReportAt = append([]byte(nil), raw...), now
 		if t, _ := m.target(node); t.Deploy != nil {
 			return m.deployReport(n, t, raw, pass, reason, now)
 		}
+		n.Report, n.ReportAt = append([]byte(nil), raw...), now
 		ev := Event{Node: node, Kind: ReportPass, Time: now, Detail: reason}
 		if !pass {
 			ev.Kind = ReportFail
@@ -293,8 +293,8 @@ func (m *Machine) apply(n *state.Node, ev Event, now time.Time) []state.Event {
 	if ev.Kind == ReportFail {
 		return append(evs, m.fail(n, "validation failed: "+ev.Detail, now))
 	}
-	if cur == Rebooting && (ev.Kind == AgentHello || ev.Kind == AgentExpect) {
-		return append(evs, m.installedHello(n, ev, now))
+	if e, ok := m.deployEvent(n, ev, now); ok {
+		return append(evs, e)
 	}
 	to := target[ev.Kind]
 	if to == "" || order[to] <= order[cur] {
