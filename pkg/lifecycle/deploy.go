@@ -37,25 +37,24 @@ type DiskPower interface {
 }
 
 // BootsLocal reports whether serve should answer n's iPXE with the local-disk script: its
-// disk holds a verified image and no reprovision run is writing a new one.
+// disk holds the image verified in its current run. A new run (up on a failed node, up
+// --reprovision) network-boots and deploys again: the installed system's credentials
+// belong to the run that deployed it.
 func BootsLocal(n state.Node) bool {
-	if n.Deployed == nil {
-		return false
-	}
-	redeploying := n.Reprovision && Phase(n.Phase).Active() && n.Deployed.Run != n.Run
-	return !redeploying
+	return n.Deployed != nil && n.Deployed.Run == n.Run
 }
 
 // DeployFor is the deploy n's agent is sent in this run: the profile's image, with
-// Reprovision set when the run was started with --reprovision (the agent may overwrite
-// a disk holding a partition table). nil for a locked node not forced, so a protected
-// or maintenance node that network-boots is never written to.
+// Reprovision set (the agent may overwrite a disk holding a partition table) when the run
+// was started with --reprovision or the disk holds racklift's own earlier deploy. nil for
+// a locked node not forced, so a protected or maintenance node that network-boots is
+// never written to.
 func DeployFor(n state.Node, t Target) *expect.Deploy {
 	if t.Deploy == nil || checkLock(t, n.Force && Phase(n.Phase).Active()) != nil {
 		return nil
 	}
 	d := *t.Deploy
-	d.Reprovision = n.Reprovision && Phase(n.Phase).Active()
+	d.Reprovision = Phase(n.Phase).Active() && (n.Reprovision || n.Deployed != nil)
 	return &d
 }
 
@@ -159,7 +158,7 @@ func (m *Machine) ramdiskReport(n *state.Node, t Target, rep check.Report, pass 
 
 func (m *Machine) diskReport(n *state.Node, rep check.Report, pass bool, reason string, now time.Time) []state.Event {
 	cur := Phase(n.Phase)
-	if n.Deployed == nil || (n.Reprovision && n.Deployed.Run != n.Run) {
+	if !BootsLocal(*n) {
 		return []state.Event{m.fail(n, fmt.Sprintf("%s: node %s reported from its disk (%s) but racklift has not deployed it in this run: it booted its disk instead of the network: check the BMC's one-time network boot is honoured and the boot order", cur, n.Name, orUnknown(clean(rep.OS))), now)}
 	}
 	if !pass {
@@ -362,8 +361,8 @@ func (m *Machine) issueDisk(ctx context.Context, name string) error {
 	return nil
 }
 
-// diskDone records the disk boot's BMC result; a failure fails the node (its disk is
-// good: `up` boots it again without a redeploy).
+// diskDone records the disk boot's BMC result; a failure fails the node (`up` deploys
+// it again in a new run).
 func (m *Machine) diskDone(t Target, run, attempt int, callErr error) {
 	_, err := m.update(t.Name, func(n *state.Node, now time.Time) []state.Event {
 		if n.Deployed == nil || !n.Deployed.Reboot.IssuedFor(run, attempt) {
@@ -374,7 +373,7 @@ func (m *Machine) diskDone(t Target, run, attempt int, callErr error) {
 			return []state.Event{{Kind: string(DiskOK), Time: now, Detail: "BMC " + t.BMC}}
 		}
 		n.Deployed.Reboot.Err = callErr.Error()
-		reason := fmt.Sprintf("rebooting: BMC %s did not boot node %s from its disk: %v: image %s is on the disk (sha256 verified): check the BMC, then provision up %s boots it without a redeploy", t.BMC, t.Name, callErr, n.Deployed.Image, t.Name)
+		reason := fmt.Sprintf("rebooting: BMC %s did not boot node %s from its disk: %v: image %s is on the disk (sha256 verified): check the BMC, then provision up %s (it deploys again)", t.BMC, t.Name, callErr, n.Deployed.Image, t.Name)
 		evs := []state.Event{{Kind: string(DiskFailed), Time: now, Detail: reason}}
 		if Phase(n.Phase) == Rebooting && n.Run == run {
 			evs = append(evs, m.fail(n, reason, now))

@@ -360,7 +360,7 @@ func TestDeployOddReports(t *testing.T) {
 			t.Fatalf("phase %s reason %q", n.Phase, n.Reason)
 		}
 	})
-	t.Run("up on a failed deployed node boots its disk", func(t *testing.T) {
+	t.Run("up on a failed deployed node deploys again over its own image", func(t *testing.T) {
 		t.Parallel()
 		r := newRig(t, Config{})
 		r.toValidating(UpOptions{})
@@ -371,12 +371,16 @@ func TestDeployOddReports(t *testing.T) {
 		if Phase(n.Phase) != Failed || !strings.Contains(n.Reason, "did not boot node n1 from its disk") || !BootsLocal(n) {
 			t.Fatalf("BMC disk boot failed: phase %s local %v reason %q", n.Phase, BootsLocal(n), n.Reason)
 		}
-		r.toValidating(UpOptions{}) // PXE, but serve answers local: the installed agent
-		if d := DeployFor(r.node("n1"), dtgt("n1")); d == nil || d.Reprovision {
-			t.Fatalf("deploy = %+v, want no reprovision", d)
+		r.toValidating(UpOptions{}) // a new run: network boot
+		n = r.node("n1")
+		if BootsLocal(n) {
+			t.Fatal("a new run boots the disk deployed by the last one")
 		}
-		if p := r.report(report(t, check.BootDisk, true, nil), true); p != Ready {
-			t.Fatalf("phase %s (%s)", p, r.node("n1").Reason)
+		if d := DeployFor(n, dtgt("n1")); d == nil || !d.Reprovision {
+			t.Fatalf("deploy = %+v, want reprovision (the disk holds racklift's own image)", d)
+		}
+		if p := r.report(report(t, check.BootDisk, true, nil), true); p != Failed {
+			t.Fatalf("a disk report before this run's deploy: phase %s, want failed", p)
 		}
 	})
 }
