@@ -189,7 +189,9 @@ func (r *Rack) simulate(ctx context.Context, i int, b *lab.BMC) {
 			switch boots[seen-1] {
 			case lab.BootPxe:
 				r.boot(ctx, i)
-			case lab.BootHdd:
+			case lab.BootHdd, "default":
+				// No override: the firmware's order, disk first. An empty disk
+				// boots nothing here (the network after it is not simulated).
 				r.bootDisk(ctx, i)
 			}
 		}

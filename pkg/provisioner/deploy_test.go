@@ -72,6 +72,27 @@ func TestCoreDeployReachesReady(t *testing.T) {
 		t.Fatalf("power actions after up on ready nodes: %d, want still 4", a)
 	}
 
+	// Power-cycled by hand (no boot override): it boots its disk and its installed
+	// system reports again; it stays ready, deployed once.
+	reportAt := got[apitest.NodeName(0)].ReportAt
+	if err := r.Fleet.BMCs[0].Machine().(*lab.MemMachine).Reset(context.Background(), ""); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		d, err := c.Node(context.Background(), apitest.NodeName(0))
+		if err == nil && d.ReportAt.After(reportAt) {
+			if d.Phase != lifecycle.Ready || d.Report.BootSource != check.BootDisk || r.Deploys(apitest.NodeName(0)) != 1 {
+				t.Fatalf("after a power cycle: %s, report from %q, %d deploys; want ready from its disk, 1", d.Phase, d.Report.BootSource, r.Deploys(apitest.NodeName(0)))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no report from lab-01's disk after its power cycle: %+v, %v", d, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
 	// --reprovision: one more deploy of that node only.
 	name := apitest.NodeName(0)
 	if ds := up(t, c, api.UpRequest{Selectors: []string{name}, Reprovision: true}); ds[0].Action != lifecycle.Start {
