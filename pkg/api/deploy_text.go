@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/output"
 	"github.com/racklift/racklift/pkg/state"
 )
@@ -24,8 +25,10 @@ type Deployed struct {
 
 // withDeploy adds where the node's last report came from and its deployed image.
 func (s *NodeStatus) withDeploy(n state.Node, r *check.Report) {
-	if r != nil {
-		s.BootSource = r.BootSource
+	if r != nil && (r.BootSource != "" || n.Deployed != nil) {
+		// An agent that does not say where it runs, on a deployed node: as the
+		// lifecycle reads it.
+		s.BootSource = lifecycle.BootSource(n, *r)
 	}
 	if d := n.Deployed; d != nil {
 		s.Deployed = &Deployed{Image: d.Image, SHA256: d.SHA256, Device: d.Device, Run: d.Run, At: d.At}
@@ -55,8 +58,8 @@ func (n NodeStatus) bootText() string { return orDash(printable(n.BootSource)) }
 // MB/s, the sha256 and whether it was verified, and every disk the agent saw and why.
 func (d NodeDetail) writeDeploy(w io.Writer) error {
 	r := d.Report
-	if r.BootSource != "" || r.OS != "" || r.Kernel != "" {
-		fmt.Fprintf(w, "boot source: %s, os %s, kernel %s\n", orDash(printable(r.BootSource)), orDash(printable(r.OS)), orDash(printable(r.Kernel)))
+	if d.BootSource != "" || r.OS != "" || r.Kernel != "" {
+		fmt.Fprintf(w, "boot source: %s, os %s, kernel %s\n", orDash(printable(d.BootSource)), orDash(printable(r.OS)), orDash(printable(r.Kernel)))
 	}
 	x := d.Deploy
 	if x == nil {

@@ -21,8 +21,10 @@ func TestDeployInStatusAndReport(t *testing.T) {
 			{Device: "/dev/sr0", SizeBytes: 1 << 30, Removable: true, Why: "removable\x1b[2J"},
 		}}
 	result, _ := json.Marshal(deploy)
+	// The installed agent does not say where it runs: a deployed node's report is read as
+	// the lifecycle reads it.
 	diskReport, _ := json.Marshal(check.Report{Node: "a", Results: []check.Result{{Name: "gpu.count", Status: check.Pass}},
-		BootSource: check.BootDisk, OS: "Debian GNU/Linux 13 (trixie)", Kernel: "6.12.48-amd64"})
+		OS: "Debian GNU/Linux 13 (trixie)", Kernel: "6.12.48-amd64"})
 	n := state.Node{Name: "a", Phase: string(lifecycle.Ready), Run: 1, Attempt: 1, Report: diskReport, ReportAt: textNow,
 		Deployed: &state.Deployed{Image: "debian.raw.zst", SHA256: sha, Device: "/dev/vda", Run: 1, At: textNow, Result: result}}
 

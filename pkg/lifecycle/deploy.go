@@ -65,7 +65,7 @@ func (m *Machine) deployReport(n *state.Node, t Target, raw []byte, pass bool, r
 		kind = ReportFail
 	}
 	cur := Phase(n.Phase)
-	src := bootSource(*n, rep)
+	src := BootSource(*n, rep)
 	ev := state.Event{Kind: string(kind), Time: now, Detail: strings.TrimSpace("from " + src + ": " + reason)}
 	if src == check.BootRamdisk && n.Deployed != nil && n.Deployed.Run == n.Run && (order[cur] >= order[Rebooting] || !cur.Active()) {
 		// The ramdisk's daemon reporting again before the power cycle ends it (or its
@@ -85,11 +85,11 @@ func (m *Machine) deployReport(n *state.Node, t Target, raw []byte, pass bool, r
 	return append(evs, m.ramdiskReport(n, t, rep, pass, reason, now)...)
 }
 
-// bootSource is where a report comes from: the agent says (boot_source); an agent that
+// BootSource is where a report comes from: the agent says (boot_source); an agent that
 // does not is the installed system when serve answers the node's iPXE with the local
 // disk and the installed system said hello (installed) or the run booted the disk
 // without a deploy; in rebooting it is the ramdisk, still running until the power cycle.
-func bootSource(n state.Node, rep check.Report) string {
+func BootSource(n state.Node, rep check.Report) string {
 	switch rep.BootSource {
 	case check.BootDisk, check.BootRamdisk:
 		return rep.BootSource
