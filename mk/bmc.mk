@@ -1,5 +1,6 @@
 # BMC area: virtual Redfish BMCs and ipmi_sim for tests; bench-bmc times power on and
-# boot pxe across 1000 virtual BMCs (200 ms latency, 5 % hung) against the ideal.
+# boot pxe across 1000 virtual BMCs (200 ms latency, 5 % hung, 5 % demanding If-Match,
+# 5 % answering with task monitors) against the ideal.
 BENCHES += bench-bmc
 .PHONY: bench-bmc
 bench-bmc: build

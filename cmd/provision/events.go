@@ -38,6 +38,9 @@ repeating any. --follow keeps printing new events until interrupted.`,
 			}
 			defer src.Close()
 			w := cmd.OutOrStdout()
+			if r, err := src.Retention(ctx); err == nil && follow {
+				api.WriteDropped(cmd.ErrOrStderr(), r, since)
+			}
 			if follow {
 				// One line per event as it comes (JSON lines with -o json).
 				asJSON := g.output == output.JSON || g.output == output.YAML
@@ -54,6 +57,10 @@ repeating any. --follow keeps printing new events until interrupted.`,
 			}
 			if evs == nil {
 				evs = []state.Event{}
+			}
+			// Said on stderr, so -o json stays one document.
+			if r, err := src.Retention(ctx); err == nil {
+				api.WriteDropped(cmd.ErrOrStderr(), r, since)
 			}
 			return output.Print(w, g.output, evs, func(w io.Writer) error { return api.WriteEvents(w, evs) })
 		},

@@ -50,7 +50,7 @@ BMCs over Redfish and IPMI, sets up VLANs with netlink and watches racks come up
 		newValidateCmd(g), newPlanCmd(g), newInventoryCmd(g), newExportCmd(g), newSchemaCmd(),
 		newServeCmd(g), newDiscoveredCmd(g),
 		newPowerCmd(g), newBootCmd(g), newBMCCmd(g), newNetCmd(g),
-		newUpCmd(g), newStatusCmd(g), newReportCmd(g), newEventsCmd(g),
+		newUpCmd(g), newStatusCmd(g), newReportCmd(g), newEventsCmd(g), newStateCmd(g),
 	)
 	return root
 }

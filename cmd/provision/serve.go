@@ -1,16 +1,20 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/server"
+	"github.com/racklift/racklift/pkg/tftp"
 )
 
 // serveFlags are serve's own flags.
@@ -22,6 +26,8 @@ type serveFlags struct {
 	noDHCP                         bool
 	tftpWindow                     uint
 	agentPort, wave, attempts      int
+	tftpMax, tftpMaxPerClient      int
+	dhcpRelays                     []string
 	bmcTimeout                     time.Duration
 	phaseTimeouts                  map[string]string
 }
@@ -47,7 +53,11 @@ and the last good inventory stays in force.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, _, stop := cli.SignalContext(cmd.Context(), nil)
 			defer stop()
-			return server.Serve(ctx, f.config(g, cmd.ErrOrStderr()))
+			cfg, err := f.config(g, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			return server.Serve(ctx, cfg)
 		},
 	}
 	fl := cmd.Flags()
@@ -67,11 +77,22 @@ and the last good inventory stays in force.`,
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.UintVar(&f.tftpWindow, "tftp-window", 16, "largest TFTP windowsize (RFC 7440) granted to a client that asks for one, as EDK2 UEFI firmware does (4); 1 answers every client in lock-step. Clients that do not ask (iPXE, BIOS PXE ROMs) always get lock-step")
 	fl.BoolVar(&f.noDHCP, "no-dhcp", false, "answer no DHCP whatever the network's mode says")
+	fl.StringSliceVar(&f.dhcpRelays, "dhcp-relay", nil, "IPv4 address of a DHCP relay agent (giaddr) whose requests are answered; repeat or comma-separate. Requests with any other giaddr are dropped")
+	fl.IntVar(&f.tftpMax, "tftp-max", tftp.DefaultMaxTransfers, "most TFTP transfers in flight; a request past it gets a TFTP error")
+	fl.IntVar(&f.tftpMaxPerClient, "tftp-max-per-client", tftp.DefaultMaxPerClient, "most TFTP transfers in flight from one client address")
 	return cmd
 }
 
 // config is serve's configuration from its flags and the global ones.
-func (f *serveFlags) config(g *globals, stderr io.Writer) server.Config {
+func (f *serveFlags) config(g *globals, stderr io.Writer) (server.Config, error) {
+	var relays []netip.Addr
+	for _, r := range f.dhcpRelays {
+		a, err := netip.ParseAddr(strings.TrimSpace(r))
+		if err != nil || !a.Is4() {
+			return server.Config{}, fmt.Errorf("--dhcp-relay %q: not an IPv4 address", r)
+		}
+		relays = append(relays, a)
+	}
 	var h slog.Handler = slog.NewTextHandler(stderr, nil)
 	if f.logFormat == "json" {
 		h = slog.NewJSONHandler(stderr, nil)
@@ -85,9 +106,10 @@ func (f *serveFlags) config(g *globals, stderr io.Writer) server.Config {
 		HTTPPort: f.httpPort, TFTPPort: f.tftpPort,
 		PXEDir: f.pxeDir, Artifacts: f.artifacts, StateDir: g.stateDir,
 		AgentBinary: f.agentBin, Templates: tfs, Log: slog.New(h), NoDHCP: f.noDHCP, TFTPWindow: f.tftpWindow,
+		TFTPMax: f.tftpMax, TFTPMaxPerClient: f.tftpMaxPerClient, DHCPRelays: relays,
 		Provision: &server.Provision{
 			ControlAPI: g.api, AgentPort: f.agentPort, SecretsFile: g.secrets,
 			Wave: f.wave, Attempts: f.attempts, BMCTimeout: f.bmcTimeout, PhaseTimeouts: f.phaseTimeouts,
 		},
-	}
+	}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,10 +166,9 @@ func (r *Rack) bootDisk(ctx context.Context, i int) {
 	base := cmdline[pki.CmdlineAPI] + "/api/v1/nodes/" + name
 	token := cmdline[pki.CmdlineToken]
 	// A later run's token stands in for the installed system's own credential.
-	if c := r.core.Load(); c != nil {
-		if tok, err := c.Tokens.ForBoot(name, NodeMAC(i)); err == nil {
-			token = tok
-		}
+	var tok string
+	if err := r.rig(http.MethodGet, "/token?node="+url.QueryEscape(name)+"&mac="+url.QueryEscape(NodeMAC(i)), nil, &tok); err == nil {
+		token = tok
 	}
 	if !r.call(ctx, hc, token, "POST", base+"/hello", `{"agent":"sim","stage":"installed"}`, nil) ||
 		!r.call(ctx, hc, token, "GET", base+"/expect", "", nil) {
@@ -176,6 +176,25 @@ func (r *Rack) bootDisk(ctx context.Context, i int) {
 	}
 	r.call(ctx, hc, token, "POST", base+"/report", simReport(name, check.BootDisk, true).json(), nil)
 }
+
+// bootsLocal asks the core whether it answers node's iPXE with the local-disk script
+// (false while the core is down: the node's iPXE gets no answer and it retries).
+func (r *Rack) bootsLocal(node string) bool {
+	var local bool
+	return r.rig(http.MethodGet, "/bootslocal?node="+url.QueryEscape(node), nil, &local) == nil && local
+}
+
+// Expect is node's expectations as the core sends them to its agent.
+func (r *Rack) Expect(node string) (*expect.Expectations, error) {
+	var x expect.Expectations
+	if err := r.rig(http.MethodGet, "/expect?node="+url.QueryEscape(node), nil, &x); err != nil {
+		return nil, err
+	}
+	return &x, nil
+}
+
+// BootsLocal reports whether the core answers node's iPXE with the local-disk script.
+func (r *Rack) BootsLocal(node string) bool { return r.bootsLocal(node) }
 
 type simRep struct{ check.Report }
 

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -25,7 +26,6 @@ import (
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
-	"github.com/racklift/racklift/pkg/provisioner"
 )
 
 // Rack is the virtual rack and the core serving it.
@@ -38,10 +38,8 @@ type Rack struct {
 	agentAt   string // fixed host:port so a restarted core keeps the nodes' racklift.api
 	Lifecycle lifecycle.Config
 
-	core   atomic.Pointer[provisioner.Core]
-	stream *events.Stream
-	stop   context.CancelFunc
-	done   chan struct{}
+	proc   *exec.Cmd              // the child running the core (Start)
+	rigURL atomic.Pointer[string] // its rig endpoint; nil while it is down
 
 	Cmdlines sync.Map      // node → its boot arguments (map[string]string), as the node saw them
 	Gate     chan struct{} // closed: agents may talk; replace before Start to hold them
@@ -68,7 +66,7 @@ func NewRack(t *testing.T, n int, inInventory int, faults map[int]lab.Faults) *R
 	for i, fl := range faults {
 		f.BMCs[i].SetFaults(fl)
 	}
-	r := &Rack{t: t, Fleet: f, InvDir: t.TempDir(), StateDir: t.TempDir(), stream: events.New(nil, nil), Gate: make(chan struct{})}
+	r := &Rack{t: t, Fleet: f, InvDir: t.TempDir(), StateDir: t.TempDir(), Gate: make(chan struct{})}
 	close(r.Gate)
 	sec := filepath.Join(t.TempDir(), "secrets.yaml")
 	if err := os.WriteFile(sec, []byte("lab-bmc:\n  password: "+labPass+"\n"), 0o600); err != nil {
@@ -121,47 +119,25 @@ func (r *Rack) WriteInventory(n int) *inventory.Inventory {
 	return inv
 }
 
-// Start opens a core on the state dir and runs it, as `provision serve` does.
-func (r *Rack) Start() *provisioner.Core {
+// Start runs a core on the state dir in a child process, as `provision serve` does.
+func (r *Rack) Start() {
 	r.t.Helper()
-	c, err := provisioner.Open(provisioner.Config{
-		StateDir: r.StateDir, Hosts: []string{"127.0.0.1"}, AgentListen: r.agentAt,
-		Secrets: r.secrets, Lifecycle: r.Lifecycle, Tick: 50 * time.Millisecond,
-	})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	inv, err := inventory.Load(r.InvDir)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if err := c.SetInventory(inv); err != nil {
-		r.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r.stop, r.done = cancel, make(chan struct{})
-	r.core.Store(c)
-	go c.Follow(ctx, r.stream)
-	go func() {
-		defer close(r.done)
-		if err := c.Run(ctx); err != nil {
-			r.t.Error(err)
-		}
-		c.Close()
-	}()
+	cmd, rigURL := r.startChild()
+	r.proc = cmd
+	r.rigURL.Store(&rigURL)
 	r.t.Cleanup(r.Kill)
-	return c
 }
 
-// Kill stops the core (its state stays, like a killed serve's).
+// Kill SIGKILLs the core's process: no drain, no Close; its state stays as a crashed
+// serve's does.
 func (r *Rack) Kill() {
-	if r.stop == nil {
+	if r.proc == nil {
 		return
 	}
-	r.stop()
-	<-r.done
-	r.stop = nil
-	r.core.Store(nil)
+	r.rigURL.Store(nil)
+	r.proc.Process.Kill()
+	r.proc.Wait()
+	r.proc = nil
 }
 
 // Client connects to the core's control API as the CLI does.
@@ -202,8 +178,10 @@ func (r *Rack) simulate(ctx context.Context, i int, b *lab.BMC) {
 	}
 }
 
+// publish hands a boot event to the core, as serve's DHCP and HTTP services do (dropped
+// while the core is down, as a real node's packets would be).
 func (r *Rack) publish(i int, kind events.Kind, detail string) {
-	r.stream.Publish(events.Event{Kind: kind, Node: NodeName(i), MAC: NodeMAC(i), IP: "10.209.0.9", Detail: detail})
+	r.rig(http.MethodPost, "/event", events.Event{Kind: kind, Node: NodeName(i), MAC: NodeMAC(i), IP: "10.209.0.9", Detail: detail, Time: time.Now()}, nil)
 }
 
 func (r *Rack) boot(ctx context.Context, i int) {
@@ -213,16 +191,16 @@ func (r *Rack) boot(ctx context.Context, i int) {
 	// The boot script: serve renders it with the node's boot arguments.
 	var args []string
 	for ctx.Err() == nil {
-		if c := r.core.Load(); c != nil {
-			if c.BootsLocal(name) { // serve's iPXE answer: the local-disk script
-				r.publish(i, events.HTTPScript, "local")
-				r.bootDisk(ctx, i)
-				return
-			}
-			var err error
-			if args, err = c.BootArgs(name, NodeMAC(i)); err == nil {
-				break
-			}
+		if r.bootsLocal(name) { // serve's iPXE answer: the local-disk script
+			r.publish(i, events.HTTPScript, "local")
+			r.bootDisk(ctx, i)
+			return
+		}
+		var err error
+		if args, err = r.bootArgs(name, NodeMAC(i)); err == nil {
+			break
+		}
+		if r.rigURL.Load() != nil {
 			r.t.Logf("%s: boot args: %v", name, err)
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -12,6 +12,7 @@ import (
 	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/lifecycle"
+	"github.com/racklift/racklift/pkg/state"
 )
 
 // Verifier checks a node's agent token (provisioner.Tokens).
@@ -30,7 +31,7 @@ type Recorder interface {
 type ExpectFunc func(node string) (*expect.Expectations, error)
 
 // DefaultMaxReport bounds a report body.
-const DefaultMaxReport = 8 << 20
+const DefaultMaxReport = state.MaxReport
 
 // AgentConfig wires the agent endpoints.
 type AgentConfig struct {
@@ -83,7 +84,7 @@ func (a *agentAPI) auth(next func(w http.ResponseWriter, r *http.Request, node s
 				w.Header().Set("WWW-Authenticate", `Bearer realm="racklift agent"`)
 			}
 			a.cfg.Log.Warn("agent request refused", "node", node, "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
-			writeError(w, code, err.Error())
+			writeError(w, code, PublicTokenError(node, err))
 			return
 		}
 		next(w, r, node)

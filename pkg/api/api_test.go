@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -166,6 +167,9 @@ func TestReportRefused(t *testing.T) {
 				if code == http.StatusUnauthorized && hdr.Get("WWW-Authenticate") == "" {
 					t.Error("401 without WWW-Authenticate")
 				}
+				if strings.Contains(body, "provisioned") || strings.Contains(body, "stale") {
+					t.Errorf("the refusal says whether node %s is being provisioned: %s", tc.node, body)
+				}
 				if tok != "" && strings.Contains(body, tok) {
 					t.Error("the refusal echoes the token")
 				}
@@ -300,24 +304,97 @@ func TestControlToken(t *testing.T) {
 	}
 }
 
+// TestControlUp drives the real lifecycle through the control API: the request's
+// selectors and flags reach Machine.Up across the wire, the decisions it takes come
+// back, a dry run changes nothing in the state and a real one starts the run.
 func TestControlUp(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	var got api.UpRequest
+	// The inventory's nodes as provisioner.Core.Up resolves them: a and b are under
+	// way (newStack), c is new and protected.
+	inv := map[string]lifecycle.Target{
+		"a": {Name: "a", MAC: macA, BMC: "redfish a"},
+		"b": {Name: "b", MAC: macB, BMC: "ipmi b"},
+		"c": {Name: "c", MAC: "52:54:00:0c:00:03", BMC: "redfish c", Protected: true},
+	}
+	var got []api.UpRequest
 	srv := controlServer(t, s, func(_ context.Context, req api.UpRequest) (api.UpResponse, error) {
-		got = req
+		got = append(got, req)
 		if len(req.Selectors) == 0 {
 			return api.UpResponse{}, errors.New("no nodes selected")
 		}
-		return api.UpResponse{Decisions: []lifecycle.Decision{{Node: "a", Action: lifecycle.Start}}, LastSeq: 7}, nil
+		var ts []lifecycle.Target
+		for _, sel := range req.Selectors {
+			tg, ok := inv[sel]
+			if !ok {
+				return api.UpResponse{}, fmt.Errorf("%s selects no node of the inventory", sel)
+			}
+			ts = append(ts, tg)
+		}
+		seq, err := s.store.LastSeq()
+		if err != nil {
+			return api.UpResponse{}, err
+		}
+		ds, err := s.machine.Up(ts, lifecycle.UpOptions{Force: req.Force, Reprovision: req.Reprovision, DryRun: req.DryRun})
+		return api.UpResponse{Decisions: ds, LastSeq: seq}, err
 	})
 	c, _ := api.NewClient(srv.URL, "ctl")
-	resp, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{"rack=a01"}, Force: true, DryRun: true})
-	if err != nil || resp.LastSeq != 7 || len(resp.Decisions) != 1 || !got.Force || !got.DryRun || got.Selectors[0] != "rack=a01" {
-		t.Errorf("up = %+v, %v; serve got %+v", resp, err, got)
+	ctx := context.Background()
+	before, err := s.store.LastSeq()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := c.Up(context.Background(), api.UpRequest{}); err == nil || !strings.Contains(err.Error(), "no nodes selected") {
-		t.Errorf("up error = %v", err)
+	actions := func(resp api.UpResponse) string {
+		var out []string
+		for _, d := range resp.Decisions {
+			out = append(out, d.Node+":"+string(d.Action)+":"+string(d.Phase))
+		}
+		return strings.Join(out, " ")
+	}
+
+	// Unforced: a resumes, protected c is refused by nodelock; nothing is written.
+	resp, err := c.Up(ctx, api.UpRequest{Selectors: []string{"a", "c"}})
+	if err != nil || actions(resp) != "a:resume:pxe c:refused:enrolled" || resp.LastSeq != before {
+		t.Fatalf("up a c = %s (last seq %d), %v; want a resumed, c refused, last seq %d", actions(resp), resp.LastSeq, err, before)
+	}
+	if !strings.Contains(resp.Decisions[1].Detail, "--force") {
+		t.Errorf("refusal %q does not say --force", resp.Decisions[1].Detail)
+	}
+	// Forced dry run: c would start, and still nothing is written.
+	resp, err = c.Up(ctx, api.UpRequest{Selectors: []string{"c"}, Force: true, DryRun: true})
+	if err != nil || actions(resp) != "c:start:enrolled" {
+		t.Fatalf("up --force --dry-run c = %s, %v; want c start", actions(resp), err)
+	}
+	if _, err := s.store.Get("c"); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("a dry run wrote c's record: %v", err)
+	}
+	if seq, _ := s.store.LastSeq(); seq != before {
+		t.Errorf("a dry run logged events: last seq %d, was %d", seq, before)
+	}
+	// Forced: c enters powering with the force recorded, and its up.started is after
+	// the LastSeq the CLI follows from.
+	resp, err = c.Up(ctx, api.UpRequest{Selectors: []string{"c"}, Force: true})
+	if err != nil || actions(resp) != "c:start:powering" || resp.LastSeq != before {
+		t.Fatalf("up --force c = %s (last seq %d), %v", actions(resp), resp.LastSeq, err)
+	}
+	n, err := s.store.Get("c")
+	if err != nil || n.Phase != string(lifecycle.Powering) || !n.Force || n.Run != 1 {
+		t.Fatalf("c after up --force = %+v, %v; want powering, forced, run 1", n, err)
+	}
+	evs, err := c.Events(ctx, "c", resp.LastSeq, 0, 0)
+	if err != nil || len(evs) != 1 || evs[0].Kind != string(lifecycle.UpStarted) {
+		t.Errorf("c's events after %d = %+v, %v; want one up.started", resp.LastSeq, evs, err)
+	}
+	if len(got) != 3 || !got[1].DryRun || !got[1].Force || got[2].DryRun || got[2].Selectors[0] != "c" {
+		t.Errorf("serve received %+v", got)
+	}
+	// Errors reach the CLI as 400 with the message.
+	var se *api.StatusError
+	if _, err := c.Up(ctx, api.UpRequest{}); !errors.As(err, &se) || se.Code != 400 || !strings.Contains(err.Error(), "no nodes selected") {
+		t.Errorf("up with no selector = %v; want 400 no nodes selected", err)
+	}
+	if _, err := c.Up(ctx, api.UpRequest{Selectors: []string{"zz"}}); err == nil || !strings.Contains(err.Error(), "zz selects no node") {
+		t.Errorf("up zz = %v", err)
 	}
 }
 

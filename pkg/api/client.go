@@ -29,6 +29,12 @@ type Source interface {
 	Node(ctx context.Context, name string) (NodeDetail, error)
 	// Events after seq, of one node or all (node ""); wait > 0 long-polls.
 	Events(ctx context.Context, node string, after uint64, limit int, wait time.Duration) ([]state.Event, error)
+	// Retention is the event log's limits and what it has dropped.
+	Retention(ctx context.Context) (state.Retention, error)
+	// Backup writes a consistent snapshot of the state to w while serve runs.
+	Backup(ctx context.Context, w io.Writer) (int64, error)
+	// Check runs the state's consistency check.
+	Check(ctx context.Context) error
 	Describe() string
 	Close() error
 }
@@ -62,7 +68,8 @@ func Connect(ctx context.Context, api, stateDir string) (Source, error) {
 	if !unreachable(err) {
 		return nil, err
 	}
-	s, serr := state.Open(stateDir, state.Options{ReadOnly: true, LockTimeout: 200 * time.Millisecond})
+	// Check: a damaged file is named here, whichever part of it the command reads.
+	s, serr := state.Open(stateDir, state.Options{ReadOnly: true, LockTimeout: 200 * time.Millisecond, Check: true})
 	switch {
 	case errors.Is(serr, state.ErrLocked):
 		return nil, fmt.Errorf("serve holds the state in %s but its API at %s does not answer (%v): is serve's --state-dir or --api different?", stateDir, api, err)
@@ -150,12 +157,19 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	if err != nil {
 		return fmt.Errorf("serve at %s: %w", c.addr, err)
 	}
+	if w, ok := out.(io.Writer); ok && resp.StatusCode/100 == 2 {
+		_, err := w.Write(b)
+		return err
+	}
 	if resp.StatusCode/100 != 2 {
 		var e Error
 		if json.Unmarshal(b, &e) == nil && e.Error != "" {
 			return &StatusError{Code: resp.StatusCode, Msg: e.Error}
 		}
 		return &StatusError{Code: resp.StatusCode, Msg: strings.TrimSpace(string(b))}
+	}
+	if out == nil {
+		return nil
 	}
 	return json.Unmarshal(b, out)
 }
@@ -203,6 +217,35 @@ func (c *Client) Events(ctx context.Context, node string, after uint64, limit in
 	return out, c.do(ctx, http.MethodGet, p+"?"+v.Encode(), nil, &out)
 }
 
+// Retention implements Source.
+func (c *Client) Retention(ctx context.Context) (state.Retention, error) {
+	var out state.Retention
+	return out, c.do(ctx, http.MethodGet, PathRetention, nil, &out)
+}
+
+// Backup implements Source: serve streams a snapshot taken in one read transaction.
+func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	cw := &countWriter{w: w}
+	err := c.do(ctx, http.MethodGet, PathBackup, nil, cw)
+	return cw.n, err
+}
+
+// Check implements Source.
+func (c *Client) Check(ctx context.Context) error {
+	return c.do(ctx, http.MethodGet, PathCheck, nil, nil)
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
 // Up asks serve to bring nodes up.
 func (c *Client) Up(ctx context.Context, req UpRequest) (UpResponse, error) {
 	var out UpResponse
@@ -246,3 +289,12 @@ func (l *Local) Node(_ context.Context, name string) (NodeDetail, error) {
 func (l *Local) Events(_ context.Context, node string, after uint64, limit int, _ time.Duration) ([]state.Event, error) {
 	return l.Store.Events(state.Query{Node: node, After: after, Limit: limit})
 }
+
+// Retention implements Source.
+func (l *Local) Retention(context.Context) (state.Retention, error) { return l.Store.Retention() }
+
+// Backup implements Source.
+func (l *Local) Backup(_ context.Context, w io.Writer) (int64, error) { return l.Store.WriteBackup(w) }
+
+// Check implements Source.
+func (l *Local) Check(context.Context) error { return l.Store.Check() }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -40,6 +41,9 @@ const (
 	PathNode       = "/api/v1/nodes/{name}"
 	PathNodeEvents = "/api/v1/nodes/{name}/events"
 	PathEvents     = "/api/v1/events"
+	PathRetention  = "/api/v1/events/retention"
+	PathBackup     = "/api/v1/state/backup"
+	PathCheck      = "/api/v1/state/check"
 	PathUp         = "/api/v1/up"
 	PathHealth     = "/api/v1/health"
 )
@@ -56,6 +60,9 @@ func ControlHandler(cfg ControlConfig) http.Handler {
 	mux.HandleFunc("GET "+PathNode, c.node)
 	mux.HandleFunc("GET "+PathNodeEvents, c.events)
 	mux.HandleFunc("GET "+PathEvents, c.events)
+	mux.HandleFunc("GET "+PathRetention, c.retention)
+	mux.HandleFunc("GET "+PathBackup, c.backup)
+	mux.HandleFunc("GET "+PathCheck, c.check)
 	mux.HandleFunc("POST "+PathUp, c.up)
 	mux.HandleFunc("GET "+PathHealth, c.health)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -123,6 +130,33 @@ func (c *control) events(w http.ResponseWriter, r *http.Request) {
 		evs = []state.Event{}
 	}
 	writeJSON(w, http.StatusOK, evs)
+}
+
+func (c *control) retention(w http.ResponseWriter, _ *http.Request) {
+	r, err := c.cfg.Store.Retention()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, r)
+}
+
+func (c *control) backup(w http.ResponseWriter, _ *http.Request) {
+	var buf bytes.Buffer // whole before the status line, so a failed snapshot is a 500
+	if _, err := c.cfg.Store.WriteBackup(&buf); err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(buf.Bytes())
+}
+
+func (c *control) check(w http.ResponseWriter, _ *http.Request) {
+	if err := c.cfg.Store.Check(); err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
 // lastSeq is the newest sequence number at or after from.

@@ -4,13 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/output"
+	"github.com/racklift/racklift/pkg/sanitize"
 	"github.com/racklift/racklift/pkg/state"
 )
 
@@ -84,7 +83,8 @@ func (d NodeDetail) writeDeploy(w io.Writer) error {
 		if c.Chosen {
 			chosen = "yes"
 		}
-		rows.Add("  "+printable(c.Device), fmt.Sprintf("%.1f GiB", float64(c.SizeBytes)/(1<<30)), orDash(printable(c.Model)), orDash(printable(c.Serial)), chosen, printable(c.Why))
+		// output.Rows escapes its cells: only bound them here.
+		rows.Add("  "+capped(c.Device), fmt.Sprintf("%.1f GiB", float64(c.SizeBytes)/(1<<30)), orDash(capped(c.Model)), orDash(capped(c.Serial)), chosen, capped(c.Why))
 	}
 	return rows.Write(w)
 }
@@ -93,15 +93,6 @@ func (d NodeDetail) writeDeploy(w io.Writer) error {
 const maxPrintable = 200
 
 // printable keeps text the node sent from moving the cursor or filling the screen.
-func printable(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) > maxPrintable {
-		s = strings.ToValidUTF8(s[:maxPrintable], "") + "…"
-	}
-	return s
-}
+func printable(s string) string { return sanitize.Text(s, maxPrintable) }
+
+func capped(s string) string { return sanitize.Cap(s, maxPrintable) }

@@ -55,7 +55,7 @@ func TestDeployInStatusAndReport(t *testing.T) {
 		"deploy: image debian.raw.zst onto /dev/vda: 1073741824 bytes in 10.0 s (107.4 MB/s), sha256 " + sha + " verified",
 		"disks seen:",
 		"/dev/vda  4.0 GiB  QEMU HARDDISK  -       yes     smallest matching disk",
-		"/dev/sr0  1.0 GiB  -              -       no      removable [2J",
+		`/dev/sr0  1.0 GiB  -              -       no      removable\x1b[2J`,
 		"PASS    gpu.count",
 	} {
 		if !strings.Contains(out, w) {

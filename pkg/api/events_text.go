@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/racklift/racklift/pkg/output"
+	"github.com/racklift/racklift/pkg/sanitize"
 	"github.com/racklift/racklift/pkg/state"
 )
 
@@ -30,7 +32,21 @@ func WriteEventLine(w io.Writer, e state.Event, asJSON bool) error {
 		_, err = fmt.Fprintf(w, "%s\n", b)
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Local().Format("15:04:05.000"), e.Node, e.Kind, orDash(e.Phase), e.Detail)
+	_, err := fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Local().Format("15:04:05.000"), field(e.Node), field(e.Kind), field(orDash(e.Phase)), field(e.Detail))
+	return err
+}
+
+// field is one tab-separated field made safe to print: escapes shown escaped, no tabs.
+func field(s string) string { return strings.ReplaceAll(sanitize.Escape(s), "\t", `\t`) }
+
+// WriteDropped prints the note that the log no longer holds events up to r.DroppedThrough,
+// when the query asked for some of them (after is the query's --since).
+func WriteDropped(w io.Writer, r state.Retention, after uint64) error {
+	if r.DroppedThrough == 0 || after >= r.DroppedThrough {
+		return nil
+	}
+	_, err := fmt.Fprintf(w, "note: older events dropped: the log keeps the last %d events and %s, and no longer holds events up to %d\n",
+		r.MaxEvents, r.MaxAge, r.DroppedThrough)
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/output"
+	"github.com/racklift/racklift/pkg/sanitize"
 )
 
 // NoReport is nil when the node has a report, else an error saying it has none yet, in
@@ -16,9 +17,9 @@ func (d NodeDetail) NoReport() error {
 	if d.Report != nil {
 		return nil
 	}
-	why := fmt.Sprintf("node %s has not reported yet (phase %s)", d.Name, d.Phase)
+	why := fmt.Sprintf("node %s has not reported yet (phase %s)", sanitize.Escape(d.Name), d.Phase)
 	if d.Reason != "" {
-		why += ": " + d.Reason
+		why += ": " + sanitize.Escape(d.Reason)
 	}
 	return errors.New(why)
 }
@@ -29,15 +30,15 @@ func (d NodeDetail) WriteReport(w io.Writer) error {
 	if d.Report == nil {
 		return d.NoReport()
 	}
-	fmt.Fprintf(w, "node %s: %s", d.Name, d.Phase)
+	fmt.Fprintf(w, "node %s: %s", sanitize.Escape(d.Name), sanitize.Escape(string(d.Phase)))
 	if d.Reason != "" && d.Phase == lifecycle.Failed {
-		fmt.Fprintf(w, " (%s)", d.Reason)
+		fmt.Fprintf(w, " (%s)", sanitize.Escape(d.Reason))
 	}
 	at := d.ReportAt
 	if !d.Report.Time.IsZero() {
 		at = d.Report.Time
 	}
-	fmt.Fprintf(w, "\nreport of %s by agent %s: %s\n", at.Local().Format("2006-01-02 15:04:05"), orDash(d.Report.Agent), d.Checks.String())
+	fmt.Fprintf(w, "\nreport of %s by agent %s: %s\n", at.Local().Format("2006-01-02 15:04:05"), sanitize.Escape(orDash(d.Report.Agent)), d.Checks.String())
 	if err := d.writeDeploy(w); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/output"
+	"github.com/racklift/racklift/pkg/sanitize"
 )
 
 // StatusReport is `provision status`: where the nodes are, counted per phase; what
@@ -125,7 +126,7 @@ func (n NodeStatus) phaseLine() string {
 		s += fmt.Sprintf(" (attempt %d)", n.Attempt)
 	}
 	if r := n.lastOrReason(); r != "" {
-		s += "  " + r
+		s += "  " + sanitize.Escape(r)
 	}
 	return s
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -57,17 +58,23 @@ type Client struct {
 	t  Target
 	bc *bmclib.Client
 	o  Options
+	// Redfish only: the HTTP client bmclib uses, its connections and the trail
+	// of what the BMC answered.
+	hc *http.Client
+	ct *connTracker
+	tr *trail
 }
 
 // open connects to the BMC with the one bmclib provider its protocol needs, registered
 // here rather than letting bmclib build and probe all of them (minutes on BMCs that do
 // not answer some).
-func open(ctx context.Context, t Target, o Options) (*Client, error) {
+func open(ctx context.Context, t Target, o Options, tr *trail) (*Client, error) {
 	// bmclib dumps every HTTP exchange, session login body included, to stdout when
 	// DEBUG_BMCLIB=true: that would print the password.
 	noDumps.Do(func() { os.Unsetenv("DEBUG_BMCLIB") })
 	log := logr.Discard() // bmclib logs can carry request dumps and command lines
 	reg := registrar.NewRegistry(registrar.WithLogger(log))
+	c := &Client{t: t, o: o, tr: tr}
 	switch t.Protocol {
 	case "ipmi":
 		opts := []ipmitool.Option{ipmitool.WithLogger(log), ipmitool.WithPort(strconv.Itoa(t.Port))}
@@ -86,8 +93,9 @@ func open(ctx context.Context, t Target, o Options) (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
+		c.hc, c.ct = httpClient(ctx, tcfg, &quirks{login: t.Login, tr: tr})
 		drv := redfish.New(t.Host, t.Login.Username, t.Login.Password, log,
-			redfish.WithHttpClient(httpClient(ctx, tcfg)), redfish.WithPort(strconv.Itoa(t.Port)))
+			redfish.WithHttpClient(c.hc), redfish.WithPort(strconv.Itoa(t.Port)))
 		reg.Register(redfish.ProviderName, redfish.ProviderProtocol, redfish.Features, nil, drv)
 	}
 	bc := bmclib.NewClient(t.Host, t.Login.Username, t.Login.Password,
@@ -96,7 +104,8 @@ func open(ctx context.Context, t Target, o Options) (*Client, error) {
 	if err := bc.Open(ctx); err != nil {
 		return nil, err
 	}
-	return &Client{t: t, bc: bc, o: o}, nil
+	c.bc = bc
+	return c, nil
 }
 
 func deadlineOf(ctx context.Context) time.Time {
@@ -106,9 +115,15 @@ func deadlineOf(ctx context.Context) time.Time {
 	return time.Now().Add(DefaultTimeout)
 }
 
-// close ends the session; it does not wait long for a BMC that stopped answering.
-func (c *Client) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// logoutGrace is how long a logout may take after the operation's deadline.
+const logoutGrace = 2 * time.Second
+
+// close ends the session, even after the deadline (then within logoutGrace).
+func (c *Client) close(opCtx context.Context) {
+	if c.ct != nil && opCtx.Err() != nil {
+		defer c.ct.grace(logoutGrace)()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), logoutGrace)
 	defer cancel()
 	_ = c.bc.Close(ctx)
 }

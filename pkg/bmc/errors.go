@@ -22,24 +22,47 @@ type Error struct {
 	Hint string
 	// Kind classifies the failure for callers and tests.
 	Kind ErrorKind
+	// Refusal is the BMC's own answer when it refused (HTTP status and message).
+	Refusal *Refusal
+	// NotApplied says what the BMC accepted and did not do.
+	NotApplied *NotApplied
 }
 
 // ErrorKind is the class of a BMC failure.
 type ErrorKind string
 
-// Failure classes.
+// Failure classes, stable in the JSON. Three families: the BMC did not answer
+// (timeout, connection-refused, tls, unreachable), it answered and refused (refused,
+// auth, session-limit, unavailable), or it accepted and did not do it (not-applied,
+// in-transition, boot-dropped, boot-changed).
 const (
-	KindAuth        ErrorKind = "auth"        // login refused
-	KindTLS         ErrorKind = "tls"         // certificate not trusted or fingerprint mismatch
-	KindTimeout     ErrorKind = "timeout"     // deadline reached (BMC slow or hung)
-	KindUnavailable ErrorKind = "unavailable" // 503 or connection refused until the deadline
-	KindUnreachable ErrorKind = "unreachable" // no route, DNS, ...
-	KindBootDropped ErrorKind = "boot-dropped"
-	KindRefused     ErrorKind = "refused" // BMC answered but would not do it
-	KindConfig      ErrorKind = "config"  // inventory problem
-	KindSecret      ErrorKind = "secret"  // no password, or an unreadable secrets file
-	KindOther       ErrorKind = "other"
+	KindTimeout      ErrorKind = "timeout"            // no answer before the deadline (BMC hung or too slow)
+	KindConnRefused  ErrorKind = "connection-refused" // nothing listens, until the deadline
+	KindTLS          ErrorKind = "tls"                // certificate not trusted or fingerprint mismatch
+	KindUnreachable  ErrorKind = "unreachable"        // no route, DNS, ...
+	KindRefused      ErrorKind = "refused"            // the BMC answered an HTTP error: Error.Refusal says which
+	KindAuth         ErrorKind = "auth"               // login refused
+	KindSessionLimit ErrorKind = "session-limit"      // every session the BMC allows is taken, by others
+	KindUnavailable  ErrorKind = "unavailable"        // 503 (busy, restarting) until the deadline
+	KindNotApplied   ErrorKind = "not-applied"        // accepted, and the state never changed: Error.NotApplied
+	KindInTransition ErrorKind = "in-transition"      // accepted, still PoweringOn/PoweringOff at the deadline
+	KindBootDropped  ErrorKind = "boot-dropped"       // boot override accepted and not kept
+	KindBootChanged  ErrorKind = "boot-changed"       // boot override kept otherwise (Once -> Continuous)
+	KindConfig       ErrorKind = "config"             // inventory problem
+	KindSecret       ErrorKind = "secret"             // no password, or an unreadable secrets file
+	KindOther        ErrorKind = "other"
 )
+
+// Answered reports whether the BMC answered at all: it refused, or accepted and did not
+// do it. Callers then say what the BMC said, not that it was silent.
+func (e *Error) Answered() bool {
+	switch e.Kind {
+	case KindRefused, KindAuth, KindSessionLimit, KindUnavailable,
+		KindNotApplied, KindInTransition, KindBootDropped, KindBootChanged:
+		return true
+	}
+	return false
+}
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -146,9 +169,9 @@ func classify(msg string, protocol string) (ErrorKind, string) {
 		return KindUnavailable, "the BMC kept answering 503 (busy or restarting after a reset): wait for it to come back, or raise --timeout"
 	case strings.Contains(l, "connection refused"):
 		if protocol == "redfish" {
-			return KindUnavailable, "nothing listens on the BMC's Redfish port: check bmc.address and bmc.port, that Redfish is enabled, or wait if the BMC is rebooting"
+			return KindConnRefused, "nothing listens on the BMC's Redfish port: check bmc.address and bmc.port, that Redfish is enabled, or wait if the BMC is rebooting"
 		}
-		return KindUnavailable, "the BMC refused the connection: check bmc.address and bmc.port"
+		return KindConnRefused, "the BMC refused the connection: check bmc.address and bmc.port"
 	case strings.Contains(l, "no route") || strings.Contains(l, "network is unreachable") || strings.Contains(l, "no such host"):
 		return KindUnreachable, "the BMC address cannot be reached from this host: check the BMC network, VLAN and routes"
 	}

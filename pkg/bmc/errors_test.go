@@ -16,7 +16,7 @@ func TestClassifyIgnoresDigitsInAddresses(t *testing.T) {
 		{`provider: gofish: HTTP 401 Base.1.8.ResourceAtUriUnauthorized: invalid username or password.`, KindAuth},
 		{`provider: gofish: HTTP 503 Base.1.8.ServiceTemporarilyUnavailable: busy`, KindUnavailable},
 		{`dial tcp 10.0.8.11:45031: connect: no route to host`, KindUnreachable},
-		{`dial tcp 10.0.8.11:15030: connect: connection refused`, KindUnavailable},
+		{`dial tcp 10.0.8.11:15030: connect: connection refused`, KindConnRefused},
 	} {
 		if k, _ := classify(tc.msg, "redfish"); k != tc.kind {
 			t.Errorf("%q: kind %s, want %s", tc.msg, k, tc.kind)

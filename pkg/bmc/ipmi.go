@@ -72,30 +72,88 @@ func firstLine(s string) string {
 	return s
 }
 
-// ipmiInfo reads the BMC's identity from "mc info".
+// ipmiInfo reads the BMC's identity from "mc info", the machine's from the FRU
+// ("fru print 0"), the BIOS version from the system info parameters where the BMC
+// keeps them, and power and health from "chassis status".
 func (c *Client) ipmiInfo(ctx context.Context) (*Info, error) {
 	out, err := c.ipmitool(ctx, "mc", "info")
 	if err != nil {
 		return nil, err
 	}
-	in := &Info{}
+	in := parseMCInfo(out)
+	if fru, err := c.ipmitool(ctx, "fru", "print", "0"); err == nil {
+		parseFRU(fru, in)
+	}
+	// ipmitool exits 0 when the BMC does not keep the parameter, saying so.
+	if v, err := c.ipmitool(ctx, "mc", "getsysinfo", "system_fw_version"); err == nil && !strings.Contains(v, "failed") && !strings.Contains(v, "Invalid") {
+		in.BIOS = Sanitize(firstLine(v), 64)
+	}
+	if cs, err := c.ipmitool(ctx, "chassis", "status"); err == nil {
+		parseChassisStatus(cs, in)
+	} else if s, err := c.powerState(ctx); err == nil {
+		in.Power = s
+	}
+	return in, nil
+}
+
+// fields reads "Key : value" lines, values sanitized.
+func fields(out string) map[string]string {
+	m := map[string]string{}
 	for _, line := range strings.Split(out, "\n") {
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {
 			continue
 		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		switch k {
-		case "Manufacturer Name":
-			in.Vendor = v
-		case "Product Name":
-			in.Model = v
-		case "Firmware Revision":
-			in.Firmware = v
+		k = strings.TrimSpace(k)
+		if _, dup := m[k]; !dup {
+			m[k] = Sanitize(v, 128)
 		}
 	}
-	if s, err := c.powerState(ctx); err == nil {
-		in.Power = s
+	return m
+}
+
+func parseMCInfo(out string) *Info {
+	f := fields(out)
+	return &Info{Vendor: f["Manufacturer Name"], Model: f["Product Name"], Firmware: f["Firmware Revision"]}
+}
+
+// parseFRU fills what the FRU's product, board and chassis areas say, the product
+// area first: the BMC's "mc info" names the BMC's maker, the FRU the machine's.
+func parseFRU(out string, in *Info) {
+	f := fields(out)
+	first := func(keys ...string) string {
+		for _, k := range keys {
+			if v := f[k]; v != "" {
+				return v
+			}
+		}
+		return ""
 	}
-	return in, nil
+	if v := first("Product Manufacturer", "Board Mfg"); v != "" {
+		in.Vendor = v
+	}
+	if v := first("Product Name", "Board Product", "Chassis Part Number"); v != "" {
+		in.Model = v
+	}
+	if v := first("Product Serial", "Chassis Serial", "Board Serial"); v != "" {
+		in.Serial = v
+	}
+}
+
+// parseChassisStatus reads power and the fault flags of "chassis status".
+func parseChassisStatus(out string, in *Info) {
+	f := fields(out)
+	if p := f["System Power"]; p != "" {
+		in.Power = normalizePower(p)
+	}
+	in.Health = "OK"
+	var faults []string
+	for _, k := range []string{"Power Overload", "Main Power Fault", "Power Control Fault", "Drive Fault", "Cooling/Fan Fault"} {
+		if f[k] == "true" {
+			faults = append(faults, strings.ToLower(k))
+		}
+	}
+	if len(faults) > 0 {
+		in.Health = "Warning: " + strings.Join(faults, ", ")
+	}
 }

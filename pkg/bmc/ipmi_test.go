@@ -12,6 +12,7 @@ import (
 	lab "github.com/racklift/racklift/internal/lab/redfish"
 	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/bmc"
+	"github.com/racklift/racklift/pkg/inventory"
 )
 
 // startSims runs n ipmi_sim BMCs whose power commands append to machine.log in their
@@ -32,7 +33,8 @@ func startSims(t *testing.T, n int) ([]*ipmisim.Sim, []string, string) {
 		}
 		name := "ipmi-" + string(rune('a'+i))
 		s, err := ipmisim.New(ipmisim.Config{Name: name, Dir: dir, Username: labUser, Password: labPassword,
-			Start: script + " start", Stop: script + " stop"})
+			Start: script + " start", Stop: script + " stop",
+			FRU: ipmisim.FRU{Manufacturer: "Supermicro", Product: "SYS-421GE-TNRT", Serial: "S41" + name}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +125,7 @@ func TestIPMIPowerAndBoot(t *testing.T) {
 
 	rep, r = provisionJSON(t, dir, nil, "bmc", "info", "all")
 	mustOK(t, rep, r)
-	if in := rep.Results[0].Outcome.Info; in == nil || !strings.Contains(in.Vendor, "Super Micro") || in.Firmware != "1.73" {
+	if in := rep.Results[0].Outcome.Info; in == nil || in.Vendor != "Supermicro" || in.Firmware != "1.73" {
 		t.Errorf("info: %+v", in)
 	}
 }
@@ -148,4 +150,50 @@ func TestIPMIWrongPasswordNeverShown(t *testing.T) {
 		t.Errorf("machine commands ran: %s", b)
 	}
 	_ = bmc.KindAuth
+}
+
+// bmc info on an IPMI BMC: the BMC's identity from mc info, the machine's from its
+// FRU, power and health from chassis status, every key in the JSON.
+func TestIPMIInfo(t *testing.T) {
+	t.Parallel()
+	_, _, dir := startSims(t, 1)
+	rep, r := provisionJSON(t, dir, nil, "bmc", "info", "all")
+	mustOK(t, rep, r)
+	in := rep.Results[0].Outcome.Info
+	if in == nil || in.Vendor != "Supermicro" || in.Model != "SYS-421GE-TNRT" || in.Serial != "S41ipmi-a" || in.BIOS != "" ||
+		in.Firmware != "1.73" || in.Power != "off" || in.Health != "OK" {
+		t.Errorf("info %+v\n%s", in, r.stdout)
+	}
+	if !strings.Contains(r.stdout, `"bios_version"`) {
+		t.Errorf("-o json lacks bios_version:\n%s", r.stdout)
+	}
+	noPassword(t, "bmc info", r.all())
+}
+
+// Boot and power in one operation: the override is set and the power action follows
+// in the same session (IPMI BMCs forget an override no reset follows within 60 s), and
+// the machine boots from it.
+func TestIPMIBootThenPowerInOneOperation(t *testing.T) {
+	t.Parallel()
+	_, logs, dir := startSims(t, 1)
+	inv, err := inventory.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := filepath.Join(t.TempDir(), "secrets.yaml")
+	if err := os.WriteFile(secrets, []byte("lab-bmc: {password: \""+labPassword+"\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := bmc.TargetFor(inv, inv.Node("ipmi-a"), &inventory.Secrets{File: secrets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := bmc.Op{Boot: &bmc.Boot{Device: bmc.BootPXE}, Power: bmc.PowerOn}
+	out, err := bmc.Do(context.Background(), tg, op, bmc.Options{Timeout: 30 * time.Second})
+	if err != nil || out.Power != "on" || out.Boot == nil || out.Boot.Device != "pxe" || op.Name() != "boot pxe + power on" {
+		t.Fatalf("%s: %+v %v", op.Name(), out, err)
+	}
+	if b, _ := os.ReadFile(logs[0]); string(b) != "start boot=pxe reason=on\n" {
+		t.Errorf("machine commands %q, want one start from PXE", b)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -63,7 +64,9 @@ func (b Boot) String() string {
 	return s
 }
 
-// Op is one operation on a BMC: a power action, a boot override, or reading its identity.
+// Op is one operation on a BMC: a power action, a boot override, or reading its
+// identity. Boot and a power action together set the override and act at once, in one
+// session: IPMI BMCs forget an override within 60 s unless a reset follows it.
 type Op struct {
 	Power string // one of PowerActions
 	Boot  *Boot
@@ -75,19 +78,24 @@ func (op Op) Name() string {
 	switch {
 	case op.Info:
 		return "bmc info"
+	case op.Boot != nil && op.Power != "" && op.Power != PowerStatus:
+		return "boot " + op.Boot.Device + " + power " + op.Power
 	case op.Boot != nil:
 		return "boot " + op.Boot.Device
 	}
 	return "power " + op.Power
 }
 
-// Info is what a BMC says about its machine and itself.
+// Info is what a BMC says about its machine and itself. Every field is in the JSON,
+// empty where the BMC did not say.
 type Info struct {
-	Vendor   string `json:"vendor,omitempty"`
-	Model    string `json:"model,omitempty"`
-	Serial   string `json:"serial,omitempty"`
-	Firmware string `json:"bmc_firmware,omitempty"`
-	Power    string `json:"power,omitempty"`
+	Vendor   string `json:"vendor"`
+	Model    string `json:"model"`
+	Serial   string `json:"serial"`
+	BIOS     string `json:"bios_version"`
+	Firmware string `json:"bmc_firmware"`
+	Power    string `json:"power"`
+	Health   string `json:"health"`
 }
 
 // Outcome is what an operation observed on the BMC afterwards.
@@ -97,6 +105,15 @@ type Outcome struct {
 	Info     *Info  `json:"info,omitempty"`
 	Note     string `json:"note,omitempty"`
 	Attempts int    `json:"attempts"`
+}
+
+// NotApplied is a change the BMC accepted and did not make: what was asked, when the
+// BMC accepted it, and what it still reports, for how long.
+type NotApplied struct {
+	Asked        string    `json:"asked"`
+	AcceptedAt   time.Time `json:"accepted_at"`
+	StillReports string    `json:"still_reports"`
+	ForSeconds   float64   `json:"for_seconds"`
 }
 
 // Do runs op on the target's BMC within o.Timeout, retrying while the BMC answers 503
@@ -110,59 +127,89 @@ func Do(ctx context.Context, t Target, op Op, o Options) (Outcome, error) {
 	var out Outcome
 	st := &state{}
 	for attempt := 1; ; attempt++ {
+		tr := &trail{}
 		var err error
-		out, err = attemptOnce(ctx, t, op, o, st)
+		out, err = attemptOnce(ctx, t, op, o, st, tr)
 		out.Attempts = attempt
+		_, notes, limit, _ := tr.snapshot()
+		if len(notes) > 0 {
+			out.Note = strings.Join(append(notes, out.Note), "; ")
+			out.Note = strings.TrimSuffix(out.Note, "; ")
+		}
 		if err == nil {
 			return out, nil
 		}
-		if !retryable(err) || ctx.Err() != nil {
-			return out, t.wrap(op, err, attempt, ctx)
+		if !retryable(err) || ctx.Err() != nil || limit != "" {
+			return out, t.wrap(op, err, attempt, ctx, tr)
 		}
 		wait := time.NewTimer(backoff)
 		select {
 		case <-wait.C:
 		case <-ctx.Done():
 			wait.Stop()
-			return out, t.wrap(op, err, attempt, ctx)
+			return out, t.wrap(op, err, attempt, ctx, tr)
 		}
 		backoff = min(backoff*2, o.MaxBackoff)
 	}
 }
 
-// attemptOnce runs one try; it gives up at the deadline even if the library does not.
-func attemptOnce(ctx context.Context, t Target, op Op, o Options, st *state) (Outcome, error) {
+// attemptOnce runs one try; it gives up at the deadline even if the library does not,
+// after waiting a moment for the try to log out.
+func attemptOnce(ctx context.Context, t Target, op Op, o Options, st *state, tr *trail) (Outcome, error) {
 	type result struct {
 		out Outcome
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		out, err := run(ctx, t, op, o, st)
+		out, err := run(ctx, t, op, o, st, tr)
 		ch <- result{out, err}
 	}()
 	select {
 	case r := <-ch:
 		return r.out, r.err
 	case <-ctx.Done():
+	}
+	grace := time.NewTimer(logoutGrace + 500*time.Millisecond)
+	defer grace.Stop()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return r.out, r.err
+		}
+		return r.out, nil
+	case <-grace.C:
 		return Outcome{}, ctx.Err()
 	}
 }
 
-// state carries across retries whether the BMC already took the change: a retry after
-// that only reads back, so a 503 during the read-back never sends a second power cycle.
-type state struct{ acted atomic.Bool }
+// state carries across retries what the BMC already took: a retry after that only
+// reads back, so a 503 during the read-back never sends a second power cycle.
+type state struct{ powered, bootSet, reapplied atomic.Bool }
 
-func run(ctx context.Context, t Target, op Op, o Options, st *state) (Outcome, error) {
-	c, err := open(ctx, t, o)
+func run(ctx context.Context, t Target, op Op, o Options, st *state, tr *trail) (Outcome, error) {
+	if op.Info && t.Protocol != "ipmi" {
+		return redfishInfo(ctx, t, o, tr)
+	}
+	c, err := open(ctx, t, o, tr)
 	if err != nil {
 		return Outcome{}, err
 	}
-	defer c.close()
+	defer c.close(ctx)
 	switch {
 	case op.Info:
 		info, err := c.info(ctx)
 		return Outcome{Info: info}, err
+	case op.Boot != nil && op.Power != "" && op.Power != PowerStatus:
+		bo, err := c.setBoot(ctx, *op.Boot, st)
+		if err != nil {
+			return bo, err
+		}
+		out, err := c.power(ctx, op.Power, st)
+		out.Boot = bo.Boot
+		out.Note = strings.TrimPrefix(strings.Join([]string{bo.Note, out.Note}, "; "), "; ")
+		out.Note = strings.TrimSuffix(out.Note, "; ")
+		return out, err
 	case op.Boot != nil:
 		return c.setBoot(ctx, *op.Boot, st)
 	case op.Power == PowerStatus:
@@ -173,7 +220,18 @@ func run(ctx context.Context, t Target, op Op, o Options, st *state) (Outcome, e
 	}
 }
 
-// power runs a power action and reads the state back.
+// settleReserve is the part of the deadline kept back from waiting for a power
+// change: enough to read the state one last time, log out and say what was seen.
+func settleReserve(timeout time.Duration) time.Duration {
+	return min(max(timeout/10, 100*time.Millisecond), 2*time.Second)
+}
+
+// transitional reports whether s is a power state on its way to another.
+func transitional(s string) bool { return s == "powering on" || s == "powering off" }
+
+// power runs a power action and reads the state back until it shows or the deadline
+// nears: a BMC that accepted the request and still shows the old state is reported as
+// such (not-applied), never as silent.
 func (c *Client) power(ctx context.Context, action string, st *state) (Outcome, error) {
 	lib := action
 	if c.t.Protocol == "redfish" {
@@ -186,7 +244,7 @@ func (c *Client) power(ctx context.Context, action string, st *state) (Outcome, 
 		}
 	}
 	ok, err := true, error(nil)
-	if !st.acted.Load() {
+	if !st.powered.Load() {
 		ok, err = c.bc.SetPowerState(ctx, lib)
 	}
 	if err != nil && action == PowerSoft && c.t.Protocol == "redfish" {
@@ -203,74 +261,152 @@ func (c *Client) power(ctx context.Context, action string, st *state) (Outcome, 
 	if !ok {
 		return Outcome{}, fmt.Errorf("the BMC did not confirm power %s", action)
 	}
-	st.acted.Store(true)
+	st.powered.Store(true)
+	accepted := time.Now()
 	want := "on"
 	if action == PowerOff {
 		want = "off"
 	}
-	// Power changes can take a few seconds on real BMCs: poll until the state shows.
+	until := deadlineOf(ctx).Add(-settleReserve(c.o.Timeout))
+	var transitSince time.Time
+	// Power changes take seconds on real BMCs, tens of seconds through PoweringOn.
 	for {
 		s, err := c.powerState(ctx)
 		if err != nil {
 			return Outcome{}, fmt.Errorf("power %s was accepted, reading the state back failed: %w", action, err)
 		}
+		if transitional(s) && transitSince.IsZero() {
+			transitSince = time.Now()
+		}
 		if s == want {
-			return Outcome{Power: s}, nil
+			out := Outcome{Power: s}
+			if !transitSince.IsZero() {
+				out.Note = fmt.Sprintf("the BMC reported the transition (%s) for %s", transitName(want), time.Since(transitSince).Round(100*time.Millisecond))
+			}
+			return out, nil
 		}
 		if action == PowerSoft {
 			return Outcome{Power: s, Note: "graceful shutdown requested; the OS decides when power goes off"}, nil
 		}
+		if !time.Now().Before(until) {
+			return Outcome{Power: s}, &notApplied{NotApplied{Asked: "power " + action, AcceptedAt: accepted, StillReports: s,
+				ForSeconds: time.Since(accepted).Seconds()}}
+		}
 		select {
 		case <-ctx.Done():
-			return Outcome{Power: s}, fmt.Errorf("the BMC accepted power %s but the system still reports %s at the deadline", action, s)
-		case <-time.After(500 * time.Millisecond):
+			return Outcome{Power: s}, ctx.Err()
+		case <-time.After(min(500*time.Millisecond, max(time.Until(until), time.Millisecond))):
 		}
 	}
 }
 
-// setBoot sets the boot override and reads it back.
+func transitName(want string) string {
+	if want == "off" {
+		return "PoweringOff"
+	}
+	return "PoweringOn"
+}
+
+// notApplied is a change the BMC accepted and did not make before the deadline.
+type notApplied struct{ NotApplied }
+
+func (n *notApplied) Error() string {
+	verb := "still reports"
+	if transitional(n.StillReports) {
+		verb = "is still in transition, reporting"
+	}
+	return fmt.Sprintf("the BMC accepted %s at %s and %s %s after %.1fs", n.Asked, n.AcceptedAt.Format("15:04:05"), verb,
+		dash(n.StillReports), n.ForSeconds)
+}
+
+// setBoot sets the boot override and reads it back; a BMC that dropped or changed it
+// gets it once more, then the result says what it holds.
 func (c *Client) setBoot(ctx context.Context, b Boot, st *state) (Outcome, error) {
 	switch b.Device {
 	case BootPXE, BootDisk, BootBIOS:
 	default:
 		return Outcome{}, fmt.Errorf("unknown boot device %q (use pxe, disk or bios)", b.Device)
 	}
-	if !st.acted.Load() {
+	set := func() error {
 		ok, err := c.bc.SetBootDevice(ctx, b.Device, b.Persistent, !b.Legacy)
 		if err != nil {
-			return Outcome{}, err
+			return err
 		}
 		if !ok {
-			return Outcome{}, fmt.Errorf("the BMC did not confirm the boot override")
+			return fmt.Errorf("the BMC did not confirm the boot override")
 		}
-		st.acted.Store(true)
+		return nil
 	}
-	got, flagsValid, err := c.readBoot(ctx)
+	if !st.bootSet.Load() {
+		if err := set(); err != nil {
+			return Outcome{}, err
+		}
+		st.bootSet.Store(true)
+	}
+	read := func() (Outcome, Boot, error) {
+		got, flagsValid, err := c.readBoot(ctx)
+		if err != nil {
+			return Outcome{}, got, err
+		}
+		out := Outcome{Boot: &got}
+		if !flagsValid {
+			// Only the device can be compared; say so rather than guess.
+			got.Persistent, got.Legacy = b.Persistent, b.Legacy
+			out.Note = "device read back; the BMC marks its boot flags invalid, so once/persistent and UEFI/legacy are not confirmed"
+		}
+		return out, got, nil
+	}
+	out, got, err := read()
 	if errors.Is(err, errNoReadBack) {
 		return Outcome{Note: "this BMC cannot report its boot override; it was set but not read back"}, nil
 	}
 	if err != nil {
 		return Outcome{}, fmt.Errorf("the boot override was accepted, reading it back failed: %w", err)
 	}
-	out := Outcome{Boot: &got}
-	if !flagsValid {
-		// Only the device can be compared; say so rather than guess.
-		got.Persistent, got.Legacy = b.Persistent, b.Legacy
-		out.Note = "device read back; the BMC marks its boot flags invalid, so once/persistent and UEFI/legacy are not confirmed"
+	if got == b {
+		return out, nil
 	}
-	if got.Device != b.Device || got.Persistent != b.Persistent || got.Legacy != b.Legacy {
-		return out, &dropped{want: b, got: got}
+	first := got
+	if !st.reapplied.Swap(true) {
+		if err := set(); err != nil {
+			return out, fmt.Errorf("the BMC %s the boot override (%s); setting it once more failed: %w", (&dropped{want: b, got: first}).verb(), first, err)
+		}
+		if out, got, err = read(); err != nil {
+			return Outcome{}, fmt.Errorf("the boot override was set once more, reading it back failed: %w", err)
+		}
+		if got == b {
+			out.Note = strings.TrimPrefix(out.Note+"; ", "; ") + fmt.Sprintf("the BMC %s the override at first (read back: %s); set once more, it holds", (&dropped{want: b, got: first}).verb(), first)
+			return out, nil
+		}
 	}
-	return out, nil
+	return out, &dropped{want: b, got: got, again: true}
 }
 
 var errNoReadBack = errors.New("boot override cannot be read back")
 
-// dropped is a boot override the BMC accepted and did not keep.
-type dropped struct{ want, got Boot }
+// dropped is a boot override the BMC accepted and did not keep as asked.
+type dropped struct {
+	want, got Boot
+	again     bool // also after setting it once more
+}
+
+// changed reports whether the BMC kept the device but not the flags (Once turned
+// Continuous, UEFI turned legacy), rather than dropping the override.
+func (d *dropped) changed() bool { return d.got.Device == d.want.Device }
+
+func (d *dropped) verb() string {
+	if d.changed() {
+		return "changed"
+	}
+	return "dropped"
+}
 
 func (d *dropped) Error() string {
-	return fmt.Sprintf("the BMC accepted the boot override (%s) but reading it back shows (%s): it dropped the setting", d.want, d.got)
+	s := fmt.Sprintf("the BMC accepted the boot override (%s) but reading it back shows (%s): it %s the setting", d.want, d.got, d.verb())
+	if d.again {
+		s += ", also after it was set once more"
+	}
+	return s
 }
 
 // readBoot reads the override back; flagsValid is false where only the device is known.
@@ -285,52 +421,67 @@ func (c *Client) readBoot(ctx context.Context) (b Boot, flagsValid bool, err err
 	return Boot{Device: string(ov.Device), Persistent: ov.IsPersistent, Legacy: !ov.IsEFIBoot}, true, nil
 }
 
-// info reads vendor, model and firmware.
+// info reads the IPMI BMC's identity (Redfish: redfishInfo).
 func (c *Client) info(ctx context.Context) (*Info, error) {
-	if c.t.Protocol == "ipmi" {
-		return c.ipmiInfo(ctx)
-	}
-	dev, err := c.bc.Inventory(ctx)
-	if err != nil {
-		return nil, err
-	}
-	in := &Info{Vendor: dev.Vendor, Model: dev.Model, Serial: dev.Serial}
-	if dev.BMC != nil && dev.BMC.Firmware != nil {
-		in.Firmware = dev.BMC.Firmware.Installed
-	}
-	if s, err := c.powerState(ctx); err == nil {
-		in.Power = s
-	}
-	return in, nil
+	return c.ipmiInfo(ctx)
 }
 
-// wrap makes an *Error naming the node and BMC, with the password scrubbed.
-func (t Target) wrap(op Op, err error, attempts int, ctx context.Context) error {
+// wrap makes an *Error naming the node and BMC, with the password scrubbed, and its
+// kind: no answer (timeout, connection-refused, tls, unreachable), an answer refusing
+// (refused, auth, session-limit, unavailable), or accepted and not done (not-applied,
+// in-transition, boot-dropped, boot-changed).
+func (t Target) wrap(op Op, err error, attempts int, ctx context.Context, tr *trail) error {
 	msg := tidy(Redact(err.Error(), t.Login.Username, t.Login.Password))
+	refusal, _, limit, taskWait := tr.snapshot()
 	timedOut := ctx.Err() == context.DeadlineExceeded || timeoutErr(err)
 	busy := timedOut && busyAnswer(err)
+	e := &Error{Node: t.Node, BMC: t.URL(), Op: op.Name(), Msg: msg}
+	var d *dropped
+	var na *notApplied
 	switch {
+	case errors.As(err, &d):
+		e.Kind = KindBootDropped
+		e.Hint = "known on Supermicro BMCs, bmclib issue 459: some firmware keeps only a persistent UEFI override, some needs a BMC firmware update; otherwise set the boot order in the BIOS setup"
+		if d.changed() {
+			e.Kind = KindBootChanged
+			e.Hint = "the BMC keeps the override only in its own way (e.g. a one-time override stored as Continuous): ask for what it keeps (boot --persistent, or --legacy) and clear it after the install, or update the BMC firmware"
+		}
+	case errors.As(err, &na):
+		e.NotApplied = &na.NotApplied
+		e.Kind = KindNotApplied
+		e.Hint = "the BMC took the request but the machine did not change: check the BMC's event log (SEL) for a power fault, a power-restore or power-button lock, or a hung power controller; racklift sent the request once and did not repeat it"
+		if transitional(na.StillReports) {
+			e.Kind = KindInTransition
+			e.Hint = "the BMC is still moving the machine to the new state: some take minutes (PSUs, memory training); run power status later or raise --timeout, and if it never settles check the BMC's event log"
+		}
+	case limit != "":
+		e.Kind, e.Msg = KindSessionLimit, limit
+		e.Hint = "every session the BMC allows is held by someone else (its web UI, another tool, another racklift user): close sessions in the BMC's web UI or wait until they expire; give racklift its own BMC account so it can release its own"
+	case taskWait != "" && timedOut:
+		e.Kind, e.Msg = KindNotApplied, taskWait
+		e.Hint = "the BMC took the request as a task that had not finished at the deadline: check the task in the BMC's task list, raise --timeout for this BMC"
 	case busy:
-		msg = "the BMC was still unavailable at the deadline: " + msg
+		e.Msg = "the BMC was still unavailable at the deadline: " + msg
+		e.Kind, e.Hint = classify(e.Msg, t.Protocol)
 	case timedOut:
 		// What the library says after the deadline closed its connections (EOF,
 		// closed connection, reset) is an artefact: the cause is the silence.
-		msg = "no answer before the deadline"
-	}
-	e := &Error{Node: t.Node, BMC: t.URL(), Op: op.Name(), Msg: msg}
-	var d *dropped
-	if errors.As(err, &d) {
-		e.Kind = KindBootDropped
-		e.Hint = "known on Supermicro BMCs, bmclib issue 459: some firmware keeps only a persistent UEFI override, some needs a BMC firmware update; otherwise set the boot order in the BIOS setup"
-	} else {
+		e.Msg = "no answer before the deadline"
+		e.Kind, e.Hint = classify("timeout", t.Protocol)
+	default:
 		e.Kind, e.Hint = classify(msg, t.Protocol)
-		if timedOut && !busy {
-			e.Kind, e.Hint = classify("timeout", t.Protocol)
+		if refusal != nil && (e.Kind == KindOther || e.Kind == KindRefused) {
+			e.Kind = KindRefused
+			e.Msg = "the BMC refused: " + refusal.String()
+			e.Hint = "the BMC answered and would not do it: its message says why (a lock, a state that forbids the action, a value it does not support)"
 		}
-		if e.Kind == KindAuth && t.Credential != "" {
-			e.Hint = fmt.Sprintf("the BMC refused the login of user %q: check credential %q (%s, or its entry in the secrets file) and that the account is enabled on the BMC",
-				t.Login.Username, t.Credential, inventory.EnvName(t.Credential, "password"))
-		}
+	}
+	if refusal != nil && e.Kind != KindBootDropped && e.Kind != KindBootChanged {
+		e.Refusal = refusal
+	}
+	if e.Kind == KindAuth && t.Credential != "" {
+		e.Hint = fmt.Sprintf("the BMC refused the login of user %q: check credential %q (%s, or its entry in the secrets file) and that the account is enabled on the BMC",
+			t.Login.Username, t.Credential, inventory.EnvName(t.Credential, "password"))
 	}
 	if attempts > 1 {
 		e.Msg += fmt.Sprintf(" (after %d attempts)", attempts)

@@ -129,9 +129,9 @@ func (r *Report) Err() error {
 // identity, for bmc info), how long it took and the error.
 func (r *Report) WriteTable(w io.Writer) error {
 	info := r.op.Info
-	t := output.Rows{Header: []string{"NODE", "BMC", "ACTION", "RESULT", "OBSERVED", "DURATION", "ERROR"}}
+	t := output.Rows{Header: []string{"NODE", "BMC", "ACTION", "RESULT", "KIND", "OBSERVED", "DURATION", "ERROR"}}
 	if info {
-		t.Header = []string{"NODE", "BMC", "VENDOR", "MODEL", "SERIAL", "BMC FIRMWARE", "POWER", "RESULT", "DURATION", "ERROR"}
+		t.Header = []string{"NODE", "BMC", "VENDOR", "MODEL", "SERIAL", "BIOS", "BMC FIRMWARE", "POWER", "HEALTH", "RESULT", "KIND", "DURATION", "ERROR"}
 	}
 	for _, res := range r.Results {
 		d := res.Duration.Round(time.Millisecond).String()
@@ -147,14 +147,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 			if in == nil {
 				in = &Info{}
 			}
-			t.Add(res.Node, dash(res.BMC), dash(in.Vendor), dash(in.Model), dash(in.Serial), dash(in.Firmware), dash(in.Power), res.Result, d, msg)
+			t.Add(res.Node, dash(res.BMC), dash(in.Vendor), dash(in.Model), dash(in.Serial), dash(in.BIOS), dash(in.Firmware), dash(in.Power), dash(in.Health), res.Result, dash(string(res.Kind)), d, msg)
 			continue
 		}
 		seen := res.Outcome.Power
 		if b := res.Outcome.Boot; b != nil {
 			seen = "boot " + b.String()
 		}
-		t.Add(res.Node, dash(res.BMC), res.Action, res.Result, dash(seen), d, msg)
+		t.Add(res.Node, dash(res.BMC), res.Action, res.Result, dash(string(res.Kind)), dash(seen), d, msg)
 	}
 	return t.Write(w)
 }

@@ -1,8 +1,12 @@
 // Package bmc drives a node's baseboard management controller through bmclib: power
-// status and control, the boot device override (read back after setting, because some
-// BMCs accept it and drop it), and BMC identity. Each operation has its own deadline,
-// retries a BMC that is restarting, and fails with an Error naming the node and the BMC
-// whose text never holds the password. Fanout runs an operation on many nodes at once
+// status and control, the boot device override (read back after setting, and set once
+// more if the BMC dropped or changed it), and the inventory (Redfish resources read with
+// gofish, IPMI mc info and FRU). Under the libraries, quirks copes with vendor
+// behaviour (428 demanding If-Match, 202 task monitors, session limits). Each operation
+// has its own deadline, retries a BMC that is restarting, always logs out, and fails
+// with an Error naming the node and the BMC whose text never holds the password and
+// whose Kind says which happened: no answer, a refusal (with the BMC's message), or a
+// change accepted and not made. Fanout runs an operation on many nodes at once
 // without one hung BMC holding up the rest; Run is the operator's fan-out on top of it
 // (the lock policy, dry runs, one result per node and the table).
 package bmc

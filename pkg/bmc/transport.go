@@ -113,11 +113,15 @@ func warnInsecure(w io.Writer, scope string) {
 // library does not pass the context down.
 type connTracker struct {
 	mu     sync.Mutex
+	ctx    context.Context // dials run under it: the operation's, then the logout's
 	conns  map[net.Conn]struct{}
 	closed bool
 }
 
-func (ct *connTracker) dial(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error) {
+func (ct *connTracker) dial(d *net.Dialer, network, addr string) (net.Conn, error) {
+	ct.mu.Lock()
+	ctx := ct.ctx
+	ct.mu.Unlock()
 	c, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
@@ -130,6 +134,18 @@ func (ct *connTracker) dial(ctx context.Context, d *net.Dialer, network, addr st
 	}
 	ct.conns[c] = struct{}{}
 	return &trackedConn{Conn: c, ct: ct}, nil
+}
+
+// grace lets the client talk to the BMC again for d after the operation's deadline:
+// long enough to log out, so a timed-out operation does not leave its session behind
+// to count against the BMC's few.
+func (ct *connTracker) grace(d time.Duration) context.CancelFunc {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	ct.mu.Lock()
+	ct.ctx, ct.closed, ct.conns = ctx, false, map[net.Conn]struct{}{}
+	ct.mu.Unlock()
+	context.AfterFunc(ctx, ct.closeAll)
+	return cancel
 }
 
 func (ct *connTracker) closeAll() {
@@ -157,15 +173,16 @@ func (c *trackedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// httpClient is the HTTP client of one operation on one BMC.
-func httpClient(ctx context.Context, tcfg *tls.Config) *http.Client {
-	ct := &connTracker{conns: map[net.Conn]struct{}{}}
+// httpClient is the HTTP client of one operation on one BMC: the vendor quirks
+// (quirks) over connections kept alive and closed at the deadline.
+func httpClient(ctx context.Context, tcfg *tls.Config, q *quirks) (*http.Client, *connTracker) {
+	ct := &connTracker{ctx: ctx, conns: map[net.Conn]struct{}{}}
 	context.AfterFunc(ctx, ct.closeAll)
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		DialContext: func(c context.Context, network, addr string) (net.Conn, error) {
 			// Dial under the operation's context: the library's own is Background.
-			return ct.dial(ctx, d, network, addr)
+			return ct.dial(d, network, addr)
 		},
 		TLSClientConfig:       tcfg,
 		TLSHandshakeTimeout:   10 * time.Second,
@@ -174,7 +191,8 @@ func httpClient(ctx context.Context, tcfg *tls.Config) *http.Client {
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     false,
 	}
-	return &http.Client{Transport: keepAlive{tr}}
+	q.base, q.ctx = keepAlive{tr}, ctx
+	return &http.Client{Transport: q}, ct
 }
 
 // keepAlive lets the requests of one operation share a connection. gofish asks for a

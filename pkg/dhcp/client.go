@@ -8,6 +8,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/iana"
+
+	netsanitize "github.com/racklift/racklift/pkg/sanitize"
 )
 
 // Client is what a DHCP request says about the firmware asking.
@@ -25,7 +27,9 @@ const optionIPXE = 175
 
 // Classify reads option 60, 77, 93 and 175.
 func Classify(m *dhcpv4.DHCPv4) Client {
-	c := Client{VendorClass: m.ClassIdentifier()}
+	// Option 60 is the client's own text: capped and escaped before it is recorded
+	// (discovered.json) or printed.
+	c := Client{VendorClass: netsanitize.Text(m.ClassIdentifier(), netsanitize.Hostname)}
 	c.PXE = strings.HasPrefix(c.VendorClass, "PXEClient")
 	c.HTTPClient = strings.HasPrefix(c.VendorClass, "HTTPClient")
 	if archs := m.ClientArch(); len(archs) > 0 {

@@ -6,8 +6,10 @@
 package dhcp
 
 import (
+	"log/slog"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
@@ -60,6 +62,14 @@ type Handler struct {
 	Network    string         // network name, for discovered records
 	// ServerIP is this host's address on the network, used when a node plan has none.
 	ServerIP netip.Addr
+	// Relays are the DHCP relay agents (giaddr) whose requests are answered; a request
+	// with any other giaddr is dropped.
+	Relays []netip.Addr
+	// Log gets the rate-limited lines about dropped requests (nil: none).
+	Log *slog.Logger
+
+	dropped rateLog
+	recent  coalescer
 }
 
 // Reply answers req, or returns nil when the request must go unanswered: a MAC not in
@@ -84,6 +94,10 @@ func (h *Handler) Reply(req *Request) *dhcpv4.DHCPv4 {
 	}
 	chain := h.chain(req.Node.Reservation.Mode)
 	if chain == nil {
+		return nil
+	}
+	if why := h.spoofed(req); why != "" {
+		h.dropped.warn(h.Log, why, "dhcp: request dropped", "mac", m.ClientHWAddr.String(), "node", req.Node.Node, "why", why)
 		return nil
 	}
 	resp, err := dhcpv4.NewReplyFromRequest(m)
@@ -137,6 +151,9 @@ func (h *Handler) publish(req *Request, resp *dhcpv4.DHCPv4) {
 	}
 	if kind == events.DHCPNak {
 		e.Err = resp.Message()
+	}
+	if h.recent.repeat(e, time.Now()) {
+		return // the same answer to the same client moments ago: already recorded
 	}
 	h.Events.Publish(e)
 }

@@ -1,8 +1,10 @@
 package dhcp
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 
@@ -292,7 +294,8 @@ func TestDestination(t *testing.T) {
 }
 
 // FuzzReply: any packet; an answer only ever goes to a MAC in the plan, with its own
-// address or none.
+// address or none, of the type the request calls for; an INFORM is answered without an
+// address or a lease.
 func FuzzReply(f *testing.F) {
 	for _, mac := range []string{"52:54:00:02:00:01", "52:54:00:02:00:02", "52:54:00:99:99:99"} {
 		for _, mt := range []dhcpv4.MessageType{dhcpv4.MessageTypeDiscover, dhcpv4.MessageTypeRequest, dhcpv4.MessageTypeInform} {
@@ -319,6 +322,29 @@ func FuzzReply(f *testing.F) {
 		}
 		if y := resp.YourIPAddr; !y.IsUnspecified() && !y.Equal(net.IP(np.Reservation.IP.AsSlice())) {
 			t.Fatalf("gave %s to %s, reservation %s", y, np.Node, np.Reservation.IP)
+		}
+		if resp.TransactionID != m.TransactionID || !bytes.Equal(resp.ClientHWAddr, m.ClientHWAddr) {
+			t.Fatalf("reply xid %s chaddr %s; request xid %s chaddr %s", resp.TransactionID, resp.ClientHWAddr, m.TransactionID, m.ClientHWAddr)
+		}
+		// The answer's type follows the request's (RFC 2131 4.3): DISCOVER gets an
+		// OFFER, REQUEST an ACK or a NAK, INFORM an ACK; nothing else is answered.
+		want := map[dhcpv4.MessageType][]dhcpv4.MessageType{
+			dhcpv4.MessageTypeDiscover: {dhcpv4.MessageTypeOffer},
+			dhcpv4.MessageTypeRequest:  {dhcpv4.MessageTypeAck, dhcpv4.MessageTypeNak},
+			dhcpv4.MessageTypeInform:   {dhcpv4.MessageTypeAck},
+		}[m.MessageType()]
+		if !slices.Contains(want, resp.MessageType()) {
+			t.Fatalf("answered %s with %s, want one of %v", m.MessageType(), resp.MessageType(), want)
+		}
+		// A DHCPINFORM client already has its address: the ACK carries configuration
+		// only, no yiaddr and no lease time (RFC 2131 4.3.5).
+		if m.MessageType() == dhcpv4.MessageTypeInform {
+			if !resp.YourIPAddr.IsUnspecified() || resp.Options.Has(dhcpv4.OptionIPAddressLeaseTime) {
+				t.Fatalf("INFORM from %s answered with yiaddr %s, lease time %v", np.Node, resp.YourIPAddr, resp.IPAddressLeaseTime(0))
+			}
+		}
+		if resp.MessageType() == dhcpv4.MessageTypeNak && !resp.YourIPAddr.IsUnspecified() {
+			t.Fatalf("NAK carries yiaddr %s", resp.YourIPAddr)
 		}
 		if _, err := dhcpv4.FromBytes(resp.ToBytes()); err != nil {
 			t.Fatalf("reply does not parse: %v", err)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/racklift/racklift/pkg/sanitize"
 )
 
 // Kind names what happened.
@@ -54,7 +56,8 @@ type Stream struct {
 
 	mu     sync.Mutex
 	seq    uint64
-	recent []Event
+	recent []Event // a ring of keep events once full; next is the oldest's index
+	next   int
 	subs   map[chan Event]struct{}
 
 	total    *prometheus.CounterVec
@@ -103,6 +106,11 @@ func (s *Stream) Publish(e Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
+	// Details and errors carry text from the network (paths, stages, client errors): they
+	// are capped here, once, before the log, the ring and the subscribers see them.
+	e.Detail = sanitize.Cap(e.Detail, sanitize.Detail)
+	e.Err = sanitize.Cap(e.Err, sanitize.Detail)
+	e.MAC = sanitize.Cap(e.MAC, 64)
 	outcome := "ok"
 	if e.Err != "" {
 		outcome = "error"
@@ -118,11 +126,12 @@ func (s *Stream) Publish(e Event) {
 	s.mu.Lock()
 	s.seq++
 	e.Seq = s.seq
-	if len(s.recent) == keep {
-		copy(s.recent, s.recent[1:])
-		s.recent = s.recent[:keep-1]
+	if len(s.recent) < keep {
+		s.recent = append(s.recent, e)
+	} else { // full: overwrite the oldest in place rather than shifting keep entries
+		s.recent[s.next] = e
+		s.next = (s.next + 1) % keep
 	}
-	s.recent = append(s.recent, e)
 	for ch := range s.subs {
 		select {
 		case ch <- e:
@@ -178,7 +187,8 @@ func (s *Stream) Recent(node string) []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Event
-	for _, e := range s.recent {
+	for i := range s.recent {
+		e := s.recent[(s.next+i)%len(s.recent)]
 		if node == "" || e.Node == node {
 			out = append(out, e)
 		}

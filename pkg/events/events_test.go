@@ -78,3 +78,57 @@ func value(c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// Once the ring is full, each publish overwrites the oldest entry: Recent stays in order
+// and a publish costs the same as before the ring filled (issue 14 item 7: it copied 4096
+// entries under the lock, 1.7 µs → 47 µs).
+func TestRingKeepsNewestInOrder(t *testing.T) {
+	t.Parallel()
+	s := New(nil, nil)
+	for range keep + 10 {
+		s.Publish(Event{Kind: HTTPScript})
+	}
+	got := s.Recent("")
+	if len(got) != keep {
+		t.Fatalf("recent = %d events, want %d", len(got), keep)
+	}
+	for i, e := range got {
+		if want := uint64(11 + i); e.Seq != want {
+			t.Fatalf("recent[%d].Seq = %d, want %d (oldest first)", i, e.Seq, want)
+		}
+	}
+	fill := testing.Benchmark(func(b *testing.B) {
+		s := New(nil, nil)
+		for b.Loop() {
+			s.Publish(Event{Kind: HTTPScript})
+		}
+	})
+	full := testing.Benchmark(func(b *testing.B) {
+		s := New(nil, nil)
+		for range keep {
+			s.Publish(Event{Kind: HTTPScript})
+		}
+		for b.Loop() {
+			s.Publish(Event{Kind: HTTPScript})
+		}
+	})
+	// Shifting 4096 events costs tens of µs; an overwrite costs what an append does.
+	if full.NsPerOp() > 10*fill.NsPerOp()+5000 {
+		t.Errorf("publish into a full ring takes %d ns, %d ns before it filled", full.NsPerOp(), fill.NsPerOp())
+	}
+	t.Logf("publish: %d ns/op filling, %d ns/op full", fill.NsPerOp(), full.NsPerOp())
+}
+
+func TestPublishCapsNetworkText(t *testing.T) {
+	t.Parallel()
+	s := New(nil, nil)
+	big := make([]byte, 1<<20)
+	for i := range big {
+		big[i] = 'x'
+	}
+	s.Publish(Event{Kind: HTTPCallback, Detail: string(big), Err: string(big), MAC: string(big)})
+	e := s.Recent("")[0]
+	if len(e.Detail) > 600 || len(e.Err) > 600 || len(e.MAC) > 100 {
+		t.Errorf("published event keeps %d/%d/%d bytes of detail/error/MAC", len(e.Detail), len(e.Err), len(e.MAC))
+	}
+}

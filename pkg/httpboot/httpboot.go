@@ -264,12 +264,15 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 }
 
 func (h *Handler) install(w http.ResponseWriter, r *http.Request) {
-	e := events.Event{Kind: events.HTTPInstall, IP: clientIP(r), MAC: r.PathValue("mac"), Detail: r.PathValue("file")}
+	file, ferr := installFile(r)
+	e := events.Event{Kind: events.HTTPInstall, IP: clientIP(r), MAC: r.PathValue("mac"), Detail: file}
 	np, _, err := h.node(r)
 	var body []byte
-	if err == nil {
+	if err == nil && ferr != nil {
+		e.Node, err = np.Node, ferr
+	} else if err == nil {
 		e.Node = np.Node
-		body, err = h.installs.Render(np, r.PathValue("file"))
+		body, err = h.installs.Render(np, file)
 	}
 	if err != nil {
 		e.Err = err.Error()
@@ -307,10 +310,7 @@ func withPath(r *http.Request, p string) *http.Request {
 // callback is a booted node saying where it is: ?stage=booted, installed, ... A node
 // reporting "installed" boots its local disk from then on.
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
-	stage := r.URL.Query().Get("stage")
-	if stage == "" {
-		stage = "booted"
-	}
+	stage, serr := callbackStage(r)
 	e := events.Event{Kind: events.HTTPCallback, IP: clientIP(r), MAC: r.PathValue("mac"), Detail: stage}
 	np, _, err := h.node(r)
 	if err != nil {
@@ -320,6 +320,12 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.Node = np.Node
+	if serr != nil {
+		e.Err = serr.Error()
+		h.cfg.Events.Publish(e)
+		http.Error(w, serr.Error(), http.StatusBadRequest)
+		return
+	}
 	if stage == "installed" && h.cfg.State != nil {
 		if err := h.cfg.State.SetInstalled(np.Node, true); err != nil {
 			e.Err = err.Error()

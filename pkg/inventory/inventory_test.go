@@ -383,9 +383,21 @@ func TestSecrets(t *testing.T) {
 	if err := os.WriteFile(loose, []byte("bmc-supermicro: {password: sm-file}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = (&Secrets{File: loose}).Resolve(inv, "bmc-supermicro")
+	ls := &Secrets{File: loose}
+	_, err = ls.Resolve(inv, "bmc-supermicro")
 	if err == nil || !strings.Contains(err.Error(), "chmod 600") || strings.Contains(err.Error(), "sm-file") {
 		t.Errorf("0644 file: %v", err)
+	}
+	// The same resolver (serve's) says so again rather than "no password", and takes the
+	// file once its mode is fixed, without a restart.
+	if _, err = ls.Resolve(inv, "bmc-supermicro"); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("0644 file, asked again: %v", err)
+	}
+	if err := os.Chmod(loose, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if sec, err := ls.Resolve(inv, "bmc-supermicro"); err != nil || sec.Password != "sm-file" {
+		t.Errorf("after chmod 600: %v", err)
 	}
 	garbled := filepath.Join(dir, "garbled.yaml")
 	if err := os.WriteFile(garbled, []byte("bmc-supermicro: [password: p4ss\n"), 0o600); err != nil {

@@ -102,10 +102,12 @@ func (s *Secrets) path() string {
 }
 
 func (s *Secrets) load() error {
+	// read is set only once the file has loaded: after a refusal (a loose mode, a parse
+	// error) or while it does not exist, the next use tries again, so fixing the file
+	// takes effect without restarting serve and the error stays the real one.
 	if s.read {
 		return nil
 	}
-	s.read = true
 	p := s.path()
 	fi, err := os.Stat(p)
 	if os.IsNotExist(err) {
@@ -133,5 +135,6 @@ func (s *Secrets) load() error {
 	for k, v := range raw {
 		s.file[k] = Secret{Username: v.Username, Password: v.Password}
 	}
+	s.read = true
 	return nil
 }

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/expect"
+	"github.com/racklift/racklift/pkg/sanitize"
 	"github.com/racklift/racklift/pkg/state"
 )
 
@@ -274,27 +274,8 @@ func disksSeen(ds []check.DiskChoice) string {
 // maxField bounds one agent-supplied text in a reason or event.
 const maxField = 300
 
-// clean makes agent-supplied text safe to store and print: no control characters
-// (a terminal escape in a disk model), at most maxField bytes.
-func clean(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if len(s) > maxField {
-		cut := maxField
-		for cut > 0 && !utf8Start(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
-}
-
-func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+// clean makes agent-supplied text safe to store and print (pkg/sanitize's policy).
+func clean(s string) string { return sanitize.Text(strings.TrimSpace(s), maxField) }
 
 func orUnknown(s string) string {
 	if s == "" {

@@ -31,19 +31,24 @@ type power struct {
 	cycles map[string]int
 	fail   map[string]error // node → error returned
 	hang   map[string]bool  // node → never answers (ignores ctx)
+	late   map[string]error // node → answered, result only at the deadline
 }
 
 func newPower() *power {
-	return &power{cycles: map[string]int{}, fail: map[string]error{}, hang: map[string]bool{}}
+	return &power{cycles: map[string]int{}, fail: map[string]error{}, hang: map[string]bool{}, late: map[string]error{}}
 }
 
 func (p *power) PXECycle(ctx context.Context, t Target) error {
 	p.mu.Lock()
 	p.cycles[t.Name]++
-	err, hang := p.fail[t.Name], p.hang[t.Name]
+	err, hang, late := p.fail[t.Name], p.hang[t.Name], p.late[t.Name]
 	p.mu.Unlock()
 	if hang {
 		select {} // a hung BMC that ignores ctx
+	}
+	if late != nil {
+		<-ctx.Done() // a BMC that answered and never acted: the result comes at the deadline
+		return late
 	}
 	return err
 }
@@ -356,6 +361,33 @@ func TestHungBMCFailsNamingIt(t *testing.T) {
 	}
 	if n := r.node("fine"); Phase(n.Phase) != PXE {
 		t.Errorf("the other node is %s, want pxe: a hung BMC held it up", n.Phase)
+	}
+}
+
+// answeredErr is a BMC error that says the BMC answered (as *bmc.Error's Answered does).
+type answeredErr string
+
+func (e answeredErr) Error() string  { return string(e) }
+func (e answeredErr) Answered() bool { return true }
+
+// A BMC that accepted the cycle and never acted is reported with what it said at the
+// deadline, never as "no answer", and without the hint to check that it answers.
+func TestAcceptedNotAppliedIsNotNoAnswer(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, Config{MaxAttempts: 1, BMCTimeout: 20 * time.Millisecond})
+	r.power.late["lazy"] = answeredErr("the BMC accepted power cycle and still reports On")
+	r.up(tgt("lazy"))
+	for range 3 {
+		r.tick()
+	}
+	n := r.node("lazy")
+	if Phase(n.Phase) != Failed || !strings.Contains(n.Reason, "still reports On") {
+		t.Fatalf("phase %s reason %q: want failed with the BMC's answer", n.Phase, n.Reason)
+	}
+	for _, never := range []string{"no answer", "check the BMC answers"} {
+		if strings.Contains(n.Reason, never) {
+			t.Errorf("reason %q says %q of a BMC that answered", n.Reason, never)
+		}
 	}
 }
 

@@ -145,13 +145,30 @@ func (m *Machine) call(ctx context.Context, action func(context.Context) error) 
 	go func() { done <- action(cctx) }()
 	select {
 	case err := <-done:
-		if err != nil && cctx.Err() == context.DeadlineExceeded {
+		if err != nil && cctx.Err() == context.DeadlineExceeded && !bmcAnswered(err) {
 			return fmt.Errorf("no answer within %s", m.cfg.BMCTimeout)
 		}
 		return err
 	case <-cctx.Done():
+		// A BMC that answered and did not act reports at the deadline: give its
+		// answer a moment to arrive rather than calling the BMC silent.
+		grace := min(m.cfg.BMCTimeout/10, 2*time.Second)
+		select {
+		case err := <-done:
+			if err == nil || bmcAnswered(err) {
+				return err
+			}
+		case <-time.After(grace):
+		}
 		return fmt.Errorf("no answer within %s", m.cfg.BMCTimeout)
 	}
+}
+
+// bmcAnswered reports whether a power error says the BMC answered (refused, or accepted
+// and did not act), so the reason repeats what it said instead of calling it silent.
+func bmcAnswered(err error) bool {
+	var a interface{ Answered() bool }
+	return errors.As(err, &a) && a.Answered()
 }
 
 // powerDone records a BMC result. A result for an attempt the node has moved past (it
@@ -172,7 +189,10 @@ func (m *Machine) powerDone(t Target, run, attempt int, callErr error) {
 			}
 			return m.apply(n, ev, now)
 		}
-		reason := fmt.Sprintf("BMC %s of node %s failed the power cycle: %v: check the BMC answers at that address and its credentials", t.BMC, t.Name, callErr)
+		reason := fmt.Sprintf("BMC %s of node %s failed the power cycle: %v", t.BMC, t.Name, callErr)
+		if !bmcAnswered(callErr) {
+			reason += ": check the BMC answers at that address and its credentials"
+		}
 		evs := []state.Event{{Kind: string(PowerFailed), Time: now, Detail: reason}}
 		if current {
 			evs = append(evs, m.retryOrFail(n, reason, now))

@@ -133,14 +133,19 @@ type observed struct {
 	byName map[string]netlink.Link
 	addrs  map[string][]netip.Prefix // link name → global addresses
 	owner  map[netip.Addr][]string   // address → links holding it
+	// route reports whether link l has route r (the kernel's route table; tests fake it).
+	route func(l netlink.Link, r Route) bool
 }
+
+func (o *observed) hasRoute(l netlink.Link, r Route) bool { return o.route != nil && o.route(l, r) }
 
 func observe(h *netlink.Handle) (*observed, error) {
 	links, err := h.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("list links: %w", err)
 	}
-	o := &observed{h: h, links: links, byName: map[string]netlink.Link{}, addrs: map[string][]netip.Prefix{}, owner: map[netip.Addr][]string{}}
+	o := &observed{h: h, links: links, byName: map[string]netlink.Link{}, addrs: map[string][]netip.Prefix{}, owner: map[netip.Addr][]string{},
+		route: func(l netlink.Link, r Route) bool { return hasRoute(h, l, r) }}
 	byIndex := map[int]string{}
 	for _, l := range links {
 		o.byName[l.Attrs().Name] = l
@@ -192,6 +197,12 @@ func (o Options) Plan(d Desired) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	return o.diff(d, obs, st)
+}
+
+// diff is Plan's comparison of d with what was observed, given what racklift made
+// earlier (st): pure, so unit tests cover it without root or a namespace.
+func (o Options) diff(d Desired, obs *observed, st *State) (*Plan, error) {
 	d = resolveNICs(d, obs, o.Kind)
 	p := &Plan{Desired: d, opt: o, state: st}
 	var refuse []string
@@ -304,7 +315,7 @@ func (o Options) Plan(d Desired) (*Plan, error) {
 			}
 		}
 		for _, r := range dl.Routes {
-			if !hasRoute(o.Handle, l, r) {
+			if !obs.hasRoute(l, r) {
 				addRoute = append(addRoute, Change{Op: Add, What: "route", Link: dl.Name, Network: dl.Network, To: r.String(), route: r})
 			}
 		}
@@ -334,7 +345,7 @@ func (o Options) Plan(d Desired) (*Plan, error) {
 	}
 	for _, r := range st.Routes {
 		if !desired[r.Link] && !removed[r.Link] {
-			if l := obs.byName[r.Link]; l != nil && hasRoute(o.Handle, l, r.Route) {
+			if l := obs.byName[r.Link]; l != nil && obs.hasRoute(l, r.Route) {
 				rmRoute = append(rmRoute, Change{Op: Remove, What: "route", Link: r.Link, From: r.Route.String(), route: r.Route})
 			}
 		}

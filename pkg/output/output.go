@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/racklift/racklift/pkg/sanitize"
 )
 
 // Formats accepted by -o.
@@ -43,7 +45,11 @@ func (r *Rows) Write(w io.Writer) error {
 		fmt.Fprintln(tw, strings.Join(r.Header, "\t"))
 	}
 	for _, row := range r.Rows {
-		fmt.Fprintln(tw, strings.Join(row, "\t"))
+		cells := make([]string, len(row))
+		for i, c := range row {
+			cells[i] = cell(c)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }
@@ -73,4 +79,11 @@ func Print(w io.Writer, format string, data any, table func(io.Writer) error) er
 		return table(w)
 	}
 	return Check(format)
+}
+
+// cell is a table cell made safe to print: cells carry text from the network (event
+// details, hostnames, reasons), so terminal escapes are shown escaped and a tab cannot
+// shift the columns.
+func cell(s string) string {
+	return strings.ReplaceAll(sanitize.Escape(s), "\t", `\t`)
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/racklift/racklift/pkg/lifecycle"
 )
 
-// BMCPower is lifecycle.Power over pkg/bmc: one-time PXE boot, then a power cycle, or
-// power on when the node is off.
+// BMCPower is lifecycle.Power over pkg/bmc: a one-time PXE boot override, then at once
+// a power cycle, or power on when the node is off.
 type BMCPower struct {
 	Inventory func() *inventory.Inventory
 	Secrets   *inventory.Secrets
@@ -46,9 +46,6 @@ func (p *BMCPower) PXECycle(ctx context.Context, t lifecycle.Target) error {
 	if dl, ok := ctx.Deadline(); ok {
 		o.Timeout = max(0, time.Until(dl))
 	}
-	if _, err := bmc.Do(ctx, bt, bmc.Op{Boot: &bmc.Boot{Device: bmc.BootPXE}}, o); err != nil {
-		return err
-	}
 	st, err := bmc.Do(ctx, bt, bmc.Op{Power: bmc.PowerStatus}, o)
 	if err != nil {
 		return err
@@ -57,6 +54,9 @@ func (p *BMCPower) PXECycle(ctx context.Context, t lifecycle.Target) error {
 	if st.Power == "off" {
 		action = bmc.PowerOn
 	}
-	_, err = bmc.Do(ctx, bt, bmc.Op{Power: action}, o)
+	// The override and the power action in one session, one right after the other:
+	// IPMI BMCs forget an override that no reset follows within 60 s. The error is a
+	// *bmc.Error whose Kind (not-applied, boot-dropped, ...) says what happened.
+	_, err = bmc.Do(ctx, bt, bmc.Op{Boot: &bmc.Boot{Device: bmc.BootPXE}, Power: action}, o)
 	return err
 }

@@ -43,7 +43,12 @@ type Config struct {
 	HTTPPort int
 	// Tick is how often timeouts and queued power cycles are looked at (default 1s).
 	Tick time.Duration
-	Log  *slog.Logger
+	// BackupEvery and BackupKeep are the rolling backup of the state in StateDir/backups:
+	// one at start, then every BackupEvery, the newest BackupKeep kept (defaults
+	// state.DefaultBackupEvery, state.DefaultBackupKeep; BackupEvery < 0: none).
+	BackupEvery time.Duration
+	BackupKeep  int
+	Log         *slog.Logger
 }
 
 // Core is serve's provisioning side: the state, the lifecycle machine, the PKI and agent
@@ -76,7 +81,8 @@ func Open(cfg Config) (*Core, error) {
 	}
 	c := &Core{cfg: cfg, log: cfg.Log}
 	var err error
-	if c.Store, err = state.Open(cfg.StateDir, state.Options{LockTimeout: 10 * time.Second}); err != nil {
+	// Check: a damaged state.db is named at start rather than found by a handler later.
+	if c.Store, err = state.Open(cfg.StateDir, state.Options{LockTimeout: 10 * time.Second, Check: true}); err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*Core, error) {
@@ -191,10 +197,14 @@ func (c *Core) Run(ctx context.Context) error {
 		serve("agent API", c.agentLn, api.AgentHandler(api.AgentConfig{Tokens: c.Tokens, Lifecycle: c.Machine, Expect: c.Expect, Log: c.log}))
 	}
 	serve("control API", c.ctlLn, api.ControlHandler(api.ControlConfig{Store: c.Store, Token: c.ctlToken, Up: c.Up}))
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		c.Machine.Run(ctx, c.cfg.Tick)
+	}()
+	go func() {
+		defer wg.Done()
+		c.backups(ctx)
 	}()
 	c.log.Info("provisioning core", "state", c.Store.Path(), "agent_api", c.agentURL, "control_api", c.ctlAddr, "ca", c.PKI.Fingerprint())
 	var err error
@@ -204,6 +214,35 @@ func (c *Core) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return err
+}
+
+// backups writes the rolling backup at start and every BackupEvery until ctx ends. A
+// failed backup is logged and tried again at the next tick: it must not stop serve.
+func (c *Core) backups(ctx context.Context) {
+	every, keep := c.cfg.BackupEvery, c.cfg.BackupKeep
+	if every < 0 {
+		return
+	}
+	if every == 0 {
+		every = state.DefaultBackupEvery
+	}
+	if keep <= 0 {
+		keep = state.DefaultBackupKeep
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if path, err := c.Store.RollBackup(c.cfg.StateDir, keep, time.Now()); err != nil {
+			c.log.Error("state backup failed", "dir", state.BackupDir(c.cfg.StateDir), "err", err)
+		} else {
+			c.log.Info("state backup", "path", path, "keep", keep)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Close releases the listeners and the state (after Run has returned).

@@ -3,6 +3,7 @@ package provisioner_test
 import (
 	"context"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
+	"github.com/racklift/racklift/pkg/provisioner"
+	"github.com/racklift/racklift/pkg/state"
 )
 
 func TestCoreRackUp(t *testing.T) {
@@ -54,7 +57,7 @@ func TestCoreResumesAfterRestart(t *testing.T) {
 	t.Parallel()
 	r := apitest.NewRack(t, 3, 3, nil)
 	r.Gate = make(chan struct{}) // agents wait: serve is killed while nodes boot
-	core := r.Start()
+	r.Start()
 	c := r.Client()
 	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{"all"}, Wave: 2}); err != nil {
 		t.Fatal(err)
@@ -77,8 +80,12 @@ func TestCoreResumesAfterRestart(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	seq, _ := core.Store.LastSeq()
-	r.Kill()
+	last, err := c.Events(context.Background(), "", 0, 0, 0)
+	if err != nil || len(last) == 0 {
+		t.Fatalf("events before the kill: %d, %v", len(last), err)
+	}
+	seq := last[len(last)-1].Seq
+	r.Kill()      // SIGKILL of the core's process: no drain, no close
 	close(r.Gate) // agents start talking while serve is down: they retry
 	time.Sleep(300 * time.Millisecond)
 	r.Start()
@@ -110,13 +117,13 @@ func TestCoreResumesAfterRestart(t *testing.T) {
 func TestCoreNodeAddedWhileServing(t *testing.T) {
 	t.Parallel()
 	r := apitest.NewRack(t, 2, 1, nil)
-	core := r.Start()
+	r.Start()
 	c := r.Client()
 	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{apitest.NodeName(1)}}); err == nil {
 		t.Fatal("up of a node not yet in the inventory succeeded")
 	}
-	inv := r.WriteInventory(2) // the operator adds node-0002 to the rack file
-	if err := core.SetInventory(inv); err != nil {
+	r.WriteInventory(2) // the operator adds node-0002 to the rack file
+	if err := r.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{apitest.NodeName(1)}}); err != nil {
@@ -166,5 +173,37 @@ func TestCoreFailedReportAndTokens(t *testing.T) {
 	after, _ := c.Node(context.Background(), apitest.NodeName(0))
 	if after.Phase != lifecycle.Ready || after.ReportAt != before.ReportAt {
 		t.Errorf("a refused report changed node-0001: %s, report at %v → %v", after.Phase, before.ReportAt, after.ReportAt)
+	}
+}
+
+// Issue 14 item 7: api.token's mode is checked on every start, not only at creation, and
+// a state dir that existed with a looser mode is tightened.
+func TestTokenAndStateDirTightened(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok, err := provisioner.LoadOrCreateToken(dir)
+	must(err)
+	p := api.TokenPath(dir)
+	must(os.Chmod(p, 0o644))
+	must(os.Chmod(dir, 0o755))
+	again, err := provisioner.LoadOrCreateToken(dir)
+	must(err)
+	if again != tok {
+		t.Fatal("the token changed")
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+		t.Errorf("api.token left at %04o", fi.Mode().Perm())
+	}
+	s, err := state.Open(dir, state.Options{})
+	must(err)
+	s.Close()
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+		t.Errorf("state dir left at %04o", fi.Mode().Perm())
 	}
 }

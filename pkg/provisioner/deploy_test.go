@@ -202,23 +202,23 @@ func TestCoreDeployProtected(t *testing.T) {
 	r.Image = apitest.ImageLine
 	r.Protected = map[string]bool{apitest.NodeName(0): true}
 	r.WriteInventory(2)
-	core := r.Start()
+	r.Start()
 	c := r.Client()
 	ds := up(t, c, api.UpRequest{Selectors: []string{"all"}})
 	if ds[0].Action != lifecycle.Refused || ds[1].Action != lifecycle.Start {
 		t.Fatalf("up = %+v, want the protected node refused", ds)
 	}
-	if x, err := core.Expect(apitest.NodeName(0)); err != nil || x.Deploy != nil {
+	if x, err := r.Expect(apitest.NodeName(0)); err != nil || x.Deploy != nil {
 		t.Fatalf("protected node's expectations: deploy %+v, %v; want none", x.Deploy, err)
 	}
-	if x, err := core.Expect(apitest.NodeName(1)); err != nil || x.Deploy == nil || x.Deploy.Reprovision || !strings.HasSuffix(x.Deploy.URL, "/artifacts/lab/debian.raw.zst") {
+	if x, err := r.Expect(apitest.NodeName(1)); err != nil || x.Deploy == nil || x.Deploy.Reprovision || !strings.HasSuffix(x.Deploy.URL, "/artifacts/lab/debian.raw.zst") {
 		t.Fatalf("sibling's expectations: deploy %+v, %v", x.Deploy, err)
 	}
 	r.WaitDone(c, apitest.NodeName(1))
-	if r.PowerActions(0) != 0 || r.Deploys(apitest.NodeName(0)) != 0 || core.BootsLocal(apitest.NodeName(0)) {
+	if r.PowerActions(0) != 0 || r.Deploys(apitest.NodeName(0)) != 0 || r.BootsLocal(apitest.NodeName(0)) {
 		t.Errorf("protected node: %d power actions, %d deploys", r.PowerActions(0), r.Deploys(apitest.NodeName(0)))
 	}
-	if !core.BootsLocal(apitest.NodeName(1)) {
+	if !r.BootsLocal(apitest.NodeName(1)) {
 		t.Error("the deployed sibling does not get the local-disk script")
 	}
 }

@@ -73,6 +73,11 @@ func listenControl(cfg Config) (net.Listener, string, error) {
 func LoadOrCreateToken(stateDir string) (string, error) {
 	p := api.TokenPath(stateDir)
 	if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		// Checked on every start, not only at creation: a token someone made readable
+		// (a copy, a chmod) is made 0600 again.
+		if err := tightenFile(p); err != nil {
+			return "", fmt.Errorf("control token: %w", err)
+		}
 		return strings.TrimSpace(string(b)), nil
 	}
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
@@ -87,6 +92,20 @@ func LoadOrCreateToken(stateDir string) (string, error) {
 		return "", fmt.Errorf("control token: %w", err)
 	}
 	return tok, nil
+}
+
+// tightenFile makes a secret file readable by its owner only.
+func tightenFile(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(p, 0o600); err != nil {
+			return fmt.Errorf("%s is mode %04o and could not be made 0600: %w", p, fi.Mode().Perm(), err)
+		}
+	}
+	return nil
 }
 
 // ListenUnix listens on the control socket (0600). A socket file left by a killed serve

@@ -39,6 +39,9 @@ import (
 	"github.com/racklift/racklift/templates"
 )
 
+// HTTPIdleTimeout closes the boot HTTP server's idle keep-alive connections.
+const HTTPIdleTimeout = 60 * time.Second
+
 // Config is serve's configuration: everything `provision serve` takes from its command
 // line. New builds the whole serving process from it (the boot services, and with
 // Provision the provisioning core), so the command is flags → Config → Serve.
@@ -61,6 +64,13 @@ type Config struct {
 	// TFTPWindow caps the RFC 7440 windowsize granted to TFTP clients that ask for one;
 	// 0: tftp.DefaultWindow (16), 1: lock-step for every client.
 	TFTPWindow uint
+	// TFTPMax and TFTPMaxPerClient cap TFTP transfers in flight, in all and per client
+	// address (0: tftp.DefaultMaxTransfers, tftp.DefaultMaxPerClient).
+	TFTPMax          int
+	TFTPMaxPerClient int
+	// DHCPRelays are the relay agents (giaddr) whose requests DHCP answers; a request
+	// carrying any other giaddr is dropped.
+	DHCPRelays []netip.Addr
 	// NoDHCP leaves DHCP to another server whatever the network's mode says.
 	NoDHCP bool
 	// Provision, when set, runs the provisioning core (pkg/provisioner: state, lifecycle,
@@ -355,7 +365,8 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 
 	// TFTP
-	ts, err := tftp.New(tftp.Config{Root: s.cfg.PXEDir, Events: s.Events, Nodes: s, Window: s.cfg.TFTPWindow})
+	ts, err := tftp.New(tftp.Config{Root: s.cfg.PXEDir, Events: s.Events, Nodes: s, Window: s.cfg.TFTPWindow,
+		MaxTransfers: s.cfg.TFTPMax, MaxPerClient: s.cfg.TFTPMaxPerClient})
 	if err != nil {
 		return err
 	}
@@ -386,7 +397,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("http: %w", err)
 	}
 	s.httpAddr = ln.Addr()
-	hs := &http.Server{Handler: hb, ReadHeaderTimeout: 10 * time.Second}
+	// IdleTimeout: a keep-alive connection nobody uses is closed, so idle clients cannot
+	// hold sockets and goroutines for ever.
+	hs := &http.Server{Handler: hb, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: HTTPIdleTimeout}
 	goServe("http", func() error {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err
@@ -400,7 +413,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.cfg.NoDHCP {
 		mode = dhcp.ModeOff
 	}
-	h := &dhcp.Handler{Nodes: s, Events: s.Events, Discovered: s.discovered, Learner: s, Network: netName, ServerIP: s.ip}
+	h := &dhcp.Handler{Nodes: s, Events: s.Events, Discovered: s.discovered, Learner: s, Network: netName, ServerIP: s.ip,
+		Relays: s.cfg.DHCPRelays, Log: s.log}
 	ports := map[string][]int{dhcp.ModeReservation: {s.cfg.DHCPPort}, dhcp.ModeProxy: {s.cfg.DHCPPort, dhcp.PortPXE}}[mode]
 	for _, port := range ports {
 		var ip net.IP

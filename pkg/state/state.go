@@ -10,7 +10,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"time"
+
+	"github.com/racklift/racklift/pkg/sanitize"
 )
 
 // SchemaVersion is the layout this racklift reads and writes. Bump it on any change a
@@ -20,6 +23,35 @@ const SchemaVersion = 1
 // RecentEvents is how many events each node record keeps for a quick status view. The full
 // history stays in the event log.
 const RecentEvents = 32
+
+// The bounds the store enforces on every write, whatever the caller passes (docs/state.md):
+// text from the network must not grow the state without limit.
+const (
+	// MaxDetail is the most bytes of an event's detail kept; longer ones are cut with a note.
+	MaxDetail = sanitize.Detail
+	// MaxReason is the most bytes of a node's failure reason kept.
+	MaxReason = sanitize.Reason
+	// MaxReport is the largest agent report a node record keeps (only the latest one).
+	MaxReport = 1 << 20
+	// MaxRecord is the largest node record written: Update fails past it, naming the node.
+	MaxRecord = MaxReport + 256<<10
+	// DefaultMaxEvents is how many events the log keeps; older ones are dropped.
+	DefaultMaxEvents = 100_000
+	// DefaultMaxEventAge is how long the log keeps an event.
+	DefaultMaxEventAge = 30 * 24 * time.Hour
+	// compactBatch bounds how many old events one write drops, so a write stays short
+	// even when retention was just lowered; later writes catch up.
+	compactBatch = 256
+)
+
+// Retention says what the event log keeps and what it has dropped.
+type Retention struct {
+	MaxEvents int           `json:"max_events"`
+	MaxAge    time.Duration `json:"max_age_ns"`
+	// DroppedThrough is the newest sequence number dropped (0: none dropped): events up
+	// to it are gone from the log.
+	DroppedThrough uint64 `json:"dropped_through,omitempty"`
+}
 
 // Errors callers match with errors.Is.
 var (
@@ -43,6 +75,12 @@ type Store interface {
 	Events(q Query) ([]Event, error)
 	// LastSeq is the newest event's sequence number (0: none).
 	LastSeq() (uint64, error)
+	// Retention is the log's limits and the newest sequence number it dropped.
+	Retention() (Retention, error)
+	// Check runs the consistency check over the whole store (ErrDamaged if it fails).
+	Check() error
+	// WriteBackup writes a consistent snapshot of the store to w.
+	WriteBackup(w io.Writer) (int64, error)
 	// Wait returns once the log holds an event with a sequence number above after, or
 	// when ctx ends.
 	Wait(ctx context.Context, after uint64) error

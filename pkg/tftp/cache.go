@@ -2,6 +2,7 @@ package tftp
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -16,14 +17,16 @@ const (
 )
 
 type cached struct {
-	size int64
-	mod  time.Time
-	data []byte
+	size    int64
+	srcSize int64 // netascii: the size of the file it was converted from
+	mod     time.Time
+	data    []byte
 }
 
 // cache holds file contents keyed by name, checked against size and modification time
 // on every request so a replaced file is never served stale.
 type cache struct {
+	conv  sync.Mutex // one netascii conversion at a time
 	mu    sync.Mutex
 	files map[string]*cached
 	total int64
@@ -45,19 +48,47 @@ func (c *cache) reader(name string, f *os.File, fi os.FileInfo) *bytes.Reader {
 	if err != nil || int64(len(data)) != fi.Size() {
 		return nil // changing under us: read it directly instead
 	}
+	c.put(name, &cached{size: fi.Size(), mod: fi.ModTime(), data: data})
+	return bytes.NewReader(data)
+}
+
+// netascii returns f converted to netascii (CR LF line ends), converting it once per
+// file version: conversions are serialised and the result kept under "netascii:"+name,
+// so a burst of netascii requests costs one conversion and one copy.
+func (c *cache) netascii(name string, f *os.File, fi os.FileInfo) (*bytes.Reader, error) {
+	if fi.Size() > cacheMax/2 { // converted, it can double
+		return nil, fmt.Errorf("%s: too large for a netascii transfer (%d bytes; use octet mode)", name, fi.Size())
+	}
+	key := "netascii:" + name
+	c.conv.Lock()
+	defer c.conv.Unlock()
+	c.mu.Lock()
+	e := c.files[key]
+	c.mu.Unlock()
+	if e != nil && e.srcSize == fi.Size() && e.mod.Equal(fi.ModTime()) {
+		return bytes.NewReader(e.data), nil
+	}
+	data, err := io.ReadAll(io.LimitReader(netasciiReader(io.NewSectionReader(f, 0, fi.Size())), cacheMax+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	c.put(key, &cached{size: int64(len(data)), srcSize: fi.Size(), mod: fi.ModTime(), data: data})
+	return bytes.NewReader(data), nil
+}
+
+func (c *cache) put(key string, e *cached) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.files == nil {
 		c.files = map[string]*cached{}
 	}
-	if old := c.files[name]; old != nil {
+	if old := c.files[key]; old != nil {
 		c.total -= old.size
 	}
-	if c.total+fi.Size() > cacheTotal {
+	if c.total+e.size > cacheTotal {
 		clear(c.files)
 		c.total = 0
 	}
-	c.files[name] = &cached{size: fi.Size(), mod: fi.ModTime(), data: data}
-	c.total += fi.Size()
-	return bytes.NewReader(data)
+	c.files[key] = e
+	c.total += e.size
 }

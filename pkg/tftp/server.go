@@ -6,7 +6,6 @@
 package tftp
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -53,7 +52,22 @@ type Config struct {
 	// EDK2 UEFI firmware does); 0 means DefaultWindow, 1 answers every client in
 	// lock-step. Clients that do not ask always get lock-step (RFC 1350).
 	Window uint
+	// MaxTransfers caps the transfers in flight in all (default DefaultMaxTransfers) and
+	// MaxPerClient those from one client address (default DefaultMaxPerClient); a request
+	// past either is answered with a TFTP error and a tftp.refused event.
+	MaxTransfers int
+	MaxPerClient int
 }
+
+// Transfer caps by default: far above a boot storm's needs (a node fetches one file at a
+// time), low enough that a flood of requests cannot hold unbounded memory or goroutines.
+const (
+	DefaultMaxTransfers = 1000
+	DefaultMaxPerClient = 8
+)
+
+// ErrBusy is sent for a request past the transfer caps.
+var ErrBusy = errors.New("too many transfers in flight: try again later")
 
 // DefaultWindow is the largest windowsize granted by default: EDK2 asks for 4.
 const DefaultWindow = 16
@@ -75,6 +89,10 @@ type Server struct {
 	conn   net.PacketConn
 	ports  map[netip.Addr]*port
 	closed bool
+
+	slots sync.Mutex
+	total int                // transfers admitted and not yet ended
+	per   map[netip.Addr]int // the same, by client address
 }
 
 // New opens the root directory and prepares the server.
@@ -83,7 +101,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tftp root %s: %w (run `make pxe` to fill pxe/ with the iPXE binaries)", cfg.Root, err)
 	}
-	s := &Server{cfg: cfg, root: root, ports: map[netip.Addr]*port{},
+	cfg.MaxTransfers = orDefault(cfg.MaxTransfers, DefaultMaxTransfers)
+	cfg.MaxPerClient = orDefault(cfg.MaxPerClient, DefaultMaxPerClient)
+	s := &Server{cfg: cfg, root: root, ports: map[netip.Addr]*port{}, per: map[netip.Addr]int{},
 		timeout: orDefault(cfg.Timeout, 2*time.Second),
 		retries: orDefault(cfg.Retries, 5),
 		blksize: min(orDefault(cfg.MaxBlockSize, 1468), 65464),
@@ -183,8 +203,46 @@ func (s *Server) request(dst, bound netip.Addr, peer netip.AddrPort, b []byte) {
 		refuse(errIllegal, fmt.Errorf("%s: transfer mode %q is not supported (octet or netascii)", req.filename, req.mode))
 		return
 	}
+	release, err := s.admit(peer.Addr())
+	if err != nil {
+		refuse(errUndefined, err)
+		return
+	}
+	// Opening, reading and converting the file happen off the request loop, so a slow
+	// disk or a netascii conversion never delays another client's request.
+	go s.open(p, peer, req, release, refuse)
+}
+
+// admit takes a transfer slot for client, or says why not; release gives it back.
+func (s *Server) admit(client netip.Addr) (release func(), err error) {
+	s.slots.Lock()
+	defer s.slots.Unlock()
+	if s.total >= s.cfg.MaxTransfers {
+		return nil, fmt.Errorf("%w (%d in all, --tftp-max)", ErrBusy, s.cfg.MaxTransfers)
+	}
+	if s.per[client] >= s.cfg.MaxPerClient {
+		return nil, fmt.Errorf("%w (%d from %s, --tftp-max-per-client)", ErrBusy, s.cfg.MaxPerClient, client)
+	}
+	s.total++
+	s.per[client]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.slots.Lock()
+			defer s.slots.Unlock()
+			s.total--
+			if s.per[client]--; s.per[client] <= 0 {
+				delete(s.per, client)
+			}
+		})
+	}, nil
+}
+
+// open prepares and starts one admitted transfer.
+func (s *Server) open(p *port, peer netip.AddrPort, req request, release func(), refuse func(uint16, error)) {
 	src, size, closer, err := s.source(req.filename, req.mode == "netascii")
 	if err != nil {
+		release()
 		code := uint16(errAccess)
 		if errors.Is(err, ErrNotFound) {
 			code = errNotFound
@@ -214,12 +272,12 @@ func (s *Server) request(dst, bound netip.Addr, peer netip.AddrPort, b []byte) {
 		oackPkt = appendOACK(nil, oack)
 	}
 	t := newTransfer(peer, req.filename, src, size, blksize, window, oackPkt)
-	t.closer = closer
+	t.closer, t.release = closer, release
 	p.start(t)
 }
 
 // source opens name for a transfer: from the cache when it fits, else the file
-// itself (closer is then the file). Netascii is converted in memory.
+// itself (closer is then the file). Netascii is converted once and cached.
 func (s *Server) source(name string, netascii bool) (src io.ReaderAt, size int64, closer io.Closer, err error) {
 	f, err := s.Open(name)
 	if err != nil {
@@ -232,19 +290,17 @@ func (s *Server) source(name string, netascii bool) (src io.ReaderAt, size int64
 	}
 	// In a boot storm hundreds of clients fetch the same few files: serve them from
 	// memory instead of a read(2) per block.
-	r := s.cache.reader(name, f, fi)
 	if netascii {
-		var in io.Reader = io.NewSectionReader(f, 0, fi.Size())
-		if r != nil {
-			in = r
-		}
-		data, err := io.ReadAll(io.LimitReader(netasciiReader(in), cacheMax+1))
+		// Converted once per file version and kept with the cache: a thousand netascii
+		// requests share one copy instead of converting the file a thousand times.
+		r, err := s.cache.netascii(name, f, fi)
 		f.Close()
-		if err != nil || len(data) > cacheMax {
-			return nil, 0, nil, fmt.Errorf("%s: too large for a netascii transfer", name)
+		if err != nil {
+			return nil, 0, nil, err
 		}
-		return bytes.NewReader(data), int64(len(data)), nil, nil
+		return r, r.Size(), nil, nil
 	}
+	r := s.cache.reader(name, f, fi)
 	if r != nil {
 		f.Close()
 		return r, r.Size(), nil, nil

@@ -41,7 +41,8 @@ func startServer(t *testing.T) (addr string, root string, ev *events.Stream, wan
 	must(t, os.Symlink("undionly.kpxe", filepath.Join(root, "arm64", "..", "inside-link")))
 
 	ev = events.New(nil, nil)
-	s, err := New(Config{Root: root, Events: ev, Timeout: 500 * time.Millisecond, Retries: 3})
+	// Every test client comes from 127.0.0.1: lift the per-client cap (tested on its own).
+	s, err := New(Config{Root: root, Events: ev, Timeout: 500 * time.Millisecond, Retries: 3, MaxPerClient: 10_000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,25 +102,37 @@ func TestTFTPHPARefusals(t *testing.T) {
 	for _, tc := range []struct {
 		what string
 		cmd  []string
+		code string // the TFTP error code: 1 not found, 2 access violation
 		msg  string // part of the TFTP error the client must print
 	}{
-		{"traversal", []string{"get", "../secret"}, "'..' is refused"},
-		{"deep traversal", []string{"get", "arm64/../../secret"}, "'..' is refused"},
-		{"absolute path", []string{"get", "/etc/passwd"}, "absolute paths are refused"},
-		{"symlink escaping the root", []string{"get", "escape"}, "escape"},
-		{"symlink to an absolute path", []string{"get", "abs-link"}, "abs-link"},
-		{"missing file", []string{"get", "nope.efi"}, "file not found"},
-		{"directory", []string{"get", "arm64"}, "not a regular file"},
-		{"write", []string{"put", up, "upload"}, "read-only"},
+		{what: "traversal", cmd: []string{"get", "../secret"}, code: "2", msg: "'..' is refused"},
+		{what: "deep traversal", cmd: []string{"get", "arm64/../../secret"}, code: "2", msg: "'..' is refused"},
+		{what: "absolute path", cmd: []string{"get", "/etc/passwd"}, code: "2", msg: "absolute paths are refused"},
+		// The symlink cases must be refused by the root (os.Root), not merely echo the
+		// name back: a server that followed the link would send the file instead.
+		{what: "symlink escaping the root", cmd: []string{"get", "escape"}, code: "2", msg: "escape: openat escape: path escapes from parent"},
+		{what: "symlink to an absolute path", cmd: []string{"get", "abs-link"}, code: "2", msg: "abs-link: openat abs-link: path escapes from parent"},
+		{what: "missing file", cmd: []string{"get", "nope.efi"}, code: "1", msg: "file not found"},
+		{what: "directory", cmd: []string{"get", "arm64"}, code: "2", msg: "not a regular file"},
+		{what: "write", cmd: []string{"put", up, "upload"}, code: "2", msg: "read-only"},
 	} {
 		t.Run(tc.what, func(t *testing.T) {
 			cmd := tc.cmd
+			var dst string
 			if cmd[0] == "get" {
-				cmd = append(cmd, filepath.Join(t.TempDir(), "out"))
+				dst = filepath.Join(t.TempDir(), "out")
+				cmd = append(cmd, dst)
 			}
 			out := tftpHPA(t, addr, cmd...)
-			if !strings.Contains(out, "Error code") || !strings.Contains(out, tc.msg) {
-				t.Fatalf("tftp %v printed %q; want a TFTP error containing %q", cmd, out, tc.msg)
+			if !strings.Contains(out, "Error code "+tc.code+":") || !strings.Contains(out, tc.msg) {
+				t.Fatalf("tftp %v printed %q; want TFTP error code %s containing %q", cmd, out, tc.code, tc.msg)
+			}
+			if dst == "" {
+				return
+			}
+			// Nothing of the refused file may have arrived (tftp-hpa leaves an empty file).
+			if got, err := os.ReadFile(dst); err == nil && len(got) > 0 {
+				t.Fatalf("tftp %v was refused but %d bytes arrived: %q", cmd, len(got), got[:min(len(got), 40)])
 			}
 		})
 	}
@@ -311,19 +324,27 @@ func TestWindowsizeOnTheWire(t *testing.T) {
 		}
 		return bytes.Clone(buf[4:n])
 	}
+	block := func(b int) []byte { return want[(b-1)*1024 : b*1024] }
 	ack(0)
 	for b := 1; b <= 4; b++ {
-		read(b)
+		if p := read(b); !bytes.Equal(p, block(b)) {
+			t.Fatalf("block %d: %d bytes differ from the file's", b, len(p))
+		}
 	}
-	// Pretend block 3 was lost: acknowledge 2. The server starts again at 3.
+	// Pretend block 3 was lost: acknowledge 2. The server starts again at 3, and the
+	// resent window must carry the file's bytes 3-6, not stale or shifted buffers.
 	ack(2)
 	var got []byte
+	got = append(got, want[:2*1024]...)
 	for b := 3; b <= 6; b++ {
-		read(b)
+		p := read(b)
+		if !bytes.Equal(p, block(b)) {
+			t.Fatalf("resent block %d: %d bytes differ from the file's", b, len(p))
+		}
+		got = append(got, p...)
 	}
 	ack(0) // stale: ignored
 	ack(6)
-	got = append(got, want[:6*1024]...)
 	for b := 7; ; b++ {
 		p := read(b)
 		got = append(got, p...)

@@ -25,6 +25,7 @@ type transfer struct {
 	src      io.ReaderAt
 	size     int64
 	closer   io.Closer // the file, when not served from the cache
+	release  func()    // gives the transfer's slot back (Server.admit)
 	blksize  int
 	window   int
 	oack     []byte // sent as block 0; nil when the request carried no option we accept
@@ -128,5 +129,8 @@ func (t *transfer) expire(retries int) bool {
 func (t *transfer) close() {
 	if t.closer != nil {
 		t.closer.Close()
+	}
+	if t.release != nil {
+		t.release()
 	}
 }

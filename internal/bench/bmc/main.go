@@ -1,6 +1,7 @@
 // Command bmc (make bench-bmc) times `provision power on` and `provision boot pxe` across a fleet of
 // virtual Redfish BMCs on loopback (default 1000, 200 ms added latency per request,
-// 5 % hung) and compares each wall time with the ideal
+// 5 % hung, 5 % demanding If-Match with a 428 like Supermicro, 5 % answering power
+// requests with 202 and a task monitor) and compares each wall time with the ideal
 //
 //	N × op latency / concurrency + one deadline
 //
@@ -30,12 +31,14 @@ func main() {
 	n := flag.Int("n", 1000, "virtual BMCs")
 	latency := flag.Duration("latency", 200*time.Millisecond, "latency added to every Redfish request")
 	hungPct := flag.Float64("hung", 5, "percent of BMCs that never answer")
+	ifMatchPct := flag.Float64("ifmatch", 5, "percent of BMCs that answer 428 to a change without If-Match")
+	taskPct := flag.Float64("task", 5, "percent of BMCs that answer a reset with 202 and a task monitor (done after one latency)")
 	conc := flag.Int("concurrency", bmc.DefaultConcurrency, "provision --concurrency")
 	deadline := flag.Duration("timeout", 10*time.Second, "provision --timeout (per-BMC deadline)")
 	bin := flag.String("provision", "bin/provision", "the provision binary")
 	goal := flag.Float64("goal", 1.2, "ratio goal")
 	flag.Parse()
-	if err := run(*n, *latency, *hungPct, *conc, *deadline, *bin, *goal); err != nil {
+	if err := run(*n, *latency, mix{hung: *hungPct, ifMatch: *ifMatchPct, task: *taskPct}, *conc, *deadline, *bin, *goal); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-bmc:", err)
 		os.Exit(1)
 	}
@@ -60,7 +63,21 @@ type report struct {
 	Results []bmc.Result `json:"results"`
 }
 
-func run(n int, latency time.Duration, hungPct float64, conc int, deadline time.Duration, bin string, goal float64) error {
+// mix is the percentage of BMCs with each misbehaviour.
+type mix struct{ hung, ifMatch, task float64 }
+
+// every picks BMCs evenly: pct percent of them, starting at offset (so the kinds do not
+// fall on the same BMCs).
+func every(pct float64, offset int) func(int) bool {
+	if pct <= 0 {
+		return func(int) bool { return false }
+	}
+	k := int(100 / pct)
+	return func(i int) bool { return i%k == (k/2+offset)%k }
+}
+
+func run(n int, latency time.Duration, m mix, conc int, deadline time.Duration, bin string, goal float64) error {
+	hungPct := m.hung
 	nofile, err := raiseNofile()
 	if err != nil {
 		return fmt.Errorf("raising RLIMIT_NOFILE: %w", err)
@@ -71,11 +88,8 @@ func run(n int, latency time.Duration, hungPct float64, conc int, deadline time.
 	if _, err := os.Stat(bin); err != nil {
 		return fmt.Errorf("%s: %w (run make build first)", bin, err)
 	}
-	hungEvery := 0
-	if hungPct > 0 {
-		hungEvery = int(100 / hungPct)
-	}
-	isHung := func(i int) bool { return hungEvery > 0 && i%hungEvery == hungEvery/2 }
+	isHung := every(m.hung, 0)
+	isIfMatch, isTask := every(m.ifMatch, 3), every(m.task, 7)
 
 	t0 := time.Now()
 	const password = "bench-Pa55word"
@@ -84,12 +98,19 @@ func run(n int, latency time.Duration, hungPct float64, conc int, deadline time.
 		return err
 	}
 	defer fleet.Close()
-	hung := 0
+	hung, ifMatch, tasks := 0, 0, 0
 	for i, b := range fleet.BMCs {
 		f := lab.Faults{Latency: latency}
-		if isHung(i) {
+		switch {
+		case isHung(i):
 			f.Hang = true
 			hung++
+		case isIfMatch(i):
+			f.RequireIfMatch = true
+			ifMatch++
+		case isTask(i):
+			f.TaskMonitor = latency
+			tasks++
 		}
 		b.SetFaults(f)
 	}
@@ -108,8 +129,11 @@ func run(n int, latency time.Duration, hungPct float64, conc int, deadline time.
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	fmt.Printf("bench-bmc: %d virtual Redfish BMCs on loopback (TLS, one CA), %v added to every request, %d hung (%.0f %%); started in %.1fs, %d MiB heap; RLIMIT_NOFILE %d\n",
-		n, latency, hung, hungPct, time.Since(t0).Seconds(), ms.HeapAlloc>>20, nofile)
+	fmt.Printf("bench-bmc: %d virtual Redfish BMCs on loopback (TLS, one CA), %v added to every request, %d hung (%.0f %%), %d demanding If-Match (428), %d answering resets with a task monitor; started in %.1fs, %d MiB heap; RLIMIT_NOFILE %d\n",
+		n, latency, hung, hungPct, ifMatch, tasks, time.Since(t0).Seconds(), ms.HeapAlloc>>20, nofile)
+	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load average before: %s", l)
+	}
 	fmt.Printf("provision --concurrency %d --timeout %v, %d CPUs\n\n", conc, deadline, runtime.NumCPU())
 
 	healthy := n - hung
@@ -143,12 +167,17 @@ func run(n int, latency time.Duration, hungPct float64, conc int, deadline time.
 			return fmt.Errorf("%s: %v (exit %v): %s %s", op.name, err, runErr, out.String(), errb.String())
 		}
 
-		var reqs, conns int64
-		var durs []time.Duration
+		var reqs, conns, got428, gotTasks int64
+		var durs, hungDurs []time.Duration
+		var lastHungEnd time.Time
 		okCount, wrong, hungTimedOut := 0, 0, 0
 		for i, b := range fleet.BMCs {
 			res := rep.Results[i]
 			if isHung(i) {
+				hungDurs = append(hungDurs, res.End.Sub(res.Start))
+				if res.End.After(lastHungEnd) {
+					lastHungEnd = res.End
+				}
 				if res.Result == "failed" && res.Kind == bmc.KindTimeout {
 					hungTimedOut++
 				} else {
@@ -157,6 +186,8 @@ func run(n int, latency time.Duration, hungPct float64, conc int, deadline time.
 				continue
 			}
 			c := b.Counts()
+			got428 += c.PreconditionRequired - before[i].PreconditionRequired
+			gotTasks += c.Tasks - before[i].Tasks
 			reqs += c.Requests - before[i].Requests
 			conns += c.Connections - before[i].Connections
 			durs = append(durs, res.End.Sub(res.Start))
@@ -178,14 +209,22 @@ func run(n int, latency time.Duration, hungPct float64, conc int, deadline time.
 			op.name, wall.Seconds(), okCount, healthy, hungTimedOut, hung)
 		fmt.Printf("  Redfish requests per operation (counted on the BMCs): %.2f → op latency %.2f × %v = %v; TLS connections per operation: %.2f\n",
 			rt, rt, latency, opLatency.Round(time.Millisecond), float64(conns)/float64(healthy))
+		fmt.Printf("  quirks met: %d answers 428 (then sent with If-Match), %d resets answered with a task monitor (followed to completion)\n", got428, gotTasks)
 		fmt.Printf("  per-node time (healthy): p50 %v, p99 %v, max %v\n",
 			stats.Median(durs).Round(time.Millisecond), stats.Quantile(durs, 0.99).Round(time.Millisecond), stats.Quantile(durs, 1).Round(time.Millisecond))
+		if len(hungDurs) > 0 {
+			fmt.Printf("  per-node time (hung): p50 %v, max %v; the last hung one ended %.2fs after the start\n",
+				stats.Median(hungDurs).Round(time.Millisecond), stats.Quantile(hungDurs, 1).Round(time.Millisecond), lastHungEnd.Sub(start).Seconds())
+		}
 		fmt.Printf("  ideal = N × op latency / concurrency + one deadline = %d × %v / %d + %v = %.2fs\n",
 			n, opLatency.Round(time.Millisecond), conc, deadline, ideal.Seconds())
 		fmt.Printf("  ratio wall / ideal = %.2f (goal ≤ %.1f)\n\n", ratio, goal)
 		if wrong > 0 || hungTimedOut != hung {
 			return fmt.Errorf("%s: %d healthy nodes not done, %d of %d hung nodes not timed out", op.name, wrong, hung-hungTimedOut, hung)
 		}
+	}
+	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load average after: %s", l)
 	}
 	runtime.ReadMemStats(&ms)
 	fmt.Printf("virtual BMC process: %d MiB heap, %d goroutines at the end\n", ms.HeapAlloc>>20, runtime.NumGoroutine())

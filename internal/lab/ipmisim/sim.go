@@ -45,6 +45,13 @@ type Config struct {
 	// NetNS runs ipmi_sim, and ipmitool from Ipmitool, inside this named network
 	// namespace (ip netns exec), so Addr is that namespace's address.
 	NetNS string
+	// FRU is the machine's FRU product area (fru print 0); empty: none.
+	FRU FRU
+}
+
+// FRU is what a FRU product info area says about the machine.
+type FRU struct {
+	Manufacturer, Product, Serial string
 }
 
 // Sim is a running ipmi_sim.
@@ -128,6 +135,14 @@ mc_setbmc 0x20
 mc_add 0x20 0 no-device-sdrs 0x23 0x01 0x73 0x9f 0x2a7c 0x1b17
 mc_enable 0x20
 `
+	if fru := fruData(c.FRU); fru != nil {
+		var b strings.Builder
+		fmt.Fprintf(&b, "mc_add_fru_data 0x20 0 %d data", len(fru))
+		for _, x := range fru {
+			fmt.Fprintf(&b, " 0x%02x", x)
+		}
+		emu = strings.Replace(emu, "mc_enable 0x20\n", b.String()+"\nmc_enable 0x20\n", 1)
+	}
 	files := map[string]string{
 		"lan.conf":        lan,
 		c.Name + ".emu":   emu,
@@ -149,6 +164,39 @@ mc_enable 0x20
 		}
 	}
 	return nil
+}
+
+// fruData is a FRU image (IPMI Platform Management FRU Information Storage
+// Definition 1.0): the common header and a product info area.
+func fruData(f FRU) []byte {
+	if f == (FRU{}) {
+		return nil
+	}
+	area := []byte{0x01, 0, 0x00} // version, length (set below), English
+	for _, v := range []string{f.Manufacturer, f.Product, "", "", f.Serial, "", ""} {
+		if len(v) > 63 {
+			v = v[:63]
+		}
+		area = append(area, 0xc0|byte(len(v)))
+		area = append(area, v...)
+	}
+	area = append(area, 0xc1) // end of fields
+	for (len(area)+1)%8 != 0 {
+		area = append(area, 0)
+	}
+	area[1] = byte((len(area) + 1) / 8)
+	area = append(area, zeroSum(area))
+	hdr := []byte{0x01, 0, 0, 0, 0x01, 0, 0}
+	hdr = append(hdr, zeroSum(hdr))
+	return append(hdr, area...)
+}
+
+func zeroSum(b []byte) byte {
+	var s byte
+	for _, x := range b {
+		s += x
+	}
+	return -s
 }
 
 func guid(name string, port int) string {

@@ -32,6 +32,8 @@ type Config struct {
 	Model        string // default "SYS-821GE-TNHR"
 	Firmware     string // BMC firmware, default "01.03.12"
 	Serial       string
+	BiosVersion  string // the system's BIOS, default "2.1.7"
+	Health       string // the system's Status.Health, default "OK"
 	// CA signs the BMC's certificate; nil gives a certificate nobody trusts.
 	CA *CA
 	// Machine is what the BMC powers; nil: a new MemMachine.
@@ -51,9 +53,13 @@ type BMC struct {
 	faults    Faults
 	unavail   time.Time // 503 until then
 	boot      bootState
-	sessions  map[string]string // token -> session id
+	sessions  map[string]session // token -> session
 	nextSess  int
 	etag      int
+	tasks     map[string]*task // task monitors by id
+	nextTask  int
+	transit   transition // PoweringOn/PoweringOff shown until it ends
+	boot1     bool       // DropFirstBootOverride: the first PATCH was dropped
 	closed    chan struct{}
 	closeOnce sync.Once
 	serving   sync.WaitGroup
@@ -79,8 +85,57 @@ type Faults struct {
 	// DropBootOverride makes a boot override PATCH answer 204 and change nothing
 	// (Supermicro, bmclib issue 459).
 	DropBootOverride bool
+	// BootEnabled and BootMode, when set, are what a boot override PATCH stores instead
+	// of the requested once/persistent and UEFI/legacy (the target is kept): firmware
+	// that keeps only a persistent UEFI override.
+	BootEnabled, BootMode string
 	// RejectLogin refuses every login as if the password were wrong.
 	RejectLogin bool
+
+	// RequireIfMatch refuses a PATCH or a Reset without If-Match with 428
+	// (Supermicro), and publishes the ETag only as @odata.etag in the body, so a
+	// client must fetch it after the 428.
+	RequireIfMatch bool
+	// TaskMonitor answers a Reset with 202 Accepted and a task monitor in Location;
+	// the power change happens when the task completes, this long after.
+	TaskMonitor time.Duration
+	// TaskFails makes a task monitor's task end in Exception, the reset not done.
+	TaskFails bool
+	// SessionLimit refuses a login with 503 SessionLimitExceeded while this many
+	// sessions are open (iDRAC allows a handful); 0: no limit.
+	SessionLimit int
+	// SlowTransition shows PowerState PoweringOn or PoweringOff for this long after
+	// each power change.
+	SlowTransition time.Duration
+	// IgnorePower accepts every Reset (204) and changes nothing: accepted, not applied.
+	IgnorePower bool
+	// RefuseReset answers every Reset with this HTTP status and a Redfish message.
+	RefuseReset int
+	// DropFirstBootOverride answers the first boot override PATCH 204 and keeps
+	// nothing; later ones are kept.
+	DropFirstBootOverride bool
+	// OnceBecomesContinuous keeps a one-time boot override as Continuous.
+	OnceBecomesContinuous bool
+}
+
+// session is one open Redfish session.
+type session struct {
+	ID, User, Type string
+}
+
+// task is a reset answered with a task monitor.
+type task struct {
+	ID        string
+	ResetType string
+	Done      time.Time
+	Err       error
+	applied   bool
+}
+
+// transition is a power change the BMC still reports as under way.
+type transition struct {
+	State string // PoweringOn, PoweringOff
+	Until time.Time
 }
 
 // New prepares a BMC; Start makes it listen.
@@ -97,6 +152,12 @@ func New(cfg Config) *BMC {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
+	if cfg.BiosVersion == "" {
+		cfg.BiosVersion = "2.1.7"
+	}
+	if cfg.Health == "" {
+		cfg.Health = "OK"
+	}
 	m := cfg.Machine
 	if m == nil {
 		m = NewMemMachine()
@@ -105,7 +166,8 @@ func New(cfg Config) *BMC {
 		cfg:      cfg,
 		machine:  m,
 		boot:     bootState{Enabled: "Disabled", Target: BootNone, Mode: "UEFI"},
-		sessions: map[string]string{},
+		sessions: map[string]session{},
+		tasks:    map[string]*task{},
 		closed:   make(chan struct{}),
 	}
 }
@@ -234,6 +296,31 @@ func (b *BMC) Refuse(d time.Duration) error {
 		}
 	}()
 	return nil
+}
+
+// OpenSession opens a session as if a client had logged in (and never logged out):
+// the stale sessions a session limit counts. typ is the SessionType, e.g. Redfish or
+// WebUI.
+func (b *BMC) OpenSession(user, typ string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.nextSess++
+	b.sessions[fmt.Sprintf("stale-%d", b.nextSess)] = session{ID: strconv.Itoa(b.nextSess), User: user, Type: typ}
+}
+
+// Transition makes the BMC report PowerState state (PoweringOn, PoweringOff) for d,
+// as after a power change with SlowTransition.
+func (b *BMC) Transition(state string, d time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.transit = transition{State: state, Until: time.Now().Add(d)}
+}
+
+// Sessions is the number of open sessions.
+func (b *BMC) Sessions() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.sessions)
 }
 
 // BootOverride is the boot override the BMC holds now.

@@ -120,3 +120,73 @@ func TestVirtualBMCFaults(t *testing.T) {
 		t.Errorf("refusing BMC: %v", err)
 	}
 }
+
+// The vendor-quirk knobs on the wire, as a client that knows none of them meets them.
+func TestVirtualBMCQuirkKnobs(t *testing.T) {
+	t.Parallel()
+	b, c := start(t)
+	u := b.URL()
+	login := func() (int, string) {
+		return do(t, c, "POST", u+"/redfish/v1/SessionService/Sessions", "", `{"UserName":"admin","Password":"pw-123"}`)
+	}
+	b.SetFaults(Faults{SessionLimit: 1})
+	b.OpenSession("admin", "WebUI")
+	if code, body := login(); code != 503 || !strings.Contains(body, "SessionLimitExceeded") {
+		t.Errorf("login at the session limit: %d %s", code, body)
+	}
+	b.SetFaults(Faults{RequireIfMatch: true, TaskMonitor: 300 * time.Millisecond, SlowTransition: time.Hour})
+	_, tok := login()
+	req, _ := http.NewRequest("GET", u+"/redfish/v1/Systems/1", nil)
+	req.Header.Set("X-Auth-Token", tok)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sys struct {
+		ETag string `json:"@odata.etag"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&sys)
+	resp.Body.Close()
+	if resp.Header.Get("ETag") != "" || sys.ETag == "" {
+		t.Errorf("RequireIfMatch: ETag header %q, @odata.etag %q (want only the body's)", resp.Header.Get("ETag"), sys.ETag)
+	}
+	reset := u + "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset"
+	if code, body := do(t, c, "POST", reset, tok, `{"ResetType":"On"}`); code != 428 || !strings.Contains(body, "PreconditionRequired") {
+		t.Errorf("reset without If-Match: %d %s", code, body)
+	}
+	req, _ = http.NewRequest("POST", reset, strings.NewReader(`{"ResetType":"On"}`))
+	req.Header.Set("X-Auth-Token", tok)
+	req.Header.Set("If-Match", sys.ETag)
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	mon := resp.Header.Get("Location")
+	if resp.StatusCode != 202 || !strings.HasPrefix(mon, "/redfish/v1/TaskService/TaskMonitors/") {
+		t.Fatalf("reset with a task monitor: %d %q", resp.StatusCode, mon)
+	}
+	if code, _ := do(t, c, "GET", u+mon, tok, ""); code != 202 || machineOn(t, b) {
+		t.Errorf("task monitor before the task is done: %d, on=%v", code, machineOn(t, b))
+	}
+	time.Sleep(600 * time.Millisecond)
+	if code, body := do(t, c, "GET", u+mon, tok, ""); code != 200 || !strings.Contains(body, `"Completed"`) || !machineOn(t, b) {
+		t.Errorf("task monitor after the task: %d %s, on=%v", code, body, machineOn(t, b))
+	}
+	if _, body := do(t, c, "GET", u+"/redfish/v1/Systems/1", tok, ""); !strings.Contains(body, `"PoweringOn"`) {
+		t.Errorf("slow transition not shown: %s", body)
+	}
+	b.SetFaults(Faults{IgnorePower: true})
+	if code, _ := do(t, c, "POST", reset, tok, `{"ResetType":"ForceOff"}`); code != 204 || !machineOn(t, b) {
+		t.Errorf("IgnorePower: %d, on=%v (want 204 and still on)", code, machineOn(t, b))
+	}
+}
+
+func machineOn(t *testing.T, b *BMC) bool {
+	t.Helper()
+	on, err := b.Machine().On(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return on
+}

@@ -19,6 +19,11 @@ type Counts struct {
 	BootOverrides    int64 `json:"boot_overrides"` // PATCHes accepted, dropped or not
 	ManagerResets    int64 `json:"manager_resets"`
 	Unavailable      int64 `json:"unavailable"` // answered 503
+	// PreconditionRequired counts changes refused with 428 for want of If-Match.
+	PreconditionRequired int64 `json:"precondition_required"`
+	Tasks                int64 `json:"tasks"`      // resets answered with a task monitor
+	TaskPolls            int64 `json:"task_polls"` // GETs of a task monitor
+	SessionLimited       int64 `json:"session_limited"`
 }
 
 // Changes is the number of requests that changed, or claimed to change, the machine.
@@ -31,7 +36,8 @@ type counters struct {
 	requests, connections, logins, failedLogins, logouts      atomic.Int64
 	powerOn, forceOff, gracefulShutdown, forceRestart         atomic.Int64
 	gracefulRestart, powerCycle, bootOverrides, managerResets atomic.Int64
-	unavailable                                               atomic.Int64
+	unavailable, preconditionRequired, tasks, taskPolls       atomic.Int64
+	sessionLimited                                            atomic.Int64
 }
 
 // Counts returns a snapshot of the BMC's counters.
@@ -43,6 +49,7 @@ func (b *BMC) Counts() Counts {
 		GracefulShutdown: c.gracefulShutdown.Load(), ForceRestart: c.forceRestart.Load(),
 		GracefulRestart: c.gracefulRestart.Load(), PowerCycle: c.powerCycle.Load(),
 		BootOverrides: c.bootOverrides.Load(), ManagerResets: c.managerResets.Load(),
-		Unavailable: c.unavailable.Load(),
+		Unavailable: c.unavailable.Load(), PreconditionRequired: c.preconditionRequired.Load(),
+		Tasks: c.tasks.Load(), TaskPolls: c.taskPolls.Load(), SessionLimited: c.sessionLimited.Load(),
 	}
 }

@@ -1,15 +1,18 @@
 package redfish
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,6 +21,7 @@ const (
 	managerPath = "/redfish/v1/Managers/1"
 	chassisPath = "/redfish/v1/Chassis/1"
 	sessionsURI = "/redfish/v1/SessionService/Sessions"
+	monitorsURI = "/redfish/v1/TaskService/TaskMonitors"
 )
 
 var (
@@ -53,6 +57,7 @@ func (b *BMC) routes() http.Handler {
 	mux.Handle("POST "+managerPath+"/Actions/Manager.Reset", b.auth(b.managerReset))
 	mux.Handle("GET /redfish/v1/Chassis", b.auth(collection("Chassis", "ChassisCollection", chassisPath)))
 	mux.Handle("GET "+chassisPath, b.auth(b.chassis))
+	mux.Handle("GET "+monitorsURI+"/{id}", b.auth(b.taskMonitor))
 
 	// Lab debug endpoints: no faults, no auth, loopback only.
 	lab := http.NewServeMux()
@@ -169,25 +174,32 @@ func (b *BMC) login(w http.ResponseWriter, r *http.Request) {
 	_, _ = rand.Read(raw[:])
 	tok := hex.EncodeToString(raw[:])
 	b.mu.Lock()
+	if lim := b.faults.SessionLimit; lim > 0 && len(b.sessions) >= lim {
+		b.mu.Unlock()
+		b.counts.sessionLimited.Add(1)
+		redfishError(w, http.StatusServiceUnavailable, "SessionLimitExceeded",
+			"The session establishment failed due to the number of simultaneous sessions exceeding the limit of the implementation.")
+		return
+	}
 	b.nextSess++
 	id := strconv.Itoa(b.nextSess)
-	b.sessions[tok] = id
+	b.sessions[tok] = session{ID: id, User: req.UserName, Type: "Redfish"}
 	b.mu.Unlock()
 	b.counts.logins.Add(1)
 	loc := sessionsURI + "/" + id
 	w.Header().Set("X-Auth-Token", tok)
 	w.Header().Set("Location", loc)
-	writeJSON(w, http.StatusCreated, b.sessionJSON(id))
+	writeJSON(w, http.StatusCreated, sessionJSON(session{ID: id, User: req.UserName, Type: "Redfish"}))
 }
 
-func (b *BMC) sessionJSON(id string) map[string]any {
+func sessionJSON(s session) map[string]any {
 	return map[string]any{
-		"@odata.id":   sessionsURI + "/" + id,
+		"@odata.id":   sessionsURI + "/" + s.ID,
 		"@odata.type": "#Session.v1_3_0.Session",
-		"Id":          id,
+		"Id":          s.ID,
 		"Name":        "User Session",
-		"UserName":    b.cfg.Username,
-		"SessionType": "Redfish",
+		"UserName":    s.User,
+		"SessionType": s.Type,
 	}
 }
 
@@ -206,8 +218,8 @@ func (b *BMC) sessionService(w http.ResponseWriter, r *http.Request) {
 func (b *BMC) sessionList(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
 	var ids []string
-	for _, id := range b.sessions {
-		ids = append(ids, sessionsURI+"/"+id)
+	for _, s := range b.sessions {
+		ids = append(ids, sessionsURI+"/"+s.ID)
 	}
 	b.mu.Unlock()
 	slices.Sort(ids)
@@ -217,16 +229,18 @@ func (b *BMC) sessionList(w http.ResponseWriter, r *http.Request) {
 func (b *BMC) sessionGet(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	b.mu.Lock()
-	found := false
+	var found *session
 	for _, v := range b.sessions {
-		found = found || v == id
+		if v.ID == id {
+			found = &v
+		}
 	}
 	b.mu.Unlock()
-	if !found {
+	if found == nil {
 		redfishError(w, 404, "ResourceMissingAtURI", "The session "+id+" was not found.")
 		return
 	}
-	writeJSON(w, 200, b.sessionJSON(id))
+	writeJSON(w, 200, sessionJSON(*found))
 }
 
 func (b *BMC) logout(w http.ResponseWriter, r *http.Request) {
@@ -234,7 +248,7 @@ func (b *BMC) logout(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
 	found := false
 	for tok, v := range b.sessions {
-		if v == id {
+		if v.ID == id {
 			delete(b.sessions, tok)
 			found = true
 		}
@@ -264,9 +278,18 @@ func (b *BMC) system(w http.ResponseWriter, r *http.Request) {
 	if on {
 		power = "On"
 	}
+	b.mu.Lock()
+	if time.Now().Before(b.transit.Until) {
+		power = b.transit.State
+	}
+	b.mu.Unlock()
 	bo := b.BootOverride()
-	w.Header().Set("ETag", b.etagValue())
+	etag := b.etagValue()
+	if !b.Faults().RequireIfMatch {
+		w.Header().Set("ETag", etag)
+	}
 	writeJSON(w, 200, map[string]any{
+		"@odata.etag":  etag,
 		"@odata.id":    systemPath,
 		"@odata.type":  "#ComputerSystem.v1_10_0.ComputerSystem",
 		"Id":           "1",
@@ -276,7 +299,8 @@ func (b *BMC) system(w http.ResponseWriter, r *http.Request) {
 		"Model":        b.cfg.Model,
 		"SerialNumber": b.cfg.Serial,
 		"PowerState":   power,
-		"Status":       map[string]string{"State": "Enabled", "Health": "OK"},
+		"BiosVersion":  b.cfg.BiosVersion,
+		"Status":       map[string]string{"State": "Enabled", "Health": b.cfg.Health, "HealthRollup": b.cfg.Health},
 		"Boot": map[string]any{
 			"BootSourceOverrideEnabled":                         bo.Enabled,
 			"BootSourceOverrideTarget":                          bo.Target,
@@ -301,6 +325,12 @@ func (b *BMC) system(w http.ResponseWriter, r *http.Request) {
 // ifMatch enforces If-Match the way ETag-aware BMCs do: a stale tag is refused.
 func (b *BMC) ifMatch(w http.ResponseWriter, r *http.Request) bool {
 	m := r.Header.Get("If-Match")
+	if m == "" && b.Faults().RequireIfMatch {
+		b.counts.preconditionRequired.Add(1)
+		redfishError(w, http.StatusPreconditionRequired, "PreconditionRequired",
+			"A precondition header or annotation is required to change this resource.")
+		return false
+	}
 	if m == "" || m == "*" || strings.Trim(m, `"`) == strings.Trim(strings.TrimPrefix(b.etagValue(), "W/"), `"`) || m == b.etagValue() {
 		return true
 	}
@@ -344,15 +374,26 @@ func (b *BMC) patchSystem(w http.ResponseWriter, r *http.Request) {
 	}
 	b.counts.bootOverrides.Add(1)
 	b.mu.Lock()
-	if !b.faults.DropBootOverride {
+	drop := b.faults.DropBootOverride || b.faults.DropFirstBootOverride && !b.boot1
+	b.boot1 = true
+	if !drop {
 		if bo.BootSourceOverrideEnabled != nil {
 			b.boot.Enabled = *bo.BootSourceOverrideEnabled
+			if b.boot.Enabled == "Once" && b.faults.OnceBecomesContinuous {
+				b.boot.Enabled = "Continuous"
+			}
 		}
 		if bo.BootSourceOverrideTarget != nil {
 			b.boot.Target = *bo.BootSourceOverrideTarget
 		}
 		if bo.BootSourceOverrideMode != nil {
 			b.boot.Mode = *bo.BootSourceOverrideMode
+		}
+		if b.faults.BootEnabled != "" {
+			b.boot.Enabled = b.faults.BootEnabled
+		}
+		if b.faults.BootMode != "" {
+			b.boot.Mode = b.faults.BootMode
 		}
 		b.etag++
 	}
@@ -389,52 +430,148 @@ func (b *BMC) reset(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("The value %q for the parameter ResetType is not in the list of acceptable values %v.", req.ResetType, resetTypes))
 		return
 	}
-	ctx := r.Context()
-	on, err := b.machine.On(ctx)
-	if err == nil {
-		switch req.ResetType {
-		case "On":
-			b.counts.powerOn.Add(1)
-			if !on {
-				err = b.machine.PowerOn(ctx, b.nextBoot())
-			}
-		case "ForceOff":
-			b.counts.forceOff.Add(1)
-			err = b.machine.PowerOff(ctx, false)
-		case "GracefulShutdown":
-			b.counts.gracefulShutdown.Add(1)
-			err = b.machine.PowerOff(ctx, true)
-		case "ForceRestart", "GracefulRestart":
-			if req.ResetType == "ForceRestart" {
-				b.counts.forceRestart.Add(1)
-			} else {
-				b.counts.gracefulRestart.Add(1)
-			}
-			if on {
-				err = b.machine.Reset(ctx, b.nextBoot())
-			} else {
-				err = b.machine.PowerOn(ctx, b.nextBoot())
-			}
-			b.afterReset()
-		case "PowerCycle":
-			b.counts.powerCycle.Add(1)
-			if on {
-				err = b.machine.PowerOff(ctx, false)
-			}
-			if err == nil {
-				err = b.machine.PowerOn(ctx, b.nextBoot())
-			}
-			b.afterReset()
-		}
+	f := b.Faults()
+	if f.RefuseReset != 0 {
+		redfishError(w, f.RefuseReset, "ActionNotSupported",
+			"The action "+req.ResetType+" was refused: the system is locked by another administrator.")
+		return
 	}
-	if err != nil {
+	if f.TaskMonitor > 0 {
+		b.mu.Lock()
+		b.nextTask++
+		tk := &task{ID: strconv.Itoa(b.nextTask), ResetType: req.ResetType, Done: time.Now().Add(f.TaskMonitor)}
+		b.tasks[tk.ID] = tk
+		b.mu.Unlock()
+		b.counts.tasks.Add(1)
+		time.AfterFunc(f.TaskMonitor, func() { b.finishTask(tk) })
+		w.Header().Set("Location", monitorsURI+"/"+tk.ID)
+		writeJSON(w, http.StatusAccepted, taskJSON(tk, false))
+		return
+	}
+	if err := b.applyReset(r.Context(), req.ResetType); err != nil {
 		redfishError(w, 500, "InternalError", "The machine did not follow the "+req.ResetType+" request: "+err.Error())
 		return
 	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// applyReset does what a Reset asks of the machine, unless the BMC ignores it.
+func (b *BMC) applyReset(ctx context.Context, resetType string) error {
+	f := b.Faults()
+	on, err := b.machine.On(ctx)
+	if err != nil || f.IgnorePower {
+		b.countReset(resetType)
+		return err
+	}
+	b.countReset(resetType)
+	switch resetType {
+	case "On":
+		if !on {
+			err = b.machine.PowerOn(ctx, b.nextBoot())
+		}
+	case "ForceOff", "GracefulShutdown":
+		err = b.machine.PowerOff(ctx, resetType == "GracefulShutdown")
+	case "ForceRestart", "GracefulRestart":
+		if on {
+			err = b.machine.Reset(ctx, b.nextBoot())
+		} else {
+			err = b.machine.PowerOn(ctx, b.nextBoot())
+		}
+		b.afterReset()
+	case "PowerCycle":
+		if on {
+			err = b.machine.PowerOff(ctx, false)
+		}
+		if err == nil {
+			err = b.machine.PowerOn(ctx, b.nextBoot())
+		}
+		b.afterReset()
+	}
+	if err != nil {
+		return err
+	}
 	b.mu.Lock()
 	b.etag++
+	if f.SlowTransition > 0 {
+		state := "PoweringOn"
+		if resetType == "ForceOff" || resetType == "GracefulShutdown" {
+			state = "PoweringOff"
+		}
+		b.transit = transition{State: state, Until: time.Now().Add(f.SlowTransition)}
+	}
 	b.mu.Unlock()
-	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (b *BMC) countReset(resetType string) {
+	c := &b.counts
+	map[string]*atomic.Int64{"On": &c.powerOn, "ForceOff": &c.forceOff, "GracefulShutdown": &c.gracefulShutdown,
+		"ForceRestart": &c.forceRestart, "GracefulRestart": &c.gracefulRestart, "PowerCycle": &c.powerCycle}[resetType].Add(1)
+}
+
+// finishTask applies a task's reset when it completes.
+func (b *BMC) finishTask(tk *task) {
+	select {
+	case <-b.closed:
+		return
+	default:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var err error
+	if b.Faults().TaskFails {
+		err = errors.New("the power controller did not respond to " + tk.ResetType)
+	} else {
+		err = b.applyReset(ctx, tk.ResetType)
+	}
+	b.mu.Lock()
+	tk.Err, tk.applied = err, true
+	b.mu.Unlock()
+}
+
+// taskMonitor answers 202 with the task while it runs and 200 with it once done.
+func (b *BMC) taskMonitor(w http.ResponseWriter, r *http.Request) {
+	b.counts.taskPolls.Add(1)
+	b.mu.Lock()
+	tk, ok := b.tasks[r.PathValue("id")]
+	var done bool
+	var cp task
+	if ok {
+		done, cp = tk.applied, *tk
+	}
+	b.mu.Unlock()
+	if !ok {
+		redfishError(w, 404, "ResourceMissingAtURI", "The task monitor "+r.URL.Path+" was not found.")
+		return
+	}
+	if !done {
+		w.Header().Set("Location", r.URL.Path)
+		writeJSON(w, http.StatusAccepted, taskJSON(&cp, false))
+		return
+	}
+	writeJSON(w, http.StatusOK, taskJSON(&cp, true))
+}
+
+func taskJSON(tk *task, done bool) map[string]any {
+	state, status := "Running", "OK"
+	var msgs []any
+	if done {
+		state = "Completed"
+		if tk.Err != nil {
+			state, status = "Exception", "Critical"
+			msgs = append(msgs, map[string]any{"MessageId": "Base.1.8.InternalError", "Message": tk.Err.Error()})
+		}
+	}
+	return map[string]any{
+		"@odata.id":   "/redfish/v1/TaskService/Tasks/" + tk.ID,
+		"@odata.type": "#Task.v1_4_3.Task",
+		"Id":          tk.ID,
+		"Name":        "ComputerSystem.Reset " + tk.ResetType,
+		"TaskState":   state,
+		"TaskStatus":  status,
+		"TaskMonitor": monitorsURI + "/" + tk.ID,
+		"Messages":    append([]any{}, msgs...),
+	}
 }
 
 func (b *BMC) afterReset() {

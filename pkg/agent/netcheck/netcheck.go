@@ -175,27 +175,30 @@ func (r *run) linkChecks() bool {
 
 	if r.nw.MTU > 0 {
 		start = time.Now()
-		got := r.link.Attrs().MTU
-		want := strconv.Itoa(r.nw.MTU)
-		switch {
-		case got != r.nw.MTU:
-			r.add("mtu", check.Fail, strconv.Itoa(got), want, fmt.Sprintf(
-				"%s has MTU %d, the inventory says %d: set it (`node-agent net apply`)%s", r.link.Attrs().Name, got, r.nw.MTU, parentMTUHint(r)), start)
-		case r.link != p && pa.MTU < r.nw.MTU:
-			r.add("mtu", check.Fail, fmt.Sprintf("%d (parent %s %d)", got, pa.Name, pa.MTU), want, fmt.Sprintf(
-				"parent %s has MTU %d, below the network's %d: the VLAN cannot carry full frames; raise %s's MTU", pa.Name, pa.MTU, r.nw.MTU, pa.Name), start)
-		default:
-			r.add("mtu", check.Pass, strconv.Itoa(got), want, "", start)
-		}
+		st, obs, msg := mtuVerdict(r.nw.MTU, *r.link.Attrs(), *pa, r.link != p)
+		r.add("mtu", st, obs, strconv.Itoa(r.nw.MTU), msg, start)
 	}
 	return true
 }
 
-func parentMTUHint(r *run) string {
-	if r.link != r.parent && r.parent.Attrs().MTU < r.nw.MTU {
-		return fmt.Sprintf("; its parent %s has MTU %d and must be raised first", r.parent.Attrs().Name, r.parent.Attrs().MTU)
+// mtuVerdict compares a link's MTU with the network's; child says the link is a VLAN on
+// parent, whose MTU must be at least the network's too.
+func mtuVerdict(want int, link, parent netlink.LinkAttrs, child bool) (st check.Status, observed, msg string) {
+	got := link.MTU
+	parentLow := child && parent.MTU < want
+	switch {
+	case got != want:
+		hint := ""
+		if parentLow {
+			hint = fmt.Sprintf("; its parent %s has MTU %d and must be raised first", parent.Name, parent.MTU)
+		}
+		return check.Fail, strconv.Itoa(got), fmt.Sprintf(
+			"%s has MTU %d, the inventory says %d: set it (`node-agent net apply`)%s", link.Name, got, want, hint)
+	case parentLow:
+		return check.Fail, fmt.Sprintf("%d (parent %s %d)", got, parent.Name, parent.MTU), fmt.Sprintf(
+			"parent %s has MTU %d, below the network's %d: the VLAN cannot carry full frames; raise %s's MTU", parent.Name, parent.MTU, want, parent.Name)
 	}
-	return ""
+	return check.Pass, strconv.Itoa(got), ""
 }
 
 func (r *run) nicWanted() string {
@@ -219,22 +222,29 @@ func (r *run) speedCheck() {
 		return
 	}
 	lm, err := r.eth.LinkMode(ethtool.Interface{Index: r.parent.Attrs().Index})
-	if err != nil || lm.SpeedMegabits <= 0 || lm.SpeedMegabits == 0xffffffff {
-		r.add("speed", check.Warn, "not reported", "", fmt.Sprintf("%s reports no link speed (virtual NIC or driver without ethtool link modes): speed not checked", name), start)
-		return
+	if err != nil {
+		lm = nil
+	}
+	st, obs, exp, msg := speedVerdict(name, lm)
+	r.add("speed", st, obs, exp, msg, start)
+}
+
+// speedVerdict judges a NIC's link mode (nil: none reported): no speed warns, half
+// duplex fails, a speed below the best both ends advertise warns.
+func speedVerdict(name string, lm *ethtool.LinkMode) (st check.Status, observed, expected, msg string) {
+	if lm == nil || lm.SpeedMegabits <= 0 || lm.SpeedMegabits == 0xffffffff {
+		return check.Warn, "not reported", "", fmt.Sprintf("%s reports no link speed (virtual NIC or driver without ethtool link modes): speed not checked", name)
 	}
 	obs := fmt.Sprintf("%d Mb/s", lm.SpeedMegabits)
 	if lm.Duplex == ethtool.Half {
-		r.add("speed", check.Fail, obs+" half duplex", "full duplex", fmt.Sprintf("%s runs half duplex: autonegotiation mismatch with the switch port", name), start)
-		return
+		return check.Fail, obs + " half duplex", "full duplex", fmt.Sprintf("%s runs half duplex: autonegotiation mismatch with the switch port", name)
 	}
 	best := bestCommon(lm.Ours, lm.Peer)
 	if best > 0 && lm.SpeedMegabits < best {
-		r.add("speed", check.Warn, obs, fmt.Sprintf("%d Mb/s", best), fmt.Sprintf(
-			"%s trained at %d Mb/s though both ends advertise %d Mb/s: reseat or replace the cable/DAC or optic", name, lm.SpeedMegabits, best), start)
-		return
+		return check.Warn, obs, fmt.Sprintf("%d Mb/s", best), fmt.Sprintf(
+			"%s trained at %d Mb/s though both ends advertise %d Mb/s: reseat or replace the cable/DAC or optic", name, lm.SpeedMegabits, best)
 	}
-	r.add("speed", check.Pass, obs, "", "", start)
+	return check.Pass, obs, "", ""
 }
 
 // bestCommon is the fastest speed in both advertised lists (ours only when the peer's is empty).
@@ -280,19 +290,13 @@ func (r *run) addressCheck() bool {
 	r.src, r.prefix = pfx.Addr(), pfx.Masked()
 	name := r.link.Attrs().Name
 	addrs, _ := netlink.AddrList(r.link, familyAll)
+	if found, st, obs, msg := addressVerdict(name, pfx, addrs); found {
+		r.add("address", st, obs, pfx.String(), msg, start)
+		return true
+	}
 	var have []string
 	for _, a := range addrs {
 		have = append(have, a.IPNet.String())
-		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == r.src {
-			ones, _ := a.Mask.Size()
-			if pfx.Bits() != 32 && ones != pfx.Bits() {
-				r.add("address", check.Warn, a.IPNet.String(), pfx.String(), fmt.Sprintf(
-					"%s has %s with prefix /%d, the inventory says /%d: routes to the subnet may be wrong", name, r.src, ones, pfx.Bits()), start)
-			} else {
-				r.add("address", check.Pass, a.IPNet.String(), pfx.String(), "", start)
-			}
-			return true
-		}
 	}
 	if other := linkWithAddr(r.src); other != "" {
 		r.add("address", check.Fail, "on "+other, pfx.String()+" on "+name, fmt.Sprintf(
@@ -305,6 +309,26 @@ func (r *run) addressCheck() bool {
 	}
 	r.add("address", check.Fail, obs, pfx.String(), fmt.Sprintf("%s lacks address %s: run `node-agent net apply`", name, pfx), start)
 	return false
+}
+
+// addressVerdict looks for the network's address (pfx; a /32 is any prefix length)
+// among a link's: found, and whether its prefix length agrees (pass) or not (warn).
+func addressVerdict(name string, pfx netip.Prefix, addrs []netlink.Addr) (found bool, st check.Status, observed, msg string) {
+	for _, a := range addrs {
+		if a.IPNet == nil {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok || ip.Unmap() != pfx.Addr() {
+			continue
+		}
+		if ones, _ := a.Mask.Size(); pfx.Bits() != 32 && ones != pfx.Bits() {
+			return true, check.Warn, a.IPNet.String(), fmt.Sprintf(
+				"%s has %s with prefix /%d, the inventory says /%d: routes to the subnet may be wrong", name, pfx.Addr(), ones, pfx.Bits())
+		}
+		return true, check.Pass, a.IPNet.String(), ""
+	}
+	return false, "", "", ""
 }
 
 // reachChecks: gateway ARP, DF MTU probe, peers.
@@ -425,22 +449,26 @@ func (r *run) mtuProbe(ifname string, t target, mtu int) {
 			return
 		}
 	}
-	err := ping(ifname, r.src, t.addr, mtu-28, r.o.EchoTimeout)
+	st, obs, msg := probeVerdict(ping(ifname, r.src, t.addr, mtu-28, r.o.EchoTimeout), mtu, t.name)
+	r.add(name, st, obs, want, msg, start)
+}
+
+// probeVerdict explains the outcome of a don't-fragment echo of mtu bytes to target.
+func probeVerdict(err error, mtu int, target string) (st check.Status, observed, msg string) {
 	var fn *fragNeeded
 	switch {
 	case err == nil:
-		r.add(name, check.Pass, fmt.Sprintf("%d-byte DF echo answered", mtu), want, "", start)
+		return check.Pass, fmt.Sprintf("%d-byte DF echo answered", mtu), ""
 	case errors.Is(err, errTooBig):
-		r.add(name, check.Fail, "local MTU too small", want, fmt.Sprintf(
-			"the kernel refuses a %d-byte packet to %s: the local route or interface MTU is below %d", mtu, t.name, mtu), start)
+		return check.Fail, "local MTU too small", fmt.Sprintf(
+			"the kernel refuses a %d-byte packet to %s: the local route or interface MTU is below %d", mtu, target, mtu)
 	case errors.As(err, &fn):
-		r.add(name, check.Fail, fmt.Sprintf("next-hop MTU %d", fn.NextMTU), want, fmt.Sprintf(
-			"%d-byte DF probe to %s: %s: a router on the path has a smaller MTU", mtu, t.name, fn), start)
+		return check.Fail, fmt.Sprintf("next-hop MTU %d", fn.NextMTU), fmt.Sprintf(
+			"%d-byte DF probe to %s: %s: a router on the path has a smaller MTU", mtu, target, fn)
 	case errors.Is(err, errNoReply):
-		r.add(name, check.Fail, "no reply to big DF echo", want, fmt.Sprintf(
+		return check.Fail, "no reply to big DF echo", fmt.Sprintf(
 			"MTU mismatch on the path to %s: 84-byte echoes answer but %d-byte don't-fragment echoes vanish; a switch port, bridge or the peer along the way has an MTU below %d",
-			t.name, mtu, mtu), start)
-	default:
-		r.add(name, check.Fail, err.Error(), want, fmt.Sprintf("%d-byte DF probe to %s: %v", mtu, t.name, err), start)
+			target, mtu, mtu)
 	}
+	return check.Fail, err.Error(), fmt.Sprintf("%d-byte DF probe to %s: %v", mtu, target, err)
 }

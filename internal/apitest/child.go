@@ -1,0 +1,193 @@
+package apitest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/racklift/racklift/pkg/events"
+	"github.com/racklift/racklift/pkg/inventory"
+	"github.com/racklift/racklift/pkg/lifecycle"
+	"github.com/racklift/racklift/pkg/provisioner"
+)
+
+// childEnv carries the core's configuration to the child process that runs it.
+const childEnv = "RACKLIFT_APITEST_CORE"
+
+// childConfig is what the child needs to open the core as Start did in-process.
+type childConfig struct {
+	StateDir    string
+	AgentAt     string
+	InvDir      string
+	SecretsFile string
+	Timeouts    map[lifecycle.Phase]time.Duration
+	MaxAttempts int
+	BMCTimeout  time.Duration
+}
+
+// In a test binary re-executed by Rack.Start, run the core instead of the tests: the
+// rack then stops it with a real SIGKILL, as a crash or the OOM killer would, with no
+// drain and no Close.
+func init() {
+	if cfg := os.Getenv(childEnv); cfg != "" {
+		if err := runChild(cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "apitest core:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+}
+
+// runChild opens and runs the core, with a small rig endpoint on loopback for what the
+// simulated nodes and the tests need from inside it: publish a boot event, render a
+// node's boot arguments, reload the inventory.
+func runChild(raw string) error {
+	var cc childConfig
+	if err := json.Unmarshal([]byte(raw), &cc); err != nil {
+		return err
+	}
+	c, err := provisioner.Open(provisioner.Config{
+		StateDir: cc.StateDir, Hosts: []string{"127.0.0.1"}, AgentListen: cc.AgentAt,
+		Secrets:   &inventory.Secrets{File: cc.SecretsFile},
+		Lifecycle: lifecycle.Config{Timeouts: cc.Timeouts, MaxAttempts: cc.MaxAttempts, BMCTimeout: cc.BMCTimeout},
+		Tick:      50 * time.Millisecond, BackupEvery: -1,
+	})
+	if err != nil {
+		return err
+	}
+	reload := func() error {
+		inv, err := inventory.Load(cc.InvDir)
+		if err != nil {
+			return err
+		}
+		return c.SetInventory(inv)
+	}
+	if err := reload(); err != nil {
+		return err
+	}
+	stream := events.New(nil, nil)
+	ctx := context.Background()
+	go c.Follow(ctx, stream)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /event", func(w http.ResponseWriter, r *http.Request) {
+		var e events.Event
+		if err := json.NewDecoder(r.Body).Decode(&e); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		stream.Publish(e)
+	})
+	mux.HandleFunc("GET /bootargs", func(w http.ResponseWriter, r *http.Request) {
+		args, err := c.BootArgs(r.URL.Query().Get("node"), r.URL.Query().Get("mac"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+		json.NewEncoder(w).Encode(args)
+	})
+	mux.HandleFunc("GET /bootslocal", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(c.BootsLocal(r.URL.Query().Get("node")))
+	})
+	mux.HandleFunc("GET /expect", func(w http.ResponseWriter, r *http.Request) {
+		x, err := c.Expect(r.URL.Query().Get("node"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+		json.NewEncoder(w).Encode(x)
+	})
+	mux.HandleFunc("GET /token", func(w http.ResponseWriter, r *http.Request) {
+		tok, err := c.Tokens.ForBoot(r.URL.Query().Get("node"), r.URL.Query().Get("mac"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+		json.NewEncoder(w).Encode(tok)
+	})
+	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
+		if err := reload(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go http.Serve(ln, mux)
+	fmt.Printf("ready http://%s\n", ln.Addr())
+	return c.Run(ctx) // until SIGKILL
+}
+
+// startChild runs the core in a child process and returns its rig URL.
+func (r *Rack) startChild() (*exec.Cmd, string) {
+	r.t.Helper()
+	cc, _ := json.Marshal(childConfig{
+		StateDir: r.StateDir, AgentAt: r.agentAt, InvDir: r.InvDir, SecretsFile: r.secrets.File,
+		Timeouts: r.Lifecycle.Timeouts, MaxAttempts: r.Lifecycle.MaxAttempts, BMCTimeout: r.Lifecycle.BMCTimeout,
+	})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+string(cc))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "ready ") {
+		cmd.Process.Kill()
+		cmd.Wait()
+		r.t.Fatalf("core child did not start: %q", lines.Text())
+	}
+	go io.Copy(io.Discard, out)
+	return cmd, strings.TrimPrefix(lines.Text(), "ready ")
+}
+
+// rig calls the child's rig endpoint.
+func (r *Rack) rig(method, path string, body any, out any) error {
+	base := r.rigURL.Load()
+	if base == nil {
+		return fmt.Errorf("the core is not running")
+	}
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, *base+path, rd)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// bootArgs asks the core for node's boot arguments.
+func (r *Rack) bootArgs(node, mac string) ([]string, error) {
+	var args []string
+	err := r.rig(http.MethodGet, "/bootargs?node="+url.QueryEscape(node)+"&mac="+url.QueryEscape(mac), nil, &args)
+	return args, err
+}
+
+// Reload makes the running core load the inventory again (as serve's file watch does).
+func (r *Rack) Reload() error { return r.rig(http.MethodPost, "/reload", nil, nil) }

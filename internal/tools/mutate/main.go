@@ -1,0 +1,145 @@
+// Command mutate is `make mutate`: it runs gremlins (mutation testing) on each package
+// and prints, per package, the test efficacy (killed / (killed + lived)) and the mutator
+// coverage ((killed + lived) / all mutants) against the goals, then every lived mutant
+// as file:line:column.
+//
+//	go run ./internal/tools/mutate -gremlins BIN -out DIR [-report] PKG...
+//
+// -report prints the table from the JSON files a previous run left in DIR without running
+// gremlins again. It exits 1 when a package is below a goal or gremlins failed.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// result is the part of gremlins' -o JSON the table needs.
+type result struct {
+	Efficacy   float64 `json:"test_efficacy"`
+	Coverage   float64 `json:"mutations_coverage"`
+	Killed     int     `json:"mutants_killed"`
+	Lived      int     `json:"mutants_lived"`
+	NotViable  int     `json:"mutants_not_viable"`
+	NotCovered int     `json:"mutants_not_covered"`
+	Elapsed    float64 `json:"elapsed_time"`
+	Files      []struct {
+		Name      string `json:"file_name"`
+		Mutations []struct {
+			Type   string `json:"type"`
+			Status string `json:"status"`
+			Line   int    `json:"line"`
+			Column int    `json:"column"`
+		} `json:"mutations"`
+	} `json:"files"`
+}
+
+func main() {
+	bin := flag.String("gremlins", "gremlins", "the gremlins binary")
+	out := flag.String("out", ".cache/mutate", "where each package's JSON goes")
+	reportOnly := flag.Bool("report", false, "print the table from existing JSON files only")
+	workers := flag.Int("workers", 0, "gremlins --workers (0: its default, the CPUs)")
+	coef := flag.Int("timeout-coefficient", 5, "gremlins --timeout-coefficient (slow machines need more)")
+	effGoal := flag.Float64("efficacy", 90, "goal: test efficacy, percent")
+	covGoal := flag.Float64("coverage", 85, "goal: mutator coverage, percent")
+	flag.Parse()
+	if flag.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "usage: mutate -gremlins BIN -out DIR [-report] PKG...")
+		os.Exit(2)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	failed := false
+	for _, pkg := range flag.Args() {
+		if *reportOnly {
+			continue
+		}
+		args := []string{"unleash", "--timeout-coefficient", fmt.Sprint(*coef), "-o", jsonPath(*out, pkg)}
+		if *workers > 0 {
+			args = append(args, "--workers", fmt.Sprint(*workers))
+		}
+		args = append(args, "./"+strings.TrimPrefix(pkg, "./"))
+		fmt.Printf("== %s: %s %s\n", pkg, *bin, strings.Join(args, " "))
+		start := time.Now()
+		cmd := exec.Command(*bin, args...)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "gremlins on %s: %v\n", pkg, err)
+			failed = true
+		}
+		fmt.Printf("== %s: %s\n", pkg, time.Since(start).Round(time.Second))
+	}
+	if !report(os.Stdout, *out, flag.Args(), *effGoal, *covGoal) || failed {
+		os.Exit(1)
+	}
+}
+
+func jsonPath(dir, pkg string) string {
+	p := strings.Trim(path.Clean(strings.TrimPrefix(pkg, "./")), "/")
+	return filepath.Join(dir, strings.ReplaceAll(p, "/", "_")+".json")
+}
+
+// report prints the table and the lived mutants; false when a package misses a goal or
+// has no result.
+func report(w io.Writer, dir string, pkgs []string, effGoal, covGoal float64) bool {
+	ok := true
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "\nmutation testing (gremlins): goal efficacy >= %.0f%%, mutator coverage >= %.0f%%\n", effGoal, covGoal)
+	fmt.Fprintln(tw, "package\tmutants\tkilled\tlived\tnot covered\ttimed out\tefficacy\tcoverage\tgoal\tminutes\t")
+	var lived []string
+	for _, pkg := range pkgs {
+		name := strings.TrimPrefix(path.Clean(strings.TrimPrefix(pkg, "./")), "./")
+		b, err := os.ReadFile(jsonPath(dir, pkg))
+		var r result
+		if err == nil {
+			err = json.Unmarshal(b, &r)
+		}
+		if err != nil {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\tno result\t-\t\n", name)
+			ok = false
+			continue
+		}
+		// gremlins' mutants_total counts only killed and lived: count from the list.
+		all, timedOut := 0, 0
+		for _, f := range r.Files {
+			for _, m := range f.Mutations {
+				all++
+				if m.Status == "TIMED OUT" {
+					timedOut++
+				}
+			}
+		}
+		verdict := "met"
+		if r.Efficacy < effGoal || r.Coverage < covGoal {
+			verdict, ok = "BELOW", false
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.1f%%\t%.1f%%\t%s\t%.0f\t\n",
+			name, all, r.Killed, r.Lived, r.NotCovered, timedOut, r.Efficacy, r.Coverage, verdict, r.Elapsed/60)
+		for _, f := range r.Files {
+			for _, m := range f.Mutations {
+				if m.Status == "LIVED" {
+					lived = append(lived, fmt.Sprintf("%s/%s:%d:%d %s", name, f.Name, m.Line, m.Column, m.Type))
+				}
+			}
+		}
+	}
+	tw.Flush()
+	if len(lived) > 0 {
+		fmt.Fprintf(w, "\nlived mutants (a test should fail for each, or the mutant is equivalent):\n")
+		for _, l := range lived {
+			fmt.Fprintln(w, "  "+l)
+		}
+	}
+	return ok
+}

@@ -1,0 +1,186 @@
+package tftp
+
+import (
+	"encoding/binary"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/racklift/racklift/pkg/events"
+)
+
+// rrq sends a read request from c to addr.
+func rrq(t *testing.T, c net.PacketConn, addr net.Addr, file, mode string) {
+	t.Helper()
+	b := binary.BigEndian.AppendUint16(nil, opRRQ)
+	b = append(append(append(append(b, file...), 0), mode...), 0)
+	if _, err := c.WriteTo(b, addr); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// answer reads the server's first answer to c: its opcode and, for an ERROR, the message.
+func answer(t *testing.T, c net.PacketConn, wait time.Duration) (op uint16, msg string) {
+	op, msg, _ = answerFrom(t, c, wait)
+	return op, msg
+}
+
+// answerFrom is answer with the address it came from (the transfer's port).
+func answerFrom(t *testing.T, c net.PacketConn, wait time.Duration) (op uint16, msg string, from net.Addr) {
+	t.Helper()
+	buf := make([]byte, 2048)
+	c.SetReadDeadline(time.Now().Add(wait))
+	n, from, err := c.ReadFrom(buf)
+	if err != nil {
+		t.Fatalf("no answer within %v: %v", wait, err)
+	}
+	op = binary.BigEndian.Uint16(buf)
+	if op == opERROR {
+		msg = strings.TrimRight(string(buf[4:n]), "\x00")
+	}
+	return op, msg, from
+}
+
+func udp(t *testing.T) net.PacketConn {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func capServer(t *testing.T, cfg Config) (net.Addr, *events.Stream) {
+	t.Helper()
+	root := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(root, "ipxe.efi"), make([]byte, 100_000), 0o644))
+	cfg.Root, cfg.Events = root, events.New(nil, nil)
+	cfg.Timeout, cfg.Retries = 2*time.Second, 1
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(conn)
+	t.Cleanup(s.Shutdown)
+	return conn.LocalAddr(), cfg.Events
+}
+
+// Issue 14 item 4: transfers are capped in total and per client address; a request past
+// a cap gets a TFTP error at once and a tftp.refused event, and a slot comes back when a
+// transfer ends.
+func TestTransferCaps(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		cfg       Config
+		admitted  int
+		wantInMsg string
+	}{
+		{name: "per client", cfg: Config{MaxTransfers: 100, MaxPerClient: 3}, admitted: 3, wantInMsg: "3 from 127.0.0.1"},
+		{name: "in total", cfg: Config{MaxTransfers: 2, MaxPerClient: 100}, admitted: 2, wantInMsg: "2 in all"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr, ev := capServer(t, tc.cfg)
+			var held []net.PacketConn
+			var port net.Addr
+			for range tc.admitted { // transfers that never ACK: they hold their slot
+				c := udp(t)
+				rrq(t, c, addr, "ipxe.efi", "octet")
+				op, msg, from := answerFrom(t, c, 2*time.Second)
+				if op != opDATA {
+					t.Fatalf("admitted request answered with op %d %q", op, msg)
+				}
+				held, port = append(held, c), from
+			}
+			c := udp(t)
+			rrq(t, c, addr, "ipxe.efi", "octet")
+			op, msg := answer(t, c, 2*time.Second)
+			if op != opERROR || !strings.Contains(msg, "too many transfers") || !strings.Contains(msg, tc.wantInMsg) {
+				t.Fatalf("request past the cap: op %d %q, want an ERROR naming the cap (%s)", op, msg, tc.wantInMsg)
+			}
+			refused := false
+			for _, e := range ev.Recent("") {
+				refused = refused || e.Kind == events.TFTPRefused && strings.Contains(e.Err, "too many transfers")
+			}
+			if !refused {
+				t.Error("no tftp.refused event for the request past the cap")
+			}
+			// One held transfer aborts: its slot is free again.
+			abort := binary.BigEndian.AppendUint16(nil, opERROR)
+			abort = append(binary.BigEndian.AppendUint16(abort, 0), "bye\x00"...)
+			held[0].WriteTo(abort, port)
+			deadline := time.Now().Add(2 * time.Second)
+			for {
+				c := udp(t)
+				rrq(t, c, addr, "ipxe.efi", "octet")
+				if op, _ := answer(t, c, 2*time.Second); op == opDATA {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the slot of an aborted transfer never came back")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// Issue 14 item 4: a flood of netascii requests is converted once, off the request loop:
+// memory stays within 100 MB of idle and an octet client's first block comes within
+// 100 ms. (Before: each request converted the file in memory on the loop: 400 of them
+// took serve from 171 MB to 1048 MB and delayed a client by 8.3 s.)
+func TestNetasciiFloodBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1000 sockets: not in -short")
+	}
+	root := t.TempDir()
+	text := []byte(strings.Repeat("netascii line of a boot file\n", 1<<20/29)) // 1 MiB
+	must(t, os.WriteFile(filepath.Join(root, "boot.txt"), text, 0o644))
+	must(t, os.WriteFile(filepath.Join(root, "ipxe.efi"), make([]byte, 200_000), 0o644))
+	s, err := New(Config{Root: root, Timeout: 5 * time.Second, Retries: 1, MaxPerClient: 2000, MaxTransfers: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(conn)
+	t.Cleanup(s.Shutdown)
+	addr := conn.LocalAddr()
+
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	idle := ms.HeapInuse
+	for range 1000 {
+		rrq(t, udp(t), addr, "boot.txt", "netascii") // never ACKed: each holds its transfer
+	}
+	c := udp(t)
+	start := time.Now()
+	rrq(t, c, addr, "ipxe.efi", "octet")
+	if op, msg := answer(t, c, 5*time.Second); op != opDATA {
+		t.Fatalf("octet client: op %d %q", op, msg)
+	}
+	first := time.Since(start)
+	time.Sleep(500 * time.Millisecond) // let the flood's transfers all start
+	runtime.ReadMemStats(&ms)
+	grown := int64(ms.HeapInuse) - int64(idle)
+	if grown > 100<<20 {
+		t.Errorf("heap grew by %d MB under 1000 netascii requests", grown>>20)
+	}
+	if first > 100*time.Millisecond {
+		t.Errorf("octet client's first block after %v during the flood, want within 100 ms", first)
+	}
+	t.Logf("heap +%d MB, octet first block after %v", grown>>20, first)
+}
