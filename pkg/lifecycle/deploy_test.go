@@ -181,7 +181,7 @@ func TestDeployFailuresAreNamed(t *testing.T) {
 			Error: "ESP /dev/vda1 has no EFI/BOOT/BOOTX64.EFI", Disks: []check.DiskChoice{{Device: "/dev/vda", Chosen: true}}},
 			want: []string{"failed after the image was written to /dev/vda and its sha256 verified", "no EFI/BOOT/BOOTX64.EFI"}},
 		{name: "control characters from the node are dropped", deploy: &check.DeployResult{Device: "/dev/vda\x1b[2J", Bytes: 1, Error: "bad\x07 write"},
-			want: []string{`disk write error on /dev/vda\x1b[2J`, `bad\a write`}},
+			want: []string{`disk write error on /dev/vda\x1b[2J`, `bad\x07 write`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
