@@ -49,7 +49,7 @@ type simDisk struct {
 var ImageSHA256 = strings.Repeat("5e", 32)
 
 // ImageLine is a profile image: line for the rig's image, served from the artifacts.
-var ImageLine = "{artifact: lab/debian.raw.zst, sha256: " + ImageSHA256 + ", root_device: {min_size_gib: 2}}"
+var ImageLine = "{file: lab/debian.raw.zst, sha256: " + ImageSHA256 + ", root_device: {min_size_gib: 2}}"
 
 // Deploys is how many times node's disk was written.
 func (d *Deploy) Deploys(node string) int {

@@ -60,8 +60,19 @@ type Profile struct {
 	Name   string `yaml:"name" json:"name"`
 	Boot   Boot   `yaml:"boot,omitempty" json:"boot"`
 	Expect Expect `yaml:"expect,omitempty" json:"expect"`
-	Image  *Image `yaml:"image,omitempty" json:"image,omitempty"` // the OS to deploy; nil: none (stateless)
+	Image  *Image `yaml:"image,omitempty" json:"image,omitempty"` // nil: a stateless node
 	src    source
+}
+
+// Image is the OS a profile deploys to the node's disk after the ramdisk's checks pass
+// (`provision image import` prints file and sha256).
+type Image struct {
+	File   string `yaml:"file" json:"file"`     // path under the artifacts directory, or URL
+	SHA256 string `yaml:"sha256" json:"sha256"` // of the raw image; required
+	// Format is raw, zstd or gzip; default by the file's extension.
+	Format     string                 `yaml:"format,omitempty" json:"format,omitempty"`
+	Size       int64                  `yaml:"size,omitempty" json:"size,omitempty"` // raw bytes, when known
+	RootDevice expect.RootDeviceHints `yaml:"root_device,omitempty" json:"root_device,omitzero"`
 }
 
 // Boot is the network boot of a profile.

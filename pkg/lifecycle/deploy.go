@@ -195,7 +195,7 @@ func DeployFailure(node string, want *expect.Deploy, d *check.DeployResult) stri
 		return fmt.Sprintf("deploy of image %s on %s failed: checksum mismatch: expected sha256 %s, got %s (%d bytes from %s): the file at the URL is not the image the profile names, or it was corrupted: import it again (provision image import) and put its sha256 in the profile; the disk was not booted",
 			img, node, strings.ToLower(want.SHA256), orUnknown(clean(d.SHA256)), d.Bytes, want.URL)
 	case check.FailImage:
-		return fmt.Sprintf("deploy of image %s on %s failed: image not found: %s: %s: check the image is under serve's --artifacts (or at that URL) and the profile's image artifact:/url:",
+		return fmt.Sprintf("deploy of image %s on %s failed: image not found: %s: %s: check the image is under serve's --artifacts (or at that URL) and the profile's image file:",
 			img, node, want.URL, orUnknown(detail))
 	case check.FailInstall:
 		return fmt.Sprintf("deploy of image %s on %s failed after the image was written to %s and its sha256 verified: %s: the disk is not bootable; check the image's partitions and boot loader (docs/image.md) and the agent's log",

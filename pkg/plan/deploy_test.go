@@ -16,15 +16,12 @@ func TestExpectationsDeploy(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		image string // the profile's image: line, "" for none
-		opt   Options
 		want  *expect.Deploy
 	}{
 		{name: "no image: stateless", image: "", want: nil},
-		{name: "artifact on serve's http", image: "{artifact: images/debian.raw.zst, sha256: " + strings.ToUpper(sha) + "}",
-			want: &expect.Deploy{Image: "debian.raw.zst", URL: "http://10.1.0.1:8080/artifacts/images/debian.raw.zst", SHA256: sha, Hostname: "a"}},
-		{name: "artifact, serve on another port", image: "{artifact: d.raw, sha256: " + sha + "}", opt: Options{HTTPPort: 9090},
-			want: &expect.Deploy{Image: "d.raw", URL: "http://10.1.0.1:9090/artifacts/d.raw", SHA256: sha, Hostname: "a"}},
-		{name: "url and hints", image: "{url: \"https://img.example/os/d.raw.gz\", sha256: " + sha + ", root_device: {min_size_gib: 100, serial: S1}}",
+		{name: "artifact on serve's http", image: "{file: images/debian.raw.zst, sha256: " + strings.ToUpper(sha) + ", size: 2147483648}",
+			want: &expect.Deploy{Image: "debian.raw.zst", URL: "http://10.1.0.1:8080/artifacts/images/debian.raw.zst", SHA256: sha, Size: 2 << 30, Hostname: "a"}},
+		{name: "url and hints", image: "{file: \"https://img.example/os/d.raw.gz\", sha256: " + sha + ", root_device: {min_size_gib: 100, serial: S1}}",
 			want: &expect.Deploy{Image: "d.raw.gz", URL: "https://img.example/os/d.raw.gz", SHA256: sha, Hostname: "a",
 				RootDevice: expect.RootDeviceHints{MinSizeGiB: 100, Serial: "S1"}}},
 	} {
@@ -41,7 +38,7 @@ func TestExpectationsDeploy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := ExpectationsWith(inv, "a", tc.opt)
+			e, err := ExpectationsFor(inv, "a")
 			if err != nil {
 				t.Fatal(err)
 			}

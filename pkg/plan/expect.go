@@ -13,13 +13,8 @@ import (
 // derives them (interface, MAC, address, VLAN, MTU, gateway, peers), kept to the networks
 // the profile names when it names any. A named network the node has no interface on is
 // still listed, so the network check reports it missing rather than nobody noticing. A
-// profile's image becomes Deploy (DeployFor, serve's HTTP on DefaultHTTPPort).
+// profile's image becomes Deploy (deployFor).
 func ExpectationsFor(inv *inventory.Inventory, name string) (*expect.Expectations, error) {
-	return ExpectationsWith(inv, name, Options{})
-}
-
-// ExpectationsWith is ExpectationsFor with serve's HTTP port (an artifact image's URL).
-func ExpectationsWith(inv *inventory.Inventory, name string, opt Options) (*expect.Expectations, error) {
 	n := inv.Node(name)
 	if n == nil {
 		return nil, fmt.Errorf("node %q is not in the inventory", name)
@@ -37,7 +32,7 @@ func ExpectationsWith(inv *inventory.Inventory, name string, opt Options) (*expe
 	if err != nil {
 		return nil, err
 	}
-	if e.Deploy, err = DeployFor(inv, n, opt); err != nil {
+	if e.Deploy, err = deployFor(inv, n); err != nil {
 		return nil, err
 	}
 	if len(x.Networks) == 0 {

@@ -39,8 +39,6 @@ type Config struct {
 	// Lifecycle tunes timeouts, attempts and the default wave.
 	Lifecycle lifecycle.Config
 	TokenTTL  time.Duration
-	// HTTPPort is serve's HTTP boot port: an artifact image's URL (default plan's).
-	HTTPPort int
 	// Tick is how often timeouts and queued power cycles are looked at (default 1s).
 	Tick time.Duration
 	// BackupEvery and BackupKeep are the rolling backup of the state in StateDir/backups:
@@ -159,13 +157,13 @@ func (c *Core) Up(_ context.Context, req api.UpRequest) (api.UpResponse, error) 
 }
 
 // Expect is a node's expectations, derived from the inventory in force
-// (plan.ExpectationsWith), with this run's deploy (expectDeploy).
+// (plan.ExpectationsFor), with this run's deploy (expectDeploy).
 func (c *Core) Expect(node string) (*expect.Expectations, error) {
 	inv := c.Inventory()
 	if inv == nil {
 		return nil, errors.New("serve has no inventory loaded yet")
 	}
-	e, err := plan.ExpectationsWith(inv, node, plan.Options{HTTPPort: c.cfg.HTTPPort})
+	e, err := plan.ExpectationsFor(inv, node)
 	if err != nil {
 		return nil, err
 	}

@@ -14,18 +14,19 @@ import (
 	"github.com/racklift/racklift/pkg/state"
 )
 
-// deployTargets are TargetsFor with each node's image (plan.DeployFor), so the lifecycle
-// knows which nodes go on from validating to deploying. A node whose image cannot be
-// resolved gets none here; its expectations carry the same error to its agent.
+// deployTargets are TargetsFor with each node's image (the Deploy of its expectations,
+// plan.ExpectationsFor), so the lifecycle knows which nodes go on from validating to
+// deploying. A node whose expectations cannot be built gets none here; its agent is
+// answered the same error.
 func (c *Core) deployTargets(inv *inventory.Inventory, nodes []*inventory.Node) []lifecycle.Target {
 	ts := TargetsFor(nodes)
 	for i, n := range nodes {
-		d, err := plan.DeployFor(inv, n, plan.Options{HTTPPort: c.cfg.HTTPPort})
+		e, err := plan.ExpectationsFor(inv, n.Name)
 		if err != nil {
-			c.log.Warn("node's image not deployable", "node", n.Name, "err", err)
+			c.log.Warn("node's expectations", "node", n.Name, "err", err)
 			continue
 		}
-		ts[i].Deploy = d
+		ts[i].Deploy = e.Deploy
 	}
 	return ts
 }

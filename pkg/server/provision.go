@@ -56,7 +56,6 @@ func (cfg Config) coreConfig(ip netip.Addr, lc lifecycle.Config) provisioner.Con
 	return provisioner.Config{
 		StateDir: cfg.StateDir, Hosts: []string{ip.String()}, AgentListen: listen, ControlAPI: p.ControlAPI,
 		Power: p.Power, Secrets: &inventory.Secrets{File: p.SecretsFile}, Lifecycle: lc, Tick: p.Tick, Log: cfg.Log,
-		HTTPPort: cfg.HTTPPort,
 	}
 }
 

@@ -61,7 +61,7 @@ func (r *Rig) withImages(t *testing.T) string {
 	profile := func(name, artifact, hints string) string {
 		return "  - name: " + name + "\n    boot:\n      kernel: lab/vmlinuz\n      initrd: lab/initrd.img\n" +
 			"      cmdline: console=ttyS0,115200n8 panic=10 racklift.mount=/dev/vda:/scratch\n" +
-			"    image: {artifact: images/" + artifact + ", sha256: " + sha + ", root_device: " + hints + "}\n" +
+			"    image: {file: images/" + artifact + ", sha256: " + sha + ", root_device: " + hints + "}\n" +
 			"    expect: {networks: [provisioning, storage]}\n"
 	}
 	profiles := profile("lab-good", "lab.raw.zst", "{min_size_gib: 2}") +
@@ -150,7 +150,7 @@ func TestRackDeployEndToEnd(t *testing.T) {
 		t.Errorf("lab-03 (hints match no disk): %s %q; want failed naming the disks", n.Phase, n.Reason)
 	}
 	out, _, _ := r.provision(ctx, "report", "lab-01")
-	for _, want := range []string{"boot source: disk", "deploy: image lab.raw.zst onto /dev/vdb", "sha256 " + sha + " verified", "disks seen:"} {
+	for _, want := range []string{"boot source: disk", "deploy: image lab", "onto /dev/vdb", "sha256 " + sha + " verified", "disks seen:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("provision report lab-01 lacks %q:\n%s", want, out)
 		}
