@@ -19,10 +19,10 @@ func TestExpectationsDeploy(t *testing.T) {
 		want  *expect.Deploy
 	}{
 		{name: "no image: stateless", image: "", want: nil},
-		{name: "artifact on serve's http", image: "{file: images/debian.raw.zst, sha256: " + strings.ToUpper(sha) + ", size: 2147483648}",
-			want: &expect.Deploy{Image: "debian.raw.zst", URL: "http://10.1.0.1:8080/artifacts/images/debian.raw.zst", SHA256: sha, Size: 2 << 30, Hostname: "a"}},
+		{name: "artifact on serve's http", image: "{file: images/debian.raw.zst, sha256: " + sha + ", size: 2147483648}",
+			want: &expect.Deploy{Image: "debian", URL: "http://10.1.0.1:8080/artifacts/images/debian.raw.zst", SHA256: sha, Size: 2 << 30, Hostname: "a"}},
 		{name: "url and hints", image: "{file: \"https://img.example/os/d.raw.gz\", sha256: " + sha + ", root_device: {min_size_gib: 100, serial: S1}}",
-			want: &expect.Deploy{Image: "d.raw.gz", URL: "https://img.example/os/d.raw.gz", SHA256: sha, Hostname: "a",
+			want: &expect.Deploy{Image: "d", URL: "https://img.example/os/d.raw.gz", SHA256: sha, Hostname: "a",
 				RootDevice: expect.RootDeviceHints{MinSizeGiB: 100, Serial: "S1"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,7 +2,11 @@ package plan
 
 import (
 	"fmt"
+	"net/netip"
+	"net/url"
+	"path"
 	"slices"
+	"strings"
 
 	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/inventory"
@@ -12,8 +16,7 @@ import (
 // agent: its effective profile (overrides applied) and its networks as NodeNetworks
 // derives them (interface, MAC, address, VLAN, MTU, gateway, peers), kept to the networks
 // the profile names when it names any. A named network the node has no interface on is
-// still listed, so the network check reports it missing rather than nobody noticing. A
-// profile's image becomes Deploy (deployFor).
+// still listed, so the network check reports it missing rather than nobody noticing.
 func ExpectationsFor(inv *inventory.Inventory, name string) (*expect.Expectations, error) {
 	n := inv.Node(name)
 	if n == nil {
@@ -28,11 +31,16 @@ func ExpectationsFor(inv *inventory.Inventory, name string) (*expect.Expectation
 		g := *x.GPU
 		e.GPU = &g
 	}
+	if im := n.Spec.Image; im != nil {
+		u, err := imageURL(inv, n, im.File)
+		if err != nil {
+			return nil, err
+		}
+		e.Deploy = &expect.Deploy{Image: imageName(im.File), URL: u, SHA256: im.SHA256, Size: im.Size,
+			RootDevice: im.RootDevice, Hostname: n.Name}
+	}
 	nets, err := NodeNetworks(inv, n)
 	if err != nil {
-		return nil, err
-	}
-	if e.Deploy, err = deployFor(inv, n); err != nil {
 		return nil, err
 	}
 	if len(x.Networks) == 0 {
@@ -55,4 +63,39 @@ func ExpectationsFor(inv *inventory.Inventory, name string) (*expect.Expectation
 		}
 	}
 	return e, nil
+}
+
+// imageURL is where the node's agent fetches its profile's image: a URL as written, a
+// path from serve's artifacts (/artifacts/PATH) at the server address of the node's
+// PXE network on DefaultHTTPPort (give a URL for another port).
+func imageURL(inv *inventory.Inventory, n *inventory.Node, file string) (string, error) {
+	if strings.Contains(file, "://") {
+		return file, nil
+	}
+	ifc := n.PXEInterface()
+	if ifc == nil {
+		return "", fmt.Errorf("node %s: its image %s is served by serve, but it has no PXE interface to reach serve on", n.Name, file)
+	}
+	nw := inv.Network(ifc.Network)
+	if nw == nil || nw.Server == "" {
+		return "", fmt.Errorf("node %s: network %q of its PXE interface has no server address to fetch image %s from", n.Name, ifc.Network, file)
+	}
+	a, err := netip.ParseAddr(nw.Server)
+	if err != nil {
+		return "", fmt.Errorf("network %q: server %q is not an IP address", nw.Name, nw.Server)
+	}
+	u := url.URL{Scheme: "http", Host: netip.AddrPortFrom(a.Unmap(), DefaultHTTPPort).String(), Path: path.Join("/artifacts", path.Clean("/"+file))}
+	return u.String(), nil
+}
+
+// imageName is the image's name for reports: its file name without the extensions.
+func imageName(file string) string {
+	if u, err := url.Parse(file); err == nil && u.Path != "" {
+		file = u.Path
+	}
+	b := path.Base(file)
+	for _, ext := range []string{".gz", ".zst", ".zstd", ".raw", ".img"} {
+		b = strings.TrimSuffix(b, ext)
+	}
+	return b
 }
