@@ -16,31 +16,54 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racklift/racklift/pkg/agent/identity"
 	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/pki"
 )
 
-const testToken = "tok-3f9a1c77e2"
+const testBootstrap = "boot-3f9a1c77e2-secret"
 
-// fakeServer is the racklift server's node API on loopback: it serves expectations and
-// collects reports.
+// fakeServer is serve's agent API on loopback, over mutual TLS with serve's PKI: it
+// exchanges testBootstrap once for a certificate, serves expectations and collects
+// reports from the node whose certificate is presented.
 type fakeServer struct {
 	URL     string
+	pki     *pki.PKI
 	mu      sync.Mutex
 	reports []check.Report
 	hellos  []string // stages
+	used    bool
 }
 
 func startServer(t *testing.T, expect string) *fakeServer {
 	t.Helper()
-	fs := &fakeServer{}
+	p, err := pki.LoadOrCreate(t.TempDir(), []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := &fakeServer{pki: p}
 	mux := http.NewServeMux()
 	auth := func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Header.Get("Authorization") != "Bearer "+testToken {
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || r.TLS.VerifiedChains[0][0].Subject.CommonName != r.PathValue("name") {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return false
 		}
 		return true
 	}
+	mux.HandleFunc("POST /api/v1/nodes/{name}/bootstrap", func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Bootstrap, CSR string }
+		json.NewDecoder(r.Body).Decode(&req)
+		fs.mu.Lock()
+		defer fs.mu.Unlock()
+		csr, err := pki.ParseCSR([]byte(req.CSR))
+		if req.Bootstrap != testBootstrap || fs.used || err != nil {
+			http.Error(w, "refused", http.StatusUnauthorized)
+			return
+		}
+		fs.used = true
+		c, _ := p.IssueClient(r.PathValue("name"), csr.PublicKey, time.Now(), time.Hour)
+		json.NewEncoder(w).Encode(map[string]string{"certificate": string(pki.CertPEM(c))})
+	})
 	mux.HandleFunc("GET /api/v1/nodes/{name}/expect", func(w http.ResponseWriter, r *http.Request) {
 		if auth(w, r) {
 			io.WriteString(w, expect)
@@ -75,10 +98,10 @@ func startServer(t *testing.T, expect string) *fakeServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(ln)
+	srv := &http.Server{Handler: mux, TLSConfig: p.ServerTLSConfig()}
+	go srv.ServeTLS(ln, "", "")
 	t.Cleanup(func() { srv.Close() })
-	fs.URL = "http://" + ln.Addr().String()
+	fs.URL = "https://" + ln.Addr().String()
 	return fs
 }
 
@@ -88,9 +111,30 @@ func (fs *fakeServer) got() []check.Report {
 	return append([]check.Report(nil), fs.reports...)
 }
 
-func tokenFile(t *testing.T) string {
-	p := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(p, []byte(testToken+"\n"), 0o600)
+// identityDir is what an install leaves in /etc/racklift for node: certificate, key,
+// agent.yaml naming this server.
+func (fs *fakeServer) identityDir(t *testing.T, node string) string {
+	t.Helper()
+	keyPEM, csrPEM, err := pki.NewKeyAndCSR(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, _ := pki.ParseCSR(csrPEM)
+	c, err := fs.pki.IssueClient(node, csr.PublicKey, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "racklift")
+	b := identity.Bundle{Node: node, APIURL: fs.URL, CAPin: fs.pki.Fingerprint(), CertPEM: pki.CertPEM(c), KeyPEM: keyPEM}
+	if err := b.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func bootstrapFile(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "bootstrap")
+	os.WriteFile(p, []byte(testBootstrap+"\n"), 0o600)
 	return p
 }
 
@@ -100,8 +144,12 @@ func TestDaemonOnceFetchesExpectationsAndReports(t *testing.T) {
 	data := t.TempDir()
 	srv := startServer(t, fmt.Sprintf(`{"node":"n1","storage":[{"mount":%q,"min_write_mbps":1}]}`, data))
 	spool := filepath.Join(t.TempDir(), "spool")
+	idDir := filepath.Join(t.TempDir(), "identity")
+	boot := bootstrapFile(t)
 	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "daemon", "--once", "--server", srv.URL, "--token-file", tokenFile(t), "--node", "n1",
+	// As the ramdisk runs it: the bootstrap is exchanged for the node's certificate first.
+	cmd := exec.Command(bin, "daemon", "--once", "--server", srv.URL, "--ca-fingerprint", srv.pki.Fingerprint(),
+		"--bootstrap-file", boot, "--identity-dir", idDir, "--node", "n1",
 		"--spool", spool, "--storage-size", "8M", "--storage-time", "10s", "--stage", "ramdisk")
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
@@ -127,8 +175,17 @@ func TestDaemonOnceFetchesExpectationsAndReports(t *testing.T) {
 	if rep.Hardware == nil || rep.Hardware.MemoryKB == 0 || len(rep.Hardware.Disks) == 0 || rep.Hardware.CPU.Threads == 0 {
 		t.Errorf("hardware inventory %+v", rep.Hardware)
 	}
-	if strings.Contains(stderr.String(), testToken) {
-		t.Fatalf("token in the log:\n%s", stderr.String())
+	if strings.Contains(stderr.String(), testBootstrap) || strings.Contains(stderr.String(), "PRIVATE KEY") {
+		t.Fatalf("secret in the log:\n%s", stderr.String())
+	}
+	if _, err := os.Stat(boot); !os.IsNotExist(err) {
+		t.Errorf("bootstrap file left after its exchange: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(idDir, identity.KeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("node key in the identity dir: %v %v", fi, err)
+	}
+	if _, err := identity.LoadBundle(idDir); err != nil {
+		t.Errorf("identity kept for the next start: %v", err)
 	}
 	if left, _ := filepath.Glob(filepath.Join(spool, "*.json")); len(left) != 0 {
 		t.Errorf("spool after delivery: %v", left)
@@ -186,7 +243,7 @@ func TestDaemonMeasuresStorageLessOften(t *testing.T) {
 	bin := agentBin(t)
 	data := t.TempDir()
 	srv := startServer(t, fmt.Sprintf(`{"node":"n3","storage":[{"mount":%q}]}`, data))
-	cmd := exec.Command(bin, "daemon", "--server", srv.URL, "--token-file", tokenFile(t), "--node", "n3",
+	cmd := exec.Command(bin, "daemon", "--identity-dir", srv.identityDir(t, "n3"),
 		"--spool", filepath.Join(t.TempDir(), "spool"), "--metrics-addr", "", "--interval", "200ms",
 		"--storage-every", "1h", "--storage-size", "4M")
 	var stderr bytes.Buffer

@@ -30,6 +30,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	tree.AddCommand(newCheckCmd(), newDaemonCmd(), newExpectCmd(), newNetCmd(), newBenchCmd())
+	tree.AddCommand(newCheckCmd(), newDaemonCmd(), newEnrollCmd(), newDeployCmd(), newExpectCmd(), newNetCmd(), newBenchCmd())
 	return tree
 }

@@ -28,10 +28,10 @@ func TestSystemdUnitExecStartRuns(t *testing.T) {
 	}
 	srv := startServer(t, `{"node":"gpu-a01-01"}`)
 	dir := t.TempDir()
+	// The install wrote the node's identity to /etc/racklift: the daemon authenticates
+	// with it from its first start.
 	repl := strings.NewReplacer(
-		"${RACKLIFT_SERVER}", srv.URL,
-		"${RACKLIFT_NODE}", "gpu-a01-01",
-		"/etc/racklift/token", tokenFile(t),
+		"/etc/racklift", srv.identityDir(t, "gpu-a01-01"),
 		"/var/lib/racklift/spool", filepath.Join(dir, "spool"),
 	)
 	var out []string

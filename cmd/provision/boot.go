@@ -19,7 +19,10 @@ or every boot with --persistent; UEFI unless --legacy. It then reads the overrid
 from the BMC: a BMC that answered success and dropped the setting (known on some
 Supermicro firmware, bmclib issue 459) is reported as a failure saying so.
 
-boot changes no power state: follow it with 'provision power cycle' or 'power on'.`,
+boot changes no power state: follow it with 'provision power cycle' or 'power on'.
+
+pxe and bios are refused on nodes marked protected or maintenance in the inventory
+unless --force is given (the same policy and message as power); disk is always allowed.`,
 		Example: `  provision boot pxe rack=a01
   provision boot disk gpu-a01-03 --persistent
   provision boot pxe all --legacy --dry-run -o json`,
@@ -40,6 +43,6 @@ boot changes no power state: follow it with 'provision power cycle' or 'power on
 	}
 	cmd.Flags().BoolVar(&b.Persistent, "persistent", false, "boot from the device on every boot, not only the next")
 	cmd.Flags().BoolVar(&b.Legacy, "legacy", false, "legacy (BIOS) boot instead of UEFI")
-	addBMCFlags(cmd, &f, false)
+	addBMCFlags(cmd, &f, true)
 	return cmd
 }

@@ -69,3 +69,30 @@ func TestEachRunHasAFreshTree(t *testing.T) {
 		}
 	}
 }
+
+// boot pxe and boot bios take a node away from its OS at its next start: refused on a
+// protected or maintenance node without --force, in the policy's own words (as power);
+// boot disk is harmless and goes through.
+func TestBootRefusesLockedNodes(t *testing.T) {
+	t.Parallel()
+	site := repo("inventory/examples/site")
+	for _, dev := range []string{"pxe", "bios"} {
+		t.Run(dev, func(t *testing.T) {
+			want := nodelock.Check(nodelock.Node{Name: "gpu-a01-04", Protected: true}, "boot "+dev, false).Error()
+			out, errOut, code := runCLI(t, "boot", dev, "gpu-a01-04", "-i", site, "--timeout", "2s")
+			if code != 1 || !strings.Contains(out, "refused") || !strings.Contains(out, want) || errOut != "boot "+dev+": 1 of 1 nodes failed\n" {
+				t.Errorf("boot %s on a protected node without --force: %d\n%s%s", dev, code, out, errOut)
+			}
+			out, _, code = runCLI(t, "boot", dev, "gpu-a01-04", "-i", site, "--dry-run", "--force", "-o", "json")
+			var rep bmc.Report
+			if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || len(rep.Results) != 1 || rep.Results[0].Result != "dry-run" {
+				t.Errorf("boot %s --dry-run --force: %d %v\n%s", dev, code, err, out)
+			}
+		})
+	}
+	out, _, code := runCLI(t, "boot", "disk", "gpu-a01-04", "-i", site, "--dry-run", "-o", "json")
+	var rep bmc.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || rep.Results[0].Result != "dry-run" {
+		t.Errorf("boot disk --dry-run on a protected node: %d %v\n%s", code, err, out)
+	}
+}

@@ -48,9 +48,9 @@ BMCs over Redfish and IPMI, sets up VLANs with netlink and watches racks come up
 
 	root.AddCommand(
 		newValidateCmd(g), newPlanCmd(g), newInventoryCmd(g), newExportCmd(g), newSchemaCmd(),
-		newServeCmd(g), newDiscoveredCmd(g),
+		newServeCmd(g), newDiscoveredCmd(g), newImageCmd(g),
 		newPowerCmd(g), newBootCmd(g), newBMCCmd(g), newNetCmd(g),
-		newUpCmd(g), newStatusCmd(g), newReportCmd(g), newEventsCmd(g), newStateCmd(g),
+		newUpCmd(g), newStatusCmd(g), newReportCmd(g), newEventsCmd(g), newStateCmd(g), newNodeCmd(g),
 	)
 	return root
 }

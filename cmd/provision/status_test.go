@@ -26,7 +26,7 @@ func seedState(t *testing.T, dir string) *state.Bolt {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := lifecycle.New(s, instantPower{}, provisioner.NewTokens(s, time.Hour), lifecycle.Config{})
+	m := lifecycle.New(s, instantPower{}, provisioner.NewCredentials(s, nil, time.Hour, 0), lifecycle.Config{})
 	ts := []lifecycle.Target{
 		{Name: "gpu-a01-01", MAC: "3c:ec:ef:a1:01:10", BMC: "redfish 10.10.8.11:443"},
 		{Name: "gpu-a01-02", MAC: "3c:ec:ef:a1:02:10", BMC: "redfish 10.10.8.12:443"},

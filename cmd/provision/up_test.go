@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -11,8 +12,11 @@ import (
 
 	"github.com/racklift/racklift/internal/apitest"
 	lab "github.com/racklift/racklift/internal/lab/redfish"
+	"github.com/racklift/racklift/pkg/agent/identity"
+	"github.com/racklift/racklift/pkg/agent/report"
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/lifecycle"
+	"github.com/racklift/racklift/pkg/pki"
 )
 
 func TestUpCommand(t *testing.T) {
@@ -139,4 +143,61 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// A simulated run through the CLI: up, status, report, events, node revoke. No output
+// holds a bootstrap secret or a key; after node revoke the node's agent is refused (401)
+// and nothing about the node changes.
+func TestRunOutputsHoldNoSecretAndRevoke(t *testing.T) {
+	t.Parallel()
+	r := apitest.NewRack(t, 2, 2, nil)
+	r.Start()
+	var outputs []string
+	run := func(args ...string) (string, int) {
+		t.Helper()
+		out, errOut, code := runCLI(t, append(args, "-i", r.InvDir, "--state-dir", r.StateDir)...)
+		outputs = append(outputs, strings.Join(args, " ")+"\n"+out+errOut)
+		return out + errOut, code
+	}
+	if out, code := run("up", "all"); code != 0 {
+		t.Fatalf("up: %d\n%s", code, out)
+	}
+	for _, args := range [][]string{{"status"}, {"status", "-o", "json"}, {"report", "node-0001"}, {"report", "node-0001", "-o", "yaml"}, {"events"}, {"events", "-o", "json"}} {
+		if out, code := run(args...); code != 0 {
+			t.Errorf("%v: %d\n%s", args, code, out)
+		}
+	}
+	if out, code := run("node", "revoke", "node-0001"); code != 0 || !strings.Contains(out, "node-0001: credentials revoked") {
+		t.Fatalf("node revoke: %d\n%s", code, out)
+	}
+	if out, code := run("node", "revoke", "nope"); code != 1 || !strings.Contains(out, "nope") {
+		t.Errorf("node revoke of an unknown node: %d\n%s", code, out)
+	}
+	out, _ := run("status", "-o", "json")
+	if !strings.Contains(out, "revoked at") {
+		t.Errorf("status does not show the revoked certificate:\n%s", out)
+	}
+	b, _ := r.Identities.Load("node-0001")
+	bundle := b.(identity.Bundle)
+	cl, _ := r.Cmdlines.Load("node-0001")
+	args := cl.(map[string]string)
+	c, err := report.NewClient(args[pki.CmdlineAPI], args[pki.CmdlineCA])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetIdentity(bundle.CertPEM, bundle.KeyPEM)
+	var se *report.StatusError
+	if err := c.Hello(context.Background(), "node-0001", "installed"); !errors.As(err, &se) || se.Code != 401 {
+		t.Errorf("hello with the revoked certificate: %v, want 401", err)
+	}
+	all := strings.Join(outputs, "\n")
+	for _, n := range []string{"node-0001", "node-0002"} {
+		cl, _ := r.Cmdlines.Load(n)
+		if sec := cl.(map[string]string)[pki.CmdlineBootstrap]; sec == "" || strings.Contains(all, sec) {
+			t.Errorf("%s's bootstrap secret is empty or in the CLI's output", n)
+		}
+	}
+	if strings.Contains(all, "PRIVATE KEY") {
+		t.Error("a private key in the CLI's output")
+	}
 }

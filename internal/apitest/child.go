@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -56,6 +57,21 @@ func runChild(raw string) error {
 	if err := json.Unmarshal([]byte(raw), &cc); err != nil {
 		return err
 	}
+	c, err := openCore(cc)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	ln, err := serveRig(ctx, c, cc.InvDir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("ready http://%s\n", ln.Addr())
+	return c.Run(ctx) // until SIGKILL
+}
+
+// openCore opens the core as serve does, with the rig's inventory loaded.
+func openCore(cc childConfig) (*provisioner.Core, error) {
 	c, err := provisioner.Open(provisioner.Config{
 		StateDir: cc.StateDir, Hosts: []string{"127.0.0.1"}, AgentListen: cc.AgentAt,
 		Secrets:   &inventory.Secrets{File: cc.SecretsFile},
@@ -63,20 +79,30 @@ func runChild(raw string) error {
 		Tick:      50 * time.Millisecond, BackupEvery: -1,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	inv, err := inventory.Load(cc.InvDir)
+	if err == nil {
+		err = c.SetInventory(inv)
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// serveRig follows the core's boot events and answers the rig endpoint (publish a boot
+// event, render a node's boot arguments, reload the inventory) until ctx ends.
+func serveRig(ctx context.Context, c *provisioner.Core, invDir string) (net.Listener, error) {
 	reload := func() error {
-		inv, err := inventory.Load(cc.InvDir)
+		inv, err := inventory.Load(invDir)
 		if err != nil {
 			return err
 		}
 		return c.SetInventory(inv)
 	}
-	if err := reload(); err != nil {
-		return err
-	}
 	stream := events.New(nil, nil)
-	ctx := context.Background()
 	go c.Follow(ctx, stream)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /event", func(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +114,7 @@ func runChild(raw string) error {
 		stream.Publish(e)
 	})
 	mux.HandleFunc("GET /bootargs", func(w http.ResponseWriter, r *http.Request) {
-		args, err := c.BootArgs(r.URL.Query().Get("node"), r.URL.Query().Get("mac"))
+		args, err := c.BootArgs(r.URL.Query().Get("node"), r.URL.Query().Get("mac"), netip.Addr{})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusConflict)
 			return
@@ -106,14 +132,6 @@ func runChild(raw string) error {
 		}
 		json.NewEncoder(w).Encode(x)
 	})
-	mux.HandleFunc("GET /token", func(w http.ResponseWriter, r *http.Request) {
-		tok, err := c.Tokens.ForBoot(r.URL.Query().Get("node"), r.URL.Query().Get("mac"))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
-			return
-		}
-		json.NewEncoder(w).Encode(tok)
-	})
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
 		if err := reload(); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -121,20 +139,57 @@ func runChild(raw string) error {
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	go http.Serve(ln, mux)
-	fmt.Printf("ready http://%s\n", ln.Addr())
-	return c.Run(ctx) // until SIGKILL
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	go func() { <-ctx.Done(); srv.Close() }()
+	return ln, nil
+}
+
+// childConfig is the rack's core configuration.
+func (r *Rack) childConfig() childConfig {
+	return childConfig{
+		StateDir: r.StateDir, AgentAt: r.agentAt, InvDir: r.InvDir, SecretsFile: r.secrets.File,
+		Timeouts: r.Lifecycle.Timeouts, MaxAttempts: r.Lifecycle.MaxAttempts, BMCTimeout: r.Lifecycle.BMCTimeout,
+	}
+}
+
+// StartInProcess runs the core in this process and returns it, for tests that read its
+// store or call it directly. Kill then stops it gracefully (cancel, drain, close): tests
+// of a crash use Start, whose Kill is a real SIGKILL.
+func (r *Rack) StartInProcess() *provisioner.Core {
+	r.t.Helper()
+	c, err := openCore(r.childConfig())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ln, err := serveRig(ctx, c, r.InvDir)
+	if err != nil {
+		cancel()
+		c.Close()
+		r.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := c.Run(ctx); err != nil {
+			r.t.Error(err)
+		}
+		c.Close()
+	}()
+	u := "http://" + ln.Addr().String()
+	r.rigURL.Store(&u)
+	r.stopLocal = func() { cancel(); <-done }
+	r.t.Cleanup(r.Kill)
+	return c
 }
 
 // startChild runs the core in a child process and returns its rig URL.
 func (r *Rack) startChild() (*exec.Cmd, string) {
 	r.t.Helper()
-	cc, _ := json.Marshal(childConfig{
-		StateDir: r.StateDir, AgentAt: r.agentAt, InvDir: r.InvDir, SecretsFile: r.secrets.File,
-		Timeouts: r.Lifecycle.Timeouts, MaxAttempts: r.Lifecycle.MaxAttempts, BMCTimeout: r.Lifecycle.BMCTimeout,
-	})
+	cc, _ := json.Marshal(r.childConfig())
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+string(cc))
 	cmd.Stderr = os.Stderr

@@ -3,8 +3,8 @@ package apitest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/racklift/racklift/pkg/agent/identity"
+	"github.com/racklift/racklift/pkg/agent/report"
 	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/events"
 	"github.com/racklift/racklift/pkg/expect"
@@ -41,8 +43,8 @@ type Deploy struct {
 type simDisk struct {
 	sha     string
 	writes  int
-	client  *http.Client
 	cmdline map[string]string
+	bundle  identity.Bundle
 }
 
 // ImageSHA256 is the sha256 of the rig's image (the simulated disk holds it after a deploy).
@@ -89,27 +91,35 @@ func (r *Rack) writeImage() {
 	}
 }
 
-// ramdisk is the ramdisk agent of node i: hello, expectations, report, and with a deploy
-// in the expectations a second report with the deploy's result.
-func (r *Rack) ramdisk(ctx context.Context, i int, hc *http.Client, cmdline map[string]string) {
+// ramdisk is the ramdisk agent of node i, as node-agent does it: the bootstrap exchanged
+// for the node's certificate, hello, expectations, and one report with the checks and,
+// when the expectations carry a deploy, its result. Each step is retried until serve
+// answers (it may be restarting).
+func (r *Rack) ramdisk(ctx context.Context, i int, client *report.Client, cmdline map[string]string) {
 	name := NodeName(i)
-	base := cmdline[pki.CmdlineAPI] + "/api/v1/nodes/" + name
-	token := cmdline[pki.CmdlineToken]
-	if !r.call(ctx, hc, token, "POST", base+"/hello", `{"agent":"sim","stage":"ramdisk"}`, nil) {
-		return
-	}
-	var x expect.Expectations
-	if !r.call(ctx, hc, token, "GET", base+"/expect", "", &x) {
+	var bundle identity.Bundle
+	var x *expect.Expectations
+	if !r.retry(ctx, name, "bootstrap exchange", func() (err error) {
+		bundle, err = client.Exchange(ctx, name, cmdline[pki.CmdlineBootstrap])
+		if err == nil {
+			r.Identities.Store(name, bundle)
+		}
+		return err
+	}) || !r.retry(ctx, name, "hello", func() error { return client.Hello(ctx, name, "ramdisk") }) ||
+		!r.retry(ctx, name, "expect", func() (err error) { x, err = client.Expectations(ctx, name); return err }) {
 		return
 	}
 	pass := name != r.FailNode
 	rep := simReport(name, check.BootRamdisk, pass)
+	post := func(rep simRep) bool {
+		return r.retry(ctx, name, "report", func() error { return client.Post(ctx, name, []byte(rep.json())) })
+	}
 	if x.Deploy == nil || !pass {
 		// As node-agent: no deploy after failed checks (the report says why).
 		if x.Deploy != nil {
 			rep.Deploy = &check.DeployResult{Image: x.Deploy.Image, Error: "not deployed: the node failed its checks"}
 		}
-		r.call(ctx, hc, token, "POST", base+"/report", rep.json(), nil)
+		post(rep)
 		return
 	}
 	// The checks passed: the agent streams the image from serve's artifacts (the event
@@ -138,43 +148,59 @@ func (r *Rack) ramdisk(ctx context.Context, i int, hc *http.Client, cmdline map[
 		res.Disks[0].Chosen, res.Disks[0].Why = false, fmt.Sprintf("4.0 GiB is below min_size_gib %d", d.RootDevice.MinSizeGiB)
 	default:
 		res.SHA256, res.Verified = d.SHA256, true
+		// The deploy writes the node's credentials onto the installed system.
 		disk.sha, disk.writes = d.SHA256, disk.writes+1
-		disk.client, disk.cmdline = hc, cmdline
+		disk.cmdline, disk.bundle = cmdline, bundle
 	}
 	r.Deploy.mu.Unlock()
 	rep.Deploy = res
-	if !r.call(ctx, hc, token, "POST", base+"/report", rep.json(), nil) {
-		return
-	}
-	// The ramdisk's daemon goes on with its next cycle until the power cycle ends it: a
-	// report without the deploy or its boot source.
-	rep.Deploy, rep.BootSource = nil, ""
-	r.call(ctx, hc, token, "POST", base+"/report", rep.json(), nil)
+	post(rep)
 }
 
 // bootDisk is node i starting from its disk: nothing happens on an empty disk; a
-// deployed one runs the installed system's agent (with the credentials the deploy wrote).
+// deployed one runs the installed system's agent with the credentials the deploy wrote.
 func (r *Rack) bootDisk(ctx context.Context, i int) {
 	name := NodeName(i)
 	disk := r.disk(name)
 	r.Deploy.mu.Lock()
-	sha, hc, cmdline := disk.sha, disk.client, disk.cmdline
+	sha, cmdline, bundle := disk.sha, disk.cmdline, disk.bundle
 	r.Deploy.mu.Unlock()
 	if sha == "" || r.SilentDisk[name] {
 		return
 	}
-	base := cmdline[pki.CmdlineAPI] + "/api/v1/nodes/" + name
-	token := cmdline[pki.CmdlineToken]
-	// A later run's token stands in for the installed system's own credential.
-	var tok string
-	if err := r.rig(http.MethodGet, "/token?node="+url.QueryEscape(name)+"&mac="+url.QueryEscape(NodeMAC(i)), nil, &tok); err == nil {
-		token = tok
+	client, err := report.NewClient(cmdline[pki.CmdlineAPI], cmdline[pki.CmdlineCA])
+	if err == nil {
+		err = client.SetIdentity(bundle.CertPEM, bundle.KeyPEM)
 	}
-	if !r.call(ctx, hc, token, "POST", base+"/hello", `{"agent":"sim","stage":"installed"}`, nil) ||
-		!r.call(ctx, hc, token, "GET", base+"/expect", "", nil) {
+	if err != nil {
+		r.t.Errorf("%s: the installed system's client: %v", name, err)
 		return
 	}
-	r.call(ctx, hc, token, "POST", base+"/report", simReport(name, check.BootDisk, true).json(), nil)
+	client.Agent = "sim"
+	if !r.retry(ctx, name, "installed hello", func() error { return client.Hello(ctx, name, "installed") }) ||
+		!r.retry(ctx, name, "installed expect", func() error { _, err := client.Expectations(ctx, name); return err }) {
+		return
+	}
+	r.retry(ctx, name, "installed report", func() error {
+		return client.Post(ctx, name, []byte(simReport(name, check.BootDisk, true).json()))
+	})
+}
+
+// retry runs an agent step until serve answers it; a refusal fails the test.
+func (r *Rack) retry(ctx context.Context, name, what string, do func() error) bool {
+	for ctx.Err() == nil {
+		err := do()
+		if err == nil {
+			return true
+		}
+		var se *report.StatusError
+		if errors.As(err, &se) {
+			r.t.Errorf("%s: %s: %v", name, what, err)
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
 }
 
 // bootsLocal asks the core whether it answers node's iPXE with the local-disk script
@@ -214,32 +240,4 @@ func simReport(name, src string, pass bool) simRep {
 func (r simRep) json() string {
 	b, _ := json.Marshal(r.Report)
 	return string(b)
-}
-
-// call is one agent request, retried like node-agent's until serve answers (it may be
-// restarting); into, when set, receives the JSON answer. False: refused or cancelled.
-func (r *Rack) call(ctx context.Context, hc *http.Client, token, method, url, body string, into any) bool {
-	for ctx.Err() == nil {
-		req, _ := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := hc.Do(req)
-		if err != nil {
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			r.t.Errorf("%s %s: %s: %s", method, url, resp.Status, b)
-			return false
-		}
-		if into != nil {
-			if err := json.Unmarshal(b, into); err != nil {
-				r.t.Errorf("%s %s: %v", method, url, err)
-				return false
-			}
-		}
-		return true
-	}
-	return false
 }

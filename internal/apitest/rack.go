@@ -1,9 +1,11 @@
 // Package apitest is a test rig: it runs serve's provisioning core (provisioner.Core)
 // against virtual Redfish BMCs on loopback with simulated nodes, for tests of the
 // lifecycle, the APIs and `provision up` without QEMU: when a BMC boots its machine from PXE, the node goes through DHCP and
-// HTTP (published on the boot event stream, as serve's services do), takes its token from
-// its boot arguments, and its agent says hello, fetches expectations and reports over TLS
-// pinned to the CA fingerprint from those arguments.
+// HTTP (published on the boot event stream, as serve's services do), takes its bootstrap
+// secret from its boot arguments, and its agent (pkg/agent/report's client, as
+// node-agent's) exchanges it for the node's certificate, then says hello, fetches
+// expectations and reports over mutual TLS pinned to the CA fingerprint from those
+// arguments.
 package apitest
 
 import (
@@ -21,6 +23,7 @@ import (
 	"time"
 
 	lab "github.com/racklift/racklift/internal/lab/redfish"
+	"github.com/racklift/racklift/pkg/agent/report"
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/events"
 	"github.com/racklift/racklift/pkg/inventory"
@@ -38,13 +41,15 @@ type Rack struct {
 	agentAt   string // fixed host:port so a restarted core keeps the nodes' racklift.api
 	Lifecycle lifecycle.Config
 
-	proc   *exec.Cmd              // the child running the core (Start)
-	rigURL atomic.Pointer[string] // its rig endpoint; nil while it is down
+	proc      *exec.Cmd              // the child running the core (Start)
+	stopLocal func()                 // stops the core StartInProcess runs
+	rigURL    atomic.Pointer[string] // its rig endpoint; nil while it is down
 
-	Cmdlines sync.Map      // node → its boot arguments (map[string]string), as the node saw them
-	Gate     chan struct{} // closed: agents may talk; replace before Start to hold them
-	FailNode string        // its agent reports a failing check
-	nodes    sync.WaitGroup
+	Cmdlines   sync.Map      // node → its boot arguments (map[string]string), as the node saw them
+	Identities sync.Map      // node → the identity.Bundle its agent got for its bootstrap (the latest)
+	Gate       chan struct{} // closed: agents may talk; replace before Start to hold them
+	FailNode   string        // its agent reports a failing check
+	nodes      sync.WaitGroup
 
 	Deploy // nodes with an image: deploy.go
 }
@@ -131,6 +136,11 @@ func (r *Rack) Start() {
 // Kill SIGKILLs the core's process: no drain, no Close; its state stays as a crashed
 // serve's does.
 func (r *Rack) Kill() {
+	if r.stopLocal != nil {
+		r.rigURL.Store(nil)
+		r.stopLocal()
+		r.stopLocal = nil
+	}
 	if r.proc == nil {
 		return
 	}
@@ -219,13 +229,16 @@ func (r *Rack) boot(ctx context.Context, i int) {
 	case <-ctx.Done():
 		return
 	}
-	cfg, err := pki.PinnedClientConfig(cmdline[pki.CmdlineCA], "127.0.0.1")
+	// The agent, as node-agent does it: exchange the bootstrap for the node's certificate,
+	// then hello, expectations and report over mutual TLS, each retried until serve answers
+	// (it may be restarting).
+	client, err := report.NewClient(cmdline[pki.CmdlineAPI], cmdline[pki.CmdlineCA])
 	if err != nil {
-		r.t.Error(err)
+		r.t.Errorf("%s: %v", name, err)
 		return
 	}
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 5 * time.Second}
-	r.ramdisk(ctx, i, hc, cmdline)
+	client.Agent = "sim"
+	r.ramdisk(ctx, i, client, cmdline)
 }
 
 // WaitDone follows like `provision up` until every named node is ready or failed.

@@ -31,6 +31,12 @@ type CheckRunner interface {
 	Hardware() *check.Hardware
 }
 
+// Deployer puts the node's OS image on its disk (deploy.Deployer in the ramdisk). Its
+// result is the report's deploy section, with Error set when it failed.
+type Deployer interface {
+	Deploy(ctx context.Context, node string, exp *expect.Expectations) (*check.DeployResult, error)
+}
+
 // Daemon runs the checks on an interval and reports each run to the server: reports
 // go to the spool first and are removed once the server accepted them, so a server
 // that is down loses nothing and gets them in order when it is back.
@@ -54,6 +60,9 @@ type Daemon struct {
 	// SetUpNetworks, when set, makes the node's links match its networks before the
 	// first checks that have networks to check (ApplyNetworks).
 	SetUpNetworks func(ctx context.Context, exp *expect.Expectations)
+	// Deploy, when set, deploys the expectations' image once, after a cycle whose checks
+	// all passed (the ramdisk); the report carries its result.
+	Deploy Deployer
 	// Observe gets each cycle's results (the metrics); nil: none.
 	Observe func([]check.Result)
 	Log     *slog.Logger
@@ -95,6 +104,7 @@ func (d *Daemon) Run(ctx context.Context) ([]check.Result, error) {
 	var lastMeasured time.Time
 	var lastThroughput []check.Result
 	networksSetUp := false
+	deployed := false
 	for {
 		exp := d.expectations(ctx)
 		if d.SetUpNetworks != nil && !networksSetUp && len(exp.Networks) > 0 {
@@ -116,6 +126,13 @@ func (d *Daemon) Run(ctx context.Context) ([]check.Result, error) {
 		}
 		rep := check.NewReport(d.Node, Version, d.Checks.Hardware(), rs)
 		logSummary(d.Log, rs)
+		if d.Deploy != nil && exp.Deploy != nil && !deployed {
+			deployed = true
+			rep.Deploy = d.deploy(ctx, exp, rep)
+			if err := ctx.Err(); err != nil {
+				return rs, err
+			}
+		}
 		if sender != nil {
 			if d.Once {
 				dctx, cancel := context.WithTimeout(ctx, d.DeliverTimeout)
@@ -141,6 +158,23 @@ func (d *Daemon) Run(ctx context.Context) ([]check.Result, error) {
 		case <-time.After(d.Interval):
 		}
 	}
+}
+
+// deploy runs the Deployer when the cycle's checks passed: an OS is never put on a node
+// that failed its validation.
+func (d *Daemon) deploy(ctx context.Context, exp *expect.Expectations, rep *check.Report) *check.DeployResult {
+	if rep.Failed {
+		d.Log.Warn("image not deployed: checks failed", "image", exp.Deploy.Image)
+		return &check.DeployResult{Image: exp.Deploy.Image, Error: "not deployed: the node failed its checks"}
+	}
+	res, err := d.Deploy.Deploy(ctx, d.Node, exp)
+	if res == nil {
+		res = &check.DeployResult{Image: exp.Deploy.Image}
+	}
+	if err != nil && res.Error == "" {
+		res.Error = err.Error()
+	}
+	return res
 }
 
 // throughputResults keeps a run's storage measurements, marked with when they were

@@ -336,3 +336,69 @@ func TestDaemonNeedsAPositiveInterval(t *testing.T) {
 		t.Fatal("Run with no interval started")
 	}
 }
+
+// fakeDeployer records the deploys asked for and answers with res, err.
+type fakeDeployer struct {
+	calls int
+	res   *check.DeployResult
+	err   error
+}
+
+func (f *fakeDeployer) Deploy(_ context.Context, node string, exp *expect.Expectations) (*check.DeployResult, error) {
+	f.calls++
+	return f.res, f.err
+}
+
+func TestDaemonDeploysAfterPassingChecks(t *testing.T) {
+	t.Parallel()
+	dep := &expect.Deploy{Image: "debian-13", URL: "http://10.10.0.2:8080/images/debian-13.raw.zst", SHA256: strings.Repeat("a", 64)}
+	for _, tc := range []struct {
+		name      string
+		deploy    *expect.Deploy
+		fail      bool
+		deployErr error
+		wantCalls int
+		wantError string // the report's deploy.error; "-" for no deploy section
+	}{
+		{name: "checks pass: deployed", deploy: dep, wantCalls: 1},
+		{name: "checks fail: not deployed", deploy: dep, fail: true, wantCalls: 0, wantError: "not deployed: the node failed its checks"},
+		{name: "deploy fails: reported", deploy: dep, deployErr: errors.New("checksum mismatch for image debian-13"), wantCalls: 1, wantError: "checksum mismatch for image debian-13"},
+		{name: "stateless profile: no deploy", wantCalls: 0, wantError: "-"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := &fakeServer{up: true, exp: expect.Expectations{Node: "n1", Deploy: tc.deploy}}
+			checks := &fakeChecks{results: func(context.Context, *expect.Expectations) []check.Result {
+				if tc.fail {
+					return []check.Result{{Name: "gpu.count", Status: check.Fail}}
+				}
+				return []check.Result{{Name: "gpu.count", Status: check.Pass}}
+			}}
+			fd := &fakeDeployer{res: &check.DeployResult{Image: "debian-13", Bytes: 42, Verified: tc.deployErr == nil}, err: tc.deployErr}
+			d := daemon(t, srv, checks)
+			d.Once, d.Deploy = true, fd
+			if _, err := d.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if fd.calls != tc.wantCalls {
+				t.Errorf("deploy called %d times, want %d", fd.calls, tc.wantCalls)
+			}
+			reps := srv.got()
+			if len(reps) != 1 {
+				t.Fatalf("%d reports", len(reps))
+			}
+			got := reps[0].Deploy
+			if tc.wantError == "-" {
+				if got != nil {
+					t.Fatalf("report has a deploy section %+v for a stateless node", got)
+				}
+				return
+			}
+			if got == nil || got.Image != "debian-13" || got.Error != tc.wantError {
+				t.Fatalf("report's deploy = %+v, want image debian-13 and error %q", got, tc.wantError)
+			}
+			if tc.wantCalls == 1 && tc.deployErr == nil && (!got.Verified || got.Bytes != 42) {
+				t.Errorf("report's deploy = %+v, want the deployer's result", got)
+			}
+		})
+	}
+}

@@ -2,12 +2,14 @@ package api_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -31,28 +33,33 @@ const (
 )
 
 // stack is serve's core on a temp state dir: nodes a and b power-cycled into pxe, each
-// with its minted token, and the agent API over TLS with the pinned CA.
+// with its bootstrap exchanged for its client certificate, and the agent API over
+// mutual TLS with the pinned CA.
 type stack struct {
 	dir      string
 	store    *state.Bolt
 	machine  *lifecycle.Machine
-	tokens   *provisioner.Tokens
-	ta, tb   string
+	creds    *provisioner.Credentials
+	ta, tb   string // the bootstrap secrets (used)
 	agent    *httptest.Server
-	client   *http.Client
+	clients  map[string]*http.Client // by the certificate they present: "a", "b", "" none
 	expected atomic.Int32
 }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	s := &stack{dir: t.TempDir()}
+	s := &stack{dir: t.TempDir(), clients: map[string]*http.Client{}}
 	var err error
 	if s.store, err = state.Open(s.dir, state.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.store.Close() })
-	s.tokens = provisioner.NewTokens(s.store, time.Hour)
-	s.machine = lifecycle.New(s.store, okPower{}, s.tokens, lifecycle.Config{})
+	p, err := pki.LoadOrCreate(pki.Dir(s.dir), []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.creds = provisioner.NewCredentials(s.store, p, time.Hour, 0)
+	s.machine = lifecycle.New(s.store, okPower{}, s.creds, lifecycle.Config{})
 	targets := []lifecycle.Target{{Name: "a", MAC: macA, BMC: "redfish a"}, {Name: "b", MAC: macB, BMC: "ipmi b"}}
 	if _, err := s.machine.Up(targets, lifecycle.UpOptions{}); err != nil {
 		t.Fatal(err)
@@ -61,39 +68,53 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	s.machine.Drain()
-	if s.ta, err = s.tokens.ForBoot("a", macA); err != nil {
+	if s.ta, err = s.creds.ForBoot("a", macA, netip.Addr{}); err != nil {
 		t.Fatal(err)
 	}
-	if s.tb, err = s.tokens.ForBoot("b", macB); err != nil {
+	if s.tb, err = s.creds.ForBoot("b", macB, netip.Addr{}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := pki.LoadOrCreate(pki.Dir(s.dir), []string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := api.AgentHandler(api.AgentConfig{Tokens: s.tokens, Lifecycle: s.machine, Expect: func(node string) (*expect.Expectations, error) {
+	h := api.AgentHandler(api.AgentConfig{Tokens: s.creds, Lifecycle: s.machine, CAPEM: p.CAPEM(), Expect: func(node string) (*expect.Expectations, error) {
 		s.expected.Add(1)
 		return &expect.Expectations{Node: node, GPU: &expect.GPU{Count: 0}}, nil
 	}})
 	s.agent = httptest.NewUnstartedServer(h)
-	s.agent.TLS = p.TLSConfig()
+	s.agent.TLS = p.ServerTLSConfig()
 	s.agent.StartTLS()
 	t.Cleanup(s.agent.Close)
-	cfg, err := pki.PinnedClientConfig(p.Fingerprint(), "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
+	client := func(cert *tls.Certificate) *http.Client {
+		cfg, err := pki.PinnedMutualConfig(p.Fingerprint(), "127.0.0.1", func() (*tls.Certificate, error) { return cert, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
 	}
-	s.client = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+	s.clients[""] = client(nil)
+	for node, secret := range map[string]string{"a": s.ta, "b": s.tb} {
+		keyPEM, csrPEM, err := pki.NewKeyAndCSR(node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(api.CertRequest{Bootstrap: secret, CSR: string(csrPEM)})
+		code, resp, _ := s.call(t, "POST", "/api/v1/nodes/"+node+"/bootstrap", "", string(body))
+		var cr api.CertResponse
+		if code != 200 || json.Unmarshal([]byte(resp), &cr) != nil || !strings.Contains(cr.CA, "BEGIN CERTIFICATE") {
+			t.Fatalf("bootstrap exchange for %s: %d %s", node, code, resp)
+		}
+		kc, err := tls.X509KeyPair([]byte(cr.Certificate), keyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.clients[node] = client(&kc)
+	}
 	return s
 }
 
-func (s *stack) call(t *testing.T, method, path, token string, body string) (int, string, http.Header) {
+// call makes a request presenting who's certificate ("" none).
+func (s *stack) call(t *testing.T, method, path, who string, body string) (int, string, http.Header) {
 	t.Helper()
 	req, _ := http.NewRequest(method, s.agent.URL+path, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := s.client.Do(req)
+	resp, err := s.clients[who].Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +130,7 @@ const failing = `{"node":"a","results":[{"name":"net.storage.vlan","status":"fai
 func TestReportAccepted(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	code, body, _ := s.call(t, "POST", "/api/v1/nodes/a/report", s.ta, passing)
+	code, body, _ := s.call(t, "POST", "/api/v1/nodes/a/report", "a", passing)
 	if code != 200 || !strings.Contains(body, `"ready"`) {
 		t.Fatalf("report = %d %s, want 200 ready", code, body)
 	}
@@ -122,7 +143,7 @@ func TestReportAccepted(t *testing.T) {
 func TestReportFailedChecks(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	code, body, _ := s.call(t, "POST", "/api/v1/nodes/a/report", s.ta, failing)
+	code, body, _ := s.call(t, "POST", "/api/v1/nodes/a/report", "a", failing)
 	if code != 200 || !strings.Contains(body, `"failed"`) {
 		t.Fatalf("report = %d %s", code, body)
 	}
@@ -137,30 +158,27 @@ func TestReportFailedChecks(t *testing.T) {
 func TestReportRefused(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name, node, token string
-		code              int
-		says              string
+		name, node, who string
+		code            int
+		says            string
 	}{
-		{"another node's token", "a", "B", http.StatusForbidden, "node b's"},
-		{"wrong token", "a", "not-a-token", http.StatusUnauthorized, "not valid"},
-		{"no token", "a", "", http.StatusUnauthorized, "Bearer"},
-		{"unknown node", "zz", "nope", http.StatusUnauthorized, "not valid"},
+		{"another node's certificate", "a", "b", http.StatusForbidden, "node b's"},
+		{"no certificate", "a", "", http.StatusUnauthorized, "client certificate"},
+		{"unknown node", "zz", "", http.StatusUnauthorized, "client certificate"},
+		{"unknown node, a's certificate", "zz", "a", http.StatusForbidden, "node a's"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := newStack(t)
-			tok := tc.token
-			if tok == "B" {
-				tok = s.tb
-			}
 			before, _ := s.store.LastSeq()
 			for _, req := range []struct{ method, path, body string }{
 				{"POST", "/api/v1/nodes/" + tc.node + "/report", passing},
 				{"GET", "/api/v1/nodes/" + tc.node + "/expect", ""},
 				{"POST", "/api/v1/nodes/" + tc.node + "/hello", ""},
+				{"POST", "/api/v1/nodes/" + tc.node + "/installed", ""},
 			} {
-				code, body, hdr := s.call(t, req.method, req.path, tok, req.body)
+				code, body, hdr := s.call(t, req.method, req.path, tc.who, req.body)
 				if code != tc.code || !strings.Contains(body, tc.says) {
 					t.Errorf("%s %s = %d %s, want %d saying %q", req.method, req.path, code, body, tc.code, tc.says)
 				}
@@ -170,13 +188,10 @@ func TestReportRefused(t *testing.T) {
 				if strings.Contains(body, "provisioned") || strings.Contains(body, "stale") {
 					t.Errorf("the refusal says whether node %s is being provisioned: %s", tc.node, body)
 				}
-				if tok != "" && strings.Contains(body, tok) {
-					t.Error("the refusal echoes the token")
-				}
 			}
 			after, _ := s.store.LastSeq()
 			n, _ := s.store.Get("a")
-			if after != before || n.Report != nil || n.Phase != "pxe" || s.expected.Load() != 0 {
+			if after != before || n.Report != nil || n.Phase != "pxe" || n.Installed || s.expected.Load() != 0 {
 				t.Errorf("a refused request changed something: events %d→%d, report %s, phase %s, expectations built %d",
 					before, after, n.Report, n.Phase, s.expected.Load())
 			}
@@ -184,11 +199,46 @@ func TestReportRefused(t *testing.T) {
 	}
 }
 
+// The bootstrap works once; a replay is refused (401), names no secret and is an event
+// with its source address; a wrong one is refused and recorded nowhere.
+func TestBootstrapOnce(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	_, csrPEM, _ := pki.NewKeyAndCSR("a")
+	for _, tc := range []struct {
+		name, secret string
+		events       int
+	}{
+		{name: "replayed", secret: s.ta, events: 1},
+		{name: "wrong", secret: s.ta[:len(s.ta)-2] + "xx", events: 0},
+		{name: "another node's", secret: s.tb, events: 0},
+	} {
+		before, _ := s.store.LastSeq()
+		body, _ := json.Marshal(api.CertRequest{Bootstrap: tc.secret, CSR: string(csrPEM)})
+		code, resp, _ := s.call(t, "POST", "/api/v1/nodes/a/bootstrap", "", string(body))
+		if code != http.StatusUnauthorized || strings.Contains(resp, tc.secret) || strings.Contains(resp, "CERTIFICATE") {
+			t.Errorf("%s bootstrap: %d %s, want 401 without secret or certificate", tc.name, code, resp)
+		}
+		evs, _ := s.store.Events(state.Query{After: before})
+		if len(evs) != tc.events {
+			t.Errorf("%s bootstrap logged %d events, want %d: %+v", tc.name, len(evs), tc.events, evs)
+		}
+		for _, e := range evs {
+			if e.Kind != "bootstrap.replayed" || !strings.Contains(e.Detail, "from 127.0.0.1") || strings.Contains(e.Detail, tc.secret) {
+				t.Errorf("replay event %+v: want bootstrap.replayed from 127.0.0.1, without the secret", e)
+			}
+		}
+	}
+	if code, resp, _ := s.call(t, "POST", "/api/v1/nodes/a/bootstrap", "", `{"bootstrap":"x"}`); code != http.StatusBadRequest {
+		t.Errorf("bootstrap without a CSR: %d %s", code, resp)
+	}
+}
+
 func TestReportBadBody(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
 	for _, body := range []string{`{`, `{"node":"a"}`, `{"node":"b","results":[]}`} {
-		code, msg, _ := s.call(t, "POST", "/api/v1/nodes/a/report", s.ta, body)
+		code, msg, _ := s.call(t, "POST", "/api/v1/nodes/a/report", "a", body)
 		if code != http.StatusBadRequest || !strings.Contains(msg, "node") {
 			t.Errorf("body %s = %d %s, want 400 naming the node", body, code, msg)
 		}
@@ -201,10 +251,10 @@ func TestReportBadBody(t *testing.T) {
 func TestAgentFlow(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	if code, body, _ := s.call(t, "POST", "/api/v1/nodes/a/hello", s.ta, `{"agent":"v1","stage":"ramdisk"}`); code != 200 || !strings.Contains(body, `"agent"`) {
+	if code, body, _ := s.call(t, "POST", "/api/v1/nodes/a/hello", "a", `{"agent":"v1","stage":"ramdisk"}`); code != 200 || !strings.Contains(body, `"agent"`) {
 		t.Fatalf("hello = %d %s", code, body)
 	}
-	code, body, _ := s.call(t, "GET", "/api/v1/nodes/a/expect", s.ta, "")
+	code, body, _ := s.call(t, "GET", "/api/v1/nodes/a/expect", "a", "")
 	var x map[string]any
 	if code != 200 || json.Unmarshal([]byte(body), &x) != nil || x["node"] != "a" {
 		t.Fatalf("expect = %d %s", code, body)
@@ -223,7 +273,7 @@ func controlServer(t *testing.T, s *stack, up api.UpFunc) *httptest.Server {
 func TestControl(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	s.call(t, "POST", "/api/v1/nodes/a/report", s.ta, failing)
+	s.call(t, "POST", "/api/v1/nodes/a/report", "a", failing)
 	srv := controlServer(t, s, nil)
 	c, err := api.NewClient(srv.URL, "ctl")
 	if err != nil {
@@ -294,7 +344,7 @@ func TestControlToken(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
 	srv := controlServer(t, s, nil)
-	for _, tok := range []string{"", "wrong", s.ta} {
+	for _, tok := range []string{"", "wrong", s.ta} { // a node's bootstrap is no control token
 		c, _ := api.NewClient(srv.URL, tok)
 		_, err := c.Nodes(context.Background())
 		var se *api.StatusError

@@ -252,6 +252,13 @@ func (c *Client) Up(ctx context.Context, req UpRequest) (UpResponse, error) {
 	return out, c.do(ctx, http.MethodPost, PathUp, req, &out)
 }
 
+// Revoke revokes node's credentials: its agents are refused until `provision up
+// --reprovision NODE`.
+func (c *Client) Revoke(ctx context.Context, node string) (Revoked, error) {
+	var out Revoked
+	return out, c.do(ctx, http.MethodPost, strings.Replace(PathRevoke, "{name}", url.PathEscape(node), 1), nil, &out)
+}
+
 // Local reads the state directly (read-only) while serve is not running.
 type Local struct {
 	Store state.Store

@@ -28,11 +28,15 @@ func TokenPath(stateDir string) string  { return filepath.Join(stateDir, TokenFi
 // UpFunc starts nodes (provisioner.Core.Up: resolve selectors, lifecycle.Machine.Up).
 type UpFunc func(ctx context.Context, req UpRequest) (UpResponse, error)
 
+// RevokeFunc revokes a node's credentials (provisioner.Core.Revoke).
+type RevokeFunc func(ctx context.Context, node string) error
+
 // ControlConfig wires the control endpoints.
 type ControlConfig struct {
-	Store state.Store
-	Token string // required bearer token
-	Up    UpFunc // nil: 501
+	Store  state.Store
+	Token  string     // required bearer token
+	Up     UpFunc     // nil: 501
+	Revoke RevokeFunc // nil: 501
 }
 
 // Control paths.
@@ -45,6 +49,7 @@ const (
 	PathBackup     = "/api/v1/state/backup"
 	PathCheck      = "/api/v1/state/check"
 	PathUp         = "/api/v1/up"
+	PathRevoke     = "/api/v1/nodes/{name}/revoke"
 	PathHealth     = "/api/v1/health"
 )
 
@@ -64,6 +69,7 @@ func ControlHandler(cfg ControlConfig) http.Handler {
 	mux.HandleFunc("GET "+PathBackup, c.backup)
 	mux.HandleFunc("GET "+PathCheck, c.check)
 	mux.HandleFunc("POST "+PathUp, c.up)
+	mux.HandleFunc("POST "+PathRevoke, c.revoke)
 	mux.HandleFunc("GET "+PathHealth, c.health)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if cfg.Token == "" || subtle.ConstantTimeCompare([]byte(bearer(r)), []byte(cfg.Token)) != 1 {
@@ -208,6 +214,28 @@ func (c *control) up(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// Revoked is the answer to a revocation.
+type Revoked struct {
+	Node    string `json:"node"`
+	Revoked bool   `json:"revoked"`
+}
+
+func (c *control) revoke(w http.ResponseWriter, r *http.Request) {
+	if c.cfg.Revoke == nil {
+		writeError(w, http.StatusNotImplemented, "this serve cannot revoke credentials")
+		return
+	}
+	node := r.PathValue("name")
+	if err := c.cfg.Revoke(r.Context(), node); errors.Is(err, state.ErrNotFound) {
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	} else if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, Revoked{Node: node, Revoked: true})
 }
 
 // Health is the answer to GET /api/v1/health.

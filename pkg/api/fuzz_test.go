@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"crypto/x509"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -12,7 +13,11 @@ import (
 
 type anyToken struct{}
 
-func (anyToken) Verify(string, string) error { return nil }
+func (anyToken) Verify(string, *x509.Certificate) error { return nil }
+func (anyToken) Exchange(string, string, []byte, string) ([]byte, error) {
+	return nil, ErrBadToken
+}
+func (anyToken) Renew(string, *x509.Certificate, []byte) ([]byte, error) { return nil, ErrBadToken }
 
 // storeRecorder records reports straight into a state store, as the lifecycle does.
 type storeRecorder struct{ s *state.Bolt }
@@ -43,7 +48,6 @@ func FuzzAgentReport(f *testing.F) {
 	h := AgentHandler(AgentConfig{Tokens: anyToken{}, Lifecycle: storeRecorder{s}, MaxReport: 64 << 10})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/api/v1/nodes/gpu-01/report", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer x")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
 		switch w.Code {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/output"
 	"github.com/racklift/racklift/pkg/sanitize"
@@ -47,5 +48,38 @@ func (d NodeDetail) WriteReport(w io.Writer) error {
 	for _, r := range d.Report.Sorted() {
 		rows.Add(strings.ToUpper(string(r.Status)), r.Name, orDash(r.Observed), orDash(r.Expected), r.Message)
 	}
+	if err := rows.Write(w); err != nil {
+		return err
+	}
+	return writeDeploy(w, d.Report.Deploy)
+}
+
+// writeDeploy prints the report's deploy section: what was written where, how fast,
+// whether the sha256 verified, why it failed, and every disk seen.
+func writeDeploy(w io.Writer, dep *check.DeployResult) error {
+	if dep == nil {
+		return nil
+	}
+	verified := "NOT verified"
+	if dep.Verified {
+		verified = "verified"
+	}
+	fmt.Fprintf(w, "\ndeploy: image %s on %s: %d bytes in %.1fs (%.0f MB/s), sha256 %s %s\n",
+		dep.Image, orDash(dep.Device), dep.Bytes, dep.Seconds, dep.MBps, orDash(dep.SHA256), verified)
+	if dep.Error != "" {
+		fmt.Fprintf(w, "deploy failed: %s\n", dep.Error)
+	}
+	if len(dep.Disks) == 0 {
+		return nil
+	}
+	rows := output.Rows{Header: []string{"DISK", "SIZE", "MODEL", "SERIAL", "CHOSEN", "WHY"}}
+	for _, k := range dep.Disks {
+		chosen := "-"
+		if k.Chosen {
+			chosen = "yes"
+		}
+		rows.Add(k.Device, fmt.Sprintf("%.1f GiB", float64(k.SizeBytes)/(1<<30)), orDash(k.Model), orDash(k.Serial), chosen, k.Why)
+	}
+	fmt.Fprintln(w)
 	return rows.Write(w)
 }

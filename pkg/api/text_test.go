@@ -127,3 +127,25 @@ func TestUpResultText(t *testing.T) {
 		t.Errorf("final:\n%s", b.String())
 	}
 }
+
+func TestReportTextDeploySection(t *testing.T) {
+	t.Parallel()
+	d := NodeDetail{NodeStatus: textNodes()[1]}
+	d.Report = &check.Report{Agent: "v1", Time: textNow, Results: []check.Result{{Name: "gpu.count", Status: check.Pass}},
+		Deploy: &check.DeployResult{Image: "debian-13", Device: "/dev/vda", Bytes: 2 << 30, Seconds: 10, MBps: 214.7,
+			SHA256: "ab12", Error: "checksum mismatch for image debian-13 on /dev/vda: expected sha256 ab12, got cd34",
+			Disks: []check.DiskChoice{{Device: "/dev/vda", SizeBytes: 20 << 30, Chosen: true, Why: "the only disk matching the hints"}}}}
+	var b bytes.Buffer
+	if err := d.WriteReport(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"deploy: image debian-13 on /dev/vda: 2147483648 bytes in 10.0s (215 MB/s), sha256 ab12 NOT verified",
+		"deploy failed: checksum mismatch for image debian-13 on /dev/vda: expected sha256 ab12, got cd34",
+		"/dev/vda  20.0 GiB", "yes", "the only disk matching the hints",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}

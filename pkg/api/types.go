@@ -11,6 +11,7 @@
 package api
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/racklift/racklift/pkg/check"
@@ -41,6 +42,10 @@ type NodeStatus struct {
 	// on the node's disk.
 	BootSource string    `json:"boot_source,omitempty"`
 	Deployed   *Deployed `json:"deployed,omitempty"`
+	// Installed: the OS is on the disk; the node boots it until `up --reprovision`.
+	Installed bool `json:"installed,omitempty"`
+	// Certificate is the node's client certificate: serial, run, expiry or revocation.
+	Certificate string `json:"certificate,omitempty"`
 }
 
 // NodeDetail is a node's status with its last report (`provision report`).
@@ -53,7 +58,13 @@ type NodeDetail struct {
 // StatusOf summarises a node record; the token never leaves the store.
 func StatusOf(n state.Node) NodeStatus {
 	s := NodeStatus{Name: n.Name, Phase: lifecycle.Phase(n.Phase), Reason: n.Reason, Run: n.Run, Attempt: n.Attempt,
-		EnteredAt: n.EnteredAt, UpdatedAt: n.UpdatedAt, ReportAt: n.ReportAt}
+		EnteredAt: n.EnteredAt, UpdatedAt: n.UpdatedAt, ReportAt: n.ReportAt, Installed: n.Installed}
+	if id := n.Identity; id != nil {
+		s.Certificate = fmt.Sprintf("%s (run %d) until %s", id.Serial, id.Run, id.NotAfter.Format(time.RFC3339))
+		if !id.RevokedAt.IsZero() {
+			s.Certificate = fmt.Sprintf("%s (run %d) revoked at %s: %s", id.Serial, id.Run, id.RevokedAt.Format(time.RFC3339), id.Revoked)
+		}
+	}
 	if s.Phase == "" {
 		s.Phase = lifecycle.Enrolled
 	}

@@ -114,7 +114,14 @@ func Run(ctx context.Context, inv *inventory.Inventory, nodes []*inventory.Node,
 
 // interrupts reports whether the operation can interrupt a running node: the ones the
 // lock policy guards.
-func (op Op) interrupts() bool { return op.Boot == nil && !op.Info && Destructive(op.Power) }
+func (op Op) interrupts() bool {
+	if op.Boot != nil {
+		// A network or firmware-setup boot takes the node away from its OS at its next
+		// start (an install, or a halt in setup); the local disk is harmless.
+		return op.Boot.Device == BootPXE || op.Boot.Device == BootBIOS
+	}
+	return !op.Info && Destructive(op.Power)
+}
 
 // Err is nil when every node succeeded (or would, in a dry run), else it counts the
 // failed and refused ones.

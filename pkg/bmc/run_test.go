@@ -46,11 +46,12 @@ func TestRunRefusesLockedNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, action := range []string{bmc.PowerOff, bmc.PowerSoft, bmc.PowerCycle, bmc.PowerReset} {
-		t.Run(action, func(t *testing.T) {
-			op := bmc.Op{Power: action}
+	ops := []bmc.Op{{Power: bmc.PowerOff}, {Power: bmc.PowerSoft}, {Power: bmc.PowerCycle}, {Power: bmc.PowerReset},
+		{Boot: &bmc.Boot{Device: bmc.BootPXE}}, {Boot: &bmc.Boot{Device: bmc.BootBIOS, Persistent: true}}}
+	for _, op := range ops {
+		t.Run(op.Name(), func(t *testing.T) {
 			rep := bmc.Run(context.Background(), inv, inv.Nodes[:2], bmc.Request{Op: op, Secrets: secrets, Warn: &bytes.Buffer{}})
-			if rep.Failed != 2 || rep.Err() == nil || rep.Err().Error() != "power "+action+": 2 of 2 nodes failed" {
+			if rep.Failed != 2 || rep.Err() == nil || rep.Err().Error() != op.Name()+": 2 of 2 nodes failed" {
 				t.Fatalf("%d failed, Err %v", rep.Failed, rep.Err())
 			}
 			for i, r := range rep.Results {

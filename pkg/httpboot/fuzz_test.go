@@ -19,8 +19,7 @@ func FuzzBootRequests(f *testing.F) {
 	f.Add("52:54:00:04:00:01", "\x1b]0;x\x07", "../../etc/passwd")
 	f.Add("zz", strings.Repeat("A", 5000), strings.Repeat("f", 300))
 	ev := events.New(nil, nil)
-	st, _ := OpenFileState("")
-	h, err := New(Config{Plans: fixed{examplePlan(f, "lab")}, Templates: templates.FS, State: st, Events: ev})
+	h, err := New(Config{Plans: fixed{examplePlan(f, "lab")}, Templates: templates.FS, Events: ev})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -38,7 +37,7 @@ func FuzzBootRequests(f *testing.F) {
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)
 			switch w.Code {
-			case http.StatusOK, http.StatusBadRequest, http.StatusNotFound, http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusInternalServerError:
+			case http.StatusOK, http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusInternalServerError:
 			default:
 				t.Fatalf("GET %q: status %d", target, w.Code)
 			}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/racklift/racklift/pkg/events"
 	"github.com/racklift/racklift/pkg/ipxe"
+	"github.com/racklift/racklift/pkg/nodelock"
 	"github.com/racklift/racklift/pkg/plan"
 )
 
@@ -27,11 +28,13 @@ type Plans interface {
 	Current() *plan.Plan
 }
 
-// InstallState says which nodes are installed: those boot their local disk. The
-// lifecycle area will own this state; serve keeps a small file-backed one meanwhile.
-type InstallState interface {
+// NodeState is what serve's provisioning core knows of a node (provisioner.Core, over
+// the state store): whether it is installed (it boots its local disk until `provision up
+// --reprovision` clears the flag) and whether a run started with --force is under way
+// (the one thing that lets a protected or maintenance node boot from the network).
+type NodeState interface {
 	Installed(node string) bool
-	SetInstalled(node string, installed bool) error
+	ForcedRun(node string) bool
 }
 
 // Nodes names the node behind a client address, for events.
@@ -42,17 +45,19 @@ type Nodes interface {
 // Config is the HTTP boot service's setup.
 type Config struct {
 	Plans       Plans
-	Templates   fs.FS  // templates.FS or a --templates directory
-	Artifacts   string // kernel, initrd, images; "" serves none
-	PXEDir      string // iPXE binaries for UEFI HTTP boot clients
-	AgentBinary string // node-agent served at /agent/node-agent; "" serves none
-	State       InstallState
+	Templates   fs.FS     // templates.FS or a --templates directory
+	Artifacts   string    // kernel, initrd, images; "" serves none
+	PXEDir      string    // iPXE binaries for UEFI HTTP boot clients
+	AgentBinary string    // node-agent served at /agent/node-agent; "" serves none
+	State       NodeState // nil: nothing is installed and no run is forced
 	Events      *events.Stream
 	Nodes       Nodes
 	Log         *slog.Logger
 	// BootArgs adds a node's credentials to its kernel command line (provisioner.Core.BootArgs:
-	// agent token, CA fingerprint, agent API); an error serves the local-disk script.
-	BootArgs func(node, mac string) ([]string, error)
+	// one-time bootstrap secret, CA fingerprint, agent API); reserved is the address the
+	// request came from when serve's DHCP reserved it for the node (the bootstrap is bound
+	// to it), invalid otherwise. An error serves the local-disk script.
+	BootArgs func(node, mac string, reserved netip.Addr) ([]string, error)
 }
 
 // Handler serves the routes below on its mux.
@@ -139,28 +144,39 @@ func clientIP(r *http.Request) string {
 // not come from the address serve's DHCP reserved for it: the MAC in the URL is easy to
 // claim, the node's address on the provisioning network less so. Proxy and off modes
 // hand out addresses serve does not know, so there the MAC alone decides.
-func fromReservedAddress(np *plan.NodePlan, from string) error {
+func fromReservedAddress(np *plan.NodePlan, from string) (netip.Addr, error) {
 	res := np.Reservation
 	if res.Mode != "reservation" || !res.IP.IsValid() {
-		return nil
+		return netip.Addr{}, nil
 	}
 	if ip, err := netip.ParseAddr(from); err == nil && ip == res.IP {
-		return nil
+		return ip, nil
 	}
-	return fmt.Errorf("boot script for %s (MAC %s) asked from %s, not from its reserved address %s: no agent token handed out", np.Node, res.MACString, from, res.IP)
+	return netip.Addr{}, fmt.Errorf("boot script for %s (MAC %s) asked from %s, not from its reserved address %s: no agent credential handed out", np.Node, res.MACString, from, res.IP)
 }
 
 // script answers iPXE: the network boot for a node to provision, the local disk for an
-// installed node, an unknown MAC or a node whose script cannot be rendered (so a
-// mistake never leaves a machine hanging in iPXE).
+// installed node, a protected or maintenance node (unless a forced run is under way), an
+// unknown MAC or a node whose script cannot be rendered (so a mistake never leaves a
+// machine hanging in iPXE, and an in-use machine is never handed an installer).
 func (h *Handler) script(w http.ResponseWriter, r *http.Request) {
 	e := events.Event{Kind: events.HTTPScript, IP: clientIP(r), MAC: r.PathValue("mac")}
 	np, _, err := h.node(r)
 	var body []byte
+	var lockErr error
+	if err == nil {
+		lock := nodelock.Node{Name: np.Node, Protected: np.Protected, Maintenance: np.Maintenance}
+		lockErr = nodelock.Check(lock, "network boot", h.cfg.State != nil && h.cfg.State.ForcedRun(np.Node))
+	}
 	switch {
 	case err != nil:
 		e.Detail, e.Err = "local", err.Error()
 		body, err = h.ipxe.Local(err.Error() + ": booting the local disk, changing nothing")
+	case lockErr != nil:
+		// The event says why: the operator sees it in `provision events` and status.
+		e.Node, e.Detail, e.Err = np.Node, "local", lockErr.Error()
+		h.cfg.Log.Warn("locked node network-boots: answered with its local disk", "node", np.Node, "reason", lockErr)
+		body, err = h.ipxe.Local(np.Node + " is protected or in maintenance: booting its local disk (see `provision events " + np.Node + "`)")
 	case h.cfg.State != nil && h.cfg.State.Installed(np.Node):
 		e.Node, e.Detail = np.Node, "local"
 		body, err = h.ipxe.Local(np.Node + " is installed: booting its local disk")
@@ -169,8 +185,9 @@ func (h *Handler) script(w http.ResponseWriter, r *http.Request) {
 		var args []string
 		if args, err = h.installs.KernelArgs(np); err == nil && h.cfg.BootArgs != nil {
 			var creds []string
-			if err = fromReservedAddress(np, e.IP); err == nil {
-				creds, err = h.cfg.BootArgs(np.Node, np.Reservation.MACString)
+			var reserved netip.Addr
+			if reserved, err = fromReservedAddress(np, e.IP); err == nil {
+				creds, err = h.cfg.BootArgs(np.Node, np.Reservation.MACString, reserved)
 			}
 			if err == nil {
 				args = append(args, creds...)
@@ -307,8 +324,11 @@ func withPath(r *http.Request, p string) *http.Request {
 	return r2
 }
 
-// callback is a booted node saying where it is: ?stage=booted, installed, ... A node
-// reporting "installed" boots its local disk from then on.
+// callback is a booted node saying where it is: ?stage=booted, ... It only records an
+// event. A stage that would change what serve does (installed: boot the local disk from
+// now on) needs the node's credential, which the plain-HTTP boot port never sees: it is
+// refused here and made over the agent API (POST /api/v1/nodes/NODE/installed with the
+// node's client certificate; `node-agent enroll --installed` does it).
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	stage, serr := callbackStage(r)
 	e := events.Event{Kind: events.HTTPCallback, IP: clientIP(r), MAC: r.PathValue("mac"), Detail: stage}
@@ -326,14 +346,13 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, serr.Error(), http.StatusBadRequest)
 		return
 	}
-	if stage == "installed" && h.cfg.State != nil {
-		if err := h.cfg.State.SetInstalled(np.Node, true); err != nil {
-			e.Err = err.Error()
-			h.cfg.Events.Publish(e)
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
+	if stage == "installed" {
+		msg := fmt.Sprintf("node %s: an unauthenticated installed callback is refused and changes nothing: the node reports it over the agent API with its client certificate (node-agent enroll --installed)", np.Node)
+		e.Err = msg
+		h.cfg.Events.Publish(e)
+		http.Error(w, msg, http.StatusUnauthorized)
+		return
 	}
 	h.cfg.Events.Publish(e)
-	fmt.Fprintf(w, "ok %s %s\n", np.Node, stage)
+	fmt.Fprintf(w, "ok %s %s\n", np.Node, e.Detail)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/racklift/racklift/internal/testenv"
@@ -35,10 +36,25 @@ func examplePlan(t testing.TB, site string) *plan.Plan {
 	return p
 }
 
+// nodeState is serve's core as the handler sees it.
+type nodeState struct {
+	mu        sync.Mutex
+	installed map[string]bool
+	forced    map[string]bool
+}
+
+func (s *nodeState) Installed(n string) bool { s.mu.Lock(); defer s.mu.Unlock(); return s.installed[n] }
+func (s *nodeState) ForcedRun(n string) bool { s.mu.Lock(); defer s.mu.Unlock(); return s.forced[n] }
+func (s *nodeState) set(m map[string]bool, n string, v bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m[n] = v
+}
+
 type fixture struct {
 	srv       *httptest.Server
 	ev        *events.Stream
-	state     *FileState
+	state     *nodeState
 	artifacts string
 	plan      *plan.Plan
 }
@@ -46,7 +62,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{ev: events.New(nil, nil), plan: examplePlan(t, "lab")}
-	f.state, _ = OpenFileState(t.TempDir())
+	f.state = &nodeState{installed: map[string]bool{}, forced: map[string]bool{}}
 	dir := t.TempDir()
 	f.artifacts = filepath.Join(dir, "artifacts")
 	must(t, os.MkdirAll(filepath.Join(f.artifacts, "lab"), 0o755))
@@ -96,10 +112,18 @@ func TestScripts(t *testing.T) {
 	if code != 200 || !strings.Contains(body, "not in the inventory") || !strings.Contains(body, "sanboot --no-describe --drive 0x80") || strings.Contains(body, "kernel ") {
 		t.Fatalf("unknown MAC script (%d):\n%s", code, body)
 	}
-	code, _ = get(t, f.srv.URL+"/callback/52:54:00:04:00:01?stage=installed")
-	if code != 200 || !f.state.Installed("lab-01") {
-		t.Fatalf("callback installed: %d, installed=%v", code, f.state.Installed("lab-01"))
+	// Anyone on the provisioning network can call the plain-HTTP callback: installed
+	// there is refused, changes nothing, and the node still network-boots.
+	code, body = get(t, f.srv.URL+"/callback/52:54:00:04:00:01?stage=installed")
+	if code != 401 || !strings.Contains(body, "refused and changes nothing") {
+		t.Fatalf("unauthenticated callback installed: %d %s", code, body)
 	}
+	code, body = get(t, f.srv.URL+"/ipxe/52:54:00:04:00:01")
+	if code != 200 || !strings.Contains(body, "kernel ") {
+		t.Fatalf("lab-01 after a refused installed callback (%d): no network boot:\n%s", code, body)
+	}
+	// Installed in the state store (over the agent API): the local disk.
+	f.state.set(f.state.installed, "lab-01", true)
 	code, body = get(t, f.srv.URL+"/ipxe/52:54:00:04:00:01")
 	if code != 200 || !strings.Contains(body, "lab-01 is installed") || !strings.Contains(body, "exit 1") || strings.Contains(body, "kernel ") {
 		t.Fatalf("installed lab-01 script (%d):\n%s", code, body)
@@ -108,11 +132,61 @@ func TestScripts(t *testing.T) {
 	for _, e := range f.ev.Recent("lab-01") {
 		kinds = append(kinds, string(e.Kind)+":"+e.Detail)
 	}
-	if strings.Join(kinds, " ") != "http.script:boot http.callback:installed http.script:local" {
+	if strings.Join(kinds, " ") != "http.script:boot http.callback:installed http.script:boot http.script:local" {
 		t.Errorf("lab-01 events: %v", kinds)
 	}
 	if code, _ := get(t, f.srv.URL+"/callback/52:54:00:99:99:99"); code != 404 {
 		t.Errorf("callback from unknown MAC: %d, want 404", code)
+	}
+}
+
+// A protected or maintenance node that network-boots gets the local-disk script and an
+// event saying why, while its sibling gets its install; a run started with --force lets
+// it through.
+func TestLockedNodesBootLocalDisk(t *testing.T) {
+	t.Parallel()
+	p := examplePlan(t, "site")
+	for _, np := range p.Nodes {
+		if np.Node == "gpu-a01-02" {
+			np.Maintenance = true
+		}
+	}
+	ev := events.New(nil, nil)
+	st := &nodeState{installed: map[string]bool{}, forced: map[string]bool{}}
+	h, err := New(Config{Plans: fixed{p}, Templates: needAgentUnit(t), State: st, Events: ev})
+	must(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { srv.Close(); h.Close() })
+	script := func(node string) string {
+		t.Helper()
+		np := p.Node(node)
+		code, body := get(t, srv.URL+"/ipxe/"+np.Reservation.MACString)
+		if code != 200 {
+			t.Fatalf("%s: %d", node, code)
+		}
+		return body
+	}
+	for _, tc := range []struct {
+		node, why string
+	}{
+		{node: "gpu-a01-04", why: "protected (in use)"},
+		{node: "gpu-a01-02", why: "in maintenance"},
+	} {
+		body := script(tc.node)
+		if strings.Contains(body, "kernel ") || !strings.Contains(body, "sanboot") || !strings.Contains(body, "protected or in maintenance") {
+			t.Errorf("%s: not the local-disk script:\n%s", tc.node, body)
+		}
+		evs := ev.Recent(tc.node)
+		if len(evs) == 0 || evs[len(evs)-1].Detail != "local" || !strings.Contains(evs[len(evs)-1].Err, tc.why) || !strings.Contains(evs[len(evs)-1].Err, "--force") {
+			t.Errorf("%s: no event saying why: %+v", tc.node, evs)
+		}
+	}
+	if body := script("gpu-a01-03"); !strings.Contains(body, "kernel ") || !strings.Contains(body, "autoinstall") {
+		t.Errorf("sibling gpu-a01-03 did not get its install:\n%s", body)
+	}
+	st.set(st.forced, "gpu-a01-04", true)
+	if body := script("gpu-a01-04"); !strings.Contains(body, "kernel ") {
+		t.Errorf("gpu-a01-04 in a forced run: no network boot:\n%s", body)
 	}
 }
 
@@ -152,6 +226,11 @@ func TestInstallFilesPassCloudInitSchema(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				// The node's identity comes from enroll (over TLS), never from the
+				// plain-HTTP install files; no unauthenticated installed callback.
+				if !strings.Contains(string(ud), "node-agent enroll") || strings.Contains(string(ud), "stage=installed") || strings.Contains(string(ud), "--identity-dir /etc/racklift") == false {
+					t.Errorf("%s %s: user-data does not enroll the node or calls back installed unauthenticated:\n%s", np.Node, tmpl, ud)
+				}
 				if _, err := in.Render(&c, "meta-data"); err != nil {
 					t.Fatal(err)
 				}
@@ -189,7 +268,7 @@ func TestKickstartRenders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"--ip=10.10.0.11 --netmask=255.255.252.0 --gateway=10.10.0.1 --nameserver=10.10.0.53,10.10.0.54", "/agent/node-agent", "stage=installed", "[Service]"} {
+	for _, want := range []string{"--ip=10.10.0.11 --netmask=255.255.252.0 --gateway=10.10.0.1 --nameserver=10.10.0.53,10.10.0.54", "/agent/node-agent", "node-agent enroll --root / --installed", "--identity-dir /etc/racklift", "[Service]"} {
 		if !strings.Contains(string(ks), want) {
 			t.Errorf("ks.cfg lacks %q", want)
 		}

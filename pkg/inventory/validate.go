@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/racklift/racklift/pkg/imagestore"
 )
 
 // Allowed values of the enumerated fields; the schema and the docs list the same.
@@ -325,11 +327,69 @@ func (v *validator) profiles() {
 		}
 		v.boot(p.src, []string{"boot"}, &p.Boot)
 		v.expect(p.src, []string{"expect"}, &p.Expect)
-		v.image(p.src, []string{"image"}, p.Image)
+		if p.Image != nil {
+			v.image(p.src, p.Image)
+		}
+	}
+}
+
+var imageSHA256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// image checks a profile's image: a file, a sha256 (no checksum, no deploy), a format the
+// agent writes, and root device hints that can match a disk.
+func (v *validator) image(src source, im *Image) {
+	at := func(keys ...string) Pos { return src.posAt(append([]string{"image"}, keys...)...) }
+	if im.File == "" {
+		v.add(at(), "add 'file: images/NAME.raw.zst' as 'provision image import' prints it, or a URL", "image has no file")
+	}
+	switch {
+	case im.SHA256 == "":
+		v.add(at(), "add 'sha256:' of the raw image as 'provision image list' shows it", "image %s has no sha256: no checksum, no deploy", im.File)
+	case !imageSHA256Re.MatchString(im.SHA256):
+		v.add(at("sha256"), "write the 64 lowercase hex digits of the raw image's sha256", "image sha256 %q is not 64 hex digits", im.SHA256)
+	}
+	switch {
+	case im.Format != "" && !slices.Contains(imagestore.Formats, im.Format):
+		hint := suggest(im.Format, imagestore.Formats)
+		if im.Format == "qcow2" {
+			hint = "convert it on the server: 'provision image import FILE.qcow2' writes it raw"
+		}
+		v.add(at("format"), hint, "image format %q: the agent writes raw, zstd or gzip", im.Format)
+	case im.Format == "" && im.File != "":
+		if f, err := imagestore.FormatOf(im.File); err != nil {
+			v.add(at("file"), "name the file .raw, .img, .zst or .gz, or set format:", "%v", err)
+		} else if f == "qcow2" {
+			v.add(at("file"), "convert it on the server: 'provision image import FILE.qcow2' writes it raw", "image %s is qcow2: the node never parses qcow2", im.File)
+		}
+	}
+	if im.Size < 0 {
+		v.add(at("size"), "the raw size in bytes, or leave it out", "image size %d is negative", im.Size)
+	}
+	h := im.RootDevice
+	if h.MinSizeGiB < 0 || h.MaxSizeGiB < 0 {
+		v.add(at("root_device"), "sizes are GiB, e.g. min_size_gib: 400", "root_device sizes cannot be negative")
+	}
+	if h.MaxSizeGiB > 0 && h.MinSizeGiB > h.MaxSizeGiB {
+		v.add(at("root_device", "max_size_gib"), "make max_size_gib at least min_size_gib", "root_device min_size_gib %d is above max_size_gib %d: no disk can match", h.MinSizeGiB, h.MaxSizeGiB)
+	}
+	if h.MaxSizeGiB > 0 && im.Size > h.MaxSizeGiB<<30 {
+		v.add(at("root_device", "max_size_gib"), "raise max_size_gib or use a smaller image", "image of %d bytes does not fit a disk of max_size_gib %d", im.Size, h.MaxSizeGiB)
+	}
+	for _, kv := range [][2]string{{"model", h.Model}, {"serial", h.Serial}, {"wwn", h.WWN}, {"by_path", h.ByPath}} {
+		if strings.ContainsFunc(kv[1], func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			v.add(at("root_device", kv[0]), "write it on one line, as sysfs shows it", "root_device %s has control characters", kv[0])
+		}
+	}
+	if p := strings.TrimPrefix(h.ByPath, "/dev/disk/by-path/"); strings.Contains(p, "/") {
+		v.add(at("root_device", "by_path"), "write the name under /dev/disk/by-path/, e.g. pci-0000:41:00.0-nvme-1", "root_device by_path %q is not a /dev/disk/by-path name", h.ByPath)
 	}
 }
 
 func (v *validator) boot(src source, path []string, b *Boot) {
+	if err := CheckCmdline(b.Cmdline); err != nil {
+		v.add(src.posAt(append(path, "cmdline")...), "write kernel parameters only (key=value words); the boot script is iPXE and the console prints the line, so shell and iPXE operators are refused",
+			"cmdline %v", err)
+	}
 	if b.UEFIBinary != "" && !slices.Contains(UEFIBinaries, b.UEFIBinary) {
 		v.add(src.posAt(append(path, "uefi_binary")...), suggest(b.UEFIBinary, UEFIBinaries),
 			"unknown uefi_binary %q", b.UEFIBinary)
@@ -729,3 +789,21 @@ func closest(got string, known []string) string {
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+// CheckCmdline refuses what would turn a profile's kernel command line into more than
+// kernel parameters: iPXE's operators ("||", "&&"), a command separator, a variable
+// expansion, a backtick and control characters (a line break would add iPXE commands).
+// The error names the offending part, never the whole line.
+func CheckCmdline(s string) error {
+	for i, c := range s {
+		if c < 0x20 || c == 0x7f {
+			return fmt.Errorf("holds a control character (%U) at byte %d", c, i)
+		}
+	}
+	for _, bad := range []string{"||", "&&", ";", "$", "`"} {
+		if i := strings.Index(s, bad); i >= 0 {
+			return fmt.Errorf("holds %q at byte %d, which iPXE or a shell reads as an operator", bad, i)
+		}
+	}
+	return nil
+}

@@ -78,10 +78,10 @@ func ArtifactURL(base, p string) string {
 func (r *Renderer) Boot(np *plan.NodePlan, extraArgs ...string) ([]byte, error) {
 	b := np.Boot
 	if b.Kernel == "" {
-		return nil, fmt.Errorf("node %q: its profile sets no boot.kernel to boot from the network", np.Node)
+		return nil, fmt.Errorf("node %q (profile %q): its profile sets no boot.kernel to boot from the network", np.Node, np.Profile)
 	}
 	if b.Initrd == "" {
-		return nil, fmt.Errorf("node %q: its profile sets no boot.initrd", np.Node)
+		return nil, fmt.Errorf("node %q (profile %q): its profile sets no boot.initrd", np.Node, np.Profile)
 	}
 	base := Base(np)
 	args := []string{}
@@ -97,19 +97,24 @@ func (r *Renderer) Boot(np *plan.NodePlan, extraArgs ...string) ([]byte, error) 
 		Cmdline: strings.Join(args, " "),
 		Retries: DefaultRetries, RetryDelay: DefaultRetryDelay,
 	}
-	for what, v := range map[string]string{"node name": s.Node, "MAC": s.MAC, "kernel": s.Kernel, "initrd": s.Initrd, "command line": s.Cmdline} {
+	// Errors name the profile and the problem, never the command line: it carries the
+	// node's bootstrap secret, and render errors end up in serve's log and the events.
+	for what, v := range map[string]string{"node name": s.Node, "MAC": s.MAC, "kernel": s.Kernel, "initrd": s.Initrd} {
 		if err := safe(v); err != nil {
-			return nil, fmt.Errorf("node %q: %s %q: %w", np.Node, what, v, err)
+			return nil, fmt.Errorf("node %q (profile %q): %s %q: %w", np.Node, np.Profile, what, v, err)
 		}
+	}
+	if err := safe(s.Cmdline); err != nil {
+		return nil, fmt.Errorf("node %q (profile %q): kernel command line %w", np.Node, np.Profile, err)
 	}
 	for _, w := range strings.Fields(s.Cmdline) {
 		if w == "||" || w == "&&" {
-			return nil, fmt.Errorf("node %q: command line %q holds %q, which iPXE reads as an operator", np.Node, s.Cmdline, w)
+			return nil, fmt.Errorf("node %q (profile %q): kernel command line holds %q, which iPXE reads as an operator: fix the profile's boot.cmdline (`provision validate` names its line)", np.Node, np.Profile, w)
 		}
 	}
 	for what, v := range map[string]string{"kernel": s.Kernel, "initrd": s.Initrd} {
 		if strings.ContainsAny(v, " \t") {
-			return nil, fmt.Errorf("node %q: %s URL %q holds a space: iPXE would split it", np.Node, what, v)
+			return nil, fmt.Errorf("node %q (profile %q): %s URL %q holds a space: iPXE would split it", np.Node, np.Profile, what, v)
 		}
 	}
 	return r.exec("boot", s)

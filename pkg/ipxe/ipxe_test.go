@@ -94,8 +94,16 @@ func TestRefusals(t *testing.T) {
 		{node("k", "i", "quiet || shell"), "operator"},
 		{node("http://x/a b", "i", ""), "space"},
 	} {
-		if _, err := r.Boot(tc.np); err == nil || !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), "gpu-01") {
-			t.Errorf("Boot(%+v) error %v, want one naming gpu-01 with %q", tc.np.Boot, err, tc.msg)
+		tc.np.Profile = "gpu"
+		// The error names node, profile and problem, never the command line: it carries
+		// the node's bootstrap secret.
+		const secret = "racklift.bootstrap=s3cret-never-printed"
+		_, err := r.Boot(tc.np, secret)
+		if err == nil || !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), `"gpu-01" (profile "gpu")`) {
+			t.Errorf("Boot(%+v) error %v, want one naming gpu-01 and its profile with %q", tc.np.Boot, err, tc.msg)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Boot(%+v) error quotes the command line with its secret: %v", tc.np.Boot, err)
 		}
 	}
 }

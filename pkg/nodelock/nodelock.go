@@ -55,6 +55,8 @@ func effect(action string) string {
 		return "make it boot from the network the next time it starts"
 	case "boot bios":
 		return "make it start in its firmware setup the next time it starts"
+	case "network boot":
+		return "hand it its profile's network boot (an installer)"
 	}
 	return "interrupt it"
 }

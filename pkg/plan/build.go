@@ -114,11 +114,12 @@ func nodePlan(n *inventory.Node, facts map[string]*netFacts) (*NodePlan, error) 
 	}
 	macStr := mac.String()
 	np := &NodePlan{
-		Node:      n.Name,
-		Rack:      n.Rack,
-		Role:      n.Role,
-		Protected: n.Protected,
-		Profile:   n.Profile,
+		Node:        n.Name,
+		Rack:        n.Rack,
+		Role:        n.Role,
+		Protected:   n.Protected,
+		Maintenance: n.Maintenance,
+		Profile:     n.Profile,
 		Reservation: Reservation{
 			Mode:         f.mode,
 			Network:      f.nw.Name,

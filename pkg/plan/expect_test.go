@@ -133,3 +133,40 @@ func TestHostNetworks(t *testing.T) {
 		t.Errorf("HostNetworks\n got %+v\nwant %+v…", got, want)
 	}
 }
+
+// A profile's image becomes the node's Deploy: a path is served from serve's artifacts at
+// the PXE network's server address, a URL stays; the hints and sha256 pass through; a
+// profile without an image deploys nothing.
+func TestExpectationsForImage(t *testing.T) {
+	t.Parallel()
+	sum := strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		name, image string
+		want        *expect.Deploy
+	}{
+		{name: "stateless", image: ""},
+		{name: "artifact path", image: "    image: {file: images/debian-13.raw.zst, sha256: " + sum + ", size: 2147483648, root_device: {min_size_gib: 100, model: SAMSUNG}}\n",
+			want: &expect.Deploy{Image: "debian-13", URL: "http://10.1.0.1:8080/artifacts/images/debian-13.raw.zst", SHA256: sum, Size: 2 << 30,
+				RootDevice: expect.RootDeviceHints{MinSizeGiB: 100, Model: "SAMSUNG"}, Hostname: "a"}},
+		{name: "URL", image: "    image: {file: \"https://images.example/ubuntu.img.gz\", sha256: " + sum + "}\n",
+			want: &expect.Deploy{Image: "ubuntu", URL: "https://images.example/ubuntu.img.gz", SHA256: sum, Hostname: "a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			site := strings.Replace(peerSite, "    expect: {networks: [storage, compute], peers: [a, b]}\n",
+				"    expect: {networks: [storage, compute], peers: [a, b]}\n"+tc.image, 1)
+			p := filepath.Join(t.TempDir(), "site.yaml")
+			os.WriteFile(p, []byte(site), 0o644)
+			inv, err := inventory.Load(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := ExpectationsFor(inv, "a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(e.Deploy, tc.want) {
+				t.Fatalf("Deploy\n got %+v\nwant %+v", e.Deploy, tc.want)
+			}
+		})
+	}
+}

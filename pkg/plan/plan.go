@@ -43,6 +43,7 @@ type NodePlan struct {
 	Rack        string      `json:"rack"`
 	Role        string      `json:"role"`
 	Protected   bool        `json:"protected,omitempty"`
+	Maintenance bool        `json:"maintenance,omitempty"`
 	Profile     string      `json:"profile,omitempty"`
 	Reservation Reservation `json:"reservation"`
 	Boot        Boot        `json:"boot"`

@@ -3,6 +3,7 @@ package provisioner
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strings"
 
 	"github.com/racklift/racklift/pkg/api"
@@ -11,11 +12,12 @@ import (
 	"github.com/racklift/racklift/pkg/pki"
 )
 
-// BootArgs are the kernel arguments for node's network boot, asked for by MAC: its agent
-// token, the CA fingerprint to pin and the agent API. None for a node no `up` is
-// provisioning (it boots its profile without a token); an error means the node must not
+// BootArgs are the kernel arguments for node's network boot, asked for by MAC (from
+// reserved, its reserved address in reservation mode): its one-time bootstrap secret,
+// the CA fingerprint to pin and the agent API. None for a node no `up` is provisioning
+// (it boots its profile without a credential); an error means the node must not
 // network-boot now (serve the local-disk script and say why).
-func (c *Core) BootArgs(node, mac string) ([]string, error) {
+func (c *Core) BootArgs(node, mac string, reserved netip.Addr) ([]string, error) {
 	if c.agentURL == "" {
 		return nil, errors.New("serve runs no agent API")
 	}
@@ -25,11 +27,12 @@ func (c *Core) BootArgs(node, mac string) ([]string, error) {
 	if _, err := c.Machine.Handle(lifecycle.Event{Node: node, Kind: lifecycle.BootScript, Detail: "boot script for MAC " + mac}); err != nil {
 		return nil, err
 	}
-	tok, err := c.Tokens.ForBoot(node, mac)
+	tok, err := c.Tokens.ForBoot(node, mac, reserved)
 	if errors.Is(err, api.ErrNoToken) {
-		// Network-booted by hand, not by `up`: it boots its profile as before, but its
-		// agent gets no token, so its reports are refused until `provision up NODE`.
-		c.log.Info("node network-boots without provision up: its boot script carries no agent token", "node", node, "mac", mac)
+		// Network-booted by hand, not by `up`, or again after its bootstrap was used: it
+		// boots its profile as before, but its agent gets no credential, so its reports
+		// are refused until `provision up NODE`.
+		c.log.Info("node network-boots without a live bootstrap: its boot script carries no credential", "node", node, "mac", mac, "why", err)
 		return nil, nil
 	}
 	if err != nil {

@@ -38,7 +38,11 @@ type Config struct {
 	BMC     bmc.Options
 	// Lifecycle tunes timeouts, attempts and the default wave.
 	Lifecycle lifecycle.Config
-	TokenTTL  time.Duration
+	// TokenTTL is how long a bootstrap secret waits for its exchange (default
+	// DefaultBootstrapTTL); CertValidity how long a node's certificate is good
+	// (default pki.ClientValidity).
+	TokenTTL     time.Duration
+	CertValidity time.Duration
 	// Tick is how often timeouts and queued power cycles are looked at (default 1s).
 	Tick time.Duration
 	// BackupEvery and BackupKeep are the rolling backup of the state in StateDir/backups:
@@ -49,14 +53,14 @@ type Config struct {
 	Log         *slog.Logger
 }
 
-// Core is serve's provisioning side: the state, the lifecycle machine, the PKI and agent
-// tokens, and the listeners of both APIs. serve feeds it the inventory (SetInventory, at
+// Core is serve's provisioning side: the state, the lifecycle machine, the PKI and the
+// nodes' credentials, and the listeners of both APIs. serve feeds it the inventory (SetInventory, at
 // start and on each reload) and the boot events (Follow), and asks it for each node's
 // boot arguments (BootArgs).
 type Core struct {
 	Store   *state.Bolt
 	PKI     *pki.PKI
-	Tokens  *Tokens
+	Tokens  *Credentials
 	Machine *lifecycle.Machine
 
 	cfg      Config
@@ -90,7 +94,7 @@ func Open(cfg Config) (*Core, error) {
 	if c.PKI, err = pki.LoadOrCreate(pki.Dir(cfg.StateDir), cfg.Hosts); err != nil {
 		return fail(err)
 	}
-	c.Tokens = NewTokens(c.Store, cfg.TokenTTL)
+	c.Tokens = NewCredentials(c.Store, c.PKI, cfg.TokenTTL, cfg.CertValidity)
 	power := cfg.Power
 	if power == nil {
 		power = &BMCPower{Inventory: c.Inventory, Secrets: cfg.Secrets, Options: cfg.BMC}
@@ -123,10 +127,61 @@ func (c *Core) ControlAddr() string { return c.ctlAddr }
 func (c *Core) Inventory() *inventory.Inventory { return c.inv.Load() }
 
 // SetInventory puts an inventory in force: its nodes are enrolled, locks and MACs
-// updated, so a node added while serve runs can be brought up at once.
+// updated, so a node added while serve runs can be brought up at once; a node no longer
+// in it has its credentials revoked.
 func (c *Core) SetInventory(inv *inventory.Inventory) error {
 	c.inv.Store(inv)
-	return c.Machine.SetTargets(c.deployTargets(inv, inv.Nodes))
+	if err := c.Machine.SetTargets(c.deployTargets(inv, inv.Nodes)); err != nil {
+		return err
+	}
+	all, err := c.Store.List()
+	if err != nil {
+		return err
+	}
+	for _, n := range all {
+		if inv.Node(n.Name) == nil && (n.Token != nil && n.Token.UsedAt.IsZero() || n.Identity != nil && n.Identity.RevokedAt.IsZero()) {
+			if err := c.Tokens.Revoke(n.Name, "the node was removed from the inventory"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Revoke revokes node's credentials (`provision node revoke NODE`): its agents are
+// refused until `provision up --reprovision NODE` gives it new ones.
+func (c *Core) Revoke(_ context.Context, node string) error {
+	if _, err := c.Store.Get(node); err != nil {
+		return fmt.Errorf("node %s: %w", node, err)
+	}
+	return c.Tokens.Revoke(node, "revoked by the operator (provision node revoke)")
+}
+
+// Installed reports whether node is installed (httpboot: it boots its local disk).
+func (c *Core) Installed(node string) bool {
+	n, err := c.Store.Get(node)
+	return err == nil && (n.Installed || lifecycle.BootsLocal(n))
+}
+
+// ForcedRun reports whether a run started with --force is under way for node: the one
+// case in which a protected or maintenance node is answered with its network boot.
+func (c *Core) ForcedRun(node string) bool {
+	n, err := c.Store.Get(node)
+	return err == nil && n.Force && lifecycle.Phase(n.Phase).Active()
+}
+
+// SetInstalled records that node's OS is on its disk (the agent API's installed call,
+// made with the node's certificate).
+func (c *Core) SetInstalled(node string) error {
+	_, err := c.Store.Update(node, func(n *state.Node) ([]state.Event, error) {
+		if n.Phase == "" {
+			return nil, fmt.Errorf("node %s: %w", node, state.ErrNotFound)
+		}
+		now := time.Now()
+		n.Installed, n.InstalledAt = true, now
+		return []state.Event{{Kind: "node.installed", Time: now, Detail: "the node's OS is on its disk: it boots its local disk until `provision up --reprovision " + node + "`"}}, nil
+	})
+	return err
 }
 
 // Up brings up the nodes the selectors name in the inventory in force.
@@ -153,6 +208,26 @@ func (c *Core) Up(_ context.Context, req api.UpRequest) (api.UpResponse, error) 
 		c.Machine.SetWave(req.Wave)
 	}
 	ds, err := c.Machine.Up(c.deployTargets(inv, nodes), lifecycle.UpOptions{Force: req.Force, Reprovision: req.Reprovision, DryRun: req.DryRun})
+	for _, d := range ds {
+		if d.Action != lifecycle.Start || req.DryRun {
+			continue
+		}
+		// A new run: the previous run's certificate is refused from now on (its run no
+		// longer matches), and it is marked revoked; the node network-boots again.
+		if _, uerr := c.Store.Update(d.Node, func(n *state.Node) ([]state.Event, error) {
+			evs := revokeBefore(n, n.Run, fmt.Sprintf("run %d started (provision up)", n.Run), time.Now())
+			if n.Installed {
+				n.Installed, n.InstalledAt = false, time.Time{}
+				evs = append(evs, state.Event{Kind: "node.installed.cleared", Detail: fmt.Sprintf("run %d: the node network-boots again", n.Run)})
+			}
+			if len(evs) == 0 {
+				return nil, errNoChange
+			}
+			return evs, nil
+		}); uerr != nil && !errors.Is(uerr, errNoChange) && err == nil {
+			err = fmt.Errorf("up %s: revoking the previous run's credentials: %w", d.Node, uerr)
+		}
+	}
 	return api.UpResponse{Decisions: ds, LastSeq: seq}, err
 }
 
@@ -192,9 +267,10 @@ func (c *Core) Run(ctx context.Context) error {
 		}()
 	}
 	if c.agentLn != nil {
-		serve("agent API", c.agentLn, api.AgentHandler(api.AgentConfig{Tokens: c.Tokens, Lifecycle: c.Machine, Expect: c.Expect, Log: c.log}))
+		serve("agent API", c.agentLn, api.AgentHandler(api.AgentConfig{Tokens: c.Tokens, Lifecycle: c.Machine, Expect: c.Expect,
+			Installed: c.SetInstalled, CAPEM: c.PKI.CAPEM(), Log: c.log}))
 	}
-	serve("control API", c.ctlLn, api.ControlHandler(api.ControlConfig{Store: c.Store, Token: c.ctlToken, Up: c.Up}))
+	serve("control API", c.ctlLn, api.ControlHandler(api.ControlConfig{Store: c.Store, Token: c.ctlToken, Up: c.Up, Revoke: c.Revoke}))
 	wg.Add(2)
 	go func() {
 		defer wg.Done()

@@ -2,7 +2,7 @@ package provisioner_test
 
 import (
 	"context"
-	"net/http"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/racklift/racklift/internal/apitest"
 	lab "github.com/racklift/racklift/internal/lab/redfish"
+	"github.com/racklift/racklift/pkg/agent/identity"
+	"github.com/racklift/racklift/pkg/agent/report"
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
@@ -134,11 +136,52 @@ func TestCoreNodeAddedWhileServing(t *testing.T) {
 	}
 }
 
-func TestCoreFailedReportAndTokens(t *testing.T) {
+// agentAs is an agent client of the rig's agent API holding bundle's certificate (none
+// when bundle has none), pinned as the nodes are.
+func agentAs(t *testing.T, r *apitest.Rack, node string, bundle *identity.Bundle) *report.Client {
+	t.Helper()
+	cl, _ := r.Cmdlines.Load(node)
+	cmd := cl.(map[string]string)
+	c, err := report.NewClient(cmd[pki.CmdlineAPI], cmd[pki.CmdlineCA])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bundle != nil {
+		if err := c.SetIdentity(bundle.CertPEM, bundle.KeyPEM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+func bundleOf(t *testing.T, r *apitest.Rack, node string) identity.Bundle {
+	t.Helper()
+	b, ok := r.Identities.Load(node)
+	if !ok {
+		t.Fatalf("%s's agent got no certificate", node)
+	}
+	return b.(identity.Bundle)
+}
+
+// code is the HTTP status of a refused agent call (0: accepted).
+func code(err error) int {
+	var se *report.StatusError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+const forged = `{"node":"node-0001","agent":"forged","results":[{"name":"x","status":"fail"}],"failed":true}`
+
+func TestCoreFailedReportAndCredentials(t *testing.T) {
 	t.Parallel()
 	r := apitest.NewRack(t, 2, 2, nil)
 	r.FailNode = apitest.NodeName(1)
-	r.Start()
+	core := r.StartInProcess()
 	c := r.Client()
 	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{"all"}}); err != nil {
 		t.Fatal(err)
@@ -147,32 +190,157 @@ func TestCoreFailedReportAndTokens(t *testing.T) {
 	if n := got[apitest.NodeName(1)]; n.Phase != lifecycle.Failed || !strings.Contains(n.Reason, "storage./data.write") || !strings.Contains(n.Reason, "812 MB/s") {
 		t.Errorf("failing agent: %s %q", n.Phase, n.Reason)
 	}
-	before, _ := c.Node(context.Background(), apitest.NodeName(0))
-	// A report for node-0001 with node-0002's token, or a made-up one, is refused.
-	cl0, _ := r.Cmdlines.Load(apitest.NodeName(0))
-	cl1, _ := r.Cmdlines.Load(apitest.NodeName(1))
-	cmd0, cmd1 := cl0.(map[string]string), cl1.(map[string]string)
-	cfg, _ := pki.PinnedClientConfig(cmd0[pki.CmdlineCA], "127.0.0.1")
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+	n0, n1 := apitest.NodeName(0), apitest.NodeName(1)
+	before, _ := c.Node(context.Background(), n0)
+	b1 := bundleOf(t, r, n1)
+	cmd0, _ := r.Cmdlines.Load(n0)
+	secret0 := cmd0.(map[string]string)[pki.CmdlineBootstrap]
+	evBefore, _ := core.Store.LastSeq()
+
+	// A report for node-0001 with node-0002's certificate, with none, or after replaying
+	// node-0001's used bootstrap, is refused and changes nothing.
 	for _, tc := range []struct {
-		token string
-		code  int
-	}{{cmd1[pki.CmdlineToken], 403}, {"forged", 401}, {"", 401}} {
-		req, _ := http.NewRequest("POST", cmd0[pki.CmdlineAPI]+"/api/v1/nodes/"+apitest.NodeName(0)+"/report",
-			strings.NewReader(`{"node":"node-0001","results":[{"name":"x","status":"fail"}],"failed":true}`))
-		req.Header.Set("Authorization", "Bearer "+tc.token)
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != tc.code {
-			t.Errorf("report with token %.6s...: %s, want %d", tc.token, resp.Status, tc.code)
+		name string
+		do   func() error
+		want int
+	}{
+		{name: "another node's certificate", do: func() error { return agentAs(t, r, n0, &b1).Post(context.Background(), n0, []byte(forged)) }, want: 403},
+		{name: "no certificate", do: func() error { return agentAs(t, r, n0, nil).Post(context.Background(), n0, []byte(forged)) }, want: 401},
+		{name: "replayed bootstrap", do: func() error {
+			_, err := agentAs(t, r, n0, nil).Exchange(context.Background(), n0, secret0)
+			return err
+		}, want: 401},
+		{name: "made-up bootstrap", do: func() error {
+			_, err := agentAs(t, r, n0, nil).Exchange(context.Background(), n0, "bm90LWEtcmVhbC1ib290c3RyYXAtc2VjcmV0LXZhbHVl")
+			return err
+		}, want: 401},
+	} {
+		if got := code(tc.do()); got != tc.want {
+			t.Errorf("%s: answered %d, want %d", tc.name, got, tc.want)
 		}
 	}
-	after, _ := c.Node(context.Background(), apitest.NodeName(0))
+	after, _ := c.Node(context.Background(), n0)
 	if after.Phase != lifecycle.Ready || after.ReportAt != before.ReportAt {
-		t.Errorf("a refused report changed node-0001: %s, report at %v → %v", after.Phase, before.ReportAt, after.ReportAt)
+		t.Errorf("a refused call changed node-0001: %s, report at %v → %v", after.Phase, before.ReportAt, after.ReportAt)
+	}
+	// The replay is an event naming where it came from.
+	evs, _ := core.Store.Events(state.Query{Node: n0, After: evBefore})
+	var replays []string
+	for _, e := range evs {
+		if e.Kind == "bootstrap.replayed" {
+			replays = append(replays, e.Detail)
+		}
+		if e.Kind != "bootstrap.replayed" {
+			t.Errorf("a refused call logged %s: %s", e.Kind, e.Detail)
+		}
+	}
+	if len(replays) != 1 || !strings.Contains(replays[0], "from 127.0.0.1") {
+		t.Errorf("replay events %q, want one naming 127.0.0.1", replays)
+	}
+	// The node's own certificate still works.
+	if err := agentAs(t, r, n0, ptr(bundleOf(t, r, n0))).Hello(context.Background(), n0, "installed"); err != nil {
+		t.Errorf("node-0001's own certificate: %v", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// A new run supersedes the previous run's certificate: its report is refused with 409
+// and changes nothing; the new run's agent gets a fresh one. `provision node revoke`
+// (Core.Revoke) and removing the node from the inventory revoke (401).
+func TestCoreRunsAndRevocation(t *testing.T) {
+	t.Parallel()
+	r := apitest.NewRack(t, 2, 2, nil)
+	core := r.StartInProcess()
+	c := r.Client()
+	n0, n1 := apitest.NodeName(0), apitest.NodeName(1)
+	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{"all"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.WaitDone(c, n0, n1)
+	run1 := bundleOf(t, r, n0)
+	old := agentAs(t, r, n0, &run1)
+	if err := old.Installed(context.Background(), n0); err != nil {
+		t.Fatalf("installed with the node's certificate: %v", err)
+	}
+	if n, _ := core.Store.Get(n0); !n.Installed {
+		t.Fatal("installed call did not mark the node installed")
+	}
+	st, _ := c.Node(context.Background(), n0)
+	if !st.Installed {
+		t.Errorf("status does not show %s installed: %+v", n0, st.NodeStatus)
+	}
+
+	// Run 2, held before its agent talks: run 1's certificate is refused from the start.
+	r.Gate = make(chan struct{})
+	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{n0}, Reprovision: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := core.Store.Get(n0); n.Installed || n.Run != 2 {
+		t.Errorf("up --reprovision: installed %v, run %d; want cleared, run 2", n.Installed, n.Run)
+	}
+	before, _ := core.Store.Get(n0)
+	for what, do := range map[string]func() error{
+		"report":    func() error { return old.Post(context.Background(), n0, []byte(forged)) },
+		"hello":     func() error { return old.Hello(context.Background(), n0, "ramdisk") },
+		"installed": func() error { return old.Installed(context.Background(), n0) },
+		"renew":     func() error { _, err := old.Renew(context.Background(), n0); return err },
+	} {
+		if got := code(do()); got != 409 && got != 401 {
+			t.Errorf("run 1's %s after run 2 started: %d, want 409 or 401", what, got)
+		}
+	}
+	after, _ := core.Store.Get(n0)
+	if after.Phase != before.Phase || !after.ReportAt.Equal(before.ReportAt) || after.Installed || string(after.Report) != string(before.Report) {
+		t.Errorf("run 1's refused calls changed node-0001: %s → %s", before.Phase, after.Phase)
+	}
+	close(r.Gate)
+	if n := r.WaitDone(c, n0)[n0]; n.Phase != lifecycle.Ready || n.Run != 2 {
+		t.Fatalf("run 2: %s run %d (%s)", n.Phase, n.Run, n.Reason)
+	}
+	run2 := bundleOf(t, r, n0)
+	if string(run2.CertPEM) == string(run1.CertPEM) {
+		t.Fatal("run 2's agent holds run 1's certificate")
+	}
+	if got := code(old.Post(context.Background(), n0, []byte(forged))); got != 409 {
+		t.Errorf("run 1's report during run 2: %d, want 409", got)
+	}
+
+	// Renewal: the new certificate works, the one it replaces is superseded.
+	cur := agentAs(t, r, n0, &run2)
+	renewed, err := cur.Renew(context.Background(), n0)
+	if err != nil {
+		t.Fatalf("renew: %v", err)
+	}
+	if err := cur.Hello(context.Background(), n0, "installed"); err != nil {
+		t.Errorf("hello with the renewed certificate: %v", err)
+	}
+	if got := code(agentAs(t, r, n0, &run2).Hello(context.Background(), n0, "installed")); got != 409 {
+		t.Errorf("the certificate renewal replaced: %d, want 409", got)
+	}
+
+	// provision node revoke: refused with 401, nothing changes.
+	if err := core.Revoke(context.Background(), n0); err != nil {
+		t.Fatal(err)
+	}
+	before, _ = core.Store.Get(n0)
+	if got := code(agentAs(t, r, n0, &renewed).Post(context.Background(), n0, []byte(forged))); got != 401 {
+		t.Errorf("report with a revoked certificate: %d, want 401", got)
+	}
+	if after, _ := core.Store.Get(n0); !after.ReportAt.Equal(before.ReportAt) {
+		t.Error("a revoked certificate's report was stored")
+	}
+	if err := core.Revoke(context.Background(), "nope"); err == nil {
+		t.Error("revoking a node serve does not know succeeded")
+	}
+
+	// Removed from the inventory: node-0002's certificate is revoked.
+	b1 := bundleOf(t, r, n1)
+	if err := core.SetInventory(r.WriteInventory(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := code(agentAs(t, r, n1, &b1).Hello(context.Background(), n1, "installed")); got != 401 {
+		t.Errorf("node removed from the inventory: %d, want 401", got)
 	}
 }
 

@@ -38,7 +38,7 @@ func listenAgent(cfg Config, ca *pki.PKI) (net.Listener, string, error) {
 		host = cfg.Hosts[0]
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return tls.NewListener(ln, ca.TLSConfig()), "https://" + net.JoinHostPort(host, port), nil
+	return tls.NewListener(ln, ca.ServerTLSConfig()), "https://" + net.JoinHostPort(host, port), nil
 }
 
 // listenControl listens where the CLI looks for the control API: the unix socket in the

@@ -13,7 +13,7 @@ import (
 // from serve's HTTP; its undeployed sibling still gets its network boot.
 func TestServeAnswersDeployedNodesLocal(t *testing.T) {
 	t.Parallel()
-	s, base, _ := startProvisioning(t, &countingPower{cycles: map[string]int{}})
+	s, base, _, _ := startProvisioning(t, &countingPower{cycles: map[string]int{}})
 	if _, err := s.core.Store.Update("lab-01", func(n *state.Node) ([]state.Event, error) {
 		n.Phase, n.Run, n.Attempt = string(lifecycle.Ready), 1, 1
 		n.Deployed = &state.Deployed{Image: "debian.raw.zst", SHA256: strings.Repeat("ab", 32), Run: 1, At: time.Now()}

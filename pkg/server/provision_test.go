@@ -2,8 +2,11 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racklift/racklift/pkg/agent/report"
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
@@ -37,7 +41,7 @@ func (p *countingPower) PXECycle(_ context.Context, t lifecycle.Target) error {
 // inventory moved onto 127.0.0.0/24 (serve 127.0.0.1, lab-0N at 127.0.0.1N: loopback
 // addresses a test can send from without configuring anything); it returns the server,
 // its HTTP base URL and the state directory.
-func startProvisioning(t *testing.T, power lifecycle.Power) (*Server, string, string) {
+func startProvisioning(t *testing.T, power lifecycle.Power) (*Server, string, string, *syncBuffer) {
 	t.Helper()
 	dir := copyExample(t, "lab")
 	for _, f := range []string{"site.yaml", filepath.Join("racks", "lab.yaml")} {
@@ -61,7 +65,8 @@ func startProvisioning(t *testing.T, power lifecycle.Power) (*Server, string, st
 	os.WriteFile(filepath.Join(arts, "lab", "vmlinuz"), []byte("kernel"), 0o644)
 	os.WriteFile(filepath.Join(arts, "lab", "initrd.img"), []byte("initrd"), 0o644)
 	httpPort, tftpPort := freePort(t, "tcp"), freePort(t, "udp")
-	s, err := New(Config{Inventory: dir, Listen: "127.0.0.1", HTTPPort: httpPort, TFTPPort: tftpPort,
+	logs := &syncBuffer{}
+	s, err := New(Config{Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Inventory: dir, Listen: "127.0.0.1", HTTPPort: httpPort, TFTPPort: tftpPort,
 		PXEDir: t.TempDir(), Artifacts: arts, Templates: templates.FS, StateDir: stateDir,
 		Provision: &Provision{Power: power, AgentListen: "127.0.0.1:0", Tick: 50 * time.Millisecond},
 	})
@@ -69,10 +74,10 @@ func startProvisioning(t *testing.T, power lifecycle.Power) (*Server, string, st
 		t.Fatal(err)
 	}
 	runServer(t, s)
-	return s, fmt.Sprintf("http://127.0.0.1:%d", httpPort), stateDir
+	return s, fmt.Sprintf("http://127.0.0.1:%d", httpPort), stateDir, logs
 }
 
-var cmdlineArg = regexp.MustCompile(`racklift\.(token|ca|api)=(\S+)`)
+var cmdlineArg = regexp.MustCompile(`racklift\.(bootstrap|ca|api)=(\S+)`)
 
 // bootScript fetches the iPXE script for mac as the node's iPXE would, from address
 // from, and returns the racklift.* arguments on its kernel line.
@@ -93,33 +98,41 @@ func bootScript(t *testing.T, base, mac, from string) (string, map[string]string
 	return string(b), args
 }
 
-// agentCall is node-agent's side: TLS pinned to the CA on the command line, bearer token.
-func agentCall(t *testing.T, args map[string]string, method, node, what, token, body string) int {
+// agentFrom is node-agent's client (pinned to the CA on the command line) on a
+// connection from address from.
+func agentFrom(t *testing.T, args map[string]string, from string) *report.Client {
 	t.Helper()
-	cfg, err := pki.PinnedClientConfig(args[pki.CmdlineCA], "127.0.0.1")
+	c, err := report.NewClient(args[pki.CmdlineAPI], args[pki.CmdlineCA])
 	if err != nil {
 		t.Fatal(err)
 	}
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 10 * time.Second}
-	req, _ := http.NewRequest(method, args[pki.CmdlineAPI]+"/api/v1/nodes/"+node+"/"+what, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, what, err)
+	c.HTTP.Transport.(*http.Transport).DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}).DialContext
+	return c
+}
+
+func statusOf(err error) int {
+	var se *report.StatusError
+	if errors.As(err, &se) {
+		return se.Code
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+	if err != nil {
+		return -1
+	}
+	return http.StatusOK
 }
 
 // TestServeHandsAgentCredentials: serve with the provisioning core puts a node's own
-// agent token, the CA fingerprint and the agent API on its kernel command line; the
-// agent's report with that token is accepted, and the same report with another node's
-// token (or a made-up one) is refused and changes nothing.
+// one-time bootstrap, the CA fingerprint and the agent API on its kernel command line,
+// bound to its reserved address; its agent exchanges the bootstrap there (once) for its
+// certificate, and its report over mutual TLS is accepted. The bootstrap from another
+// address, another node's bootstrap, a report without a certificate, a replay and the
+// unauthenticated installed callback are refused and change nothing; the install
+// reported with the certificate makes the node boot its disk. No secret shows up in
+// serve's log, the event log, /api/events or the CLI's outputs.
 func TestServeHandsAgentCredentials(t *testing.T) {
 	t.Parallel()
 	power := &countingPower{cycles: map[string]int{}}
-	s, base, stateDir := startProvisioning(t, power)
+	s, base, stateDir, logs := startProvisioning(t, power)
 	c, err := api.Connect(context.Background(), "", stateDir)
 	if err != nil {
 		t.Fatal(err)
@@ -136,59 +149,152 @@ func TestServeHandsAgentCredentials(t *testing.T) {
 	})
 
 	// Asked for lab-01 from lab-02's address: no credentials.
-	if script, a := bootScript(t, base, "52:54:00:04:00:01", "127.0.0.12"); a["racklift.token"] != "" || !strings.Contains(script, "exit") && !strings.Contains(script, "sanboot") {
+	if script, a := bootScript(t, base, "52:54:00:04:00:01", "127.0.0.12"); a[pki.CmdlineBootstrap] != "" || !strings.Contains(script, "exit") && !strings.Contains(script, "sanboot") {
 		t.Fatalf("lab-01's script asked from lab-02's address handed out credentials or no local boot:\n%s", script)
 	}
-	// lab-03, which no up is provisioning, network-boots its profile without a token.
-	if script, a := bootScript(t, base, "52:54:00:04:00:03", "127.0.0.13"); a["racklift.token"] != "" || !strings.Contains(script, "vmlinuz") {
-		t.Fatalf("lab-03 (not being provisioned) got a token or no network boot:\n%s", script)
+	// lab-03, which no up is provisioning, network-boots its profile without a credential.
+	if script, a := bootScript(t, base, "52:54:00:04:00:03", "127.0.0.13"); a[pki.CmdlineBootstrap] != "" || !strings.Contains(script, "vmlinuz") {
+		t.Fatalf("lab-03 (not being provisioned) got a bootstrap or no network boot:\n%s", script)
 	}
 	script1, a1 := bootScript(t, base, "52:54:00:04:00:01", "127.0.0.11")
-	_, a2 := bootScript(t, base, "52:54:00:04:00:02", "127.0.0.12")
+	script2, a2 := bootScript(t, base, "52:54:00:04:00:02", "127.0.0.12")
 	for _, a := range []map[string]string{a1, a2} {
-		if a["racklift.token"] == "" || a["racklift.api"] == "" {
-			t.Fatalf("no agent credentials on the kernel command line:\n%s", script1)
+		if a[pki.CmdlineBootstrap] == "" || a[pki.CmdlineAPI] == "" {
+			t.Fatalf("no agent credentials on the kernel command line:\n%s\n%s", script1, script2)
 		}
-		if want := s.core.PKI.Fingerprint(); a["racklift.ca"] != want {
-			t.Fatalf("racklift.ca=%s, want the CA's %s", a["racklift.ca"], want)
+		if want := s.core.PKI.Fingerprint(); a[pki.CmdlineCA] != want {
+			t.Fatalf("racklift.ca=%s, want the CA's %s", a[pki.CmdlineCA], want)
 		}
 	}
-	if a1["racklift.token"] == a2["racklift.token"] {
-		t.Fatal("two nodes got the same token")
+	if a1[pki.CmdlineBootstrap] == a2[pki.CmdlineBootstrap] {
+		t.Fatal("two nodes got the same bootstrap")
 	}
-	if !strings.Contains(script1, "console=ttyS0") {
-		t.Fatalf("the profile's command line is gone:\n%s", script1)
+	if !strings.Contains(script1, "console=ttyS0") || !strings.Contains(script1, " quiet ") {
+		t.Fatalf("the profile's command line is gone, or no quiet to keep the console from printing it:\n%s", script1)
 	}
+	secrets := []string{a1[pki.CmdlineBootstrap], a2[pki.CmdlineBootstrap]}
 
 	report := `{"node":"lab-01","agent":"test","results":[{"name":"storage./scratch.write","status":"pass"}],"failed":false}`
-	if code := agentCall(t, a1, "POST", "lab-01", "report", a2["racklift.token"], report); code != http.StatusForbidden {
-		t.Errorf("lab-01's report with lab-02's token: %d, want 403", code)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		do   func() error
+		want int
+	}{
+		{name: "lab-01's bootstrap from lab-02's address", do: func() error {
+			_, err := agentFrom(t, a1, "127.0.0.12").Exchange(ctx, "lab-01", a1[pki.CmdlineBootstrap])
+			return err
+		}, want: http.StatusUnauthorized},
+		{name: "lab-02's bootstrap for lab-01", do: func() error {
+			_, err := agentFrom(t, a1, "127.0.0.11").Exchange(ctx, "lab-01", a2[pki.CmdlineBootstrap])
+			return err
+		}, want: http.StatusUnauthorized},
+		{name: "a report without a certificate", do: func() error {
+			return agentFrom(t, a1, "127.0.0.11").Post(ctx, "lab-01", []byte(report))
+		}, want: http.StatusUnauthorized},
+	} {
+		if got := statusOf(tc.do()); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
 	}
-	if code := agentCall(t, a1, "POST", "lab-01", "report", "bm90LWEtdG9rZW4", report); code != http.StatusUnauthorized {
-		t.Errorf("lab-01's report with a made-up token: %d, want 401", code)
-	}
-	n, err := client.Node(context.Background(), "lab-01")
+	n, err := client.Node(ctx, "lab-01")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n.Phase == lifecycle.Ready || !n.ReportAt.IsZero() {
-		t.Fatalf("a refused report changed lab-01: phase %s, report at %v", n.Phase, n.ReportAt)
+		t.Fatalf("a refused call changed lab-01: phase %s, report at %v", n.Phase, n.ReportAt)
 	}
 
-	tok := a1["racklift.token"]
-	for _, step := range []struct{ method, what, body string }{
-		{"POST", "hello", `{"agent":"test","stage":"ramdisk"}`},
-		{"GET", "expect", ""},
-		{"POST", "report", report},
-	} {
-		if code := agentCall(t, a1, step.method, "lab-01", step.what, tok, step.body); code != http.StatusOK {
-			t.Fatalf("%s with lab-01's own token: %d", step.what, code)
-		}
+	agent := agentFrom(t, a1, "127.0.0.11")
+	if _, err := agent.Exchange(ctx, "lab-01", a1[pki.CmdlineBootstrap]); err != nil {
+		t.Fatalf("lab-01's exchange from its reserved address: %v", err)
 	}
-	if n, err = client.Node(context.Background(), "lab-01"); err != nil {
+	if err := agent.Hello(ctx, "lab-01", "ramdisk"); err != nil {
 		t.Fatal(err)
 	}
-	if n.Phase != lifecycle.Ready {
-		t.Fatalf("lab-01 after its report: %s (%s), want ready", n.Phase, n.Reason)
+	if _, err := agent.Expectations(ctx, "lab-01"); err != nil {
+		t.Fatal(err)
+	}
+	if err := agent.Post(ctx, "lab-01", []byte(report)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err = client.Node(ctx, "lab-01"); err != nil || n.Phase != lifecycle.Ready {
+		t.Fatalf("lab-01 after its report: %s (%s) %v, want ready", n.Phase, n.Reason, err)
+	}
+	// The used bootstrap, replayed from its own address, is refused and recorded.
+	if _, err := agentFrom(t, a1, "127.0.0.11").Exchange(ctx, "lab-01", a1[pki.CmdlineBootstrap]); statusOf(err) != http.StatusUnauthorized {
+		t.Errorf("replayed bootstrap: %v, want 401", err)
+	}
+	// The plain-HTTP installed callback is refused; the node still network-boots.
+	resp, err := http.Get(base + "/callback/52:54:00:04:00:01?stage=installed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if script, _ := bootScript(t, base, "52:54:00:04:00:01", "127.0.0.11"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(script, "vmlinuz") {
+		t.Errorf("unauthenticated installed callback: %d; lab-01's script after it:\n%s", resp.StatusCode, script)
+	}
+	// Reported with its certificate: lab-01 boots its disk, and status says installed.
+	if err := agent.Installed(ctx, "lab-01"); err != nil {
+		t.Fatal(err)
+	}
+	if script, _ := bootScript(t, base, "52:54:00:04:00:01", "127.0.0.11"); strings.Contains(script, "vmlinuz") || !strings.Contains(script, "lab-01 is installed") {
+		t.Errorf("installed lab-01's script:\n%s", script)
+	}
+
+	// Nothing a run leaves readable holds a secret: serve's log, the event log, the
+	// boot events of /api/events, the CLI's status, report and events outputs.
+	evs, err := client.Events(ctx, "", 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range evs {
+		kinds = append(kinds, e.Kind)
+	}
+	if !strings.Contains(strings.Join(kinds, " "), "bootstrap.replayed") || !strings.Contains(strings.Join(kinds, " "), "node.installed") {
+		t.Errorf("event log lacks the replay or the install: %v", kinds)
+	}
+	evJSON, _ := json.Marshal(evs)
+	resp, err = http.Get(base + "/api/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootEvents, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	outputs := map[string]string{"serve's log": logs.String(), "the event log": string(evJSON), "/api/events": string(bootEvents)}
+	// What `provision status`, `report` and `events` print, as they render it (pkg/api).
+	nodes, err := client.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	api.NewStatusReport("serve", nodes).WriteText(&b, time.Now())
+	outputs["provision status"] = b.String()
+	js, _ := json.Marshal(api.NewStatusReport("serve", nodes))
+	outputs["provision status -o json"] = string(js)
+	d, err := client.Node(ctx, "lab-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	d.WriteReport(&b)
+	js, _ = json.Marshal(d)
+	outputs["provision report lab-01"] = b.String() + string(js)
+	b.Reset()
+	api.WriteEvents(&b, evs)
+	outputs["provision events"] = b.String()
+	if !strings.Contains(outputs["provision status"], "ready, installed") {
+		t.Errorf("status does not show lab-01 installed:\n%s", outputs["provision status"])
+	}
+	for where, text := range outputs {
+		for _, sec := range secrets {
+			if strings.Contains(text, sec) || strings.Contains(text, sec[:16]) {
+				t.Errorf("%s holds a bootstrap secret", where)
+			}
+		}
+		if strings.Contains(text, "PRIVATE KEY") {
+			t.Errorf("%s holds a private key", where)
+		}
 	}
 }

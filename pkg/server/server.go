@@ -99,7 +99,6 @@ type Server struct {
 	learnedMu  sync.Mutex
 	learned    map[netip.Addr]string // proxy mode: address → MAC
 	discovered *dhcp.Discovered
-	state      *httpboot.FileState
 
 	reloads *prometheus.CounterVec
 	nodes   prometheus.Gauge
@@ -175,9 +174,6 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if s.discovered, err = dhcp.OpenDiscovered(cfg.StateDir); err != nil {
-		return nil, err
-	}
-	if s.state, err = httpboot.OpenFileState(cfg.StateDir); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -380,7 +376,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// HTTP
 	hb, err := httpboot.New(httpboot.Config{
 		Plans: s, Templates: s.cfg.Templates, Artifacts: s.cfg.Artifacts, PXEDir: s.cfg.PXEDir,
-		AgentBinary: s.cfg.AgentBinary, State: installState{s.state, s.core}, Events: s.Events, Nodes: s, Log: s.log,
+		AgentBinary: s.cfg.AgentBinary, State: s.nodeState(), Events: s.Events, Nodes: s, Log: s.log,
 		BootArgs: s.bootArgs(),
 	})
 	if err != nil {
@@ -469,9 +465,17 @@ func (s *Server) apiDiscovered(w http.ResponseWriter, _ *http.Request) {
 // IP is the address serve listens on.
 func (s *Server) IP() netip.Addr { return s.ip }
 
-func (s *Server) bootArgs() func(node, mac string) ([]string, error) {
+func (s *Server) bootArgs() func(node, mac string, reserved netip.Addr) ([]string, error) {
 	if s.core == nil {
 		return nil
 	}
 	return s.core.BootArgs
+}
+
+// nodeState is the core's record of installs and forced runs; none without a core.
+func (s *Server) nodeState() httpboot.NodeState {
+	if s.core == nil {
+		return nil
+	}
+	return s.core
 }

@@ -131,7 +131,16 @@ type Node struct {
 	Report   json.RawMessage `json:"report,omitempty"` // the agent's last report, as sent
 	ReportAt time.Time       `json:"report_at,omitzero"`
 
-	Token *Token `json:"token,omitempty"`
+	// Installed: the node's OS is on its disk (reported over the agent API with the
+	// node's certificate); serve answers its network boot with the local disk until
+	// `provision up --reprovision` clears it.
+	Installed   bool      `json:"installed,omitempty"`
+	InstalledAt time.Time `json:"installed_at,omitzero"`
+
+	// Token is the node's one-time bootstrap secret (hash only); Identity the client
+	// certificate it was exchanged for.
+	Token    *Token    `json:"token,omitempty"`
+	Identity *Identity `json:"identity,omitempty"`
 
 	Deployed *Deployed `json:"deployed,omitempty"` // the verified image on the disk; nil: none
 }
@@ -152,12 +161,33 @@ func (p PowerRecord) IssuedFor(run, attempt int) bool {
 	return !p.IssuedAt.IsZero() && p.Run == run && p.Attempt == attempt
 }
 
-// Token is a node's agent token, stored only as a hash.
+// Token is a node's one-time bootstrap secret, stored only as a hash: minted when the
+// node enters pxe in a run, handed out in its boot script, and exchanged once for the
+// node's client certificate.
 type Token struct {
-	Hash      []byte    `json:"hash"` // SHA-256 of the token
+	Hash      []byte    `json:"hash"` // SHA-256 of the secret
 	MAC       string    `json:"mac"`  // the PXE MAC it was handed to
 	Run       int       `json:"run"`
 	Attempt   int       `json:"attempt"`
 	IssuedAt  time.Time `json:"issued_at"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// BoundIP is the address the boot script was asked from when serve's DHCP reserved
+	// it for the node: the exchange must come from it too. Empty in proxy and off modes.
+	BoundIP string `json:"bound_ip,omitempty"`
+	// UsedAt and UsedFrom: when and from where it was exchanged; a used secret is
+	// refused (and the replay recorded).
+	UsedAt   time.Time `json:"used_at,omitzero"`
+	UsedFrom string    `json:"used_from,omitempty"`
+}
+
+// Identity is the node's client certificate as serve issued it: every agent call
+// presents it, and serve accepts it only while its serial is this one, it belongs to
+// the node's current run and is not revoked.
+type Identity struct {
+	Serial    string    `json:"serial"` // hex
+	Run       int       `json:"run"`
+	IssuedAt  time.Time `json:"issued_at"`
+	NotAfter  time.Time `json:"not_after"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	Revoked   string    `json:"revoked,omitempty"` // why, in plain words
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -288,9 +290,26 @@ func (r *Rig) waitFor(what string, timeout time.Duration, cond func() bool) {
 	}
 }
 
-// agentPost POSTs an agent report for node to serve's agent API from inside the rack's
-// namespace, TLS pinned to the CA fingerprint nodes get, with the given token.
-func (r *Rig) agentPost(node, caPin, token, body string) (int, error) {
+// caPin is the fingerprint of serve's CA, as nodes pin it.
+func (r *Rig) caPin() string {
+	b, err := os.ReadFile(filepath.Join(pki.Dir(r.stateDir), pki.CACertFile))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		r.t.Fatal("serve's CA is not PEM")
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return pki.Fingerprint(c)
+}
+
+// agentPost POSTs body to node's endpoint what (report, bootstrap, ...) of serve's agent
+// API from inside the rack's namespace, TLS pinned to caPin, with no client certificate.
+func (r *Rig) agentPost(node, caPin, what, body string) (int, error) {
 	cfg, err := pki.PinnedClientConfig(caPin, serverIP)
 	if err != nil {
 		return 0, err
@@ -306,8 +325,7 @@ func (r *Rig) agentPost(node, caPin, token, body string) (int, error) {
 		return c, err
 	}
 	hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DialContext: dial}}
-	req, _ := http.NewRequest("POST", "https://"+net.JoinHostPort(serverIP, "8443")+"/api/v1/nodes/"+node+"/report", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
+	req, _ := http.NewRequest("POST", "https://"+net.JoinHostPort(serverIP, "8443")+"/api/v1/nodes/"+node+"/"+what, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {

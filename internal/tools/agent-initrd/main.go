@@ -44,8 +44,8 @@ func run(cache, agent, out string) error {
 	}
 	st, _ := os.Stat(initrd)
 	fmt.Printf("kernel  %s (%s)\ninitrd  %s (%d MiB)\n", kernel, k.Version, initrd, st.Size()>>20)
-	fmt.Printf("boot with: %s=<url> %s=<name> %s=<token> [%s=sha256:<hex>] [%s=poweroff]\n",
-		ramdisk.ArgAPI, ramdisk.ArgNode, ramdisk.ArgToken, ramdisk.ArgCA, ramdisk.ArgAfter)
+	fmt.Printf("boot with: %s=<url> %s=<name> %s=<one-time bootstrap> %s=sha256:<hex> [%s=poweroff]\n",
+		ramdisk.ArgAPI, ramdisk.ArgNode, ramdisk.ArgBootstrap, ramdisk.ArgCA, ramdisk.ArgAfter)
 	return nil
 }
 

@@ -1,16 +1,19 @@
 // Package ramdisk builds the agent ramdisk: an initramfs with Debian's kernel modules,
 // static busybox and node-agent (with the libraries ldd lists), whose init brings the
-// NICs up with DHCP, reads the server, node, token and CA pin from the kernel command
-// line, runs the agent once and reports the node's hardware and check results before any
+// NICs up with DHCP, reads the agent API, node, one-time bootstrap secret and CA pin from
+// the kernel command line, runs the agent once (which exchanges the bootstrap for the
+// node's client certificate, kept in IdentityDir) and reports the node's hardware and check results before any
 // OS is installed. It is built with pkg/initramfs.
 package ramdisk
 
 import (
 	"fmt"
-	"github.com/racklift/racklift/pkg/initramfs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/racklift/racklift/pkg/initramfs"
 )
 
 // Modules every agent ramdisk carries (virtual machines and common servers); the build
@@ -24,30 +27,35 @@ var OptionalModules = []string{"crc32c_generic", "e1000", "e1000e", "igb", "ixgb
 // Kernel command line parameters the init script reads (the same names the boot
 // scripts and pkg/pki hand out).
 const (
-	ArgAPI    = "racklift.api"    // base URL of the agent API (https with racklift.ca)
-	ArgServer = "racklift.server" // base URL, when racklift.api is absent
-	ArgNode   = "racklift.node"   // inventory name; default: the first NIC's MAC
-	ArgToken  = "racklift.token"  // the node's agent token
-	ArgCA     = "racklift.ca"     // sha256:<hex> pin of serve's CA
-	ArgAfter  = "racklift.after"  // wait (default), poweroff or reboot once reported
+	ArgAPI       = "racklift.api"       // base URL of the agent API (https with racklift.ca)
+	ArgServer    = "racklift.server"    // base URL, when racklift.api is absent
+	ArgNode      = "racklift.node"      // inventory name; default: the first NIC's MAC
+	ArgBootstrap = "racklift.bootstrap" // the node's one-time bootstrap secret
+	ArgCA        = "racklift.ca"        // sha256:<hex> pin of serve's CA
+	ArgAfter     = "racklift.after"     // wait (default), poweroff or reboot once reported
 	// ArgMount mounts disks before the checks, DEV:DIR[,DEV:DIR...] (e.g. /dev/vda:/scratch),
 	// so a profile's storage mounts can be measured before any OS is installed.
 	ArgMount = "racklift.mount"
 )
 
-// Init is the ramdisk's /init, after initramfs.Preamble (mounts, loopback, modules). The token
-// goes to a 0600 file on tmpfs, never to the console.
+// IdentityDir is where the ramdisk agent keeps the node's identity (identity.LoadBundle):
+// whatever installs the OS from the ramdisk writes it onto the installed system.
+const IdentityDir = "/run/racklift/identity"
+
+// Init is the ramdisk's /init, after initramfs.Preamble (mounts, loopback, modules). The
+// bootstrap goes to a 0600 file on tmpfs, never to the console; the agent exchanges it
+// (once) for the node's certificate and removes it.
 const Init = `
 mkdir -p /run/racklift /etc
 chmod 700 /run/racklift
 chmod 755 /etc/racklift/udhcpc.sh # the builder writes contents 0644
-API= SERVER= NODE= TOKEN= CA= AFTER=wait MOUNTS=
+API= SERVER= NODE= BOOTSTRAP= CA= AFTER=wait MOUNTS=
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     racklift.api=*) API="${arg#racklift.api=}" ;;
     racklift.server=*) SERVER="${arg#racklift.server=}" ;;
     racklift.node=*) NODE="${arg#racklift.node=}" ;;
-    racklift.token=*) TOKEN="${arg#racklift.token=}" ;;
+    racklift.bootstrap=*) BOOTSTRAP="${arg#racklift.bootstrap=}" ;;
     racklift.ca=*) CA="${arg#racklift.ca=}" ;;
     racklift.after=*) AFTER="${arg#racklift.after=}" ;;
     racklift.mount=*) MOUNTS="${arg#racklift.mount=}" ;;
@@ -55,7 +63,8 @@ for arg in $(cat /proc/cmdline); do
 done
 URL="${API:-$SERVER}"
 umask 077
-printf '%s\n' "$TOKEN" > /run/racklift/token
+printf '%s\n' "$BOOTSTRAP" > /run/racklift/bootstrap
+BOOTSTRAP=
 umask 022
 hostname racklift-agent
 
@@ -100,7 +109,8 @@ if [ -z "$URL" ]; then
   node-agent check --expect /etc/racklift/none.yaml --hardware -o json
 else
   echo "racklift-agent: reporting to $URL"
-  node-agent daemon --once --stage ramdisk --server "$URL" --token-file /run/racklift/token \
+  node-agent daemon --once --stage ramdisk --server "$URL" --bootstrap-file /run/racklift/bootstrap \
+    --identity-dir /run/racklift/identity \
     --spool /run/racklift/spool --metrics-addr "" --deliver-timeout 10m --apply-networks "$@"
   rc=$?
   if [ $rc -eq 0 ]; then echo "racklift-agent: report delivered"; else echo "racklift-agent: report not delivered (exit $rc)"; fi
@@ -134,9 +144,56 @@ esac
 exit 0
 `
 
+// Programs are host programs the deploy runs, copied in with their libraries: e2fsck
+// and resize2fs (e2fsprogs) grow the installed root filesystem. efibootmgr is taken
+// when the host has it (OptionalPrograms): without it the deploy leaves the UEFI
+// removable path, which boots without an entry.
+var (
+	Programs         = []string{"e2fsck", "resize2fs"}
+	OptionalPrograms = []string{"efibootmgr"}
+)
+
+// programs finds Programs (failing on a missing one) and OptionalPrograms on the host.
+func programs() ([]initramfs.File, error) {
+	var out []initramfs.File
+	find := func(name string) string {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+		for _, dir := range []string{"/usr/sbin", "/sbin"} {
+			if p := filepath.Join(dir, name); fileExists(p) {
+				return p
+			}
+		}
+		return ""
+	}
+	for _, n := range Programs {
+		p := find(n)
+		if p == "" {
+			return nil, fmt.Errorf("agent ramdisk: %s not found on this host (apt-get install e2fsprogs): the deploy grows the root filesystem with it", n)
+		}
+		out = append(out, initramfs.File{Host: p, Guest: "/sbin/" + n})
+	}
+	for _, n := range OptionalPrograms {
+		if p := find(n); p != "" {
+			out = append(out, initramfs.File{Host: p, Guest: "/sbin/" + n})
+		}
+	}
+	return out, nil
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
 // Build writes the ramdisk to out for kernel k with the node-agent binary agentBin.
 func Build(k *initramfs.Kernel, agentBin, out string) error {
 	mods, err := pickModules(k)
+	if err != nil {
+		return err
+	}
+	progs, err := programs()
 	if err != nil {
 		return err
 	}
@@ -144,7 +201,7 @@ func Build(k *initramfs.Kernel, agentBin, out string) error {
 		Kernel:   k,
 		Modules:  mods,
 		Init:     Init,
-		Binaries: []initramfs.File{{Host: agentBin, Guest: "/bin/node-agent"}},
+		Binaries: append([]initramfs.File{{Host: agentBin, Guest: "/bin/node-agent"}}, progs...),
 		Contents: map[string][]byte{
 			"/etc/racklift/udhcpc.sh": []byte(UdhcpcScript),
 			"/etc/racklift/none.yaml": []byte("node: \"\"\n"),

@@ -20,11 +20,13 @@ import (
 	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/initramfs"
+	"github.com/racklift/racklift/pkg/pki"
 )
 
-// Acceptance: a QEMU guest booted with the agent ramdisk gets an address by DHCP, reports
-// to an HTTP endpoint in the test with the token from its kernel command line, and the
-// report lists the guest's disk, NIC and memory.
+// Acceptance: a QEMU guest booted with the agent ramdisk gets an address by DHCP,
+// exchanges the bootstrap from its kernel command line for its certificate at an agent
+// API in the test (TLS pinned to the test's CA), reports over mutual TLS, and the report
+// lists the guest's disk, NIC and memory; the bootstrap never shows on its console.
 func TestGuestBootsRamdiskAndReportsHardware(t *testing.T) {
 	testenv.Slow(t)
 	testenv.NeedRoot(t)
@@ -71,19 +73,38 @@ func TestGuestBootsRamdiskAndReportsHardware(t *testing.T) {
 	}
 	t.Cleanup(func() { dm.Process.Kill(); dm.Wait() })
 
-	// The agent API, listening inside the namespace.
-	const token = "ramdisk-token-5b1f0c"
+	// The agent API, listening inside the namespace, with a CA of its own.
+	const bootstrap = "ramdisk-bootstrap-5b1f0c9e"
+	ca, err := pki.LoadOrCreate(filepath.Join(dir, "pki"), []string{gw})
+	if err != nil {
+		t.Fatal(err)
+	}
 	reports := make(chan check.Report, 4)
 	var mu sync.Mutex
 	var hellos []string
+	exchanged := 0
 	mux := http.NewServeMux()
 	authed := func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Header.Get("Authorization") != "Bearer "+token || r.PathValue("name") != "lab-01" {
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || r.TLS.VerifiedChains[0][0].Subject.CommonName != "lab-01" || r.PathValue("name") != "lab-01" {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return false
 		}
 		return true
 	}
+	mux.HandleFunc("POST /api/v1/nodes/{name}/bootstrap", func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Bootstrap, CSR string }
+		json.NewDecoder(r.Body).Decode(&req)
+		csr, err := pki.ParseCSR([]byte(req.CSR))
+		mu.Lock()
+		defer mu.Unlock()
+		if req.Bootstrap != bootstrap || exchanged > 0 || err != nil {
+			http.Error(w, "refused", http.StatusUnauthorized)
+			return
+		}
+		exchanged++
+		c, _ := ca.IssueClient(r.PathValue("name"), csr.PublicKey, time.Now(), time.Hour)
+		json.NewEncoder(w).Encode(map[string]string{"certificate": string(pki.CertPEM(c))})
+	})
 	mux.HandleFunc("GET /api/v1/nodes/{name}/expect", func(w http.ResponseWriter, r *http.Request) {
 		if authed(w, r) {
 			io.WriteString(w, `{"node":"lab-01","storage":[{"mount":"/scratch","min_write_mbps":1}]}`)
@@ -115,8 +136,8 @@ func TestGuestBootsRamdiskAndReportsHardware(t *testing.T) {
 	if err := ns.Do(func() (err error) { ln, err = net.Listen("tcp", gw+":0"); return err }); err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(ln)
+	srv := &http.Server{Handler: mux, TLSConfig: ca.ServerTLSConfig()}
+	go srv.ServeTLS(ln, "", "")
 	t.Cleanup(func() { srv.Close() })
 
 	disk := filepath.Join(dir, "disk.img")
@@ -130,7 +151,7 @@ func TestGuestBootsRamdiskAndReportsHardware(t *testing.T) {
 	g := vm.StartT(t, vm.Config{
 		Name: "agent-ramdisk", Dir: dir, MemoryMB: 512,
 		Kernel: k.Vmlinuz, Initrd: initrd,
-		Append: fmt.Sprintf("racklift.api=http://%s racklift.node=lab-01 racklift.token=%s racklift.after=poweroff", ln.Addr(), token),
+		Append: fmt.Sprintf("quiet racklift.api=https://%s racklift.ca=%s racklift.node=lab-01 racklift.bootstrap=%s racklift.after=poweroff", ln.Addr(), ca.Fingerprint(), bootstrap),
 		NetNS:  ns.Name,
 		NICs:   []vm.NIC{{Tap: tap, MAC: mac}},
 		Disk:   disk,
@@ -145,6 +166,10 @@ func TestGuestBootsRamdiskAndReportsHardware(t *testing.T) {
 	}
 	if _, err := g.WaitForLine(regexp.MustCompile(`racklift-agent: report delivered`), 2*time.Minute); err != nil {
 		t.Errorf("guest did not log the delivery: %v\n%s", err, g.LogTail(40))
+	}
+
+	if strings.Contains(g.Log(), bootstrap) {
+		t.Errorf("the bootstrap secret is on the guest's serial console:\n%s", g.LogTail(40))
 	}
 
 	hwInv := rep.Hardware

@@ -1,5 +1,6 @@
-// Package report delivers agent reports to the racklift server: every report is first
-// written to a spool directory, then POSTed in order with a bearer token and removed only
+// Package report is the agent's client of serve's agent API (mutual TLS with the node's
+// certificate, got once for its bootstrap secret and renewed) and delivers its reports:
+// every report is first written to a spool directory, then POSTed in order and removed only
 // once the server accepted it, so a server that is down loses nothing; delivery retries
 // with exponential backoff.
 package report
@@ -7,6 +8,7 @@ package report
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,47 +25,153 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/racklift/racklift/pkg/agent/identity"
 	"github.com/racklift/racklift/pkg/atomicfile"
 	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/pki"
 )
 
-// Client talks to the racklift server's node API.
+// Client talks to serve's agent API. It authenticates with the node's client
+// certificate (mutual TLS, SetIdentity or Exchange) and refuses to send any credential
+// (certificate, bootstrap secret) over plain http://.
 type Client struct {
-	Server string       // base URL, e.g. http://10.10.0.2:8080
-	Token  string       // bearer token; never logged or put in errors
+	Server string       // base URL, e.g. https://10.10.0.2:8443 (racklift.api=)
 	Agent  string       // the agent's version, told in hello (agent.Version)
-	HTTP   *http.Client // default: 30s timeout
+	HTTP   *http.Client // default: 30s timeout, no client certificate
+	pin    string
+
+	mu   sync.Mutex
+	cert *tls.Certificate
 }
 
 // NewClient builds a client for server. caFingerprint ("sha256:<hex>", the kernel's
-// racklift.ca=) pins serve's CA for https URLs; empty uses the system roots.
-func NewClient(server, token, caFingerprint string) (*Client, error) {
+// racklift.ca=) pins serve's CA; empty uses the system roots. The client presents the
+// node's certificate once it has one.
+func NewClient(server, caFingerprint string) (*Client, error) {
 	u, err := url.Parse(server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("server %q: want http(s)://host:port", server)
+		return nil, fmt.Errorf("server %q: want https://host:port", server)
 	}
-	c := &Client{Server: server, Token: token}
-	if caFingerprint != "" {
-		if u.Scheme != "https" {
+	c := &Client{Server: server, pin: caFingerprint}
+	if u.Scheme != "https" {
+		if caFingerprint != "" {
 			return nil, fmt.Errorf("server %s: a CA fingerprint needs an https URL", server)
 		}
-		tc, err := pki.PinnedClientConfig(caFingerprint, u.Hostname())
-		if err != nil {
+		return c, nil // no credential will be sent over it (do refuses)
+	}
+	var tc *tls.Config
+	if caFingerprint != "" {
+		if tc, err = pki.PinnedMutualConfig(caFingerprint, u.Hostname(), c.certificate); err != nil {
 			return nil, err
 		}
-		c.HTTP = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, Proxy: nil}}
+	} else {
+		tc = &tls.Config{MinVersion: tls.VersionTLS12, GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			kc, err := c.certificate()
+			if kc == nil {
+				return &tls.Certificate{}, err
+			}
+			return kc, err
+		}}
 	}
+	c.HTTP = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, Proxy: nil}}
 	return c, nil
 }
+
+// SetIdentity makes the client present certPEM/keyPEM from now on (the next
+// connection: a renewed certificate is used at once).
+func (c *Client) SetIdentity(certPEM, keyPEM []byte) error {
+	kc, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return fmt.Errorf("node certificate and key: %w", err)
+	}
+	c.mu.Lock()
+	c.cert = &kc
+	c.mu.Unlock()
+	if t, ok := c.http().Transport.(*http.Transport); ok {
+		t.CloseIdleConnections() // the next request handshakes with the new certificate
+	}
+	return nil
+}
+
+func (c *Client) certificate() (*tls.Certificate, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cert, nil
+}
+
+// HasIdentity reports whether the client holds a certificate.
+func (c *Client) HasIdentity() bool {
+	kc, _ := c.certificate()
+	return kc != nil
+}
+
+// ErrPlainHTTP: a credential is never sent over http://.
+var ErrPlainHTTP = errors.New("refusing to send the node's credential over plain http://: use the agent API's https URL (racklift.api=) with --ca-fingerprint")
 
 // Hello tells the server the agent is up (POST /api/v1/nodes/{node}/hello); stage is
 // "ramdisk" or "installed".
 func (c *Client) Hello(ctx context.Context, node, stage string) error {
 	b, _ := json.Marshal(map[string]string{"agent": c.Agent, "stage": stage})
-	_, err := c.do(ctx, http.MethodPost, c.url(node, "hello"), b)
+	_, err := c.do(ctx, http.MethodPost, c.url(node, "hello"), b, false)
 	return err
+}
+
+// Installed tells the server the node's OS is on its disk: it boots its local disk from
+// now on (POST /api/v1/nodes/{node}/installed).
+func (c *Client) Installed(ctx context.Context, node string) error {
+	_, err := c.do(ctx, http.MethodPost, c.url(node, "installed"), []byte("{}"), false)
+	return err
+}
+
+// certRequest and certResponse are api.CertRequest and api.CertResponse on the wire (the
+// agent does not link serve's packages).
+type certRequest struct {
+	Bootstrap string `json:"bootstrap,omitempty"`
+	CSR       string `json:"csr"`
+}
+
+type certResponse struct {
+	Certificate string `json:"certificate"`
+}
+
+// Exchange trades the node's one-time bootstrap secret for its client certificate over
+// a key made here, and uses it from now on. The secret is sent once, in the body, over
+// TLS pinned to serve's CA.
+func (c *Client) Exchange(ctx context.Context, node, secret string) (identity.Bundle, error) {
+	if secret == "" {
+		return identity.Bundle{}, errors.New("no bootstrap secret (racklift.bootstrap= on the kernel command line)")
+	}
+	return c.certify(ctx, node, "bootstrap", secret)
+}
+
+// Renew gets a fresh certificate for the current one, over a new key, and uses it from
+// now on.
+func (c *Client) Renew(ctx context.Context, node string) (identity.Bundle, error) {
+	if !c.HasIdentity() {
+		return identity.Bundle{}, errors.New("renew: the client holds no certificate")
+	}
+	return c.certify(ctx, node, "renew", "")
+}
+
+func (c *Client) certify(ctx context.Context, node, what, secret string) (identity.Bundle, error) {
+	keyPEM, csrPEM, err := pki.NewKeyAndCSR(node)
+	if err != nil {
+		return identity.Bundle{}, err
+	}
+	body, _ := json.Marshal(certRequest{Bootstrap: secret, CSR: string(csrPEM)})
+	b, err := c.do(ctx, http.MethodPost, c.url(node, what), body, secret != "")
+	if err != nil {
+		return identity.Bundle{}, err
+	}
+	var resp certResponse
+	if err := json.Unmarshal(b, &resp); err != nil || resp.Certificate == "" {
+		return identity.Bundle{}, fmt.Errorf("%s: the server's answer holds no certificate", c.url(node, what))
+	}
+	if err := c.SetIdentity([]byte(resp.Certificate), keyPEM); err != nil {
+		return identity.Bundle{}, err
+	}
+	return identity.Bundle{Node: node, APIURL: c.Server, CAPin: c.pin, CertPEM: []byte(resp.Certificate), KeyPEM: keyPEM}, nil
 }
 
 func (c *Client) http() *http.Client {
@@ -88,7 +196,9 @@ func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("%s: server answered %d", e.URL, e.Code)
 	switch e.Code {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		msg += " (the server refused the token: check --token-file and the token the server expects)"
+		msg += " (the server refused the node's credential: its certificate is missing, revoked or another node's, or the bootstrap was used or expired)"
+	case http.StatusConflict:
+		msg += " (the node's certificate was superseded: renewed, or a later run of provision up)"
 	case http.StatusNotFound:
 		msg += " (the server does not know this node: check --node and the inventory)"
 	}
@@ -103,7 +213,12 @@ func (e *StatusError) permanent() bool {
 	return e.Code == http.StatusBadRequest || e.Code == http.StatusRequestEntityTooLarge || e.Code == http.StatusUnprocessableEntity
 }
 
-func (c *Client) do(ctx context.Context, method, u string, body []byte) ([]byte, error) {
+// do sends one request; secret says the body carries a credential. Neither it nor the
+// node's certificate go over plain http://.
+func (c *Client) do(ctx context.Context, method, u string, body []byte, secret bool) ([]byte, error) {
+	if (secret || c.HasIdentity()) && !strings.HasPrefix(strings.ToLower(u), "https://") {
+		return nil, ErrPlainHTTP
+	}
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -112,12 +227,9 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte) ([]byte,
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
 	resp, err := c.http().Do(req)
 	if err != nil {
-		return nil, err // net/http errors name the URL, never headers
+		return nil, err // net/http errors name the URL, never the body
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -130,7 +242,7 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte) ([]byte,
 // Expectations fetches GET /api/v1/nodes/{node}/expect.
 func (c *Client) Expectations(ctx context.Context, node string) (*expect.Expectations, error) {
 	u := c.url(node, "expect")
-	b, err := c.do(ctx, http.MethodGet, u, nil)
+	b, err := c.do(ctx, http.MethodGet, u, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +251,7 @@ func (c *Client) Expectations(ctx context.Context, node string) (*expect.Expecta
 
 // Post sends one report body to POST /api/v1/nodes/{node}/report.
 func (c *Client) Post(ctx context.Context, node string, body []byte) error {
-	_, err := c.do(ctx, http.MethodPost, c.url(node, "report"), body)
+	_, err := c.do(ctx, http.MethodPost, c.url(node, "report"), body, false)
 	return err
 }
 
@@ -317,24 +429,4 @@ func (s *Sender) Deliver(ctx context.Context, r *check.Report) error {
 		}
 		backoff = min(backoff*2, hi)
 	}
-}
-
-// ReadToken reads a bearer token file, refusing one others can read.
-func ReadToken(path string) (string, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("token file: %w", err)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("token file %s is readable by others (mode %o): chmod 600 %s", path, st.Mode().Perm(), path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("token file: %w", err)
-	}
-	t := strings.TrimSpace(string(b))
-	if t == "" {
-		return "", fmt.Errorf("token file %s is empty", path)
-	}
-	return t, nil
 }

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,7 +19,44 @@ import (
 	"github.com/racklift/racklift/pkg/pki"
 )
 
-const token = "s3cret-token-value"
+// mtls is serve's PKI and a client of addr holding node's certificate, issued by it.
+func mtls(t *testing.T, node string) (*pki.PKI, func(addr string) *Client, []byte) {
+	t.Helper()
+	p, err := pki.LoadOrCreate(t.TempDir(), []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, csrPEM, err := pki.NewKeyAndCSR(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := pki.ParseCSR(csrPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := p.IssueClient(node, csr.PublicKey, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, func(addr string) *Client {
+		c, err := NewClient("https://"+addr, p.Fingerprint())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SetIdentity(pki.CertPEM(cert), keyPEM); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}, keyPEM
+}
+
+// peerNode is the verified client certificate's node, "" without one.
+func peerNode(r *http.Request) string {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+		return ""
+	}
+	return r.TLS.VerifiedChains[0][0].Subject.CommonName
+}
 
 type syncBuf struct {
 	mu sync.Mutex
@@ -29,8 +67,8 @@ func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // The server is down (connection refused), reports pile up in the spool, then it comes
-// up answering 503 once and then 200: every report arrives, in order, with the token,
-// and the token never appears in the log.
+// up answering 503 once and then 200: every report arrives, in order, over mutual TLS
+// with the node's certificate, and its key never appears in the log.
 // testAgent is the agent version the test reports carry.
 const testAgent = "test"
 
@@ -43,9 +81,10 @@ func TestSpoolWhileServerDownThenDeliverInOrder(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // down: connection refused
 
+	p, client, keyPEM := mtls(t, "gpu-a01-01")
 	var logBuf syncBuf
 	s := &Sender{
-		Client:     &Client{Server: "http://" + addr, Token: token},
+		Client:     client(addr),
 		Spool:      &Spool{Dir: filepath.Join(t.TempDir(), "spool")},
 		Log:        slog.New(slog.NewTextHandler(&logBuf, nil)),
 		MinBackoff: 20 * time.Millisecond,
@@ -70,8 +109,8 @@ func TestSpoolWhileServerDownThenDeliverInOrder(t *testing.T) {
 	var got []string
 	first := true
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+token {
-			http.Error(w, "bad token", http.StatusUnauthorized)
+		if peerNode(r) != "gpu-a01-01" {
+			http.Error(w, "no client certificate", http.StatusUnauthorized)
 			return
 		}
 		if r.Method != http.MethodPost || r.URL.Path != "/api/v1/nodes/gpu-a01-01/report" {
@@ -103,8 +142,8 @@ func TestSpoolWhileServerDownThenDeliverInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatalf("relisten on %s: %v", addr, err)
 	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln2)
+	srv := &http.Server{Handler: h, TLSConfig: p.ServerTLSConfig()}
+	go srv.ServeTLS(ln2, "", "")
 	defer srv.Close()
 
 	deadline := time.Now().Add(10 * time.Second)
@@ -120,8 +159,8 @@ func TestSpoolWhileServerDownThenDeliverInOrder(t *testing.T) {
 	if !strings.Contains(log, "server unreachable, report kept in the spool") {
 		t.Errorf("log does not say the reports were kept:\n%s", log)
 	}
-	if strings.Contains(log, token) {
-		t.Fatalf("token in the log:\n%s", log)
+	if strings.Contains(log, "PRIVATE KEY") || strings.Contains(log, string(keyPEM[40:80])) {
+		t.Fatalf("key in the log:\n%s", log)
 	}
 }
 
@@ -139,11 +178,11 @@ func TestRejectedAndUnauthorized(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Close()
 	dir := t.TempDir()
-	s := &Sender{Client: &Client{Server: "http://" + ln.Addr().String(), Token: token}, Spool: &Spool{Dir: dir}}
+	s := &Sender{Client: &Client{Server: "http://" + ln.Addr().String()}, Spool: &Spool{Dir: dir}}
 	s.Spool.Put(check.NewReport("bad", testAgent, nil, nil))
 	s.Spool.Put(check.NewReport("n1", testAgent, nil, nil))
 	err := s.Flush(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "the server refused the token") || strings.Contains(err.Error(), token) {
+	if err == nil || !strings.Contains(err.Error(), "the server refused the node's credential") {
 		t.Fatalf("Flush: %v", err)
 	}
 	if p := s.Spool.Pending(); len(p) != 1 {
@@ -158,7 +197,7 @@ func TestExpectationsFromServer(t *testing.T) {
 	t.Parallel()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v1/nodes/gpu-a01-01/expect" || r.Header.Get("Authorization") != "Bearer "+token {
+		if r.URL.Path != "/api/v1/nodes/gpu-a01-01/expect" {
 			http.NotFound(w, r)
 			return
 		}
@@ -166,7 +205,7 @@ func TestExpectationsFromServer(t *testing.T) {
 	})}
 	go srv.Serve(ln)
 	defer srv.Close()
-	c := &Client{Server: "http://" + ln.Addr().String() + "/", Token: token}
+	c := &Client{Server: "http://" + ln.Addr().String() + "/"}
 	e, err := c.Expectations(context.Background(), "gpu-a01-01")
 	if err != nil {
 		t.Fatal(err)
@@ -179,54 +218,55 @@ func TestExpectationsFromServer(t *testing.T) {
 	}
 }
 
-func TestReadToken(t *testing.T) {
+// Against serve's own PKI: the pinned CA is accepted and the node's certificate
+// presented; another CA is refused in plain words; a credential never goes over http://.
+func TestPinnedMutualTLS(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	p := filepath.Join(dir, "token")
-	os.WriteFile(p, []byte(token+"\n"), 0o644)
-	if _, err := ReadToken(p); err == nil || !strings.Contains(err.Error(), "chmod 600") || strings.Contains(err.Error(), token) {
-		t.Fatalf("world-readable token accepted or leaked: %v", err)
-	}
-	os.Chmod(p, 0o600)
-	if got, err := ReadToken(p); err != nil || got != token {
-		t.Fatalf("ReadToken = %q, %v", got, err)
-	}
-}
-
-// Against serve's own PKI: the pinned CA is accepted, another CA is refused in plain words.
-func TestPinnedTLS(t *testing.T) {
-	t.Parallel()
-	p, err := pki.LoadOrCreate(t.TempDir(), []string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, client, _ := mtls(t, "n1")
 	other, err := pki.LoadOrCreate(t.TempDir(), []string{"127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/api/v1/nodes/n1/hello" && r.Header.Get("Authorization") == "Bearer "+token {
-			w.Write([]byte(`{"node":"n1","phase":"ramdisk"}`))
+		if r.URL.Path == "/api/v1/nodes/n1/hello" && peerNode(r) == "n1" {
+			w.Write([]byte(`{"node":"n1","phase":"agent"}`))
 			return
 		}
-		http.NotFound(w, r)
-	}), TLSConfig: p.TLSConfig()}
+		http.Error(w, "no certificate", http.StatusUnauthorized)
+	}), TLSConfig: p.ServerTLSConfig()}
 	go srv.ServeTLS(ln, "", "")
 	defer srv.Close()
-	url := "https://" + ln.Addr().String()
-	c, err := NewClient(url, token, p.Fingerprint())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := client(ln.Addr().String())
 	if err := c.Hello(context.Background(), "n1", "ramdisk"); err != nil {
-		t.Fatalf("pinned hello: %v", err)
+		t.Fatalf("pinned mutual hello: %v", err)
 	}
-	bad, _ := NewClient(url, token, other.Fingerprint())
+	none, _ := NewClient("https://"+ln.Addr().String(), p.Fingerprint())
+	if err := none.Hello(context.Background(), "n1", "ramdisk"); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("hello without a certificate: %v", err)
+	}
+	bad, _ := NewClient("https://"+ln.Addr().String(), other.Fingerprint())
 	if err := bad.Hello(context.Background(), "n1", "ramdisk"); err == nil || !strings.Contains(err.Error(), "does not match the pinned fingerprint") {
 		t.Fatalf("wrong CA accepted: %v", err)
 	}
-	if _, err := NewClient("http://x:1", token, p.Fingerprint()); err == nil {
+	if _, err := NewClient("http://x:1", p.Fingerprint()); err == nil {
 		t.Fatal("fingerprint with http accepted")
+	}
+	// A plain-HTTP server never sees the certificate or a bootstrap secret.
+	var hits atomic.Int32
+	plain := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })}
+	pln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go plain.Serve(pln)
+	defer plain.Close()
+	hc := &Client{Server: "http://" + pln.Addr().String()}
+	if _, err := hc.Exchange(context.Background(), "n1", "s3cret-bootstrap"); !errors.Is(err, ErrPlainHTTP) {
+		t.Errorf("bootstrap over http://: %v, want ErrPlainHTTP", err)
+	}
+	c.Server = "http://" + pln.Addr().String()
+	if err := c.Post(context.Background(), "n1", []byte(`{}`)); !errors.Is(err, ErrPlainHTTP) {
+		t.Errorf("report with a certificate over http://: %v, want ErrPlainHTTP", err)
+	}
+	if hits.Load() != 0 {
+		t.Errorf("the plain-HTTP server got %d requests", hits.Load())
 	}
 }
