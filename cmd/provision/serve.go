@@ -70,7 +70,7 @@ and the last good inventory stays in force.`,
 	fl.IntVar(&f.agentPort, "agent-port", server.DefaultAgentPort, "agent API port (HTTPS with serve's CA) on the serve address")
 	fl.IntVar(&f.attempts, "attempts", 3, "attempts per node and up run, each with one power cycle, before the node is failed")
 	fl.DurationVar(&f.bmcTimeout, "bmc-timeout", 90*time.Second, "how long one BMC call may take before the attempt fails (a hung BMC)")
-	fl.StringToStringVar(&f.phaseTimeouts, "phase-timeout", nil, "override a phase's timeout, e.g. booting=20m,validating=1h (defaults: powering 3m, pxe 5m, booting 10m, agent 5m, validating 30m)")
+	fl.StringToStringVar(&f.phaseTimeouts, "phase-timeout", nil, "override a phase's timeout, e.g. booting=20m,validating=1h (defaults: powering 3m, pxe 5m, booting 10m, agent 5m, validating 30m, deploying 30m, rebooting 10m, installed 30m)")
 	fl.IntVar(&f.wave, "wave", 0, "default for up: how many nodes may be power-cycled and not yet past pxe at once (0: unlimited)")
 	fl.StringVar(&f.agentBin, "agent-bin", "", "node-agent binary served to installers (default: node-agent next to provision)")
 	fl.StringVar(&f.templates, "templates", "", "templates directory (ipxe/, install/, systemd/) instead of the built-in ones")

@@ -121,6 +121,17 @@ func serveRig(ctx context.Context, c *provisioner.Core, invDir string) (net.List
 		}
 		json.NewEncoder(w).Encode(args)
 	})
+	mux.HandleFunc("GET /bootslocal", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(c.BootsLocal(r.URL.Query().Get("node")))
+	})
+	mux.HandleFunc("GET /expect", func(w http.ResponseWriter, r *http.Request) {
+		x, err := c.Expect(r.URL.Query().Get("node"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+		json.NewEncoder(w).Encode(x)
+	})
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
 		if err := reload(); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)

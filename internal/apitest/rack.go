@@ -10,7 +10,6 @@ package apitest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -51,6 +50,8 @@ type Rack struct {
 	Gate       chan struct{} // closed: agents may talk; replace before Start to hold them
 	FailNode   string        // its agent reports a failing check
 	nodes      sync.WaitGroup
+
+	Deploy // nodes with an image: deploy.go
 }
 
 const (
@@ -110,10 +111,12 @@ func (r *Rack) WriteInventory(n int) *inventory.Inventory {
 	site := lab.Site{Name: "lab", Nodes: lab.NodesFor("node", r.Fleet.BMCs[:n])}
 	for i, b := range r.Fleet.BMCs[:n] {
 		site.Nodes[i].TLS = "fingerprint:" + b.Fingerprint()
+		site.Nodes[i].Protected = r.Protected[site.Nodes[i].Name]
 	}
 	if err := site.Write(r.InvDir); err != nil {
 		r.t.Fatal(err)
 	}
+	r.writeImage()
 	inv, err := inventory.Load(r.InvDir)
 	if err != nil {
 		r.t.Fatal(err)
@@ -169,8 +172,13 @@ func (r *Rack) simulate(ctx context.Context, i int, b *lab.BMC) {
 	for ctx.Err() == nil {
 		if boots := m.Boots(); len(boots) > seen {
 			seen = len(boots)
-			if boots[seen-1] == lab.BootPxe {
+			switch boots[seen-1] {
+			case lab.BootPxe:
 				r.boot(ctx, i)
+			case lab.BootHdd, "default":
+				// No override: the firmware's order, disk first. An empty disk
+				// boots nothing here (the network after it is not simulated).
+				r.bootDisk(ctx, i)
 			}
 		}
 		select {
@@ -193,6 +201,11 @@ func (r *Rack) boot(ctx context.Context, i int) {
 	// The boot script: serve renders it with the node's boot arguments.
 	var args []string
 	for ctx.Err() == nil {
+		if r.bootsLocal(name) { // serve's iPXE answer: the local-disk script
+			r.publish(i, events.HTTPScript, "local")
+			r.bootDisk(ctx, i)
+			return
+		}
 		var err error
 		if args, err = r.bootArgs(name, NodeMAC(i)); err == nil {
 			break
@@ -225,39 +238,7 @@ func (r *Rack) boot(ctx context.Context, i int) {
 		return
 	}
 	client.Agent = "sim"
-	status := "pass"
-	if name == r.FailNode {
-		status = "fail"
-	}
-	rep := fmt.Sprintf(`{"node":%q,"agent":"sim","results":[{"name":"storage./data.write","status":%q,"observed":"812 MB/s","expected":">= 500 MB/s"}],"failed":%v}`, name, status, status == "fail")
-	for _, step := range []struct {
-		what string
-		do   func() error
-	}{
-		{"bootstrap exchange", func() error {
-			b, err := client.Exchange(ctx, name, cmdline[pki.CmdlineBootstrap])
-			if err == nil {
-				r.Identities.Store(name, b)
-			}
-			return err
-		}},
-		{"hello", func() error { return client.Hello(ctx, name, "ramdisk") }},
-		{"expect", func() error { _, err := client.Expectations(ctx, name); return err }},
-		{"report", func() error { return client.Post(ctx, name, []byte(rep)) }},
-	} {
-		for ctx.Err() == nil {
-			err := step.do()
-			if err == nil {
-				break
-			}
-			var se *report.StatusError
-			if errors.As(err, &se) {
-				r.t.Errorf("%s: %s: %v", name, step.what, err)
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	r.ramdisk(ctx, i, client, cmdline)
 }
 
 // WaitDone follows like `provision up` until every named node is ready or failed.

@@ -39,7 +39,11 @@ func (d NodeDetail) WriteReport(w io.Writer) error {
 	if !d.Report.Time.IsZero() {
 		at = d.Report.Time
 	}
-	fmt.Fprintf(w, "\nreport of %s by agent %s: %s\n\n", at.Local().Format("2006-01-02 15:04:05"), sanitize.Escape(orDash(d.Report.Agent)), d.Checks.String())
+	fmt.Fprintf(w, "\nreport of %s by agent %s: %s\n", at.Local().Format("2006-01-02 15:04:05"), sanitize.Escape(orDash(d.Report.Agent)), d.Checks.String())
+	if err := d.writeDeploy(w); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
 	rows := output.Rows{Header: []string{"STATUS", "CHECK", "OBSERVED", "EXPECTED", "MESSAGE"}}
 	for _, r := range d.Report.Sorted() {
 		rows.Add(strings.ToUpper(string(r.Status)), r.Name, orDash(r.Observed), orDash(r.Expected), r.Message)

@@ -32,13 +32,13 @@ func NewStatusReport(source string, nodes []NodeStatus) StatusReport {
 // in its phase.
 func (s StatusReport) WriteText(w io.Writer, now time.Time) error {
 	fmt.Fprintf(w, "%s  (from %s)\n", PhaseCounts(s.Nodes), s.Source)
-	rows := output.Rows{Header: []string{"NODE", "PHASE", "ATTEMPT", "FOR", "CHECKS", "LAST EVENT / REASON"}}
+	rows := output.Rows{Header: []string{"NODE", "PHASE", "BOOT", "ATTEMPT", "FOR", "CHECKS", "LAST EVENT / REASON"}}
 	for _, n := range s.Nodes {
 		phase := string(n.Phase)
 		if n.Installed {
 			phase += ", installed"
 		}
-		rows.Add(n.Name, phase, n.attempt(), age(n.EnteredAt, now), n.Checks.String(), n.lastOrReason())
+		rows.Add(n.Name, phase, n.bootText(), n.attempt(), age(n.EnteredAt, now), n.Checks.String(), n.lastOrReason())
 	}
 	return rows.Write(w)
 }

@@ -39,6 +39,10 @@ type NodeStatus struct {
 	LastEvent *state.Event    `json:"last_event,omitempty"`
 	ReportAt  time.Time       `json:"report_at,omitzero"`
 	Checks    *Counts         `json:"checks,omitempty"`
+	// BootSource is where the last report came from (ramdisk or disk); Deployed the image
+	// on the node's disk.
+	BootSource string    `json:"boot_source,omitempty"`
+	Deployed   *Deployed `json:"deployed,omitempty"`
 	// Installed: the OS is on the disk; the node boots it until `up --reprovision`.
 	Installed bool `json:"installed,omitempty"`
 	// Certificate is the node's client certificate: serial, run, expiry or revocation.
@@ -48,7 +52,8 @@ type NodeStatus struct {
 // NodeDetail is a node's status with its last report (`provision report`).
 type NodeDetail struct {
 	NodeStatus
-	Report *check.Report `json:"report,omitempty"`
+	Report *check.Report       `json:"report,omitempty"`
+	Deploy *check.DeployResult `json:"deploy,omitempty"` // the report's, or the one kept from the deploy
 }
 
 // StatusOf summarises a node record; the token never leaves the store.
@@ -81,6 +86,9 @@ func StatusOf(n state.Node) NodeStatus {
 			}
 		}
 		s.Checks = c
+		s.withDeploy(n, &r)
+	} else {
+		s.withDeploy(n, nil)
 	}
 	return s
 }
@@ -92,6 +100,7 @@ func DetailOf(n state.Node) NodeDetail {
 		// provision report shows the checks; the hardware stays in the stored body.
 		r.Hardware = nil
 		d.Report = &r
+		d.Deploy = deployOf(n, &r)
 	}
 	return d
 }

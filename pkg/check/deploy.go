@@ -16,7 +16,8 @@ type DeployResult struct {
 	MBps     float64 `json:"mb_per_s"` // 10^6 bytes per second
 	SHA256   string  `json:"sha256,omitempty"`
 	Verified bool    `json:"sha256_verified"`
-	Error    string  `json:"error,omitempty"` // why the deploy failed, in plain words
+	Error    string  `json:"error,omitempty"`   // why the deploy failed, in plain words
+	Failure  string  `json:"failure,omitempty"` // FailChecksum, FailImage, FailNoDisk or FailWrite
 	// Disks is every disk the agent saw and why it was or was not chosen.
 	Disks []DiskChoice `json:"disks,omitempty"`
 }

@@ -33,6 +33,9 @@ var DefaultTimeouts = map[Phase]time.Duration{
 	Booting:    10 * time.Minute,
 	Agent:      5 * time.Minute,
 	Validating: 30 * time.Minute,
+	Deploying:  30 * time.Minute, // a 10 GB image at 10 MB/s, with its checks
+	Rebooting:  10 * time.Minute, // firmware, the installed kernel and its agent's hello
+	Installed:  30 * time.Minute, // the installed system's checks, as validating
 }
 
 // Config tunes a Machine; zero values take the defaults.
@@ -186,6 +189,7 @@ func (m *Machine) Up(ts []Target, o UpOptions) ([]Decision, error) {
 			n.Run++
 			n.Attempt = 1
 			n.Force = o.Force
+			n.Reprovision = o.Reprovision
 			n.Reason = ""
 			m.enter(n, Powering, now)
 			d.Phase = Powering
@@ -248,6 +252,9 @@ func (m *Machine) Handle(ev Event) (Phase, error) {
 // (the failed checks in plain words), in one write.
 func (m *Machine) Report(node string, raw []byte, pass bool, reason string) (Phase, error) {
 	return m.update(node, func(n *state.Node, now time.Time) []state.Event {
+		if t, _ := m.target(node); t.Deploy != nil {
+			return m.deployReport(n, t, raw, pass, reason, now)
+		}
 		n.Report, n.ReportAt = append([]byte(nil), raw...), now
 		ev := Event{Node: node, Kind: ReportPass, Time: now, Detail: reason}
 		if !pass {
@@ -286,6 +293,9 @@ func (m *Machine) apply(n *state.Node, ev Event, now time.Time) []state.Event {
 	}
 	if ev.Kind == ReportFail {
 		return append(evs, m.fail(n, "validation failed: "+ev.Detail, now))
+	}
+	if e, ok := m.deployEvent(n, ev, now); ok {
+		return append(evs, e)
 	}
 	to := target[ev.Kind]
 	if to == "" || order[to] <= order[cur] {

@@ -1,5 +1,6 @@
 // Package lifecycle drives each node through enrolled → powering → pxe → booting → agent →
-// validating → ready, or failed with a reason, from boot-service events, agent reports and
+// validating → ready (with deploying → rebooting → installed before ready when its
+// profile has an image: deploy.go), or failed with a reason, from boot-service events, agent reports and
 // BMC results. Every decision is derived from the persisted state.Node, so a restarted
 // serve picks up where it stopped and never power-cycles a node twice for one attempt.
 package lifecycle
@@ -17,15 +18,18 @@ const (
 	Booting    Phase = "booting"    // kernel and initrd fetched: booting until the agent says hello
 	Agent      Phase = "agent"      // the node agent is up (ramdisk or installed OS)
 	Validating Phase = "validating" // the agent fetched its expectations and runs its checks
-	Ready      Phase = "ready"      // the agent reported every check passed
+	Deploying  Phase = "deploying"  // checks passed: the ramdisk agent writes the image to the disk
+	Rebooting  Phase = "rebooting"  // image verified on the disk: the node boots it
+	Installed  Phase = "installed"  // the installed system's agent said hello: its checks run
+	Ready      Phase = "ready"      // the agent reported every check passed (from the disk, for a deployed node)
 	Failed     Phase = "failed"     // see the node's Reason
 )
 
 // Phases lists every phase in order, for tables of counts.
-var Phases = []Phase{Enrolled, Powering, PXE, Booting, Agent, Validating, Ready, Failed}
+var Phases = []Phase{Enrolled, Powering, PXE, Booting, Agent, Validating, Deploying, Rebooting, Installed, Ready, Failed}
 
 // order ranks the active phases; a boot event may move a node forward, never back.
-var order = map[Phase]int{Powering: 1, PXE: 2, Booting: 3, Agent: 4, Validating: 5, Ready: 6}
+var order = map[Phase]int{Powering: 1, PXE: 2, Booting: 3, Agent: 4, Validating: 5, Deploying: 6, Rebooting: 7, Installed: 8, Ready: 9}
 
 // Active reports whether a node in p is being provisioned (a run is under way).
 func (p Phase) Active() bool { return p != Ready && order[p] > 0 }
@@ -59,6 +63,15 @@ const (
 	Retried     Kind = "lifecycle.retry"
 	NodeFailed  Kind = "lifecycle.failed"
 	NodeReady   Kind = "lifecycle.ready"
+
+	// Logged by the machine for a node with an image (deploy.go).
+	DeployStarted  Kind = "deploy.started"  // the ramdisk's checks passed: it writes the image
+	DeployDone     Kind = "deploy.done"     // the image is on the disk, sha256 verified
+	DeployFailed   Kind = "deploy.failed"   // the named failure is the node's reason
+	DiskIssued     Kind = "bmc.disk.issued" // next boot from disk + power cycle via the BMC
+	DiskOK         Kind = "bmc.disk.ok"
+	DiskFailed     Kind = "bmc.disk.failed"
+	InstalledHello Kind = "installed.hello" // the installed system's agent is up
 )
 
 // target is the phase an event moves a node to (forward only); "" for none.

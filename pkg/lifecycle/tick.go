@@ -61,6 +61,12 @@ func (m *Machine) Tick(ctx context.Context) error {
 		}
 	}
 	for _, n := range nodes {
+		if rebootDue(n) {
+			if err := m.issueDisk(ctx, n.Name); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		if !queued(n) || limit > 0 && inWave >= limit {
 			continue
 		}
@@ -122,7 +128,7 @@ func (m *Machine) issue(ctx context.Context, name string) (bool, error) {
 	m.inflight.Add(1)
 	go func() {
 		defer m.inflight.Done()
-		err := m.call(ctx, t)
+		err := m.call(ctx, func(ctx context.Context) error { return m.power.PXECycle(ctx, t) })
 		if ctx.Err() != nil {
 			return // serve is stopping: the outcome is unknown, leave the intent as is
 		}
@@ -131,12 +137,12 @@ func (m *Machine) issue(ctx context.Context, name string) (bool, error) {
 	return true, nil
 }
 
-// call runs the BMC action with BMCTimeout, returning even if the BMC client ignores ctx.
-func (m *Machine) call(ctx context.Context, t Target) error {
+// call runs a BMC action with BMCTimeout, returning even if the BMC client ignores ctx.
+func (m *Machine) call(ctx context.Context, action func(context.Context) error) error {
 	cctx, cancel := context.WithTimeout(ctx, m.cfg.BMCTimeout)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- m.power.PXECycle(cctx, t) }()
+	go func() { done <- action(cctx) }()
 	select {
 	case err := <-done:
 		if err != nil && cctx.Err() == context.DeadlineExceeded && !bmcAnswered(err) {
@@ -218,9 +224,14 @@ func (m *Machine) expire(n *state.Node) ([]state.Event, error) {
 	}
 	t, _ := m.target(n.Name)
 	reason := timeoutReason(cur, t, limit, n)
+	next := m.retryOrFail
+	if order[cur] >= order[Deploying] {
+		// No retry: it would power-cycle the node into the ramdisk over its disk.
+		next = func(n *state.Node, reason string, now time.Time) state.Event { return m.fail(n, reason, now) }
+	}
 	return []state.Event{
 		{Kind: string(TimedOut), Time: now, Detail: reason},
-		m.retryOrFail(n, reason, now),
+		next(n, reason, now),
 	}, nil
 }
 
@@ -249,6 +260,8 @@ func timeoutReason(p Phase, t Target, limit time.Duration, n *state.Node) string
 		return fmt.Sprintf("%s: the agent said hello but did not fetch its expectations within %s (last event: %s): check the agent's log on the node", p, limit, last)
 	case Validating:
 		return fmt.Sprintf("%s: the agent did not report within %s (last event: %s): a check may hang; check the agent's log on the node", p, limit, last)
+	case Deploying, Rebooting, Installed:
+		return deployTimeoutReason(p, t, limit, last)
 	}
 	return fmt.Sprintf("%s timed out after %s (last event: %s)", p, limit, last)
 }

@@ -131,7 +131,7 @@ func (c *Core) Inventory() *inventory.Inventory { return c.inv.Load() }
 // in it has its credentials revoked.
 func (c *Core) SetInventory(inv *inventory.Inventory) error {
 	c.inv.Store(inv)
-	if err := c.Machine.SetTargets(TargetsFor(inv.Nodes)); err != nil {
+	if err := c.Machine.SetTargets(c.deployTargets(inv, inv.Nodes)); err != nil {
 		return err
 	}
 	all, err := c.Store.List()
@@ -160,7 +160,7 @@ func (c *Core) Revoke(_ context.Context, node string) error {
 // Installed reports whether node is installed (httpboot: it boots its local disk).
 func (c *Core) Installed(node string) bool {
 	n, err := c.Store.Get(node)
-	return err == nil && n.Installed
+	return err == nil && (n.Installed || lifecycle.BootsLocal(n))
 }
 
 // ForcedRun reports whether a run started with --force is under way for node: the one
@@ -207,7 +207,7 @@ func (c *Core) Up(_ context.Context, req api.UpRequest) (api.UpResponse, error) 
 	if req.Wave > 0 && !req.DryRun {
 		c.Machine.SetWave(req.Wave)
 	}
-	ds, err := c.Machine.Up(TargetsFor(nodes), lifecycle.UpOptions{Force: req.Force, Reprovision: req.Reprovision, DryRun: req.DryRun})
+	ds, err := c.Machine.Up(c.deployTargets(inv, nodes), lifecycle.UpOptions{Force: req.Force, Reprovision: req.Reprovision, DryRun: req.DryRun})
 	for _, d := range ds {
 		if d.Action != lifecycle.Start || req.DryRun {
 			continue
@@ -232,13 +232,17 @@ func (c *Core) Up(_ context.Context, req api.UpRequest) (api.UpResponse, error) 
 }
 
 // Expect is a node's expectations, derived from the inventory in force
-// (plan.ExpectationsFor).
+// (plan.ExpectationsFor), with this run's deploy (expectDeploy).
 func (c *Core) Expect(node string) (*expect.Expectations, error) {
 	inv := c.Inventory()
 	if inv == nil {
 		return nil, errors.New("serve has no inventory loaded yet")
 	}
-	return plan.ExpectationsFor(inv, node)
+	e, err := plan.ExpectationsFor(inv, node)
+	if err != nil {
+		return nil, err
+	}
+	return e, c.expectDeploy(e)
 }
 
 // Run serves both APIs and runs the lifecycle until ctx ends.

@@ -72,7 +72,7 @@ func (p *Provision) lifecycle() (lifecycle.Config, error) {
 		v := p.PhaseTimeouts[phase]
 		ph := lifecycle.Phase(phase)
 		if _, ok := lifecycle.DefaultTimeouts[ph]; !ok {
-			return lc, fmt.Errorf("--phase-timeout %s=%s: no such timed phase (powering, pxe, booting, agent, validating)", phase, v)
+			return lc, fmt.Errorf("--phase-timeout %s=%s: no such timed phase (powering, pxe, booting, agent, validating, deploying, rebooting, installed)", phase, v)
 		}
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {

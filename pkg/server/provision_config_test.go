@@ -19,7 +19,7 @@ func TestProvisionLifecycle(t *testing.T) {
 		{name: "two phases", timeout: map[string]string{"booting": "20m", "validating": "1h"},
 			want: map[lifecycle.Phase]time.Duration{lifecycle.Booting: 20 * time.Minute, lifecycle.Validating: time.Hour}},
 		{name: "no such phase", timeout: map[string]string{"ready": "1m"},
-			wantErr: "--phase-timeout ready=1m: no such timed phase (powering, pxe, booting, agent, validating)"},
+			wantErr: "--phase-timeout ready=1m: no such timed phase (powering, pxe, booting, agent, validating, deploying, rebooting, installed)"},
 		{name: "not a duration", timeout: map[string]string{"pxe": "soon"},
 			wantErr: "--phase-timeout pxe=soon: want a positive duration such as 10m"},
 		{name: "not positive", timeout: map[string]string{"pxe": "0s"},

@@ -118,6 +118,8 @@ type Node struct {
 	Run     int  `json:"run"`
 	Attempt int  `json:"attempt"`
 	Force   bool `json:"force,omitempty"` // the run was started with --force
+	// Reprovision: the run was started with --reprovision and deploys again over the disk.
+	Reprovision bool `json:"reprovision,omitempty"`
 
 	EnteredAt time.Time `json:"entered_at,omitzero"` // when the node entered Phase
 	UpdatedAt time.Time `json:"updated_at,omitzero"` // last transition
@@ -139,6 +141,8 @@ type Node struct {
 	// certificate it was exchanged for.
 	Token    *Token    `json:"token,omitempty"`
 	Identity *Identity `json:"identity,omitempty"`
+
+	Deployed *Deployed `json:"deployed,omitempty"` // the verified image on the disk; nil: none
 }
 
 // PowerRecord is the last BMC power action, written in two steps: IssuedAt before the BMC

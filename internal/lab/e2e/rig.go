@@ -138,7 +138,7 @@ func buildRamdisk(t testing.TB, dir string) {
 func (r *Rig) serveArgs() []string {
 	return []string{"serve", "-i", r.inv, "--interface", rack.HostNIC,
 		"--pxe-dir", filepath.Join(r.dir, "pxe"), "--artifacts", r.arts, "--state-dir", r.stateDir,
-		"--bmc-timeout", "20s", "--attempts", "2", "--phase-timeout", "powering=1m,booting=15m,agent=15m,validating=15m"}
+		"--bmc-timeout", "20s", "--attempts", "2", "--phase-timeout", "powering=1m,booting=15m,agent=15m,validating=15m,deploying=20m,rebooting=15m,installed=15m"}
 }
 
 // StartServe runs `provision serve` in the rack's namespace and waits for its API.

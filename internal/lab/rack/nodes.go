@@ -90,6 +90,19 @@ func nodesOf(cfg Config, inv *inventory.Inventory) ([]Node, string, error) {
 	return nodes, user, nil
 }
 
+// makeBlank writes a sparse raw image of size bytes, all zeros: a new server's empty disk.
+func makeBlank(path string, size int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 // makeDisk writes a sparse raw image formatted ext4, labelled "scratch" (the guest
 // mounts it by label for its storage checks); mkfs.ext4 needs no root for a file.
 func makeDisk(path string, size int64) error {

@@ -36,9 +36,12 @@ const (
 	// HostNIC is the provisioning host's NIC, cabled to br-prov (peer prov0-sw): give it
 	// to provision net apply --trunk and provision serve --interface, as eno1 on a real host.
 	HostNIC       = "prov0"
-	DefaultMemory = 512 // MiB per guest
+	DefaultMemory = 1024 // MiB per guest: the ramdisk streams and writes the OS image
 	DiskSize      = 256 << 20
-	storageMTU    = 9000
+	// OSDiskSize is the blank disk each guest gets for its OS image (sparse: only what the
+	// deploy writes takes space). The lab profile's root device hints pick it by size.
+	OSDiskSize = 4 << 30
+	storageMTU = 9000
 )
 
 // Config describes a rack.
@@ -111,6 +114,7 @@ type node struct {
 	Node
 	dir     string
 	disk    string
+	osDisk  string
 	taps    []string
 	machine *redfish.QEMUMachine
 	bmc     *redfish.BMC // redfish nodes
@@ -239,6 +243,10 @@ func (r *Rack) wire(n *node, index int) error {
 	if err := makeDisk(n.disk, DiskSize); err != nil {
 		return fmt.Errorf("rack: node %s: %w", n.Name, err)
 	}
+	n.osDisk = filepath.Join(n.dir, "os.img")
+	if err := makeBlank(n.osDisk, OSDiskSize); err != nil {
+		return fmt.Errorf("rack: node %s: %w", n.Name, err)
+	}
 	prov, err := r.ns.Link(ProvisioningBridge)
 	if err != nil {
 		return err
@@ -283,17 +291,22 @@ func tapName(node string, index, k int) string {
 func (r *Rack) guestConfig(n *node, target string) vm.Config {
 	c := vm.Config{Name: n.Name, Dir: n.dir, MemoryMB: r.cfg.MemoryMB, NetNS: r.ns.Name,
 		Disk: n.disk, NetBoot: target == redfish.BootPxe}
+	// The scratch disk is the guest's vda (the storage check's /scratch); the OS disk its
+	// vdb, the only disk in the boot order, so it is BIOS drive 0x80 for the local-disk
+	// iPXE script and the disk SeaBIOS boots after the NIC's iPXE exits.
+	osd := vm.Disk{Path: n.osDisk, BootIndex: 2}
 	macs := n.MACs()
 	for k, tap := range n.taps {
 		// Slots 3, 4: a guest with udev names them ens3, ens4 as the inventory does.
 		nic := vm.NIC{Tap: tap, MAC: macs[k], Slot: 3 + k, NoROM: k > 0}
 		if k == 0 && !c.NetBoot {
-			// Disk, then the network: SeaBIOS runs the NIC's iPXE ROM (QEMU's default
-			// for the model) only when the NIC is in the boot order.
-			nic.BootIndex, c.DiskBootIndex = 2, 1
+			// The OS disk, then the network: SeaBIOS runs the NIC's iPXE ROM (QEMU's
+			// default for the model) only when the NIC is in the boot order.
+			nic.BootIndex, osd.BootIndex = 2, 1
 		}
 		c.NICs = append(c.NICs, nic)
 	}
+	c.Disks = []vm.Disk{osd}
 	return c
 }
 

@@ -56,7 +56,9 @@ type Config struct {
 	// DiskBootIndex puts the disk in the firmware's boot order (bootindex); with a NIC's
 	// BootIndex after it, SeaBIOS tries the disk and then the NIC's iPXE ROM.
 	DiskBootIndex int
-	NetNS         string // run QEMU inside this named namespace (ip netns exec)
+	// Disks are more virtio-blk disks after Disk, in this order (the guest's vdb, vdc...).
+	Disks []Disk
+	NetNS string // run QEMU inside this named namespace (ip netns exec)
 	// AllowReboot makes a reset (QMP system_reset, a guest reboot) reboot the guest like a
 	// real machine, e.g. behind a virtual BMC. By default QEMU runs with -no-reboot and the
 	// kernel with panic=-1, so a guest that reboots, panics or whose /init exits ends QEMU.
@@ -65,6 +67,14 @@ type Config struct {
 	// VM.Exec with the ControlLoop shell snippet running in the guest.
 	Control   bool
 	ExtraArgs []string
+}
+
+// Disk is one more virtio-blk disk: raw, or qcow2 by its extension; BootIndex > 0 puts
+// it in the firmware's boot order (SeaBIOS numbers hard disks in that order: the first is
+// BIOS drive 0x80, what iPXE's sanboot --drive 0x80 boots).
+type Disk struct {
+	Path      string
+	BootIndex int
 }
 
 // VM is a running QEMU guest.
@@ -202,6 +212,17 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		} else {
 			args = append(args, "-drive", "if=virtio,format="+format+",file="+cfg.Disk)
 		}
+	}
+	for i, d := range cfg.Disks {
+		format := "raw"
+		if strings.HasSuffix(d.Path, ".qcow2") {
+			format = "qcow2"
+		}
+		dev := fmt.Sprintf("virtio-blk-pci,drive=disk%d", i+1)
+		if d.BootIndex > 0 {
+			dev += fmt.Sprintf(",bootindex=%d", d.BootIndex)
+		}
+		args = append(args, "-drive", fmt.Sprintf("if=none,id=disk%d,format=%s,file=%s", i+1, format, d.Path), "-device", dev)
 	}
 	args = append(args, cfg.ExtraArgs...)
 
