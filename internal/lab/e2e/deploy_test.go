@@ -103,6 +103,11 @@ func (r *Rig) deploys(ctx context.Context, node string) int {
 //  2. up lab-01 again: nothing, no power action;
 //  3. up --reprovision lab-01: one more deploy, ready from its disk again.
 func TestRackDeployEndToEnd(t *testing.T) {
+	// Opt-in until it has run green here: it needs the OS image (make image) and about
+	// half an hour of TCG on 2 cores. make test-deploy builds the image and runs it.
+	if os.Getenv("RACKLIFT_E2E_DEPLOY") != "1" {
+		t.Skip("the deploy end-to-end test runs with RACKLIFT_E2E_DEPLOY=1 (make test-deploy)")
+	}
 	r := NewRig(t)
 	sha := r.withImages(t)
 	r.StartServe()
