@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,7 +163,7 @@ func TestNetasciiFloodBounded(t *testing.T) {
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
-	idle := ms.HeapInuse
+	idle, idleRSS := ms.HeapInuse, vmRSS(t)
 	for range 1000 {
 		rrq(t, udp(t), addr, "boot.txt", "netascii") // never ACKed: each holds its transfer
 	}
@@ -179,8 +180,33 @@ func TestNetasciiFloodBounded(t *testing.T) {
 	if grown > 100<<20 {
 		t.Errorf("heap grew by %d MB under 1000 netascii requests", grown>>20)
 	}
+	// The server runs in this process: its resident set is the test's.
+	rss := vmRSS(t) - idleRSS
+	if rss > 100<<20 {
+		t.Errorf("RSS grew by %d MB under 1000 netascii requests, want within 100 MB of idle", rss>>20)
+	}
 	if first > 100*time.Millisecond {
 		t.Errorf("octet client's first block after %v during the flood, want within 100 ms", first)
 	}
-	t.Logf("heap +%d MB, octet first block after %v", grown>>20, first)
+	t.Logf("heap +%d MB, RSS +%d MB, octet first block after %v", grown>>20, rss>>20, first)
+}
+
+// vmRSS is this process's resident set size in bytes (/proc/self/status VmRSS).
+func vmRSS(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS in /proc/self/status")
+	return 0
 }
