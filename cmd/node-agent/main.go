@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/racklift/racklift/pkg/cli"
+	"github.com/racklift/racklift/pkg/version"
 )
 
 func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) }
@@ -30,6 +31,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	tree.AddCommand(newCheckCmd(), newDaemonCmd(), newEnrollCmd(), newDeployCmd(), newExpectCmd(), newNetCmd(), newBenchCmd())
+	tree.AddCommand(newCheckCmd(), newDaemonCmd(), newEnrollCmd(), newDeployCmd(), newExpectCmd(), newNetCmd(), newBenchCmd(),
+		version.Command("node-agent", nil), cli.ManCommand(newRoot))
 	return tree
 }

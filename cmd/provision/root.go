@@ -6,9 +6,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/racklift/racklift/pkg/api"
+	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/output"
 	"github.com/racklift/racklift/pkg/state"
+	"github.com/racklift/racklift/pkg/version"
 )
 
 // globals are the flags every command shares; each tree has its own.
@@ -51,6 +53,7 @@ BMCs over Redfish and IPMI, sets up VLANs with netlink and watches racks come up
 		newServeCmd(g), newDiscoveredCmd(g), newImageCmd(g),
 		newPowerCmd(g), newBootCmd(g), newBMCCmd(g), newNetCmd(g),
 		newUpCmd(g), newStatusCmd(g), newReportCmd(g), newEventsCmd(g), newStateCmd(g), newNodeCmd(g),
+		version.Command("provision", func() string { return g.output }), cli.ManCommand(newRoot),
 	)
 	return root
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/racklift/racklift/pkg/cli"
+	"github.com/racklift/racklift/pkg/config"
 	"github.com/racklift/racklift/pkg/server"
 	"github.com/racklift/racklift/pkg/tftp"
 )
@@ -23,6 +24,7 @@ type serveFlags struct {
 	httpPort, tftpPort             int
 	pxeDir, artifacts              string
 	agentBin, templates, logFormat string
+	logLevel, configFile           string
 	noDHCP                         bool
 	tftpWindow                     uint
 	agentPort, wave, attempts      int
@@ -53,11 +55,22 @@ and the last good inventory stays in force.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, _, stop := cli.SignalContext(cmd.Context(), nil)
 			defer stop()
+			src, err := config.Serve(cmd.Flags(), f.configFile, cmd.Flags().Changed("config"), os.Getenv)
+			if err != nil {
+				return cli.Exitf(2, "error: %v", err)
+			}
 			cfg, err := f.config(g, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			return server.Serve(ctx, cfg)
+			if len(src) > 0 {
+				cfg.Log.Info("configuration", "from", src.String())
+			}
+			s, err := server.New(cfg)
+			if err != nil {
+				return err
+			}
+			return config.RunNotify(ctx, s.Run, func() { s.HTTPAddr() }, cli.SdNotify, cfg.Log)
 		},
 	}
 	fl := cmd.Flags()
@@ -74,7 +87,9 @@ and the last good inventory stays in force.`,
 	fl.IntVar(&f.wave, "wave", 0, "default for up: how many nodes may be power-cycled and not yet past pxe at once (0: unlimited)")
 	fl.StringVar(&f.agentBin, "agent-bin", "", "node-agent binary served to installers (default: node-agent next to provision)")
 	fl.StringVar(&f.templates, "templates", "", "templates directory (ipxe/, install/, systemd/) instead of the built-in ones")
-	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json (json suits journald and log shippers)")
+	fl.StringVar(&f.logLevel, "log-level", "info", "least severe log level shown: debug, info, warn or error")
+	fl.StringVar(&f.configFile, "config", config.ServeFile, "YAML file of serve's flags (flag: value); a missing default file is skipped. Every flag can also come from RACKLIFT_<FLAG>, e.g. RACKLIFT_HTTP_PORT: flag > env > file > default")
 	fl.UintVar(&f.tftpWindow, "tftp-window", 16, "largest TFTP windowsize (RFC 7440) granted to a client that asks for one, as EDK2 UEFI firmware does (4); 1 answers every client in lock-step. Clients that do not ask (iPXE, BIOS PXE ROMs) always get lock-step")
 	fl.BoolVar(&f.noDHCP, "no-dhcp", false, "answer no DHCP whatever the network's mode says")
 	fl.StringSliceVar(&f.dhcpRelays, "dhcp-relay", nil, "IPv4 address of a DHCP relay agent (giaddr) whose requests are answered; repeat or comma-separate. Requests with any other giaddr are dropped")
@@ -93,9 +108,19 @@ func (f *serveFlags) config(g *globals, stderr io.Writer) (server.Config, error)
 		}
 		relays = append(relays, a)
 	}
-	var h slog.Handler = slog.NewTextHandler(stderr, nil)
-	if f.logFormat == "json" {
-		h = slog.NewJSONHandler(stderr, nil)
+	level, err := config.LogLevel(f.logLevel)
+	if err != nil {
+		return server.Config{}, err
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	switch f.logFormat {
+	case "text":
+		h = slog.NewTextHandler(stderr, opts)
+	case "json":
+		h = slog.NewJSONHandler(stderr, opts)
+	default:
+		return server.Config{}, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
 	}
 	var tfs fs.FS // nil: the built-in templates
 	if f.templates != "" {
