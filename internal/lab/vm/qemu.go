@@ -69,6 +69,9 @@ type Config struct {
 	ExtraArgs []string
 }
 
+// firstDiskSlot is the PCI slot of Disk when there are more disks; Disks follow it.
+const firstDiskSlot = 0x10
+
 // Disk is one more virtio-blk disk: raw, or qcow2 by its extension; BootIndex > 0 puts
 // it in the firmware's boot order (SeaBIOS numbers hard disks in that order: the first is
 // BIOS drive 0x80, what iPXE's sanboot --drive 0x80 boots).
@@ -206,10 +209,19 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		if strings.HasSuffix(cfg.Disk, ".qcow2") {
 			format = "qcow2"
 		}
-		if cfg.DiskBootIndex > 0 {
-			args = append(args, "-drive", "if=none,id=disk0,format="+format+",file="+cfg.Disk,
-				"-device", fmt.Sprintf("virtio-blk-pci,drive=disk0,bootindex=%d", cfg.DiskBootIndex))
-		} else {
+		switch {
+		case cfg.DiskBootIndex > 0 || len(cfg.Disks) > 0:
+			// With more disks, fixed PCI slots keep Disk the guest's vda (the kernel
+			// names virtio disks in slot order; automatic slots do not keep that order).
+			dev := "virtio-blk-pci,drive=disk0"
+			if len(cfg.Disks) > 0 {
+				dev += fmt.Sprintf(",addr=%#x", firstDiskSlot)
+			}
+			if cfg.DiskBootIndex > 0 {
+				dev += fmt.Sprintf(",bootindex=%d", cfg.DiskBootIndex)
+			}
+			args = append(args, "-drive", "if=none,id=disk0,format="+format+",file="+cfg.Disk, "-device", dev)
+		default:
 			args = append(args, "-drive", "if=virtio,format="+format+",file="+cfg.Disk)
 		}
 	}
@@ -218,7 +230,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		if strings.HasSuffix(d.Path, ".qcow2") {
 			format = "qcow2"
 		}
-		dev := fmt.Sprintf("virtio-blk-pci,drive=disk%d", i+1)
+		dev := fmt.Sprintf("virtio-blk-pci,drive=disk%d,addr=%#x", i+1, firstDiskSlot+1+i)
 		if d.BootIndex > 0 {
 			dev += fmt.Sprintf(",bootindex=%d", d.BootIndex)
 		}
