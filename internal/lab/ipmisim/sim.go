@@ -28,7 +28,7 @@ type Config struct {
 	Addr     string // listen address, default 127.0.0.1
 	Port     int    // UDP port; 0 picks a free one
 	Username string // default "admin"
-	Password string // at most 20 bytes (IPMI 2.0)
+	Password string // at most 16 bytes: ipmi_sim's md5 users refuse longer ones at login
 	// Dir holds the generated files and the simulator's state; it must exist.
 	Dir string
 	// Start runs (sh -c) when the chassis powers on, Stop when it powers off; a reset
@@ -73,8 +73,10 @@ func New(cfg Config) (*Sim, error) {
 		cfg.Username = "admin"
 	}
 	for what, v := range map[string]string{"username": cfg.Username, "password": cfg.Password} {
-		if len(v) > 20 || strings.ContainsAny(v, "\"\n\\") {
-			return nil, fmt.Errorf("ipmisim: the %s must be at most 20 bytes without quotes, backslashes or newlines (IPMI 2.0, lan.conf)", what)
+		// IPMI 2.0 allows 20 bytes, but ipmi_sim's md5 users answer a login with a longer
+		// password with "Unable to Get Channel Cipher Suites" (seen with 20 bytes).
+		if len(v) > 16 || strings.ContainsAny(v, "\"\n\\") {
+			return nil, fmt.Errorf("ipmisim: the %s must be at most 16 bytes without quotes, backslashes or newlines (ipmi_sim's md5 users, lan.conf)", what)
 		}
 	}
 	if cfg.Port == 0 {

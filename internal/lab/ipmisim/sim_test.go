@@ -79,7 +79,7 @@ func TestIpmiSimWithIpmitool(t *testing.T) {
 
 func TestIpmiSimRejectsUnsafePassword(t *testing.T) {
 	t.Parallel()
-	for _, pw := range []string{"has\"quote", "123456789012345678901", "new\nline"} {
+	for _, pw := range []string{"has\"quote", "12345678901234567", "new\nline"} {
 		if _, err := ipmisim.New(ipmisim.Config{Name: "x", Dir: t.TempDir(), Password: pw, Binary: "/bin/true", Port: 1}); err == nil {
 			t.Errorf("password %q accepted", pw)
 		}

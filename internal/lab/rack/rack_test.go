@@ -26,7 +26,7 @@ import (
 )
 
 const (
-	password = "lab-rack-pw1" // test-only; ipmi_sim takes at most 20 bytes
+	password = "lab-rack-pw1" // test-only; ipmi_sim takes at most 16 bytes
 	helper   = "RACKLIFT_RACK_TEST_HELPER"
 )
 
