@@ -30,7 +30,6 @@ type event struct {
 type counts struct {
 	runs, fails int
 	output      []string // the first failed run's output
-	failing     bool     // collecting output of the current failed run
 	cur         []string
 }
 
