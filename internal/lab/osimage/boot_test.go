@@ -16,6 +16,8 @@ import (
 	"github.com/racklift/racklift/internal/lab/osimage"
 	"github.com/racklift/racklift/internal/lab/vm"
 	"github.com/racklift/racklift/internal/testenv"
+	"github.com/racklift/racklift/pkg/agent/identity"
+	"github.com/racklift/racklift/pkg/pki"
 	"github.com/racklift/racklift/templates"
 )
 
@@ -76,10 +78,7 @@ func TestImageBootsFromDisk(t *testing.T) {
 			// What the deploy writes: the node's identity in /etc/racklift. The agent
 			// reaches no server here (QEMU's user network, port 9): it starts, logs
 			// and keeps its report in the spool.
-			writeRootFiles(t, disk, map[string]string{
-				"/etc/racklift/node-agent.env": "RACKLIFT_SERVER=http://10.0.2.2:9\nRACKLIFT_NODE=image-" + tc.name + "\n",
-				"/etc/racklift/token":          "image-test-token\n",
-			})
+			writeRootFiles(t, disk, testIdentity(t, "image-"+tc.name))
 			start := time.Now()
 			g := vm.StartT(t, vm.Config{Name: "image-" + tc.name, Dir: dir, MemoryMB: guestMemoryMB,
 				Firmware: tc.code, FirmwareVars: tc.vars, Disk: disk, DiskBootIndex: 1,
@@ -128,6 +127,34 @@ func unpack(t *testing.T, src, dst string) string {
 		t.Fatalf("zstd -dc %s: %v", src, err)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// testIdentity is what the deploy hands the installed system (identity.Bundle's files):
+// a certificate for node from a throwaway CA, its key, the agent API URL and CA pin.
+func testIdentity(t *testing.T, node string) map[string]string {
+	t.Helper()
+	ca, err := pki.LoadOrCreate(t.TempDir(), []string{"10.0.2.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, csrPEM, err := pki.NewKeyAndCSR(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := pki.ParseCSR(csrPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.IssueClient(node, csr.PublicKey, time.Now(), 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := identity.Bundle{Node: node, APIURL: "https://10.0.2.2:9", CAPin: ca.Fingerprint(), CertPEM: pki.CertPEM(cert), KeyPEM: keyPEM}
+	files := map[string]string{}
+	for _, f := range b.Files() {
+		files[f.Path] = string(f.Data)
+	}
+	return files
 }
 
 // writeRootFiles writes files into the root file system (partition 3) of a raw disk
