@@ -197,6 +197,9 @@ func DeployFailure(node string, want *expect.Deploy, d *check.DeployResult) stri
 	case check.FailImage:
 		return fmt.Sprintf("deploy of image %s on %s failed: image not found: %s: %s: check the image is under serve's --artifacts (or at that URL) and the profile's image file:",
 			img, node, want.URL, orUnknown(detail))
+	case check.FailImageCorrupt:
+		return fmt.Sprintf("deploy of image %s on %s failed: the image is damaged or its download broke: %s: import it again (provision image import) and put its sha256 in the profile; the disk was wiped and not booted",
+			img, node, orUnknown(detail))
 	case check.FailInstall:
 		return fmt.Sprintf("deploy of image %s on %s failed after the image was written to %s and its sha256 verified: %s: the disk is not bootable; check the image's partitions and boot loader (docs/image.md) and the agent's log",
 			img, node, orUnknown(clean(d.Device)), orUnknown(detail))

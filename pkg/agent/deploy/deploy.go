@@ -45,6 +45,7 @@ func (d *Deployer) Deploy(ctx context.Context, node string, exp *expect.Expectat
 	res := &check.DeployResult{Image: dep.Image}
 	fail := func(err error) (*check.DeployResult, error) {
 		res.Error = err.Error()
+		res.Failure = failureOf(err, res.Verified)
 		log.Error("deploy failed", "node", node, "image", dep.Image, "error", err.Error())
 		return res, err
 	}
@@ -106,4 +107,31 @@ func (d *Deployer) Deploy(ctx context.Context, node string, exp *expect.Expectat
 	}
 	log.Info("installed", "disk", disk.Path, "root", in.Root, "root_gib", float64(in.RootSize)/GiB, "boot", in.Boot)
 	return res, nil
+}
+
+// failureOf names a failed deploy for the server (check.DeployResult.Failure), so the
+// node's reason says what failed rather than being inferred from the text.
+func failureOf(err error, verified bool) string {
+	var (
+		nodisk   *NoDiskError
+		notfound *ImageNotFoundError
+		sum      *ChecksumError
+		stream   *ImageStreamError
+		write    *DiskWriteError
+	)
+	switch {
+	case errors.As(err, &nodisk):
+		return check.FailNoDisk
+	case errors.As(err, &notfound):
+		return check.FailImage
+	case errors.As(err, &sum):
+		return check.FailChecksum
+	case errors.As(err, &stream):
+		return check.FailImageCorrupt
+	case errors.As(err, &write):
+		return check.FailWrite
+	case verified:
+		return check.FailInstall
+	}
+	return ""
 }

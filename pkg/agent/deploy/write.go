@@ -61,6 +61,20 @@ func (e *ChecksumError) Error() string {
 	return fmt.Sprintf("checksum mismatch for image %s on %s: expected sha256 %s, got %s (first and last MiB of the disk wiped)", e.Image, e.Device, e.Expected, e.Actual)
 }
 
+// ImageStreamError is an image that could not be read or decompressed to its end: a
+// damaged compressed stream (zstd or gzip check failed) or a download that broke past its
+// retries. The disk is not at fault.
+type ImageStreamError struct {
+	Image  string
+	Offset int64 // raw bytes decoded before the failure
+	Err    error
+}
+
+func (e *ImageStreamError) Error() string {
+	return fmt.Sprintf("image %s: reading at raw byte %d: %v", e.Image, e.Offset, e.Err)
+}
+func (e *ImageStreamError) Unwrap() error { return e.Err }
+
 // DiskWriteError is a failed write (or sync) of the target disk.
 type DiskWriteError struct {
 	Device string
@@ -174,7 +188,7 @@ func Write(ctx context.Context, src io.Reader, device, want string, o WriteOptio
 				full <- chunk{buf: buf, n: n, err: io.EOF}
 				return
 			case err != nil:
-				full <- chunk{err: fmt.Errorf("image %s: reading at raw byte %d: %w", o.Image, w.Bytes+int64(n), err)}
+				full <- chunk{err: &ImageStreamError{Image: o.Image, Offset: w.Bytes + int64(n), Err: err}}
 				return
 			}
 			select {
