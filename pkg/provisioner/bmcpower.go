@@ -24,6 +24,12 @@ type BMCPower struct {
 
 // PXECycle implements lifecycle.Power.
 func (p *BMCPower) PXECycle(ctx context.Context, t lifecycle.Target) error {
+	return p.bootAndCycle(ctx, t, bmc.BootPXE)
+}
+
+// bootAndCycle sets a one-time boot override to device and power-cycles the node (power
+// on when it is off).
+func (p *BMCPower) bootAndCycle(ctx context.Context, t lifecycle.Target, device string) error {
 	inv := p.Inventory()
 	if inv == nil {
 		return errors.New("no inventory loaded")
@@ -57,6 +63,6 @@ func (p *BMCPower) PXECycle(ctx context.Context, t lifecycle.Target) error {
 	// The override and the power action in one session, one right after the other:
 	// IPMI BMCs forget an override that no reset follows within 60 s. The error is a
 	// *bmc.Error whose Kind (not-applied, boot-dropped, ...) says what happened.
-	_, err = bmc.Do(ctx, bt, bmc.Op{Boot: &bmc.Boot{Device: bmc.BootPXE}, Power: action}, o)
+	_, err = bmc.Do(ctx, bt, bmc.Op{Boot: &bmc.Boot{Device: device}, Power: action}, o)
 	return err
 }

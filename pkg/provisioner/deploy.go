@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/racklift/racklift/pkg/bmc"
 	"github.com/racklift/racklift/pkg/expect"
@@ -65,42 +64,4 @@ func (c *Core) BootsLocal(node string) bool {
 // one-time override still ends on the disk.
 func (p *BMCPower) DiskCycle(ctx context.Context, t lifecycle.Target) error {
 	return p.bootAndCycle(ctx, t, bmc.BootDisk)
-}
-
-func (p *BMCPower) bootAndCycle(ctx context.Context, t lifecycle.Target, device string) error {
-	inv := p.Inventory()
-	if inv == nil {
-		return errors.New("no inventory loaded")
-	}
-	n := inv.Node(t.Name)
-	if n == nil {
-		return fmt.Errorf("node %s is not in the inventory", t.Name)
-	}
-	secrets := p.Secrets
-	if secrets == nil {
-		secrets = &inventory.Secrets{}
-	}
-	p.mu.Lock()
-	bt, err := bmc.TargetFor(inv, n, secrets)
-	p.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	o := p.Options
-	if dl, ok := ctx.Deadline(); ok {
-		o.Timeout = max(0, time.Until(dl))
-	}
-	if _, err := bmc.Do(ctx, bt, bmc.Op{Boot: &bmc.Boot{Device: device}}, o); err != nil {
-		return err
-	}
-	st, err := bmc.Do(ctx, bt, bmc.Op{Power: bmc.PowerStatus}, o)
-	if err != nil {
-		return err
-	}
-	action := bmc.PowerCycle
-	if st.Power == "off" {
-		action = bmc.PowerOn
-	}
-	_, err = bmc.Do(ctx, bt, bmc.Op{Power: action}, o)
-	return err
 }
