@@ -162,7 +162,7 @@ func (a *agentAPI) bootstrap(w http.ResponseWriter, r *http.Request) {
 	}
 	certPEM, err := a.cfg.Tokens.Exchange(node, req.Bootstrap, []byte(req.CSR), r.RemoteAddr)
 	if err != nil {
-		if strings.Contains(err.Error(), "certificate request") {
+		if errors.Is(err, ErrBadRequest) {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
@@ -181,7 +181,7 @@ func (a *agentAPI) renew(w http.ResponseWriter, r *http.Request, node string) {
 	}
 	certPEM, err := a.cfg.Tokens.Renew(node, peer(r), []byte(req.CSR))
 	if err != nil {
-		if strings.Contains(err.Error(), "certificate request") {
+		if errors.Is(err, ErrBadRequest) {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}

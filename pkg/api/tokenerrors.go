@@ -14,6 +14,8 @@ var (
 	ErrReplayed   = errors.New("bootstrap secret was already used")
 	ErrRevoked    = errors.New("node certificate was revoked")
 	ErrSuperseded = errors.New("node certificate was superseded")
+	// ErrBadRequest is a malformed certificate request: 400, not a refusal.
+	ErrBadRequest = errors.New("bad certificate request")
 )
 
 // PublicTokenError is what a refused agent request is told. A bootstrap that is not valid

@@ -181,7 +181,7 @@ func (c *Credentials) Exchange(node, secret string, csrPEM []byte, from string) 
 	}
 	csr, err := pki.ParseCSR(csrPEM)
 	if err != nil {
-		return nil, fmt.Errorf("node %s: %w", node, err)
+		return nil, fmt.Errorf("node %s: %w: %w", node, api.ErrBadRequest, err)
 	}
 	var first state.Token
 	var certPEM []byte
@@ -278,7 +278,7 @@ func (c *Credentials) Renew(node string, cert *x509.Certificate, csrPEM []byte) 
 	}
 	csr, err := pki.ParseCSR(csrPEM)
 	if err != nil {
-		return nil, fmt.Errorf("node %s: %w", node, err)
+		return nil, fmt.Errorf("node %s: %w: %w", node, api.ErrBadRequest, err)
 	}
 	old := cert.SerialNumber.Text(16)
 	var certPEM []byte
