@@ -265,11 +265,5 @@ func NodeName(name string) string {
 // identityFiles hands the node's identity (certificate, key, agent API URL, CA pin) to
 // the installed system, so its daemon authenticates from its first start.
 func identityFiles(b identity.Bundle) func(context.Context) ([]deploy.File, error) {
-	return func(context.Context) ([]deploy.File, error) {
-		var out []deploy.File
-		for _, f := range b.Files() {
-			out = append(out, deploy.File{Path: f.Path, Mode: f.Mode, Data: f.Data})
-		}
-		return out, nil
-	}
+	return func(context.Context) ([]deploy.File, error) { return b.Files(), nil }
 }

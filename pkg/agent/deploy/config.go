@@ -4,23 +4,19 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"path"
 	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/racklift/racklift/pkg/agent/identity"
 	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/netsetup"
 )
 
 // File is one file written onto the installed root: the node's own configuration, and
-// what the identity hand-off gives (the node's certificate, key and CA pin).
-type File struct {
-	Path string      // absolute, inside the installed system, e.g. /etc/racklift/node.key
-	Mode os.FileMode // e.g. 0600 for a key
-	Data []byte
-}
+// what the identity hand-off gives (identity.Bundle.Files: certificate, key, CA pin).
+type File = identity.File
 
 // NetworkDir is where systemd-networkd reads its configuration on the installed system.
 const NetworkDir = "/etc/systemd/network"
