@@ -49,6 +49,7 @@ func main() {
 	reportOnly := flag.Bool("report", false, "print the table from existing JSON files only")
 	workers := flag.Int("workers", 0, "gremlins --workers (0: its default, the CPUs)")
 	coef := flag.Int("timeout-coefficient", 5, "gremlins --timeout-coefficient (slow machines need more)")
+	short := flag.Bool("short", true, "run the tests with -short (the unit suite: root, QEMU and slow tests skip)")
 	effGoal := flag.Float64("efficacy", 90, "goal: test efficacy, percent")
 	covGoal := flag.Float64("coverage", 85, "goal: mutator coverage, percent")
 	flag.Parse()
@@ -74,6 +75,11 @@ func main() {
 		start := time.Now()
 		cmd := exec.Command(*bin, args...)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if *short {
+			// gremlins has no flag for test flags; go test reads -short from GOFLAGS, for
+			// the coverage run and for every mutant's run alike.
+			cmd.Env = append(os.Environ(), "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -short"))
+		}
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintf(os.Stderr, "gremlins on %s: %v\n", pkg, err)
 			failed = true
