@@ -13,6 +13,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"os"
 	"os/exec"
@@ -101,8 +104,8 @@ func jsonPath(dir, pkg string) string {
 func report(w io.Writer, dir string, pkgs []string, effGoal, covGoal float64) bool {
 	ok := true
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(w, "\nmutation testing (gremlins): goal efficacy >= %.0f%%, mutator coverage >= %.0f%%\n", effGoal, covGoal)
-	fmt.Fprintln(tw, "package\tmutants\tkilled\tlived\tnot covered\ttimed out\tefficacy\tcoverage\tgoal\tminutes\t")
+	fmt.Fprintf(w, "\nmutation testing (gremlins): goal efficacy >= %.0f%%, mutator coverage (mappable) >= %.0f%%\n", effGoal, covGoal)
+	fmt.Fprintln(tw, "package\tmutants\tkilled\tlived\tnot covered\tof which unmappable\ttimed out\tefficacy\tcoverage\tcoverage (mappable)\tgoal\tminutes\t")
 	var lived []string
 	for _, pkg := range pkgs {
 		name := strings.TrimPrefix(path.Clean(strings.TrimPrefix(pkg, "./")), "./")
@@ -112,26 +115,36 @@ func report(w io.Writer, dir string, pkgs []string, effGoal, covGoal float64) bo
 			err = json.Unmarshal(b, &r)
 		}
 		if err != nil {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\tno result\t-\t\n", name)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\tno result\t-\t\n", name)
 			ok = false
 			continue
 		}
 		// gremlins' mutants_total counts only killed and lived: count from the list.
-		all, timedOut := 0, 0
+		all, timedOut, unmapped := 0, 0, 0
 		for _, f := range r.Files {
 			for _, m := range f.Mutations {
 				all++
-				if m.Status == "TIMED OUT" {
+				switch {
+				case m.Status == "TIMED OUT":
 					timedOut++
+				case m.Status == "NOT COVERED" && unmappable(filepath.Join(name, f.Name), m.Line, m.Column):
+					unmapped++
 				}
 			}
 		}
+		// The goal is checked on the mutants coverage can place: gremlins v0.5.0 calls
+		// every switch case condition and constant NOT COVERED whatever the tests do
+		// (gremlins issue 298), so no test can move those.
+		mapped := 0.0
+		if n := r.Killed + r.Lived + r.NotCovered - unmapped; n > 0 {
+			mapped = 100 * float64(r.Killed+r.Lived) / float64(n)
+		}
 		verdict := "met"
-		if r.Efficacy < effGoal || r.Coverage < covGoal {
+		if r.Efficacy < effGoal || mapped < covGoal {
 			verdict, ok = "BELOW", false
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.1f%%\t%.1f%%\t%s\t%.0f\t\n",
-			name, all, r.Killed, r.Lived, r.NotCovered, timedOut, r.Efficacy, r.Coverage, verdict, r.Elapsed/60)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f%%\t%.1f%%\t%.1f%%\t%s\t%.0f\t\n",
+			name, all, r.Killed, r.Lived, r.NotCovered, unmapped, timedOut, r.Efficacy, r.Coverage, mapped, verdict, r.Elapsed/60)
 		for _, f := range r.Files {
 			for _, m := range f.Mutations {
 				if m.Status == "LIVED" {
@@ -148,4 +161,55 @@ func report(w io.Writer, dir string, pkgs []string, effGoal, covGoal float64) bo
 		}
 	}
 	return ok
+}
+
+// unmappable reports whether a mutant at line:col of file sits where Go's coverage
+// profile has no counter, so gremlins v0.5.0 reports it NOT COVERED however well it is
+// tested (gremlins issue 298): a condition of a switch case, or a constant or
+// package-level variable's value.
+func unmappable(file string, line, col int) bool {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, file, nil, 0)
+	if err != nil {
+		return false
+	}
+	in := func(n ast.Node) bool {
+		from, to := fset.Position(n.Pos()), fset.Position(n.End())
+		after := line > from.Line || line == from.Line && col >= from.Column
+		before := line < to.Line || line == to.Line && col < to.Column
+		return after && before
+	}
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.GenDecl: // package-level const and var values
+			if (d.Tok == token.CONST || d.Tok == token.VAR) && in(d) {
+				inFunc := false // a function literal's body has counters
+				ast.Inspect(d, func(n ast.Node) bool {
+					if fl, ok := n.(*ast.FuncLit); ok && in(fl.Body) {
+						inFunc = true
+					}
+					return !inFunc
+				})
+				return !inFunc
+			}
+		case *ast.FuncDecl:
+			if !in(d) {
+				continue
+			}
+			found := false
+			ast.Inspect(d, func(n ast.Node) bool {
+				if c, ok := n.(*ast.CaseClause); ok {
+					for _, e := range c.List {
+						found = found || in(e)
+					}
+				}
+				if g, ok := n.(*ast.GenDecl); ok && g.Tok == token.CONST {
+					found = found || in(g)
+				}
+				return !found
+			})
+			return found
+		}
+	}
+	return false
 }
