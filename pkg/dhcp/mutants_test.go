@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/iana"
 
 	"github.com/racklift/racklift/pkg/events"
@@ -281,5 +282,94 @@ func TestSanitizeKeepsOnlyItsSet(t *testing.T) {
 	}
 	if got := sanitizeHost("", "gpu-01"); got != "gpu-01" {
 		t.Errorf("sanitizeHost without a host name = %q, want the node's name", got)
+	}
+}
+
+// reply runs one plugin on a fresh reply to a request of type mt from mutantPlan's node.
+func reply(t *testing.T, p Plugin, c Client, mod func(r *plan.Reservation), mt dhcpv4.MessageType) *dhcpv4.DHCPv4 {
+	t.Helper()
+	np := mutantPlan(mod).Nodes[0]
+	msg, err := dhcpv4.New(dhcpv4.WithHwAddr(np.Reservation.MAC), dhcpv4.WithMessageType(mt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := dhcpv4.NewReplyFromRequest(msg, dhcpv4.WithMessageType(dhcpv4.MessageTypeOffer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p(&Request{Msg: msg, Port: PortDHCP, Node: np, Client: c}, resp) {
+		t.Fatalf("plugin dropped the request")
+	}
+	return resp
+}
+
+// TestLeaseOptionsOnlyWhenSet: the reply's lease time defaults to 12 h, and DNS and MTU
+// options go out only when the reservation has them (MTU: other than 1500). An empty DNS
+// option or MTU 0 would confuse the client's stack.
+func TestLeaseOptionsOnlyWhenSet(t *testing.T) {
+	t.Parallel()
+	none := func(r *plan.Reservation) { r.LeaseSeconds, r.DNS, r.MTU = 0, nil, 0 }
+	resp := reply(t, lease, Client{}, none, dhcpv4.MessageTypeDiscover)
+	if got := resp.IPAddressLeaseTime(0); got != 12*time.Hour {
+		t.Errorf("lease time without one set = %v, want 12h", got)
+	}
+	if resp.Options.Has(dhcpv4.OptionDomainNameServer) || resp.Options.Has(dhcpv4.OptionInterfaceMTU) {
+		t.Errorf("reply without DNS or MTU carries options %v", resp.Options)
+	}
+	set := func(r *plan.Reservation) {
+		r.DNS, r.MTU = []netip.Addr{netip.MustParseAddr("10.202.0.53")}, 9000
+	}
+	resp = reply(t, lease, Client{}, set, dhcpv4.MessageTypeDiscover)
+	if dns := resp.DNS(); len(dns) != 1 || !dns[0].Equal(net.IPv4(10, 202, 0, 53)) {
+		t.Errorf("DNS = %v, want 10.202.0.53", dns)
+	}
+	if v := resp.Options.Get(dhcpv4.OptionInterfaceMTU); !bytes.Equal(v, []byte{0x23, 0x28}) {
+		t.Errorf("MTU option = %x, want 2328 (9000)", v)
+	}
+}
+
+// TestBootFileNamesTheTFTPServer: a PXE ROM's reply names the TFTP server in siaddr and
+// option 66; with no server address known there is neither.
+func TestBootFileNamesTheTFTPServer(t *testing.T) {
+	t.Parallel()
+	bios := Client{PXE: true, HasArch: true, Arch: iana.INTEL_X86PC}
+	resp := reply(t, bootFile, bios, func(*plan.Reservation) {}, dhcpv4.MessageTypeDiscover)
+	if resp.BootFileName != plan.FileBIOS || resp.TFTPServerName() != "10.202.0.2" || !resp.ServerIPAddr.Equal(net.IPv4(10, 202, 0, 2)) {
+		t.Errorf("BIOS reply: file %q, option 66 %q, siaddr %v; want %s from 10.202.0.2", resp.BootFileName, resp.TFTPServerName(), resp.ServerIPAddr, plan.FileBIOS)
+	}
+	resp = reply(t, bootFile, bios, func(r *plan.Reservation) { r.Server = netip.Addr{} }, dhcpv4.MessageTypeDiscover)
+	if resp.Options.Has(dhcpv4.OptionTFTPServerName) {
+		t.Errorf("no server known, yet option 66 = %q", resp.TFTPServerName())
+	}
+}
+
+// TestPublishedErrOnlyForNak: the event of a NAK carries the NAK's message; an offer's
+// event carries no error.
+func TestPublishedErrOnlyForNak(t *testing.T) {
+	t.Parallel()
+	h := &Handler{Events: events.New(nil, nil)}
+	np := mutantPlan(func(*plan.Reservation) {}).Nodes[0]
+	msg, _ := dhcpv4.New(dhcpv4.WithHwAddr(np.Reservation.MAC), dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest))
+	for _, tc := range []struct {
+		mt      dhcpv4.MessageType
+		message string
+		wantErr string
+	}{
+		{mt: dhcpv4.MessageTypeOffer, message: "", wantErr: ""},
+		{mt: dhcpv4.MessageTypeAck, message: "hello", wantErr: ""},
+		{mt: dhcpv4.MessageTypeNak, message: "requested address not reserved for this MAC", wantErr: "requested address not reserved for this MAC"},
+	} {
+		resp, _ := dhcpv4.NewReplyFromRequest(msg, dhcpv4.WithMessageType(tc.mt))
+		if tc.message != "" {
+			resp.UpdateOption(dhcpv4.OptMessage(tc.message))
+		}
+		h.publish(&Request{Msg: msg, Node: np}, resp)
+		evs := h.Events.Recent(np.Node)
+		if len(evs) == 0 {
+			t.Fatalf("%s: no event", tc.mt)
+		}
+		if e := evs[len(evs)-1]; e.Err != tc.wantErr {
+			t.Errorf("%s event Err = %q, want %q", tc.mt, e.Err, tc.wantErr)
+		}
 	}
 }
