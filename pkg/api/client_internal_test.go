@@ -1,0 +1,79 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// TestClientDoAnswers: the control client sends JSON bodies as JSON (and a GET without a
+// content type), copies a 2xx body to a writer, never a failure's; a failure is a
+// StatusError with the server's JSON error, or its plain text, or the raw body.
+// Mutants (make mutate, issue 20): the content-type, 2xx and error-body tests in do.
+func TestClientDoAnswers(t *testing.T) {
+	t.Parallel()
+	type seen struct{ method, ctype, auth, body string }
+	got := make(chan seen, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{r.Method, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), string(b)}
+		switch r.URL.Path {
+		case "/ok":
+			io.WriteString(w, "table\n")
+		case "/json-error":
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"error":"no node gpu-09 in the inventory"}`)
+		case "/plain-error":
+			w.WriteHeader(http.StatusBadGateway)
+			io.WriteString(w, "upstream down\n")
+		case "/empty-error":
+			w.WriteHeader(http.StatusConflict)
+			io.WriteString(w, `{"other":1}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c, err := NewClient(srv.URL, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+
+	var out bytes.Buffer
+	if err := c.do(ctx, "GET", "/ok", nil, &out); err != nil || out.String() != "table\n" {
+		t.Errorf("GET /ok into a writer = %q, %v", out.String(), err)
+	}
+	if s := <-got; s.ctype != "" || s.auth != "Bearer tok" || s.body != "" {
+		t.Errorf("GET sent %+v, want no content type, the bearer token, no body", s)
+	}
+	if err := c.do(ctx, "POST", "/ok", map[string]int{"n": 1}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-got; s.ctype != "application/json" || s.body != `{"n":1}` {
+		t.Errorf("POST sent %+v, want a JSON body with its content type", s)
+	}
+	for _, tc := range []struct {
+		path string
+		code int
+		msg  string
+	}{
+		{path: "/json-error", code: 404, msg: "no node gpu-09 in the inventory"},
+		{path: "/plain-error", code: 502, msg: "upstream down"},
+		{path: "/empty-error", code: 409, msg: `{"other":1}`},
+	} {
+		out.Reset()
+		err := c.do(ctx, "GET", tc.path, nil, &out)
+		<-got
+		var se *StatusError
+		if !errors.As(err, &se) || se.Code != tc.code || se.Msg != tc.msg {
+			t.Errorf("GET %s = %v, want StatusError %d %q", tc.path, err, tc.code, tc.msg)
+		}
+		if out.Len() != 0 {
+			t.Errorf("GET %s wrote the failure's body %q to the caller's writer", tc.path, out.String())
+		}
+	}
+}
