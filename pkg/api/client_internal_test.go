@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 // TestClientDoAnswers: the control client sends JSON bodies as JSON (and a GET without a
@@ -74,6 +75,41 @@ func TestClientDoAnswers(t *testing.T) {
 		}
 		if out.Len() != 0 {
 			t.Errorf("GET %s wrote the failure's body %q to the caller's writer", tc.path, out.String())
+		}
+	}
+}
+
+// TestClientEventsQuery: the events query carries after always, limit and wait only when
+// set (0 means none: the server's default, no long poll), on the node's path for a node.
+func TestClientEventsQuery(t *testing.T) {
+	t.Parallel()
+	urls := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		urls <- r.URL.String()
+		io.WriteString(w, "[]")
+	}))
+	t.Cleanup(srv.Close)
+	c, err := NewClient(srv.URL, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, tc := range []struct {
+		node  string
+		after uint64
+		limit int
+		wait  time.Duration
+		want  string
+	}{
+		{node: "", after: 0, want: PathEvents + "?after=0"},
+		{node: "gpu-01", after: 7, want: PathNodes + "/gpu-01/events?after=7"},
+		{node: "", after: 3, limit: 1, wait: time.Millisecond, want: PathEvents + "?after=3&limit=1&wait=1ms"},
+	} {
+		if _, err := c.Events(context.Background(), tc.node, tc.after, tc.limit, tc.wait); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-urls; got != tc.want {
+			t.Errorf("Events(%q, %d, %d, %v) asked %s, want %s", tc.node, tc.after, tc.limit, tc.wait, got, tc.want)
 		}
 	}
 }
