@@ -22,6 +22,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 )
@@ -52,6 +53,7 @@ func main() {
 	reportOnly := flag.Bool("report", false, "print the table from existing JSON files only")
 	workers := flag.Int("workers", 0, "gremlins --workers (0: its default, the CPUs)")
 	coef := flag.Int("timeout-coefficient", 5, "gremlins --timeout-coefficient (slow machines need more)")
+	maxFile := flag.Uint64("max-file-size", 2<<30, "bytes any file a mutant's tests write may reach (RLIMIT_FSIZE; 0: no limit)")
 	short := flag.Bool("short", true, "run the tests with -short (the unit suite: root, QEMU and slow tests skip)")
 	effGoal := flag.Float64("efficacy", 90, "goal: test efficacy, percent")
 	covGoal := flag.Float64("coverage", 85, "goal: mutator coverage, percent")
@@ -63,6 +65,16 @@ func main() {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
+	}
+	if *maxFile > 0 && !*reportOnly {
+		// A mutant in a size or loop bound can make a test write without end (one filled
+		// the shared /dev/shm through pkg/agent/storage's test): the limit, inherited by
+		// gremlins and every test it runs, stops it with SIGXFSZ, which kills the mutant.
+		lim := syscall.Rlimit{Cur: *maxFile, Max: *maxFile}
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+			fmt.Fprintln(os.Stderr, "mutate: file size limit:", err)
+			os.Exit(2)
+		}
 	}
 	failed := false
 	for _, pkg := range flag.Args() {
