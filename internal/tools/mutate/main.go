@@ -51,6 +51,7 @@ func main() {
 	bin := flag.String("gremlins", "gremlins", "the gremlins binary")
 	out := flag.String("out", ".cache/mutate", "where each package's JSON goes")
 	reportOnly := flag.Bool("report", false, "print the table from existing JSON files only")
+	dry := flag.Bool("dry-run", false, "gremlins --dry-run: one coverage run, no mutant tested (mutator coverage only)")
 	workers := flag.Int("workers", 0, "gremlins --workers (0: its default, the CPUs)")
 	coef := flag.Int("timeout-coefficient", 5, "gremlins --timeout-coefficient (slow machines need more)")
 	maxFile := flag.Uint64("max-file-size", 2<<30, "bytes any file a mutant's tests write may reach (RLIMIT_FSIZE; 0: no limit)")
@@ -82,6 +83,9 @@ func main() {
 			continue
 		}
 		args := []string{"unleash", "--timeout-coefficient", fmt.Sprint(*coef), "-o", jsonPath(*out, pkg)}
+		if *dry {
+			args = append(args, "--dry-run")
+		}
 		if *workers > 0 {
 			args = append(args, "--workers", fmt.Sprint(*workers))
 		}
@@ -132,13 +136,15 @@ func report(w io.Writer, dir string, pkgs []string, effGoal, covGoal float64) bo
 			continue
 		}
 		// gremlins' mutants_total counts only killed and lived: count from the list.
-		all, timedOut, unmapped := 0, 0, 0
+		all, timedOut, unmapped, runnable := 0, 0, 0, 0
 		for _, f := range r.Files {
 			for _, m := range f.Mutations {
 				all++
 				switch {
 				case m.Status == "TIMED OUT":
 					timedOut++
+				case m.Status == "RUNNABLE": // -dry-run: covered, not run
+					runnable++
 				case m.Status == "NOT COVERED" && unmappable(filepath.Join(name, f.Name), m.Line, m.Column):
 					unmapped++
 				}
@@ -148,15 +154,20 @@ func report(w io.Writer, dir string, pkgs []string, effGoal, covGoal float64) bo
 		// every switch case condition and constant NOT COVERED whatever the tests do
 		// (gremlins issue 298), so no test can move those.
 		mapped := 0.0
-		if n := r.Killed + r.Lived + r.NotCovered - unmapped; n > 0 {
-			mapped = 100 * float64(r.Killed+r.Lived) / float64(n)
+		covered := r.Killed + r.Lived + runnable
+		if n := covered + r.NotCovered - unmapped; n > 0 {
+			mapped = 100 * float64(covered) / float64(n)
 		}
-		verdict := "met"
-		if r.Efficacy < effGoal || mapped < covGoal {
+		raw := 100 * float64(covered) / float64(max(1, covered+r.NotCovered))
+		verdict, eff := "met", fmt.Sprintf("%.1f%%", r.Efficacy)
+		switch {
+		case runnable > 0:
+			verdict, eff, ok = "not run (dry run)", "-", false
+		case r.Efficacy < effGoal || mapped < covGoal:
 			verdict, ok = "BELOW", false
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f%%\t%.1f%%\t%.1f%%\t%s\t%.0f\t\n",
-			name, all, r.Killed, r.Lived, r.NotCovered, unmapped, timedOut, r.Efficacy, r.Coverage, mapped, verdict, r.Elapsed/60)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%.1f%%\t%.1f%%\t%s\t%.0f\t\n",
+			name, all, r.Killed, r.Lived, r.NotCovered, unmapped, timedOut, eff, raw, mapped, verdict, r.Elapsed/60)
 		for _, f := range r.Files {
 			for _, m := range f.Mutations {
 				if m.Status == "LIVED" {
