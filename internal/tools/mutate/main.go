@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -54,7 +55,8 @@ func main() {
 	dry := flag.Bool("dry-run", false, "gremlins --dry-run: one coverage run, no mutant tested (mutator coverage only)")
 	workers := flag.Int("workers", 0, "gremlins --workers (0: its default, the CPUs)")
 	coef := flag.Int("timeout-coefficient", 5, "gremlins --timeout-coefficient (slow machines need more)")
-	maxFile := flag.Uint64("max-file-size", 2<<30, "bytes any file a mutant's tests write may reach (RLIMIT_FSIZE; 0: no limit)")
+	maxFile := flag.Uint64("max-file-size", 0, "bytes any file a mutant's tests write may reach (RLIMIT_FSIZE; 0: no limit)")
+	shm := flag.String("shm", "2g", "as root: run gremlins with a private /dev/shm of this size (\"\": the shared one)")
 	short := flag.Bool("short", true, "run the tests with -short (the unit suite: root, QEMU and slow tests skip)")
 	effGoal := flag.Float64("efficacy", 90, "goal: test efficacy, percent")
 	covGoal := flag.Float64("coverage", 85, "goal: mutator coverage, percent")
@@ -67,10 +69,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	if !regexp.MustCompile(`^([0-9]+[kmgKMG%]?)?$`).MatchString(*shm) {
+		fmt.Fprintf(os.Stderr, "mutate: -shm %q: want a tmpfs size such as 2g\n", *shm)
+		os.Exit(2)
+	}
 	if *maxFile > 0 && !*reportOnly {
-		// A mutant in a size or loop bound can make a test write without end (one filled
-		// the shared /dev/shm through pkg/agent/storage's test): the limit, inherited by
-		// gremlins and every test it runs, stops it with SIGXFSZ, which kills the mutant.
+		// Inherited by gremlins and every test it runs: a file past it ends the test with
+		// SIGXFSZ, which kills the mutant. Off by default: pkg/agent/storage's tests make
+		// sparse files of 32 GiB and more.
 		lim := syscall.Rlimit{Cur: *maxFile, Max: *maxFile}
 		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
 			fmt.Fprintln(os.Stderr, "mutate: file size limit:", err)
@@ -93,6 +99,15 @@ func main() {
 		fmt.Printf("== %s: %s %s\n", pkg, *bin, strings.Join(args, " "))
 		start := time.Now()
 		cmd := exec.Command(*bin, args...)
+		if u, err := exec.LookPath("unshare"); err == nil && *shm != "" && os.Geteuid() == 0 {
+			// A mutant in a size or loop bound can make a test write without end, and
+			// gremlins' timeout ends go test, not the test binary it started: one made
+			// pkg/agent/storage's tmpfs test fill the machine's shared /dev/shm (its
+			// memory). A private, bounded /dev/shm (a mount namespace) ends such a test
+			// with ENOSPC instead.
+			mount := `mount -t tmpfs -o size=` + *shm + ` tmpfs /dev/shm && exec "$0" "$@"`
+			cmd = exec.Command(u, append([]string{"-m", "--propagation", "private", "sh", "-c", mount, *bin}, args...)...)
+		}
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if *short {
 			// gremlins has no flag for test flags; go test reads -short from GOFLAGS, for
