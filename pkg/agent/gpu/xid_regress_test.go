@@ -2,6 +2,7 @@ package gpu
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,5 +60,18 @@ func TestKernelXidAges(t *testing.T) {
 	r = checkXID(context.Background(), o, nil, &expect.GPU{XIDIgnore: []int{79}})
 	if r.Observed != "none, 1 ignored" {
 		t.Errorf("ignored Xid: observed %q, want 'none, 1 ignored'", r.Observed)
+	}
+}
+
+// TestPCIGPUsInAddressOrder: the PCI scan lists GPUs by address, so messages naming
+// several (a GPU missing from NVML) read in bus order. Mutant: the sort reversed.
+func TestPCIGPUsInAddressOrder(t *testing.T) {
+	t.Parallel()
+	gs, err := PCIGPUs(fakeSysfs(t, 12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gs) != 12 || !slices.IsSortedFunc(gs, func(a, b PCIGPU) int { return strings.Compare(a.Address, b.Address) }) {
+		t.Errorf("PCIGPUs = %v, want 12 GPUs in address order", gs)
 	}
 }
