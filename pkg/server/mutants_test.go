@@ -1,0 +1,101 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+
+	"github.com/racklift/racklift/pkg/events"
+)
+
+// Tests for code `make mutate -dry-run` found unreached by pkg/server's -short tests
+// (issue 20): names by learned address, the learned table's bound, /api/events?since.
+
+func newLabServer(t *testing.T) *Server {
+	t.Helper()
+	s, err := New(Config{Inventory: copyExample(t, "lab"), Listen: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestNodeByIPLearned: an address a proxy-mode node asked the site's server for names
+// the node; a learned MAC that is no node names nothing.
+func TestNodeByIPLearned(t *testing.T) {
+	t.Parallel()
+	s := newLabServer(t)
+	hw, _ := net.ParseMAC("52:54:00:04:00:01")
+	ip := netip.MustParseAddr("10.204.0.211")
+	if _, _, ok := s.NodeByIP(ip); ok {
+		t.Fatal("an unknown address names a node")
+	}
+	s.Learn(hw, ip)
+	if node, mac, ok := s.NodeByIP(ip); !ok || node != "lab-01" || mac != "52:54:00:04:00:01" {
+		t.Errorf("learned address: %q %q %v, want lab-01", node, mac, ok)
+	}
+	stranger, _ := net.ParseMAC("52:54:00:ff:ff:ff")
+	other := netip.MustParseAddr("10.204.0.212")
+	s.Learn(stranger, other)
+	if node, _, ok := s.NodeByIP(other); ok {
+		t.Errorf("a learned MAC of no node names %q", node)
+	}
+	if node, _, ok := s.NodeByIP(netip.MustParseAddr("10.204.0.11")); !ok || node != "lab-01" {
+		t.Errorf("reserved address names %q %v, want lab-01", node, ok)
+	}
+}
+
+// TestLearnBounded: the learned table holds at most 65537 addresses, then starts over:
+// a flood of forged requests costs bounded memory.
+func TestLearnBounded(t *testing.T) {
+	t.Parallel()
+	s := newLabServer(t)
+	hw, _ := net.ParseMAC("52:54:00:04:00:01")
+	base := netip.MustParseAddr("10.0.0.0")
+	a := base
+	for range 65537 {
+		a = a.Next()
+		s.Learn(hw, a)
+	}
+	if n := len(s.learned); n != 65537 {
+		t.Fatalf("after 65537 addresses the table holds %d", n)
+	}
+	s.Learn(hw, a.Next())
+	if n := len(s.learned); n != 1 {
+		t.Errorf("past the bound the table holds %d, want a fresh table of 1", n)
+	}
+}
+
+// TestAPIEventsSince: /api/events?since=SEQ returns only the events after SEQ.
+func TestAPIEventsSince(t *testing.T) {
+	t.Parallel()
+	s := newLabServer(t)
+	for i := range 3 {
+		s.Events.Publish(events.Event{Kind: events.DHCPOffer, Node: "lab-01", Detail: fmt.Sprint(i)})
+	}
+	all := s.Events.Recent("lab-01")
+	if len(all) != 3 {
+		t.Fatalf("published 3, recent %d", len(all))
+	}
+	for _, tc := range []struct {
+		since uint64
+		want  int
+	}{
+		{since: 0, want: 3},
+		{since: all[0].Seq, want: 2},
+		{since: all[2].Seq, want: 0},
+	} {
+		rec := httptest.NewRecorder()
+		s.apiEvents(rec, httptest.NewRequest("GET", fmt.Sprintf("/api/events?node=lab-01&since=%d", tc.since), nil))
+		var got []events.Event
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != tc.want || len(got) > 0 && got[0].Seq <= tc.since {
+			t.Errorf("since=%d: %d events %+v, want %d after it", tc.since, len(got), got, tc.want)
+		}
+	}
+}
