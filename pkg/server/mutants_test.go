@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/racklift/racklift/pkg/events"
+	"github.com/racklift/racklift/pkg/lifecycle"
 )
 
 // Tests for code `make mutate -dry-run` found unreached by pkg/server's -short tests
@@ -96,6 +97,28 @@ func TestAPIEventsSince(t *testing.T) {
 		}
 		if len(got) != tc.want || len(got) > 0 && got[0].Seq <= tc.since {
 			t.Errorf("since=%d: %d events %+v, want %d after it", tc.since, len(got), got, tc.want)
+		}
+	}
+}
+
+// TestCoreConfigAgentListen: the agent API listens on serve's address at AgentPort
+// (DefaultAgentPort when 0) unless AgentListen names the address. Mutant (make mutate):
+// `listen == ""` negated, which dropped both.
+func TestCoreConfigAgentListen(t *testing.T) {
+	t.Parallel()
+	ip := netip.MustParseAddr("10.204.0.1")
+	for _, tc := range []struct {
+		p    Provision
+		want string
+	}{
+		{p: Provision{}, want: "10.204.0.1:8443"},
+		{p: Provision{AgentPort: 9443}, want: "10.204.0.1:9443"},
+		{p: Provision{AgentListen: "0.0.0.0:7443", AgentPort: 9443}, want: "0.0.0.0:7443"},
+	} {
+		p := tc.p
+		got := Config{Provision: &p}.coreConfig(ip, lifecycle.Config{})
+		if got.AgentListen != tc.want || len(got.Hosts) != 1 || got.Hosts[0] != "10.204.0.1" {
+			t.Errorf("%+v: agent listen %q hosts %v, want %s on 10.204.0.1", tc.p, got.AgentListen, got.Hosts, tc.want)
 		}
 	}
 }
