@@ -122,3 +122,17 @@ func TestCoreConfigAgentListen(t *testing.T) {
 		}
 	}
 }
+
+// TestRelevantInventoryFiles: a reload is due for YAML files (.yaml, .yml) and the racks
+// directory itself, never for editor swap, backup or other files.
+func TestRelevantInventoryFiles(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]bool{
+		"/inv/site.yaml": true, "/inv/racks/r1.yml": true, "/inv/racks": true,
+		"/inv/racks/.r1.yaml.swp": false, "/inv/racks/r1.yaml~": false, "/inv/notes.txt": false, "/inv/.site.yaml": false,
+	} {
+		if got := relevant(name); got != want {
+			t.Errorf("relevant(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
