@@ -8,8 +8,10 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/racklift/racklift/pkg/dhcp"
 	"github.com/racklift/racklift/pkg/events"
 	"github.com/racklift/racklift/pkg/lifecycle"
+	"github.com/racklift/racklift/pkg/plan"
 )
 
 // Tests for code `make mutate -dry-run` found unreached by pkg/server's -short tests
@@ -134,5 +136,21 @@ func TestRelevantInventoryFiles(t *testing.T) {
 		if got := relevant(name); got != want {
 			t.Errorf("relevant(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+// TestNewDefaults: ports and templates take their defaults when unset and stay when set.
+func TestNewDefaults(t *testing.T) {
+	t.Parallel()
+	s := newLabServer(t)
+	if s.cfg.HTTPPort != plan.DefaultHTTPPort || s.cfg.TFTPPort != 69 || s.cfg.DHCPPort != dhcp.PortDHCP || s.cfg.Templates == nil || s.cfg.Log == nil {
+		t.Errorf("defaults: http %d tftp %d dhcp %d templates %v", s.cfg.HTTPPort, s.cfg.TFTPPort, s.cfg.DHCPPort, s.cfg.Templates)
+	}
+	set, err := New(Config{Inventory: copyExample(t, "lab"), Listen: "127.0.0.1", HTTPPort: 18080, TFTPPort: 1069, DHCPPort: 1067, AgentBinary: "/opt/node-agent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := set.cfg; c.HTTPPort != 18080 || c.TFTPPort != 1069 || c.DHCPPort != 1067 || c.AgentBinary != "/opt/node-agent" {
+		t.Errorf("set values changed: %+v", c)
 	}
 }
