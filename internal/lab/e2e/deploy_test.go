@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,8 +10,10 @@ import (
 	"time"
 
 	"github.com/racklift/racklift/internal/testenv"
+	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/lifecycle"
+	"github.com/racklift/racklift/pkg/pki"
 )
 
 // labImage is `make image`'s output: the lab's OS image (zstd) and the sha256 of its raw
@@ -113,6 +116,12 @@ func TestRackDeployEndToEnd(t *testing.T) {
 	r.StartServe()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
+	// An attacker on the provisioning segment: the boot scripts go over plain HTTP.
+	sniff, err := r.rack.Sniff()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sniff.Close() })
 
 	upDone := make(chan int, 1)
 	go func() {
@@ -164,6 +173,28 @@ func TestRackDeployEndToEnd(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("provision report lab-01 lacks %q:\n%s", want, out)
 		}
+	}
+	// Issue 12's QEMU line: the installed daemon reported with the node's own certificate
+	// (the agent API takes nothing else), and the bootstrap its ramdisk used, taken off
+	// the wire, is refused when replayed, with the replay recorded.
+	if n := st["lab-01"]; !strings.Contains(n.Certificate, "(run 1)") || strings.Contains(n.Certificate, "revoked") {
+		t.Errorf("lab-01 reported from its disk with certificate %q; want its run-1 certificate, live", n.Certificate)
+	}
+	node, _ := r.rack.Node("lab-01")
+	seen := sniff.Secrets(node.PXEMAC)
+	if len(seen) == 0 {
+		t.Fatalf("no bootstrap secret seen on the wire to lab-01 (%s): the replay cannot be tried", node.PXEMAC)
+	}
+	_, csr, err := pki.NewKeyAndCSR("lab-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(api.CertRequest{Bootstrap: seen[len(seen)-1], CSR: string(csr)})
+	if code, err := r.agentPost("lab-01", r.caPin(), "bootstrap", string(body)); err != nil || code != 401 {
+		t.Errorf("lab-01's ramdisk bootstrap replayed after its deploy: %d (%v), want 401", code, err)
+	}
+	if ev, _, _ := r.provision(ctx, "events", "lab-01"); !strings.Contains(ev, "bootstrap.replayed") {
+		t.Errorf("the replayed bootstrap is not in lab-01's events:\n%s", ev)
 	}
 	if t.Failed() {
 		t.FailNow()
