@@ -115,7 +115,7 @@ func (m *Machine) deployEvent(n *state.Node, ev Event, now time.Time) (state.Eve
 		}
 		n.Deployed = nil // the disk is being overwritten
 		m.enter(n, Deploying, now)
-		return state.Event{Kind: string(DeployStarted), Time: now, Detail: fmt.Sprintf("the agent fetched image %s (sha256 %s) from serve: writing it", t.Deploy.Image, t.Deploy.SHA256)}, true
+		return state.Event{Kind: string(DeployStarted), Time: now, Detail: fmt.Sprintf("the agent is downloading image %s (sha256 %s) from serve and writing it to disk", t.Deploy.Image, t.Deploy.SHA256)}, true
 	}
 	return state.Event{}, false
 }
