@@ -30,9 +30,9 @@ const (
 	// HTTPArtifactStart is a node starting to download a file from the artifacts (the
 	// transfer's own event comes when it ends): a multi-GiB image takes minutes.
 	HTTPArtifactStart Kind = "http.artifact.start"
-	HTTPInstall  Kind = "http.install"
-	HTTPCallback Kind = "http.callback"
-	Reload       Kind = "inventory.reload"
+	HTTPInstall       Kind = "http.install"
+	HTTPCallback      Kind = "http.callback"
+	Reload            Kind = "inventory.reload"
 )
 
 // Event is one thing that happened to one node (Node is empty when the client is unknown).

@@ -49,11 +49,11 @@ const (
 	HTTPInitrd   Kind = "http.initrd"
 	// HTTPFetch is a download from serve's artifacts starting; recorded only when it
 	// moves the node (its image: deploying), so kernel and initrd fetches add no noise.
-	HTTPFetch Kind = "http.fetch"
-	AgentHello   Kind = "agent.hello"
-	AgentExpect  Kind = "agent.expect" // the agent fetched its expectations: checks start
-	ReportPass   Kind = "agent.report.pass"
-	ReportFail   Kind = "agent.report.fail"
+	HTTPFetch   Kind = "http.fetch"
+	AgentHello  Kind = "agent.hello"
+	AgentExpect Kind = "agent.expect" // the agent fetched its expectations: checks start
+	ReportPass  Kind = "agent.report.pass"
+	ReportFail  Kind = "agent.report.fail"
 
 	PowerOK     Kind = "bmc.power.ok"
 	PowerFailed Kind = "bmc.power.failed"
