@@ -81,6 +81,9 @@ type Boot struct {
 	Initrd  string `yaml:"initrd,omitempty" json:"initrd,omitempty"`   // path under the artifacts dir, or URL
 	Cmdline string `yaml:"cmdline,omitempty" json:"cmdline,omitempty"` // kernel command line
 	Install string `yaml:"install,omitempty" json:"install,omitempty"` // template under templates/install, e.g. ubuntu-autoinstall
+	// RootDevice picks the disk the installer (Install) puts the OS on, with the same
+	// hints as an image's; none: the smallest non-removable disk, never every disk.
+	RootDevice expect.RootDeviceHints `yaml:"root_device,omitempty" json:"root_device,omitzero"`
 	// UEFIBinary is the iPXE build sent to x86-64 UEFI clients: ipxe.efi (default) or snponly.efi.
 	UEFIBinary string `yaml:"uefi_binary,omitempty" json:"uefi_binary,omitempty"`
 }
