@@ -161,7 +161,7 @@ func TestDiff(t *testing.T) {
 		needs []string
 	}{
 		{port: "Ethernet0", heard: true},
-		{port: "Ethernet12", heard: true, needs: []string{"add tagged VLAN 200 (storage)", "remove VLAN 100", "remove VLAN 300", "raise the MTU to 9018 (frames up to 1518 bytes now, 9022 needed)"}},
+		{port: "Ethernet12", heard: true, needs: []string{"add tagged VLAN 200 (storage)", "remove VLAN 100", "remove VLAN 300", "raise the MTU to 9018 (frames up to 1518 bytes now, 9018 needed)"}},
 		{port: "Ethernet13"},
 	} {
 		t.Run(tc.port, func(t *testing.T) {
