@@ -1,14 +1,19 @@
 package lldp
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // DefaultWait covers a switch's usual 30-second LLDP interval with a little to spare.
@@ -66,4 +71,40 @@ func WriteText(w io.Writer, ls []check.LLDP) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// Interfaces are the NICs the expectations put networks on, each once: the inventory's
+// name, or the local interface holding the inventory's MAC where the names differ (the
+// ramdisk's kernel may name NICs unlike the installed system).
+func Interfaces(exp *expect.Expectations) []string {
+	var out []string
+	for _, n := range exp.Networks {
+		name := n.Interface
+		if n.MAC != "" {
+			if byMAC := interfaceWithMAC(n.MAC); byMAC != "" {
+				name = byMAC
+			}
+		}
+		if name != "" && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func interfaceWithMAC(mac string) string {
+	hw, err := net.ParseMAC(mac)
+	if err != nil {
+		return ""
+	}
+	ifs, _ := net.Interfaces()
+	for _, ifi := range ifs {
+		// VLAN sub-interfaces share their parent's MAC: the parent has no '.'.
+		if bytes.Equal(ifi.HardwareAddr, hw) && !strings.Contains(ifi.Name, ".") && ifi.Flags&net.FlagLoopback == 0 {
+			if _, err := os.Stat("/sys/class/net/" + ifi.Name + "/device"); err == nil {
+				return ifi.Name
+			}
+		}
+	}
+	return ""
 }
