@@ -103,6 +103,7 @@ func writeNVUE(w io.Writer, c *Config) error {
 		switch {
 		case len(p.Tagged) == 0 && p.Untagged > 0:
 			fmt.Fprintf(&b, "nv set interface %s bridge domain br_default access %d\n", p.Name, p.Untagged)
+		case len(p.Tagged) == 0: // an untagged network without a VLAN id: the bridge's default VLAN
 		default:
 			fmt.Fprintf(&b, "nv set interface %s bridge domain br_default vlan %s\n", p.Name, joinInts(p.Tagged, ","))
 			if p.Untagged > 0 {
@@ -131,6 +132,8 @@ func writeEOS(w io.Writer, c *Config) error {
 		switch {
 		case len(p.Tagged) == 0 && p.Untagged > 0:
 			fmt.Fprintf(&b, "   switchport mode access\n   switchport access vlan %d\n", p.Untagged)
+		case len(p.Tagged) == 0: // an untagged network without a VLAN id: the default VLAN
+			b.WriteString("   switchport mode access\n")
 		default:
 			b.WriteString("   switchport mode trunk\n")
 			if p.Untagged > 0 {

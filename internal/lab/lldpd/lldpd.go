@@ -166,6 +166,9 @@ func (d *Daemon) Running() bool {
 	}
 }
 
+// PID is lldpd's process id (for a rack's record of what to end after a crash).
+func (d *Daemon) PID() int { return d.cmd.Process.Pid }
+
 // Log is what lldpd printed.
 func (d *Daemon) Log() string { return d.log.String() }
 
