@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/racklift/racklift/internal/lab/rack"
+	"github.com/racklift/racklift/pkg/api"
+	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/lifecycle"
+)
+
+// TestSwitchSideEndToEnd is issue 16's end-to-end line, in one boot of the lab rack
+// whose switch ports speak LLDP (one lldpd per guest NIC): lab-01's ports are as the
+// inventory cables them, lab-02's storage cable is swapped with lab-03's, and lab-03's
+// storage port drops VLAN 200 and allows 1518-byte frames. lab-01's report names its
+// switch and ports and passes; lab-02 and lab-03 fail with the cabling checks' messages
+// (names, ports, VLAN, file:line), which `provision status` shows as their reasons.
+func TestSwitchSideEndToEnd(t *testing.T) {
+	knobs, err := rack.ParseSwitchKnobs([]string{"lab-02:miscable", "lab-03:drop-vlan=200,frame-size=1518"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRigSwitch(t, knobs)
+	r.StartServe()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+
+	res, errOut, code := r.Up(ctx, "all")
+	if code != 1 || res.Failed != 2 {
+		t.Fatalf("up all: exit %d, %d failed; want exit 1 with lab-02 and lab-03 failed\n%+v\n%s", code, res.Failed, res.Nodes, errOut)
+	}
+	lab := func(name string) string {
+		return filepath.Join("racks", "lab.yaml") + ":" + lineOf(t, filepath.Join(r.inv, "racks", "lab.yaml"), name)
+	}
+	want := map[string][]string{
+		"lab-02": {"ens4 (52:54:00:04:c8:02) is cabled to leaf-lab Ethernet13, the inventory says leaf-lab Ethernet12 (" + lab("52:54:00:04:c8:02") + ")"},
+		"lab-03": {
+			"leaf-lab Ethernet13 advertises VLANs 1 (untagged) but not 200, which network storage needs (site.yaml:" + lineOf(t, filepath.Join(r.inv, "site.yaml"), "vlan: 200") + ")",
+			"leaf-lab Ethernet13 allows frames up to 1518 bytes; network storage wants MTU 9000 (site.yaml:" + lineOf(t, filepath.Join(r.inv, "site.yaml"), "mtu: 9000") + ")",
+		},
+	}
+	st := r.status(ctx)
+	if n := st["lab-01"]; n.Phase != lifecycle.Ready {
+		t.Errorf("lab-01 (every knob off): %s (%s), want ready", n.Phase, n.Reason)
+	}
+	table, _, _ := r.provision(ctx, "status")
+	for node, msgs := range want {
+		n := st[node]
+		if n.Phase != lifecycle.Failed {
+			t.Errorf("%s: %s, want failed", node, n.Phase)
+		}
+		for _, m := range msgs {
+			if !strings.Contains(n.Reason, m) {
+				t.Errorf("%s's reason lacks %q:\n%s", node, m, n.Reason)
+			}
+			if !strings.Contains(table, m) {
+				t.Errorf("provision status does not show %q:\n%s", m, table)
+			}
+		}
+	}
+
+	// lab-01's report: what each NIC heard names its switch and port, and every cabling
+	// check passed.
+	out, errOut, code := r.provision(ctx, "report", "lab-01", "-o", "json")
+	if code != 0 {
+		t.Fatalf("provision report lab-01: exit %d: %s", code, errOut)
+	}
+	var d api.NodeDetail
+	if err := json.Unmarshal([]byte(out), &d); err != nil || d.Report == nil {
+		t.Fatalf("provision report lab-01 -o json: %v\n%s", err, out)
+	}
+	heard := map[string]string{}
+	for _, l := range d.Report.LLDP {
+		heard[l.Interface] = l.Switch() + " " + l.Port()
+	}
+	if heard["ens3"] != "leaf-lab Ethernet1" || heard["ens4"] != "leaf-lab Ethernet11" {
+		t.Errorf("lab-01 heard %v, want ens3 on leaf-lab Ethernet1 and ens4 on leaf-lab Ethernet11", heard)
+	}
+	passed := 0
+	for _, c := range d.Report.Results {
+		if strings.HasPrefix(c.Name, "lldp.") {
+			if c.Status != check.Pass {
+				t.Errorf("lab-01 %s: %s %s", c.Name, c.Status, c.Message)
+			}
+			passed++
+		}
+	}
+	// ens3: cabling and frame size; ens4: cabling, VLANs and frame size.
+	if passed != 5 {
+		t.Errorf("lab-01 has %d LLDP checks, want 5: %+v", passed, d.Report.Results)
+	}
+	t.Logf("lab-02: %s\nlab-03: %s", st["lab-02"].Reason, st["lab-03"].Reason)
+}
+
+// lineOf is the line number (as text) of the first line of path holding s.
+func lineOf(t *testing.T, path, s string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(b), s)
+	if i < 0 {
+		t.Fatalf("%s holds no %q", path, s)
+	}
+	return strconv.Itoa(strings.Count(string(b[:i]), "\n") + 1)
+}
