@@ -18,14 +18,12 @@ import (
 // namespaces and checks that Listen on the node's end decodes what it was told to send,
 // field for field.
 func TestFromLLDPD(t *testing.T) {
-	testenv.NeedRoot(t)
-	testenv.NeedCommand(t, "lldpd", "ip")
-	sw, node := netns.New(t), netns.New(t)
-	swIf, nodeIf := netns.IfName("sw"), netns.IfName("nd")
-	if _, err := sw.Veth(swIf, nodeIf, node, 0); err != nil {
-		t.Fatal(err)
-	}
-	swLink, err := sw.Link(swIf)
+	pr := lldpd.NewPair(t, lldpd.Port{
+		System: "leaf-a01", PortID: "Ethernet12", Description: "gpu-a01-01 enp25s0f0np0",
+		PVID: 100, VLANs: []lldpd.VLAN{{ID: 100, Name: "provisioning"}, {ID: 300, Name: "compute"}}, MaxFrameSize: 1518,
+	})
+	node, nodeIf, d := pr.Node, pr.NodeIf, pr.Daemon
+	swLink, err := pr.Switch.Link(pr.SwitchIf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,24 +31,8 @@ func TestFromLLDPD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := lldpd.Port{
-		Interface: swIf, System: "leaf-a01", PortID: "Ethernet12", Description: "gpu-a01-01 enp25s0f0np0",
-		PVID: 100, VLANs: []lldpd.VLAN{{ID: 100, Name: "provisioning"}, {ID: 300, Name: "compute"}}, MaxFrameSize: 1518,
-	}
-	d, err := lldpd.Start(sw.Name, port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	if err := d.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
 	var got check.LLDP
 	if err := node.Do(func() error { got = Listen(ctx, nodeIf, 35*time.Second); return nil }); err != nil {
 		t.Fatal(err)
