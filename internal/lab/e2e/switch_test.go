@@ -36,14 +36,26 @@ func TestSwitchSideEndToEnd(t *testing.T) {
 	if code != 1 || res.Failed != 2 {
 		t.Fatalf("up all: exit %d, %d failed; want exit 1 with lab-02 and lab-03 failed\n%+v\n%s", code, res.Failed, res.Nodes, errOut)
 	}
-	lab := func(name string) string {
-		return filepath.Join("racks", "lab.yaml") + ":" + lineOf(t, filepath.Join(r.inv, "racks", "lab.yaml"), name)
+	// The ramdisk's kernel names the NICs itself (eth0, eth1): the messages use its names,
+	// found by MAC in what each node reported.
+	ifName := func(node, mac string) string {
+		for _, l := range r.report(ctx, node).LLDP {
+			if l.MAC == mac {
+				return l.Interface
+			}
+		}
+		t.Fatalf("%s reported no LLDP for its NIC %s", node, mac)
+		return ""
 	}
+	lab := func(s string) string {
+		return filepath.Join("racks", "lab.yaml") + ":" + lineOf(t, filepath.Join(r.inv, "racks", "lab.yaml"), s)
+	}
+	site := func(s string) string { return "site.yaml:" + lineOf(t, filepath.Join(r.inv, "site.yaml"), s) }
 	want := map[string][]string{
-		"lab-02": {"ens4 (52:54:00:04:c8:02) is cabled to leaf-lab Ethernet13, the inventory says leaf-lab Ethernet12 (" + lab("52:54:00:04:c8:02") + ")"},
+		"lab-02": {ifName("lab-02", "52:54:00:04:c8:02") + " (52:54:00:04:c8:02) is cabled to leaf-lab Ethernet13, the inventory says leaf-lab Ethernet12 (" + lab("52:54:00:04:c8:02") + ")"},
 		"lab-03": {
-			"leaf-lab Ethernet13 advertises VLANs 1 (untagged) but not 200, which network storage needs (site.yaml:" + lineOf(t, filepath.Join(r.inv, "site.yaml"), "vlan: 200") + ")",
-			"leaf-lab Ethernet13 allows frames up to 1518 bytes; network storage wants MTU 9000 (site.yaml:" + lineOf(t, filepath.Join(r.inv, "site.yaml"), "mtu: 9000") + ")",
+			"leaf-lab Ethernet13 advertises VLANs 1 (untagged) but not 200, which network storage needs (" + site("vlan: 200") + ")",
+			"leaf-lab Ethernet13 allows frames up to 1518 bytes; network storage wants MTU 9000 (" + site("mtu: 9000") + ")",
 		},
 	}
 	st := r.status(ctx)
@@ -68,23 +80,16 @@ func TestSwitchSideEndToEnd(t *testing.T) {
 
 	// lab-01's report: what each NIC heard names its switch and port, and every cabling
 	// check passed.
-	out, errOut, code := r.provision(ctx, "report", "lab-01", "-o", "json")
-	if code != 0 {
-		t.Fatalf("provision report lab-01: exit %d: %s", code, errOut)
-	}
-	var d api.NodeDetail
-	if err := json.Unmarshal([]byte(out), &d); err != nil || d.Report == nil {
-		t.Fatalf("provision report lab-01 -o json: %v\n%s", err, out)
-	}
+	rep := r.report(ctx, "lab-01")
 	heard := map[string]string{}
-	for _, l := range d.Report.LLDP {
-		heard[l.Interface] = l.Switch() + " " + l.Port()
+	for _, l := range rep.LLDP {
+		heard[l.MAC] = l.Switch() + " " + l.Port()
 	}
-	if heard["ens3"] != "leaf-lab Ethernet1" || heard["ens4"] != "leaf-lab Ethernet11" {
-		t.Errorf("lab-01 heard %v, want ens3 on leaf-lab Ethernet1 and ens4 on leaf-lab Ethernet11", heard)
+	if heard["52:54:00:04:00:01"] != "leaf-lab Ethernet1" || heard["52:54:00:04:c8:01"] != "leaf-lab Ethernet11" {
+		t.Errorf("lab-01 heard %v, want its first NIC on leaf-lab Ethernet1 and its second on leaf-lab Ethernet11", heard)
 	}
 	passed := 0
-	for _, c := range d.Report.Results {
+	for _, c := range rep.Results {
 		if strings.HasPrefix(c.Name, "lldp.") {
 			if c.Status != check.Pass {
 				t.Errorf("lab-01 %s: %s %s", c.Name, c.Status, c.Message)
@@ -94,7 +99,7 @@ func TestSwitchSideEndToEnd(t *testing.T) {
 	}
 	// ens3: cabling and frame size; ens4: cabling, VLANs and frame size.
 	if passed != 5 {
-		t.Errorf("lab-01 has %d LLDP checks, want 5: %+v", passed, d.Report.Results)
+		t.Errorf("lab-01 has %d LLDP checks, want 5: %+v", passed, rep.Results)
 	}
 	t.Logf("lab-02: %s\nlab-03: %s", st["lab-02"].Reason, st["lab-03"].Reason)
 }
@@ -111,4 +116,18 @@ func lineOf(t *testing.T, path, s string) string {
 		t.Fatalf("%s holds no %q", path, s)
 	}
 	return strconv.Itoa(strings.Count(string(b[:i]), "\n") + 1)
+}
+
+// report is the node's last report as `provision report NODE -o json` prints it.
+func (r *Rig) report(ctx context.Context, node string) *check.Report {
+	r.t.Helper()
+	out, errOut, code := r.provision(ctx, "report", node, "-o", "json")
+	if code != 0 {
+		r.t.Fatalf("provision report %s: exit %d: %s", node, code, errOut)
+	}
+	var d api.NodeDetail
+	if err := json.Unmarshal([]byte(out), &d); err != nil || d.Report == nil {
+		r.t.Fatalf("provision report %s -o json: %v\n%s", node, err, out)
+	}
+	return d.Report
 }
