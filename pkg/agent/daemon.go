@@ -108,6 +108,7 @@ func (d *Daemon) Run(ctx context.Context) ([]check.Result, error) {
 	var lastThroughput []check.Result
 	networksSetUp := false
 	deployed := false
+	at := whereRunning(d.Stage)
 	for {
 		exp := d.expectations(ctx)
 		if d.SetUpNetworks != nil && !networksSetUp && len(exp.Networks) > 0 {
@@ -136,6 +137,7 @@ func (d *Daemon) Run(ctx context.Context) ([]check.Result, error) {
 		if heard != nil {
 			rep.LLDP = <-heard
 		}
+		at.stamp(rep)
 		logSummary(d.Log, rs)
 		if d.Deploy != nil && exp.Deploy != nil && !deployed {
 			deployed = true
