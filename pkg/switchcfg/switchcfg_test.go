@@ -31,6 +31,26 @@ func TestGolden(t *testing.T) {
 	if len(inv.Switches) != 2 {
 		t.Fatalf("the example site has %d switches, want one per rack (2)", len(inv.Switches))
 	}
+	// One config per switch, each holding its own rack's nodes (12 cables per rack).
+	for _, sw := range inv.Switches {
+		c, err := For(inv, sw.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes := 0
+		for _, p := range c.Ports {
+			if p.Node == "" {
+				continue // the uplink
+			}
+			nodes++
+			if n := inv.Node(p.Node); n == nil || n.Rack != sw.Rack {
+				t.Errorf("%s's config has %s %s of another rack", sw.Name, p.Node, p.Interface)
+			}
+		}
+		if nodes != 12 {
+			t.Errorf("%s's config has %d node ports, want 12", sw.Name, nodes)
+		}
+	}
 	for _, sw := range inv.Switches {
 		for _, format := range Formats {
 			t.Run(sw.Name+"/"+format, func(t *testing.T) {
