@@ -46,17 +46,31 @@ type Change struct {
 	Port  Port
 	Heard *Heard   // nil: no report heard this port
 	Needs []string // empty: the port is as the inventory wants
+	// Elsewhere is what the NIC the inventory cables here heard instead ("leaf-a02
+	// Ethernet7"): the cable is in another port, so the port's settings say nothing.
+	Elsewhere string
 }
 
-// Diff compares each port of c with what the nodes' LLDP reported from it.
+// Diff compares each port of c with what the nodes' LLDP reported from it: the report of
+// the NIC the inventory cables to the port (by MAC, else by name), else any report that
+// heard this port.
 func Diff(c *Config, heard []Heard) []Change {
 	out := make([]Change, 0, len(c.Ports))
 	for _, p := range c.Ports {
 		ch := Change{Port: p}
-		for i := range heard {
-			if p.Matches(heard[i].LLDP) {
-				ch.Heard = &heard[i]
-				break
+		if h := cabledNIC(p, heard); h != nil {
+			if p.Matches(h.LLDP) {
+				ch.Heard = h
+			} else if h.LLDP.Heard {
+				ch.Elsewhere = h.LLDP.Switch() + " " + h.LLDP.Port()
+			}
+		}
+		if ch.Heard == nil && ch.Elsewhere == "" {
+			for i := range heard {
+				if p.Matches(heard[i].LLDP) {
+					ch.Heard = &heard[i]
+					break
+				}
 			}
 		}
 		if ch.Heard != nil {
@@ -65,6 +79,20 @@ func Diff(c *Config, heard []Heard) []Change {
 		out = append(out, ch)
 	}
 	return out
+}
+
+// cabledNIC is the report of the NIC the inventory cables to p.
+func cabledNIC(p Port, heard []Heard) *Heard {
+	if p.Node == "" {
+		return nil
+	}
+	for i := range heard {
+		h := &heard[i]
+		if h.Node == p.Node && (p.MAC != "" && strings.EqualFold(h.LLDP.MAC, p.MAC) || h.LLDP.MAC == "" && h.LLDP.Interface == p.Interface) {
+			return h
+		}
+	}
+	return nil
 }
 
 // Needs lists what the port lacks against what it advertised: VLANs to add or take off,
@@ -111,6 +139,8 @@ func WriteDiff(w io.Writer, c *Config, changes []Change) error {
 	for _, ch := range changes {
 		fmt.Fprintf(&b, "%s %s (%s): ", c.Switch.Name, ch.Port.Name, ch.Port.Description)
 		switch {
+		case ch.Elsewhere != "":
+			fmt.Fprintf(&b, "its cable is in %s (%s heard it there): move the cable, or fix the inventory's cabling\n", ch.Elsewhere, ch.Port.Interface)
 		case ch.Heard == nil:
 			b.WriteString("no LLDP report from this port yet (run the node's agent, or check the cabling)\n")
 		case len(ch.Needs) == 0:

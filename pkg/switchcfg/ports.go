@@ -30,6 +30,7 @@ type Port struct {
 	Networks    []string
 	Node        string // empty for the uplink
 	Interface   string
+	MAC         string        // the node interface's, lower case; empty for the uplink
 	Pos         inventory.Pos // where the cable is written
 }
 
@@ -59,7 +60,7 @@ func ForInterface(inv *inventory.Inventory, n *inventory.Node, ifc *inventory.In
 		return Port{}, false
 	}
 	p := Port{Switch: ifc.Switch, Name: ifc.Port, Description: describe(n.Name + " " + ifc.Name),
-		Node: n.Name, Interface: ifc.Name, Pos: ifc.PosOf("port")}
+		Node: n.Name, Interface: ifc.Name, MAC: ifc.HW.String(), Pos: ifc.PosOf("port")}
 	if nw := inv.Network(ifc.Network); nw != nil {
 		p.add(nw, nw.Role == "provisioning" || nw.VLAN == 0)
 	}

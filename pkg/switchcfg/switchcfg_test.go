@@ -168,6 +168,8 @@ func TestDiff(t *testing.T) {
 	c, _ := For(inv, "leaf-a01")
 	heard := []Heard{
 		{Node: "gpu-a01-01", LLDP: check.LLDP{Interface: "eno1", Heard: true, SystemName: "leaf-a01", PortID: "Ethernet0", PVID: 100, MaxFrameSize: 1518}},
+		// gpu-a01-02's storage NIC is in another switch's port.
+		{Node: "gpu-a01-02", LLDP: check.LLDP{Interface: "eth1", MAC: "b8:3f:d2:a1:02:20", Heard: true, SystemName: "leaf-a02", PortID: "swp7"}},
 		{Node: "gpu-a01-01", LLDP: check.LLDP{Interface: "enp25s0f0np0", Heard: true, SystemName: "leaf-a01.cage7.example.net", PortIDType: "mac", PortID: "b8:3f:d2:00:00:01", PortDescription: "Ethernet12",
 			PVID: 100, VLANs: []check.LLDPVLAN{{ID: 100}, {ID: 300}}, MaxFrameSize: 1518}},
 	}
@@ -176,17 +178,19 @@ func TestDiff(t *testing.T) {
 		got[ch.Port.Name] = ch
 	}
 	for _, tc := range []struct {
-		port  string
-		heard bool
-		needs []string
+		port      string
+		heard     bool
+		needs     []string
+		elsewhere string
 	}{
 		{port: "Ethernet0", heard: true},
+		{port: "Ethernet13", elsewhere: "leaf-a02 swp7"},
+		{port: "Ethernet14"},
 		{port: "Ethernet12", heard: true, needs: []string{"add tagged VLAN 200 (storage)", "remove VLAN 100", "remove VLAN 300", "raise the MTU to 9018 (frames up to 1518 bytes now, 9018 needed)"}},
-		{port: "Ethernet13"},
 	} {
 		t.Run(tc.port, func(t *testing.T) {
 			ch := got[tc.port]
-			if (ch.Heard != nil) != tc.heard || len(ch.Needs) != len(tc.needs) {
+			if (ch.Heard != nil) != tc.heard || len(ch.Needs) != len(tc.needs) || ch.Elsewhere != tc.elsewhere {
 				t.Fatalf("heard %v, needs %q; want heard %v, %d needs %q", ch.Heard != nil, ch.Needs, tc.heard, len(tc.needs), tc.needs)
 			}
 			for i, n := range tc.needs {
@@ -203,7 +207,8 @@ func TestDiff(t *testing.T) {
 	for _, line := range []string{
 		"leaf-a01 Ethernet0 (gpu-a01-01 eno1): as the inventory wants\n",
 		"leaf-a01 Ethernet12 (gpu-a01-01 enp25s0f0np0): add tagged VLAN 200 (storage); ",
-		"leaf-a01 Ethernet13 (gpu-a01-02 enp25s0f0np0): no LLDP report from this port yet",
+		"leaf-a01 Ethernet13 (gpu-a01-02 enp25s0f0np0): its cable is in leaf-a02 swp7 (enp25s0f0np0 heard it there)",
+		"leaf-a01 Ethernet14 (gpu-a01-03 enp25s0f0np0): no LLDP report from this port yet",
 	} {
 		if !strings.Contains(b.String(), line) {
 			t.Errorf("diff lacks %q:\n%s", line, b.String())

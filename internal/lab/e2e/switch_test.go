@@ -101,7 +101,21 @@ func TestSwitchSideEndToEnd(t *testing.T) {
 	if passed != 5 {
 		t.Errorf("lab-01 has %d LLDP checks, want 5: %+v", passed, rep.Results)
 	}
-	t.Logf("lab-02: %s\nlab-03: %s", st["lab-02"].Reason, st["lab-03"].Reason)
+	// The export's diff against what the nodes heard: what each storage port needs.
+	diff, errOut, code := r.provision(ctx, "export", "switch", "leaf-lab", "-i", r.inv, "--diff")
+	if code != 0 {
+		t.Fatalf("provision export switch leaf-lab --diff: exit %d: %s", code, errOut)
+	}
+	for _, line := range []string{
+		"leaf-lab Ethernet11 (lab-01 ens4): as the inventory wants\n",
+		"leaf-lab Ethernet12 (lab-02 ens4): its cable is in leaf-lab Ethernet13 (ens4 heard it there)",
+		"leaf-lab Ethernet13 (lab-03 ens4): add tagged VLAN 200 (storage); raise the MTU to 9018 (frames up to 1518 bytes now, 9018 needed)\n",
+	} {
+		if !strings.Contains(diff, line) {
+			t.Errorf("export --diff lacks %q:\n%s", line, diff)
+		}
+	}
+	t.Logf("lab-02: %s\nlab-03: %s\n%s", st["lab-02"].Reason, st["lab-03"].Reason, diff)
 }
 
 // lineOf is the line number (as text) of the first line of path holding s.
