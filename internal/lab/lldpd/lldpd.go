@@ -67,10 +67,14 @@ func (l *logBuf) String() string {
 // Start runs lldpd in the foreground (-d) inside the named namespace (netns "" runs it
 // here), with its control socket and configuration in a directory of its own. It sends
 // every second. Stop ends it and removes the directory.
-func Start(netns string, p Port) (*Daemon, error) {
+func Start(netns string, p Port) (*Daemon, error) { return StartIn("", netns, p) }
+
+// StartIn is Start with the daemon's directory made under parent ("": the system's
+// temporary directory), which every directory above must let _lldpd through (0755).
+func StartIn(parent, netns string, p Port) (*Daemon, error) {
 	// lldpd runs lldpcli as its unprivileged _lldpd user, which must reach the control
 	// socket: not under a test's 0700 temporary directory.
-	dir, err := os.MkdirTemp("", "racklift-lldpd-")
+	dir, err := os.MkdirTemp(parent, "racklift-lldpd-")
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,8 @@ package rack
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/racklift/racklift/internal/lab/lldpd"
@@ -146,11 +148,28 @@ func portOf(inv *inventory.Inventory, tap string, p switchcfg.Port) lldpd.Port {
 	return lp
 }
 
+// LLDPDir is where the rack's lldpds keep their control sockets: outside the rack's Dir,
+// which may sit under a 0700 directory lldpd's _lldpd user cannot pass. Close and Down
+// remove it.
+func LLDPDir(netnsName string) string {
+	return filepath.Join(os.TempDir(), "racklift-lldpd-"+netnsName)
+}
+
 // startLLDP runs one lldpd per cabled guest NIC, on its tap inside the namespace.
 func (r *Rack) startLLDP(inv *inventory.Inventory) error {
 	ports, err := lldpPorts(inv, r.nodes, r.cfg.Switch)
 	if err != nil {
 		return err
+	}
+	if len(ports) == 0 {
+		return nil
+	}
+	dir := LLDPDir(r.cfg.NetNS)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("rack: %w", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return fmt.Errorf("rack: %w", err)
 	}
 	for _, n := range r.nodes {
 		for _, tap := range n.taps {
@@ -158,7 +177,7 @@ func (r *Rack) startLLDP(inv *inventory.Inventory) error {
 			if !ok {
 				continue
 			}
-			d, err := lldpd.Start(r.cfg.NetNS, p)
+			d, err := lldpd.StartIn(dir, r.cfg.NetNS, p)
 			if err != nil {
 				return fmt.Errorf("rack: node %s: %w", n.Name, err)
 			}
@@ -178,6 +197,7 @@ func (r *Rack) stopLLDP() []error {
 		}
 	}
 	r.lldpds = nil
+	os.RemoveAll(LLDPDir(r.cfg.NetNS))
 	return errs
 }
 
