@@ -88,6 +88,7 @@ func (inv *Inventory) validate(errs *Errors) {
 	for _, n := range inv.Nodes {
 		v.node(n)
 	}
+	v.cabling()
 	v.pxeServers()
 }
 
