@@ -1,0 +1,606 @@
+package ui_test
+
+// The dashboard in a real browser: serve (pkg/server, with its provisioning core) on the
+// lab inventory moved onto loopback, nodes driven through serve's real paths (control
+// API up, the iPXE script and artifacts fetched from each node's own address, the
+// agent's bootstrap exchange, hello, expectations and report over mutual TLS), and
+// Debian's headless Chromium driven by chromedp reading the rendered page.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/racklift/racklift/internal/testenv"
+	"github.com/racklift/racklift/pkg/agent/report"
+	"github.com/racklift/racklift/pkg/api"
+	"github.com/racklift/racklift/pkg/inventory"
+	"github.com/racklift/racklift/pkg/lifecycle"
+	"github.com/racklift/racklift/pkg/pki"
+	"github.com/racklift/racklift/pkg/server"
+	"github.com/racklift/racklift/templates"
+)
+
+var screenshots = flag.String("screenshots", "", "TestScreenshots writes the three views' PNGs into this directory (docs/img)")
+
+// power stands in for the BMCs: each power cycle succeeds at once.
+type power struct {
+	mu     sync.Mutex
+	cycles map[string]int
+}
+
+func (p *power) PXECycle(_ context.Context, t lifecycle.Target) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cycles[t.Name]++
+	return nil
+}
+
+func freePort(t *testing.T, network string) int {
+	t.Helper()
+	if network == "udp" {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port
+	}
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// labOnLoopback copies inventory/examples/lab with its provisioning network moved onto
+// 127.0.0.0/24 (serve 127.0.0.1, lab-0N at 127.0.0.1N: addresses a test can send from).
+func labOnLoopback(t *testing.T) string {
+	t.Helper()
+	src := filepath.Join(testenv.RepoRoot(), "inventory", "examples", "lab")
+	dst := filepath.Join(t.TempDir(), "lab")
+	for _, f := range []string{"site.yaml", filepath.Join("racks", "lab.yaml")} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(dst, f)), 0o755)
+		if err := os.WriteFile(filepath.Join(dst, f), []byte(strings.ReplaceAll(string(b), "10.204.0.", "127.0.0.")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// serve is a running `provision serve`.
+type serve struct {
+	t        *testing.T
+	s        *server.Server
+	base     string // http://127.0.0.1:PORT
+	stateDir string
+	client   *api.Client
+	power    *power
+}
+
+// startServe runs serve with the provisioning core on inventory inv; stateDir "" makes one.
+func startServe(t *testing.T, inv, stateDir string) *serve {
+	t.Helper()
+	if stateDir == "" {
+		// Short: the control socket's path must fit in sun_path.
+		d, err := os.MkdirTemp("", "rl-ui-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(d) })
+		stateDir = d
+	}
+	arts := t.TempDir()
+	os.MkdirAll(filepath.Join(arts, "lab"), 0o755)
+	os.WriteFile(filepath.Join(arts, "lab", "vmlinuz"), []byte("kernel"), 0o644)
+	os.WriteFile(filepath.Join(arts, "lab", "initrd.img"), []byte("initrd"), 0o644)
+	p := &power{cycles: map[string]int{}}
+	httpPort := freePort(t, "tcp")
+	s, err := server.New(server.Config{Log: slog.New(slog.DiscardHandler), Inventory: inv, Listen: "127.0.0.1",
+		HTTPPort: httpPort, TFTPPort: freePort(t, "udp"), NoDHCP: true, PXEDir: t.TempDir(), Artifacts: arts,
+		Templates: templates.FS, StateDir: stateDir,
+		Provision: &server.Provision{Power: p, AgentListen: "127.0.0.1:0", Tick: 50 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	s.HTTPAddr()
+	c, err := api.Connect(context.Background(), "", stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := c.(*api.Client)
+	t.Cleanup(func() { client.Close() })
+	return &serve{t: t, s: s, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), stateDir: stateDir, client: client, power: p}
+}
+
+var cmdlineArg = regexp.MustCompile(`racklift\.(bootstrap|ca|api)=(\S+)`)
+
+// fromAddr is an HTTP client whose connections come from address from (a node's).
+func fromAddr(from string) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}).DialContext}}
+}
+
+// netBoot does what node's firmware and iPXE do once its BMC cycled it: fetch its boot
+// script and the kernel and initrd from its reserved address. It returns the racklift.*
+// kernel arguments.
+func (sv *serve) netBoot(node, mac, from string) map[string]string {
+	sv.t.Helper()
+	hc := fromAddr(from)
+	resp, err := hc.Get(sv.base + "/ipxe/" + mac)
+	if err != nil {
+		sv.t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	args := map[string]string{}
+	for _, m := range cmdlineArg.FindAllStringSubmatch(string(b), -1) {
+		args["racklift."+m[1]] = m[2]
+	}
+	if args[pki.CmdlineBootstrap] == "" {
+		sv.t.Fatalf("%s: no bootstrap in its boot script:\n%s", node, b)
+	}
+	for _, f := range []string{"vmlinuz", "initrd.img"} {
+		resp, err := hc.Get(sv.base + "/artifacts/lab/" + f)
+		if err != nil {
+			sv.t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	return args
+}
+
+// agent is node-agent's client for node, from its address, with its certificate.
+func (sv *serve) agent(node, from string, args map[string]string) *report.Client {
+	sv.t.Helper()
+	c, err := report.NewClient(args[pki.CmdlineAPI], args[pki.CmdlineCA])
+	if err != nil {
+		sv.t.Fatal(err)
+	}
+	c.HTTP.Transport.(*http.Transport).DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}).DialContext
+	if _, err := c.Exchange(context.Background(), node, args[pki.CmdlineBootstrap]); err != nil {
+		sv.t.Fatalf("%s: bootstrap exchange: %v", node, err)
+	}
+	return c
+}
+
+func (sv *serve) up(nodes ...string) {
+	sv.t.Helper()
+	if _, err := sv.client.Up(context.Background(), api.UpRequest{Selectors: nodes}); err != nil {
+		sv.t.Fatal(err)
+	}
+	sv.waitPhase(nodes, lifecycle.PXE)
+}
+
+// waitPhase waits until every node is in phase (or past pxe when phase is pxe).
+func (sv *serve) waitPhase(nodes []string, phase lifecycle.Phase) {
+	sv.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		ok := true
+		for _, n := range nodes {
+			d, err := sv.client.Node(context.Background(), n)
+			ok = ok && err == nil && d.Phase == phase
+		}
+		if ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	sv.t.Fatalf("%v not %s after 60s", nodes, phase)
+}
+
+// browser is a headless Chromium (Debian's chromium) driven over the DevTools protocol.
+func browser(t *testing.T, width, height int) context.Context {
+	t.Helper()
+	testenv.Slow(t)
+	bin := testenv.NeedCommand(t, "chromium")[0]
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.NoSandbox, // root in a container: Chromium's sandbox needs user namespaces it may not have
+		chromedp.Flag("headless", "new"),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.WindowSize(width, height),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	// Cancelling the allocator kills the browser and what it left running in its profile
+	// directory, waits for it and removes the directory: no Chromium outlives the test.
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting %s: %v", bin, err)
+	}
+	return ctx
+}
+
+// run runs actions with a deadline, failing the test with what was being done.
+func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval evaluates js (an expression) in the page into *v (v nil: the result is dropped).
+func eval[T any](t *testing.T, ctx context.Context, js string, v *T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		t.Fatalf("evaluating %s: %v", js, err)
+	}
+	if v != nil {
+		*v = got
+	}
+}
+
+// waitJS waits until the expression js is true in the page.
+func waitJS(t *testing.T, ctx context.Context, what, js string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// drawn is a box as the page laid it out: the unit read off its position in the
+// elevation (unit 1 at the bottom), its height in units, its phase text and failed mark.
+type drawn struct {
+	Rack   string `json:"rack"`
+	Unit   int    `json:"unit"`
+	Height int    `json:"height"`
+	Phase  string `json:"phase"`
+	Mark   string `json:"mark"`
+}
+
+const readBoxes = `(() => {
+  const out = {};
+  for (const el of document.querySelectorAll(".rack .slots .box")) {
+    const slots = el.parentElement, rack = el.closest(".rack");
+    const units = +rack.style.getPropertyValue("--units");
+    const s = slots.getBoundingClientRect(), b = el.getBoundingClientRect();
+    const u = s.height / units;
+    out[el.querySelector(".nm").textContent] = {
+      rack: rack.dataset.rack,
+      unit: Math.round((s.bottom - b.bottom) / u) + 1,
+      height: Math.round((b.height + 1) / u),
+      phase: el.querySelector(".ph").textContent,
+      mark: (el.querySelector(".mark") || {textContent: ""}).textContent,
+    };
+  }
+  return out;
+})()`
+
+// TestDashboardInChromium is the issue's browser test on the lab inventory: every node
+// is drawn in its rack at its unit with its phase written on it; lab-01's failed storage
+// check shows on its box and first in its node view; lab-02's next phase appears on the
+// open page, without a reload, within 2 s of the event that moved it (measured in the
+// page against the event's time in the state log).
+func TestDashboardInChromium(t *testing.T) {
+	ctx := browser(t, 1400, 1000)
+	inv := labOnLoopback(t)
+	sv := startServe(t, inv, "")
+	loaded, err := inventory.Load(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// lab-01 and lab-02 brought up through serve: BMC cycle, network boot, agent.
+	sv.up("lab-01", "lab-02")
+	a1 := sv.agent("lab-01", "127.0.0.11", sv.netBoot("lab-01", "52:54:00:04:00:01", "127.0.0.11"))
+	a2 := sv.agent("lab-02", "127.0.0.12", sv.netBoot("lab-02", "52:54:00:04:00:02", "127.0.0.12"))
+	bg := context.Background()
+	for name, a := range map[string]*report.Client{"lab-01": a1, "lab-02": a2} {
+		if err := a.Hello(bg, name, "ramdisk"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a1.Expectations(bg, "lab-01"); err != nil {
+		t.Fatal(err)
+	}
+	failing := `{"node":"lab-01","agent":"test","failed":true,"results":[` +
+		`{"name":"storage./scratch.write","status":"fail","observed":"1 MB/s (64 MiB in 64.0s, 1 jobs, O_DIRECT)","expected":"≥ 2 MB/s","message":"sequential write 1 MB/s is below the profile's minimum 2 MB/s"},` +
+		`{"name":"storage./scratch.read","status":"pass","observed":"9 MB/s","expected":"≥ 5 MB/s"},` +
+		`{"name":"net.storage.mtu","status":"pass","observed":"9000"}]}`
+	if err := a1.Post(bg, "lab-01", []byte(failing)); err != nil {
+		t.Fatal(err)
+	}
+	sv.waitPhase([]string{"lab-01"}, lifecycle.Failed)
+	sv.waitPhase([]string{"lab-02"}, lifecycle.Agent)
+
+	run(t, ctx, "opening the dashboard", chromedp.Navigate(sv.base+"/ui/"))
+	waitJS(t, ctx, "the site view", `window.racklift && window.racklift.rendered >= 1 && document.querySelector(".live.on") !== null`)
+
+	var boxes map[string]drawn
+	eval(t, ctx, readBoxes, &boxes)
+	statuses, err := sv.client.Nodes(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phase := map[string]string{}
+	for _, n := range statuses {
+		phase[n.Name] = string(n.Phase)
+	}
+	if len(boxes) != len(loaded.Nodes) {
+		t.Errorf("%d boxes drawn, the inventory has %d nodes: %v", len(boxes), len(loaded.Nodes), boxes)
+	}
+	for _, nd := range loaded.Nodes {
+		t.Run(nd.Name, func(t *testing.T) {
+			b, ok := boxes[nd.Name]
+			if !ok {
+				t.Fatalf("%s is not drawn", nd.Name)
+			}
+			if b.Rack != nd.Rack || b.Unit != nd.Unit || b.Height != max(nd.Height, 1) {
+				t.Errorf("%s drawn in rack %s at U%d, %dU high; the inventory says rack %s U%d, %dU", nd.Name, b.Rack, b.Unit, b.Height, nd.Rack, nd.Unit, max(nd.Height, 1))
+			}
+			if b.Phase != phase[nd.Name] {
+				t.Errorf("%s's box says %q, serve says %q", nd.Name, b.Phase, phase[nd.Name])
+			}
+		})
+	}
+	if boxes["lab-01"].Mark != "✖1" || boxes["lab-02"].Mark != "" {
+		t.Errorf("failed-check marks: lab-01 %q (want ✖1), lab-02 %q (want none)", boxes["lab-01"].Mark, boxes["lab-02"].Mark)
+	}
+	var counts map[string]string
+	eval(t, ctx, `Object.fromEntries([...document.querySelectorAll("#counts .chip")].map(c => [c.dataset.phase, c.querySelector("b").textContent]))`, &counts)
+	if counts["failed"] != "1" || counts["agent"] != "1" || counts["enrolled"] != "1" || counts["failed-checks"] != "1" {
+		t.Errorf("phase counts %v", counts)
+	}
+
+	// A phase change on the open page: lab-02 fetches its expectations (agent →
+	// validating). The page records when lab-02's box first says validating.
+	eval(t, ctx, `(() => {
+	  window.__marker = "same page";
+	  window.__seenAt = 0;
+	  new MutationObserver(() => {
+	    const el = document.getElementById("n-lab-02");
+	    if (!window.__seenAt && el && el.dataset.phase === "validating") window.__seenAt = Date.now();
+	  }).observe(document.getElementById("racks"), {subtree: true, childList: true, attributes: true});
+	  return true;
+	})()`, (*bool)(nil))
+	h, err := sv.client.Health(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := h.LastSeq
+	if _, err := a2.Expectations(bg, "lab-02"); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "lab-02's box to say validating", `window.__seenAt > 0`)
+	var seenAt int64
+	var marker string
+	var navigations int
+	eval(t, ctx, `window.__seenAt`, &seenAt)
+	eval(t, ctx, `window.__marker`, &marker)
+	eval(t, ctx, `performance.getEntriesByType("navigation").length`, &navigations)
+	evs, err := sv.client.Events(bg, "lab-02", before, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at time.Time
+	for _, e := range evs {
+		if e.Phase == string(lifecycle.Validating) {
+			at = e.Time
+			break
+		}
+	}
+	if at.IsZero() {
+		t.Fatalf("no event moved lab-02 to validating: %+v", evs)
+	}
+	latency := time.UnixMilli(seenAt).Sub(at)
+	t.Logf("lab-02 agent → validating: on the page %v after the event (goal < 2s)", latency)
+	if marker != "same page" || navigations != 1 {
+		t.Errorf("the page was reloaded (marker %q, %d navigations)", marker, navigations)
+	}
+	if latency > 2*time.Second {
+		t.Errorf("the phase change appeared %v after its event, want within 2s", latency)
+	}
+	var rendered int
+	eval(t, ctx, `window.racklift.rendered`, &rendered)
+	if rendered != 1 {
+		t.Errorf("the site was redrawn %d times: the update should change the box in place", rendered)
+	}
+
+	// lab-01's node view: its failed check first, in provision report's words.
+	run(t, ctx, "opening lab-01's node view", chromedp.Click(chromedp.CSS(`#n-lab-01`)))
+	waitJS(t, ctx, "lab-01's report", `document.querySelector('article.node[data-node="lab-01"] #report tbody tr') !== null`)
+	var first []string
+	eval(t, ctx, `[...document.querySelector("#report tbody tr").cells].map(c => c.textContent)`, &first)
+	if len(first) != 5 || !strings.Contains(first[0], "FAIL") || first[1] != "storage./scratch.write" || !strings.Contains(first[4], "below the profile's minimum 2 MB/s") {
+		t.Errorf("lab-01's first report row %q: want its failed storage write", first)
+	}
+	var nodePhase, storage string
+	eval(t, ctx, `document.getElementById("node-phase").textContent`, &nodePhase)
+	eval(t, ctx, `document.querySelector("#storage tbody").textContent`, &storage)
+	if nodePhase != "failed" || !strings.Contains(storage, "≥ 2 MB/s") {
+		t.Errorf("node view: phase %q, storage %q", nodePhase, storage)
+	}
+	var history []string
+	eval(t, ctx, `[...document.querySelectorAll("#history tbody tr td:first-child")].map(c => c.textContent)`, &history)
+	if strings.Join(history, " ") != "enrolled powering pxe booting agent validating failed" {
+		t.Errorf("lab-01's phase history %v", history)
+	}
+	eval(t, ctx, `performance.getEntriesByType("navigation").length`, &navigations)
+	if navigations != 1 {
+		t.Errorf("opening the node view reloaded the page")
+	}
+}
+
+// TestDashboardSurvivesRestart: serve stops and starts again on the same state; the open
+// page's event stream reconnects by itself and shows what happened after the restart.
+func TestDashboardSurvivesRestart(t *testing.T) {
+	ctx := browser(t, 1200, 900)
+	inv := labOnLoopback(t)
+	stateDir, err := os.MkdirTemp("", "rl-ui-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(stateDir) })
+
+	// serve on a fixed HTTP port: the page reconnects to the same address.
+	port := freePort(t, "tcp")
+	start := func() (func(), *api.Client) {
+		p := &power{cycles: map[string]int{}}
+		s, err := server.New(server.Config{Log: slog.New(slog.DiscardHandler), Inventory: inv, Listen: "127.0.0.1",
+			HTTPPort: port, TFTPPort: freePort(t, "udp"), NoDHCP: true, PXEDir: t.TempDir(), Artifacts: t.TempDir(),
+			Templates: templates.FS, StateDir: stateDir,
+			Provision: &server.Provision{Power: p, AgentListen: "127.0.0.1:0", Tick: 50 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(rctx) }()
+		s.HTTPAddr()
+		c, err := api.Connect(context.Background(), "", stateDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := func() { c.Close(); cancel(); <-done }
+		return stop, c.(*api.Client)
+	}
+	stop, _ := start()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			stop()
+		}
+	})
+	run(t, ctx, "opening the dashboard", chromedp.Navigate(fmt.Sprintf("http://127.0.0.1:%d/ui/", port)))
+	waitJS(t, ctx, "the live site view", `window.racklift && window.racklift.rendered >= 1 && document.querySelector(".live.on") !== null`)
+
+	stop()
+	stopped = true
+	waitJS(t, ctx, "the page to notice serve is gone", `document.querySelector(".live.off") !== null`)
+	stop, client := start()
+	stopped = false
+	if _, err := client.Up(context.Background(), api.UpRequest{Selectors: []string{"lab-03"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "lab-03's box to leave enrolled after the restart", `(() => { const el = document.getElementById("n-lab-03"); return el && el.dataset.phase !== "enrolled"; })()`)
+	var navigations int
+	eval(t, ctx, `performance.getEntriesByType("navigation").length`, &navigations)
+	if navigations != 1 {
+		t.Errorf("the page reloaded (%d navigations): the stream should reconnect on its own", navigations)
+	}
+}
+
+// TestScreenshots takes the three views of a demo-like rack (lab-01 failed a check,
+// lab-02 ready, lab-03 validating) as PNGs: into -screenshots DIR when given (make
+// ui-screenshots writes docs/img), else into a temp dir, checked to be images.
+func TestScreenshots(t *testing.T) {
+	ctx := browser(t, 1280, 860)
+	inv := labOnLoopback(t)
+	sv := startServe(t, inv, "")
+	bg := context.Background()
+	sv.up("lab-01", "lab-02", "lab-03")
+	macs := map[string]string{"lab-01": "52:54:00:04:00:01", "lab-02": "52:54:00:04:00:02", "lab-03": "52:54:00:04:00:03"}
+	from := map[string]string{"lab-01": "127.0.0.11", "lab-02": "127.0.0.12", "lab-03": "127.0.0.13"}
+	reports := map[string]string{
+		"lab-01": `{"node":"lab-01","agent":"0.1.0","failed":true,"results":[` +
+			`{"name":"storage./scratch.write","status":"fail","observed":"1 MB/s (64 MiB in 61.3s, 1 jobs, O_DIRECT)","expected":"≥ 2 MB/s","message":"sequential write 1 MB/s is below the profile's minimum 2 MB/s: check the device's PCIe link (lspci -vv LnkSta), RAID/array health, and for NFS the mount options and MTU"},` +
+			`{"name":"storage./scratch.read","status":"pass","observed":"14 MB/s (64 MiB in 4.6s, 1 jobs, O_DIRECT)","expected":"≥ 5 MB/s"},` +
+			`{"name":"storage./scratch.mount","status":"pass","observed":"ext4 /dev/vda","expected":"a mount point"},` +
+			`{"name":"net.provisioning.link","status":"pass","observed":"ens3 52:54:00:04:00:01","expected":"52:54:00:04:00:01"},` +
+			`{"name":"net.provisioning.mtu","status":"pass","observed":"1500","expected":"1500"},` +
+			`{"name":"net.provisioning.gateway","status":"pass","observed":"no gateway","expected":"-"},` +
+			`{"name":"net.storage.link","status":"pass","observed":"ens4 52:54:00:04:c8:01","expected":"52:54:00:04:c8:01"},` +
+			`{"name":"net.storage.vlan","status":"pass","observed":"ens4.200 up","expected":"VLAN 200"},` +
+			`{"name":"net.storage.mtu","status":"pass","observed":"9000 (DF probe 8972 bytes answered)","expected":"9000"},` +
+			`{"name":"net.storage.gateway","status":"pass","observed":"10.204.200.1 at 52:54:00:aa:00:01","expected":"ARP reply"}]}`,
+		"lab-02": `{"node":"lab-02","agent":"0.1.0","failed":false,"results":[` +
+			`{"name":"storage./scratch.write","status":"pass","observed":"4 MB/s (64 MiB in 15.1s, 1 jobs, O_DIRECT)","expected":"≥ 2 MB/s"},` +
+			`{"name":"storage./scratch.read","status":"pass","observed":"17 MB/s (64 MiB in 3.8s, 1 jobs, O_DIRECT)","expected":"≥ 5 MB/s"},` +
+			`{"name":"net.provisioning.link","status":"pass"},{"name":"net.provisioning.mtu","status":"pass"},` +
+			`{"name":"net.storage.link","status":"pass"},{"name":"net.storage.vlan","status":"pass"},{"name":"net.storage.mtu","status":"pass"},` +
+			`{"name":"net.storage.gateway","status":"warn","observed":"ARP reply after 3 tries","message":"storage (VLAN 200) on ens4.200: the gateway answered late"}]}`,
+	}
+	for _, n := range []string{"lab-01", "lab-02", "lab-03"} {
+		a := sv.agent(n, from[n], sv.netBoot(n, macs[n], from[n]))
+		if err := a.Hello(bg, n, "ramdisk"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Expectations(bg, n); err != nil {
+			t.Fatal(err)
+		}
+		if r, ok := reports[n]; ok {
+			if err := a.Post(bg, n, []byte(r)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sv.waitPhase([]string{"lab-01"}, lifecycle.Failed)
+	sv.waitPhase([]string{"lab-02"}, lifecycle.Ready)
+
+	dir := *screenshots
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	shoot := func(name, hash, ready string) {
+		t.Helper()
+		run(t, ctx, "opening "+hash, chromedp.Navigate(sv.base+"/ui/"+hash))
+		waitJS(t, ctx, name, ready)
+		run(t, ctx, "letting "+name+" settle", chromedp.Sleep(200*time.Millisecond))
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot of %s: %v", name, err)
+		}
+		if len(png) < 1000 || string(png[1:4]) != "PNG" {
+			t.Fatalf("%s: not a PNG (%d bytes)", name, len(png))
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d bytes", filepath.Join(dir, name), len(png))
+	}
+	shoot("ui-site.png", "", `window.racklift && window.racklift.rendered >= 1 && document.querySelector(".live.on") !== null`)
+	shoot("ui-node.png", "#/node/lab-01", `document.querySelector('article.node[data-node="lab-01"] #report tbody tr') !== null`)
+	shoot("ui-networks.png", "#/networks", `document.querySelector(".matrix tbody tr") !== null`)
+}
+
+// percentile of sorted durations.
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	return d[min(len(d)-1, int(p*float64(len(d))))]
+}
+
+var _ = errors.New
+var _ = json.Marshal
+var _ = sort.Slice
