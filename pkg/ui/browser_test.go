@@ -9,7 +9,6 @@ package ui_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,13 +26,17 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/racklift/racklift/internal/bench/inventory/invgen"
 	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/agent/report"
 	"github.com/racklift/racklift/pkg/api"
+	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/events"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
 	"github.com/racklift/racklift/pkg/server"
+	"github.com/racklift/racklift/pkg/state"
 	"github.com/racklift/racklift/templates"
 )
 
@@ -593,14 +596,195 @@ func TestScreenshots(t *testing.T) {
 	shoot("ui-networks.png", "#/networks", `document.querySelector(".matrix tbody tr") !== null`)
 }
 
-// percentile of sorted durations.
-func percentile(d []time.Duration, p float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	return d[min(len(d)-1, int(p*float64(len(d))))]
+
+// pageTiming is what Chromium's performance timeline says about one load of the site
+// view, in milliseconds from the start of the navigation.
+type pageTiming struct {
+	Response  float64 `json:"response"`  // the page's HTML received
+	SiteFetch float64 `json:"siteFetch"` // GET api/site took
+	SiteBytes float64 `json:"siteBytes"` // its body
+	Rendered  float64 `json:"rendered"`  // every rack and box built
+	Painted   float64 `json:"painted"`   // and the frame after it painted
+	Boxes     int     `json:"boxes"`
 }
 
-var _ = errors.New
-var _ = json.Marshal
-var _ = sort.Slice
+const readTiming = `(() => {
+  const nav = performance.getEntriesByType("navigation")[0];
+  const site = performance.getEntriesByType("resource").find(r => r.name.includes("/ui/api/site"));
+  const mark = (n) => (performance.getEntriesByName(n)[0] || {startTime: -1}).startTime;
+  return {response: nav.responseEnd, siteFetch: site ? site.duration : -1, siteBytes: site ? site.decodedBodySize : -1,
+    rendered: mark("racklift:site-rendered"), painted: mark("racklift:site-painted"),
+    boxes: document.querySelectorAll(".rack .box").length};
+})()`
+
+// percentile of sorted values.
+func percentile(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	return v[min(len(v)-1, int(p*float64(len(v))))]
+}
+
+// TestDashboard10k measures the site view of the 10,000-node generated site
+// (internal/bench/inventory/invgen, 250 racks) with Chromium's own timing, first load
+// (serve parses every report once) and reloads, against the issue's goal of 1 s; then
+// the event stream at 100 events/s: boot events published on serve's stream go through
+// the lifecycle into the state's log and out to the open page, every one of them
+// received, with the lag from publication to the page. It asserts what must hold
+// whatever the machine's load (every node drawn, in its unit; no event lost) and prints
+// the figures with PASS/MISS against the goals: a loaded 2-core machine must not fail it.
+func TestDashboard10k(t *testing.T) {
+	ctx := browser(t, 1600, 1000)
+	const nodes = 10000
+	invDir := t.TempDir()
+	if err := invgen.Write(invDir, invgen.Options{Nodes: nodes}); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := inventory.Load(invDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The state on tmpfs when there is one: the figures are the page's and the stream's,
+	// not the disk's fsyncs (each of the 10,000 records below is one commit).
+	base := ""
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		base = "/dev/shm"
+	}
+	stateDir, err := os.MkdirTemp(base, "rl-ui-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(stateDir) })
+	seedState(t, stateDir, inv)
+
+	sv := startServe(t, invDir, stateDir)
+	start := time.Now()
+	run(t, ctx, "opening the 10k site", chromedp.Navigate(sv.base+"/ui/"))
+	waitJS(t, ctx, "the 10k site view", `window.racklift && window.racklift.rendered >= 1 && performance.getEntriesByName("racklift:site-painted").length > 0`)
+	wall := time.Since(start)
+	var first pageTiming
+	eval(t, ctx, readTiming, &first)
+	if first.Boxes != nodes {
+		t.Fatalf("%d boxes drawn, want %d", first.Boxes, nodes)
+	}
+	var sample map[string]drawn
+	eval(t, ctx, readBoxes, &sample)
+	for _, name := range []string{"n00000", "n00039", "n04321", "n09999"} {
+		nd := inv.Node(name)
+		if b := sample[name]; b.Rack != nd.Rack || b.Unit != nd.Unit {
+			t.Errorf("%s drawn in %s U%d, want %s U%d", name, b.Rack, b.Unit, nd.Rack, nd.Unit)
+		}
+	}
+	loads := []pageTiming{first}
+	for i := range 3 {
+		run(t, ctx, "loading again", chromedp.Navigate(fmt.Sprintf("%s/ui/?again=%d", sv.base, i)))
+		waitJS(t, ctx, "the reloaded site view", `window.racklift && window.racklift.rendered >= 1 && performance.getEntriesByName("racklift:site-painted").length > 0`)
+		var pt pageTiming
+		eval(t, ctx, readTiming, &pt)
+		loads = append(loads, pt)
+	}
+	verdict := func(ms float64) string {
+		if ms < 1000 {
+			return "PASS"
+		}
+		return "MISS"
+	}
+	load, _ := stats()
+	t.Logf("10,000 nodes, 250 racks (load average %s); site document %.1f MB", load, first.SiteBytes/1e6)
+	for i, pt := range loads {
+		what := "first load"
+		if i > 0 {
+			what = fmt.Sprintf("reload %d", i)
+		}
+		t.Logf("%-10s  html %4.0f ms  api/site %4.0f ms  drawn %5.0f ms  painted %5.0f ms   goal < 1000 ms: %s",
+			what, pt.Response, pt.SiteFetch, pt.Rendered, pt.Painted, verdict(pt.Painted))
+	}
+	t.Logf("first load from the test's side (navigate → painted polled): %v", wall.Round(time.Millisecond))
+
+	// 100 events/s for 5 s through serve's boot event stream, as DHCP would publish them.
+	eval(t, ctx, `(() => {
+	  window.__lags = [];
+	  window.racklift.source.addEventListener("update", (e) => {
+	    const u = JSON.parse(e.data);
+	    if (u.event.kind === "dhcp.ack" && u.event.detail && u.event.detail.startsWith("rate test")) window.__lags.push(Date.now() - Date.parse(u.event.time));
+	  });
+	  return true;
+	})()`, (*bool)(nil))
+	const rate, total = 100, 500
+	began := time.Now()
+	for i := range total {
+		// On schedule: event i at i/rate s, a late one sent at once (a loaded machine
+		// wakes the loop late; the rate must stay what the issue asks).
+		time.Sleep(time.Until(began.Add(time.Duration(i) * time.Second / rate)))
+		name := inv.Nodes[(i*37)%nodes].Name
+		sv.s.Events.Publish(events.Event{Kind: events.DHCPAck, Node: name, Detail: fmt.Sprintf("rate test %d", i)})
+	}
+	published := time.Since(began)
+	waitJS(t, ctx, "every event on the page", fmt.Sprintf(`window.__lags.length >= %d`, total))
+	var lags []float64
+	eval(t, ctx, `window.__lags`, &lags)
+	if len(lags) != total {
+		t.Errorf("the page got %d of %d events", len(lags), total)
+	}
+	sort.Float64s(lags)
+	keep := "PASS"
+	if percentile(lags, 0.99) > 2000 {
+		keep = "MISS"
+	}
+	t.Logf("event stream: %d events published at %.0f/s, %d on the page; lag publish → page p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms   keeps up (p99 < 2 s): %s",
+		total, float64(total)/published.Seconds(), len(lags), percentile(lags, 0.5), percentile(lags, 0.95), percentile(lags, 0.99), lags[len(lags)-1], keep)
+}
+
+// stats is the machine's load average, for the figures' context.
+func stats() (string, error) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown", err
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:3], " "), nil
+}
+
+// seedState writes a record for every node of inv as a bring-up in progress leaves them:
+// phases spread over the lifecycle, and a report (a failed check on every 13th) for the
+// nodes past validation.
+func seedState(t *testing.T, dir string, inv *inventory.Inventory) {
+	t.Helper()
+	st, err := state.Open(dir, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now()
+	for i, nd := range inv.Nodes {
+		ph := lifecycle.Phases[i%len(lifecycle.Phases)]
+		var raw []byte
+		if ph == lifecycle.Ready || ph == lifecycle.Failed || ph == lifecycle.Installed {
+			rs := []check.Result{
+				{Name: "gpu.count", Status: check.Pass, Observed: "8", Expected: "8"},
+				{Name: "gpu.pcie", Status: check.Pass, Observed: "Gen5 x16 on all 8"},
+				{Name: "storage./raid.write", Status: check.Pass, Observed: "3412 MB/s (4096 MiB in 1.2s, 4 jobs, O_DIRECT)", Expected: "≥ 3000 MB/s"},
+				{Name: "storage./raid.read", Status: check.Pass, Observed: "6610 MB/s (4096 MiB in 0.6s, 4 jobs, O_DIRECT)", Expected: "≥ 6000 MB/s"},
+				{Name: "net.storage.link", Status: check.Pass, Observed: "ens1f0"},
+				{Name: "net.storage.mtu", Status: check.Pass, Observed: "9000"},
+				{Name: "net.compute.gateway", Status: check.Pass, Observed: "10.103.0.1"},
+			}
+			if i%13 == 0 {
+				rs[1] = check.Result{Name: "gpu.pcie", Status: check.Fail, Observed: "GPU 3 Gen3 x8", Expected: "Gen5 x16", Message: "GPU 3's PCIe link trained down: reseat it"}
+			}
+			r := check.NewReport(nd.Name, "bench", nil, rs)
+			if raw, err = json.Marshal(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := st.Update(nd.Name, func(n *state.Node) ([]state.Event, error) {
+			n.Phase, n.EnteredAt, n.UpdatedAt = string(ph), now, now
+			if raw != nil {
+				n.Report, n.ReportAt = raw, now
+			}
+			return []state.Event{{Kind: "seed", Time: now, Phase: string(ph)}}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
