@@ -596,7 +596,6 @@ func TestScreenshots(t *testing.T) {
 	shoot("ui-networks.png", "#/networks", `document.querySelector(".matrix tbody tr") !== null`)
 }
 
-
 // pageTiming is what Chromium's performance timeline says about one load of the site
 // view, in milliseconds from the start of the navigation.
 type pageTiming struct {
