@@ -125,6 +125,25 @@ function queueCounts() {
   });
 }
 
+// racks are the site's racks by name, for filling them; filler fills a rack once it comes
+// near the viewport: 10,000 boxes are not built before the first screen is painted.
+let racks = new Map();
+let filler = null;
+
+function fill(sec) {
+  if (sec.dataset.filled) return;
+  sec.dataset.filled = "1";
+  const r = racks.get(sec.dataset.rack);
+  const placed = [];
+  const unplaced = [];
+  for (const name of r.names) {
+    const b = boxes.get(name);
+    (b.unit > 0 ? placed : unplaced).push(boxHTML(b, r.units));
+  }
+  sec.querySelector(".slots").innerHTML = placed.join("");
+  if (unplaced.length) sec.querySelector(".unplaced").innerHTML = "no unit: " + unplaced.join("");
+}
+
 async function showSite() {
   const sel = selector();
   const site = await getJSON("api/site" + (sel ? "?select=" + encodeURIComponent(sel) : ""));
@@ -132,26 +151,47 @@ async function showSite() {
   phases = site.phases;
   $("site").textContent = site.site + (sel ? ` · ${site.selected} selected by ${sel}` : "");
   boxes = new Map();
+  racks = new Map();
   const parts = [`<div id="racks">`];
   for (const r of site.racks) {
+    const names = [];
+    let unplaced = false;
+    for (const b of r.nodes) {
+      boxes.set(b.name, b);
+      names.push(b.name);
+      unplaced = unplaced || !(b.unit > 0);
+    }
+    racks.set(r.name, { units: r.units, names });
     parts.push(
       `<section class="rack" data-rack="${esc(r.name)}" style="--units:${r.units}" aria-label="rack ${esc(r.name)}">` +
         `<h2>${esc(r.name)} <small>${r.units}U${r.location ? " · " + esc(r.location) : ""}</small></h2>` +
-        `<div class="elev"><div class="ruler" aria-hidden="true">${ruler(r.units)}</div><div class="slots">`
+        `<div class="elev"><div class="ruler" aria-hidden="true">${ruler(r.units)}</div><div class="slots"></div></div>` +
+        (unplaced ? `<div class="unplaced"></div>` : "") +
+        `</section>`
     );
-    const unplaced = [];
-    for (const b of r.nodes) {
-      boxes.set(b.name, b);
-      if (b.unit > 0) parts.push(boxHTML(b, r.units));
-      else unplaced.push(b);
-    }
-    parts.push(`</div></div>`);
-    if (unplaced.length) parts.push(`<div class="unplaced">no unit: ${unplaced.map((b) => boxHTML(b, r.units)).join("")}</div>`);
-    parts.push(`</section>`);
   }
   parts.push(`</div>`);
   document.body.classList.toggle("small", boxes.size <= 200);
   $("view").innerHTML = parts.join("");
+  // The racks on screen and a screen around it now; the others as they scroll near.
+  if (filler) filler.disconnect();
+  const secs = document.querySelectorAll("#racks .rack");
+  const h = window.innerHeight;
+  for (const sec of secs) {
+    const b = sec.getBoundingClientRect();
+    if (b.top < 2 * h && b.bottom > -h) fill(sec);
+  }
+  filler = new IntersectionObserver(
+    (entries) => {
+      for (const e of entries) {
+        if (!e.isIntersecting) continue;
+        fill(e.target);
+        filler.unobserve(e.target);
+      }
+    },
+    { rootMargin: `${h}px 0px` }
+  );
+  for (const sec of secs) if (!sec.dataset.filled) filler.observe(sec);
   renderCounts();
   connect(site.last_seq);
   rl.rendered++;
