@@ -93,14 +93,15 @@ type summaries struct {
 }
 
 func (c *summaries) of(n state.Node) *summary {
-	if len(n.Report) == 0 {
-		return &summary{}
-	}
 	c.mu.Lock()
 	s := c.m[n.Name]
 	c.mu.Unlock()
+	// A record the dashboard keeps without its report (view) finds its summary here.
 	if s != nil && s.at.Equal(n.ReportAt) {
 		return s
+	}
+	if len(n.Report) == 0 {
+		return &summary{}
 	}
 	s = &summary{at: n.ReportAt}
 	if r, err := check.ParseReport(n.Report); err == nil {

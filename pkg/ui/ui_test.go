@@ -169,6 +169,39 @@ func TestSiteDrawsEveryNodeInItsUnit(t *testing.T) {
 	}
 }
 
+// TestSiteFollowsTheLog: a load after the first re-reads only the nodes the event log
+// names since, and still shows every change; a record changed without an event shows
+// once the view's full read is due (fullEvery).
+func TestSiteFollowsTheLog(t *testing.T) {
+	r := newRig(t)
+	if b := boxes(decode[Site](t, r.get("/ui/api/site")))["gpu-a01-03"]; b.Phase != "enrolled" {
+		t.Fatalf("first load: %+v", b)
+	}
+	r.phase("gpu-a01-03", "pxe", "dhcp.ack", r.now)
+	r.report("gpu-a01-03", r.now, nil, check.Result{Name: "gpu.count", Status: check.Fail})
+	site := decode[Site](t, r.get("/ui/api/site"))
+	if b := boxes(site)["gpu-a01-03"]; b.Phase != "pxe" || b.Failed != 1 {
+		t.Errorf("after two events: %+v, want pxe with 1 failed check", b)
+	}
+	if last, _ := r.store.LastSeq(); site.LastSeq != last {
+		t.Errorf("last_seq %d, want %d", site.LastSeq, last)
+	}
+	// Written without an event: not seen until the full read.
+	if _, err := r.store.Update("gpu-a01-03", func(n *state.Node) ([]state.Event, error) {
+		n.Power = state.PowerRecord{Run: 1, Attempt: 1, IssuedAt: r.now, Err: "timeout"}
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if b := boxes(decode[Site](t, r.get("/ui/api/site")))["gpu-a01-03"]; b.Power != "" {
+		t.Errorf("the view read the record again without an event: %+v", b)
+	}
+	r.now = r.now.Add(31 * time.Second) // fullEvery, as the docs say
+	if b := boxes(decode[Site](t, r.get("/ui/api/site")))["gpu-a01-03"]; b.Power != "failed" {
+		t.Errorf("after fullEvery: %+v, want the power failure", b)
+	}
+}
+
 // TestSiteFilter: the filter is the CLI's selector language; an unselected node stays in
 // its unit, dimmed; a bad selector is a 400 naming it and the inventory's words.
 func TestSiteFilter(t *testing.T) {
