@@ -29,6 +29,7 @@ import (
 
 	"github.com/racklift/racklift/internal/bench/inventory/invgen"
 	"github.com/racklift/racklift/internal/testenv"
+	"github.com/racklift/racklift/internal/uitest"
 	"github.com/racklift/racklift/pkg/agent/report"
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/check"
@@ -223,75 +224,30 @@ func (sv *serve) waitPhase(nodes []string, phase lifecycle.Phase) {
 	sv.t.Fatalf("%v not %s after 60s", nodes, phase)
 }
 
-// browser is a headless Chromium (Debian's chromium) driven over the DevTools protocol.
+// browser is a headless Chromium (internal/uitest); the helpers below fail the test
+// with what was being done.
 func browser(t *testing.T, width, height int) context.Context {
-	t.Helper()
-	testenv.Slow(t)
-	bin := testenv.NeedCommand(t, "chromium")[0]
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin),
-		chromedp.NoSandbox, // root in a container: Chromium's sandbox needs user namespaces it may not have
-		chromedp.Flag("headless", "new"),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.WindowSize(width, height),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	// Cancelling the allocator kills the browser and what it left running in its profile
-	// directory, waits for it and removes the directory: no Chromium outlives the test.
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	return ctx
+	return uitest.Browser(t, uitest.Options{Width: width, Height: height})
 }
 
-// run runs actions with a deadline, failing the test with what was being done.
 func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
+	uitest.Do(t, ctx, what, actions...)
 }
 
-// eval evaluates js (an expression) in the page into *v (v nil: the result is dropped).
 func eval[T any](t *testing.T, ctx context.Context, js string, v *T) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	got, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
-	if err != nil {
-		t.Fatalf("evaluating %s: %v", js, err)
-	}
-	if v != nil {
-		*v = got
-	}
+	uitest.Eval(t, ctx, js, v)
 }
 
-// evalAwait is eval for an expression that gives a promise.
 func evalAwait[T any](t *testing.T, ctx context.Context, js string, v *T) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	got, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatalf("evaluating %s: %v", js, err)
-	}
-	*v = got
+	uitest.EvalAwait(t, ctx, js, v)
 }
 
-// waitJS waits until the expression js is true in the page.
 func waitJS(t *testing.T, ctx context.Context, what, js string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second))); err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
-	}
+	uitest.WaitJS(t, ctx, what, js, 30*time.Second)
 }
 
 // drawn is a box as the page laid it out: the unit read off its position in the
