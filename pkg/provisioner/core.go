@@ -125,6 +125,10 @@ func (c *Core) AgentURL() string { return c.agentURL }
 // ControlAddr is where the CLI reaches the control API (--api).
 func (c *Core) ControlAddr() string { return c.ctlAddr }
 
+// ControlToken is the control API's bearer token (api.token in the state dir), for the
+// other handlers that admit the operator by it (the dashboard, pkg/ui).
+func (c *Core) ControlToken() string { return c.ctlToken }
+
 // Inventory is the inventory in force.
 func (c *Core) Inventory() *inventory.Inventory { return c.inv.Load() }
 
