@@ -121,7 +121,7 @@ func runHostNet(cmd *cobra.Command, g *globals, action string, f *netFlags) erro
 	verify := netsetup.Verify{Enabled: !f.noVerify, Probe: netcheck.Options{ARPTimeout: f.timeout, EchoTimeout: f.timeout}}
 	r, err := netsetup.RunNetworks(cmd.Context(), action, nets, opt, f.dryRun, verify)
 	if r != nil {
-		if perr := output.Print(cmd.OutOrStdout(), g.output, r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
+		if perr := output.PrintOpts(cmd.OutOrStdout(), g.out(), r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
 			return perr
 		}
 	}
