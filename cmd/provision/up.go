@@ -71,8 +71,9 @@ func runUp(ctx context.Context, cmd *cobra.Command, g *globals, req api.UpReques
 		return cli.WithCode(cli.CodeUnreachable, fmt.Errorf("up needs a running serve: %s: start `provision serve`", src.Describe()))
 	}
 	watch := api.UpWatch{Log: cmd.ErrOrStderr()}
-	if g.output == output.Table && cli.IsTerminal(stdout) {
+	if (g.output == output.Table || g.output == output.Wide) && cli.IsTerminal(stdout) {
 		watch.Redraw = stdout
+		watch.Size = func() (int, int, bool) { return cli.TermSize(stdout) }
 	}
 	res, err := client.UpAndFollow(ctx, req, follow, watch)
 	if res == nil {
