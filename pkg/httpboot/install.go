@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/racklift/racklift/pkg/expect"
+	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/ipxe"
 	"github.com/racklift/racklift/pkg/plan"
 )
@@ -34,6 +36,13 @@ type InstallData struct {
 	AgentURL                   string
 	CallbackURL                string
 	AgentUnit                  string
+	// LoginUser is created on the installed system with AuthorizedKeys (inventory login:;
+	// inventory.DefaultLoginUser and no keys when the inventory sets none).
+	LoginUser      string
+	AuthorizedKeys []string
+	// RootDisk is the profile image's disk hints: the templates install on that disk, the
+	// smallest by default, never "whichever comes first" (a data NVMe can be wiped).
+	RootDisk expect.RootDeviceHints
 }
 
 // Installs renders templates/install for nodes.
@@ -56,6 +65,11 @@ func Data(np *plan.NodePlan, agentUnit string) InstallData {
 		AgentURL:    base + "/agent/node-agent",
 		CallbackURL: base + "/callback/" + r.MACString,
 		AgentUnit:   strings.TrimRight(agentUnit, "\n"),
+		LoginUser:   inventory.DefaultLoginUser,
+		RootDisk:    np.RootDevice,
+	}
+	if np.Login != nil {
+		d.LoginUser, d.AuthorizedKeys = np.Login.User, np.Login.AuthorizedKeys
 	}
 	if d.Hostname == "" {
 		d.Hostname = np.Node
@@ -89,6 +103,8 @@ var funcs = template.FuncMap{
 		return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
 	},
 	"join": strings.Join,
+	// shq quotes a value for a POSIX shell (kickstart's %pre).
+	"shq": func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" },
 }
 
 // Files lists the files of an install template (cmdline excluded).

@@ -24,6 +24,7 @@ type siteFile struct {
 	Networks    []*Network    `yaml:"networks"`
 	Profiles    []*Profile    `yaml:"profiles,omitempty"`
 	Racks       []*Rack       `yaml:"racks,omitempty"`
+	Login       *Login        `yaml:"login,omitempty"` // login.go
 	src         source
 }
 

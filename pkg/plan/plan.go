@@ -9,6 +9,9 @@ package plan
 import (
 	"net"
 	"net/netip"
+
+	"github.com/racklift/racklift/pkg/expect"
+	"github.com/racklift/racklift/pkg/inventory"
 )
 
 // Boot binaries served over TFTP from pxe/, by client architecture.
@@ -47,6 +50,10 @@ type NodePlan struct {
 	Profile     string      `json:"profile,omitempty"`
 	Reservation Reservation `json:"reservation"`
 	Boot        Boot        `json:"boot"`
+	// Login is who the install creates, with which SSH keys (inventory login:); nil: none.
+	Login *inventory.Login `json:"login,omitempty"`
+	// RootDevice is the profile image's disk hints, for the install templates' disk choice.
+	RootDevice expect.RootDeviceHints `json:"root_device,omitzero"`
 }
 
 // Reservation is the DHCP answer for the node's PXE interface.
