@@ -5,16 +5,15 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // Login is who can log in to an installed node: a user and the SSH public keys in its
 // authorized_keys. Set at the site (login:) and per profile (profiles[].login:, which
 // replaces the site's); image deploy and the install templates put it on the node, and
-// `export ansible` sets ansible_user to User.
-type Login struct {
-	User           string   `yaml:"user" json:"user"`
-	AuthorizedKeys []string `yaml:"authorized_keys" json:"authorized_keys"`
-}
+// `export ansible` sets ansible_user to User. One type with the wire's (expect.Login).
+type Login = expect.Login
 
 // DefaultLoginUser is the user the install templates create when no login names one.
 const DefaultLoginUser = "racklift"
