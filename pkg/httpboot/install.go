@@ -10,7 +10,6 @@ import (
 	"strings"
 	"text/template"
 
-	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/ipxe"
 	"github.com/racklift/racklift/pkg/plan"
@@ -40,9 +39,9 @@ type InstallData struct {
 	// inventory.DefaultLoginUser and no keys when the inventory sets none).
 	LoginUser      string
 	AuthorizedKeys []string
-	// RootDisk is the profile image's disk hints: the templates install on that disk, the
-	// smallest by default, never "whichever comes first" (a data NVMe can be wiped).
-	RootDisk expect.RootDeviceHints
+	// RootDiskScript defines racklift_root_disk, which prints the disk the profile's
+	// boot.root_device hints pick (RootDiskScript).
+	RootDiskScript string
 }
 
 // Installs renders templates/install for nodes.
@@ -60,13 +59,13 @@ func Data(np *plan.NodePlan, agentUnit string) InstallData {
 	d := InstallData{
 		Node: np.Node, Rack: np.Rack, Role: np.Role, Hostname: r.Hostname,
 		MAC: r.MACString, Interface: r.Interface, Domain: r.Domain, MTU: r.MTU,
-		Server:      base,
-		InstallURL:  base + "/install/" + r.MACString,
-		AgentURL:    base + "/agent/node-agent",
-		CallbackURL: base + "/callback/" + r.MACString,
-		AgentUnit:   strings.TrimRight(agentUnit, "\n"),
-		LoginUser:   inventory.DefaultLoginUser,
-		RootDisk:    np.RootDevice,
+		Server:         base,
+		InstallURL:     base + "/install/" + r.MACString,
+		AgentURL:       base + "/agent/node-agent",
+		CallbackURL:    base + "/callback/" + r.MACString,
+		AgentUnit:      strings.TrimRight(agentUnit, "\n"),
+		RootDiskScript: strings.TrimRight(RootDiskScript(np.Boot.RootDevice), "\n"),
+		LoginUser:      inventory.DefaultLoginUser,
 	}
 	if np.Login != nil {
 		d.LoginUser, d.AuthorizedKeys = np.Login.User, np.Login.AuthorizedKeys
@@ -103,8 +102,6 @@ var funcs = template.FuncMap{
 		return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
 	},
 	"join": strings.Join,
-	// shq quotes a value for a POSIX shell (kickstart's %pre).
-	"shq": func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" },
 }
 
 // Files lists the files of an install template (cmdline excluded).

@@ -56,9 +56,6 @@ func Build(inv *inventory.Inventory, opt Options) (*Plan, error) {
 			return nil, err
 		}
 		np.Login = inv.LoginFor(n)
-		if n.Spec != nil && n.Spec.Image != nil {
-			np.RootDevice = n.Spec.Image.RootDevice
-		}
 		p.Nodes = append(p.Nodes, np)
 		p.byMAC[string(np.Reservation.MAC)] = np
 		p.byName[np.Node] = np
@@ -152,7 +149,7 @@ func nodePlan(n *inventory.Node, facts map[string]*netFacts) (*NodePlan, error) 
 			np.Boot.UEFIFile = s.Boot.UEFIBinary
 		}
 		np.Boot.Kernel, np.Boot.Initrd = s.Boot.Kernel, s.Boot.Initrd
-		np.Boot.Cmdline, np.Boot.Install = s.Boot.Cmdline, s.Boot.Install
+		np.Boot.Cmdline, np.Boot.Install, np.Boot.RootDevice = s.Boot.Cmdline, s.Boot.Install, s.Boot.RootDevice
 	}
 	np.Boot.HTTPBootURL = f.base + "/pxe/" + np.Boot.UEFIFile
 	return np, nil

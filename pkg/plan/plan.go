@@ -52,8 +52,6 @@ type NodePlan struct {
 	Boot        Boot        `json:"boot"`
 	// Login is who the install creates, with which SSH keys (inventory login:); nil: none.
 	Login *inventory.Login `json:"login,omitempty"`
-	// RootDevice is the profile image's disk hints, for the install templates' disk choice.
-	RootDevice expect.RootDeviceHints `json:"root_device,omitzero"`
 }
 
 // Reservation is the DHCP answer for the node's PXE interface.
@@ -85,6 +83,8 @@ type Boot struct {
 	Initrd      string `json:"initrd,omitempty"`
 	Cmdline     string `json:"cmdline,omitempty"`
 	Install     string `json:"install,omitempty"` // install template name, empty: none
+	// RootDevice: the installer's disk (boot.root_device).
+	RootDevice expect.RootDeviceHints `json:"root_device,omitzero"`
 }
 
 // HostInterface is an interface the provisioning host needs on a network (a VLAN
