@@ -136,7 +136,7 @@ func runHostNet(cmd *cobra.Command, g *globals, action string, f *netFlags) erro
 		uplinkOK = !check.Failed(rs)
 	}
 	if r != nil {
-		if perr := output.Print(cmd.OutOrStdout(), g.output, r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
+		if perr := output.PrintOpts(cmd.OutOrStdout(), g.out(), r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
 			return perr
 		}
 	}
