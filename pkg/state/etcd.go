@@ -16,6 +16,7 @@ import (
 	"github.com/racklift/racklift/pkg/sanitize"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -96,7 +97,8 @@ func (cfg EtcdConfig) Dial() (*clientv3.Client, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("etcd: no endpoints given (--etcd-endpoints)")
 	}
-	cc := clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: cfg.DialTimeout}
+	// The client's own log (zap, to stderr) is off: its errors come back to the caller.
+	cc := clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: cfg.DialTimeout, Logger: zap.NewNop()}
 	if cc.DialTimeout <= 0 {
 		cc.DialTimeout = 10 * time.Second
 	}

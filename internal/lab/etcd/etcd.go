@@ -20,6 +20,7 @@ import (
 
 	"github.com/racklift/racklift/internal/testenv"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // Binary is the etcd server the rig runs (scripts/packages/scale.txt: etcd-server).
@@ -159,7 +160,7 @@ func (c *Cluster) start(m *Member) error {
 
 // Client is a client of every member.
 func (c *Cluster) Client() (*clientv3.Client, error) {
-	return clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 10 * time.Second})
+	return clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
 }
 
 // WaitHealthy waits until a write through the live members commits.
