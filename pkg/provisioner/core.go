@@ -67,7 +67,7 @@ type Core struct {
 	Tokens  *Credentials
 	Machine *lifecycle.Machine
 
-	cluster  *cluster.Member // nil: this instance alone (bbolt)
+	cluster *cluster.Member // nil: this instance alone (bbolt)
 
 	cfg      Config
 	log      *slog.Logger
