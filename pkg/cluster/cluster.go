@@ -17,11 +17,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"text/tabwriter"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -502,4 +505,27 @@ func ReadHolders(ctx context.Context, cli *clientv3.Client, prefix string) (Hold
 		}
 	}
 	return h, nil
+}
+
+// WriteText prints which instance answers DHCP on each network and which drives each of
+// nodes (all held nodes when nodes is nil), for provision status.
+func (h Holders) WriteText(w io.Writer, nodes []string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "\ninstances (etcd): %s\n", strings.Join(h.Instances, ", "))
+	nets := slices.Sorted(maps.Keys(h.Networks))
+	for _, n := range nets {
+		fmt.Fprintf(tw, "network %s\tDHCP answered by %s\n", n, h.Networks[n])
+	}
+	if nodes == nil {
+		nodes = slices.Sorted(maps.Keys(h.Nodes))
+	}
+	fmt.Fprintln(tw, "NODE\tDRIVEN BY")
+	for _, n := range nodes {
+		holder := h.Nodes[n]
+		if holder == "" {
+			holder = "(no instance: taken over within the lease time)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", n, holder)
+	}
+	return tw.Flush()
 }

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,6 +169,30 @@ func TestInstanceKilledDuringUp(t *testing.T) {
 	t.Logf("network and %d nodes of %s taken over %v after its SIGKILL (lease %v)", len(victimNodes), victimName, time.Since(killed).Round(time.Millisecond), lease)
 	got := waitAllDone(t, c, names)
 	checkPowerAndReports(t, r, sharedState(t, e), names, got)
+	// provision status --store etcd: who answers DHCP and drives each node now.
+	after, err := r.Holders()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := after.WriteText(&b, names); err != nil {
+		t.Fatal(err)
+	}
+	text := b.String()
+	if strings.Contains(text, victimName) || !strings.Contains(text, "DHCP answered by "+after.Networks[apitest.Network]) {
+		t.Errorf("status after the kill names the dead instance or not the network's holder:\n%s", text)
+	}
+	drivenBy := map[string]string{}
+	for _, line := range strings.Split(text, "\n") {
+		if f := strings.Fields(line); len(f) == 2 {
+			drivenBy[f[0]] = f[1]
+		}
+	}
+	for _, name := range names {
+		if drivenBy[name] == "" || drivenBy[name] != after.Nodes[name] {
+			t.Errorf("status does not say who drives %s:\n%s", name, text)
+		}
+	}
 }
 
 // TestPausedInstanceActsOnNoLostNode: an instance SIGSTOPped as up starts, holding
