@@ -84,6 +84,9 @@ func StartCluster(bin, dir string, n int) (*Cluster, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("etcd rig: %d members", n)
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("etcd rig: %w", err)
+	}
 	c := &Cluster{bin: bin, dir: dir}
 	ports, err := freePorts(2 * n)
 	if err != nil {
