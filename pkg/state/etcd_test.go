@@ -227,13 +227,20 @@ func TestEtcdMemberLoss(t *testing.T) {
 	t.Parallel()
 	sharedEtcd(t) // skips like the suite when etcd is missing
 	c := labetcd.Start(t, 3)
-	s, err := OpenEtcd(EtcdConfig{Endpoints: c.Endpoints(), Prefix: "/loss/", OpTimeout: 5 * time.Second}, Options{})
+	// Generous while a quorum is up (a new leader is elected on a loaded machine); short
+	// for the write that cannot commit.
+	s, err := OpenEtcd(EtcdConfig{Endpoints: c.Endpoints(), Prefix: "/loss/", OpTimeout: 2 * time.Minute}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	short, err := OpenEtcd(EtcdConfig{Endpoints: c.Endpoints(), Prefix: "/loss/", OpTimeout: 5 * time.Second}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.Close()
 	acked := 0
-	write := func() error {
+	write := func(s *Etcd) error {
 		_, err := s.Update("gpu-01", func(n *Node) ([]Event, error) {
 			n.Attempt++
 			return []Event{{Kind: "tick", Detail: fmt.Sprint(n.Attempt)}}, nil
@@ -244,7 +251,7 @@ func TestEtcdMemberLoss(t *testing.T) {
 		return err
 	}
 	for range 5 {
-		if err := write(); err != nil {
+		if err := write(s); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -252,14 +259,14 @@ func TestEtcdMemberLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 10 {
-		if err := write(); err != nil {
+		if err := write(s); err != nil {
 			t.Fatalf("write %d with one member of three down: %v", i, err)
 		}
 	}
 	if err := c.Kill(1); err != nil {
 		t.Fatal(err)
 	}
-	err = write()
+	err = write(short)
 	if err == nil {
 		t.Fatal("a write with two members of three down was acknowledged")
 	}
