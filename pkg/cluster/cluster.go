@@ -198,6 +198,21 @@ func (m *Member) Holds(node string) (state.Fenced, bool) {
 	return state.Fenced{Key: m.NodeKey(node), Rev: rev}, true
 }
 
+// Held lists the nodes this instance holds, sorted (none while its lease is stale).
+func (m *Member) Held() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.freshLocked() {
+		return nil
+	}
+	out := make([]string, 0, len(m.nodes))
+	for n := range m.nodes {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // HoldsNetwork reports whether this instance answers DHCP on network.
 func (m *Member) HoldsNetwork(network string) bool {
 	m.mu.Lock()

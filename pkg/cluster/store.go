@@ -26,7 +26,25 @@ type owned struct {
 	m *Member
 }
 
+// manyGetter reads only the named nodes (state.Etcd).
+type manyGetter interface {
+	GetMany(names []string) ([]state.Node, error)
+}
+
 func (o *owned) List() ([]state.Node, error) {
+	if g, ok := o.FencedStore.(manyGetter); ok {
+		ns, err := g.GetMany(o.m.Held())
+		if err != nil {
+			return nil, err
+		}
+		out := ns[:0]
+		for _, n := range ns {
+			if _, ok := o.m.Holds(n.Name); ok {
+				out = append(out, n)
+			}
+		}
+		return out, nil
+	}
 	all, err := o.FencedStore.List()
 	if err != nil {
 		return nil, err

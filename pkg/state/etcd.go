@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -338,11 +339,7 @@ func (s *Etcd) List() ([]Node, error) {
 }
 
 func sortNodes(ns []Node) {
-	for i := 1; i < len(ns); i++ {
-		for j := i; j > 0 && ns[j].Name < ns[j-1].Name; j-- {
-			ns[j], ns[j-1] = ns[j-1], ns[j]
-		}
-	}
+	slices.SortFunc(ns, func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
 }
 
 // Fenced is a write condition: the key must still have the create revision Rev (a lock
@@ -633,4 +630,41 @@ func (s *Etcd) Wait(ctx context.Context, after uint64) error {
 		}
 		cancel()
 	}
+}
+
+// getManyBatch bounds the reads of one GetMany transaction (etcd's --max-txn-ops).
+const getManyBatch = 100
+
+// GetMany returns the records of the named nodes that exist, sorted by name, reading
+// them in transactions of a hundred rather than the whole state: an instance's lifecycle
+// looks only at the nodes it holds.
+func (s *Etcd) GetMany(names []string) ([]Node, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var out []Node
+	for len(names) > 0 {
+		batch := names[:min(len(names), getManyBatch)]
+		names = names[len(batch):]
+		ops := make([]clientv3.Op, 0, len(batch))
+		for _, n := range batch {
+			ops = append(ops, clientv3.OpGet(s.nodeKey(n)))
+		}
+		resp, err := do(ctx, func(ctx context.Context) (*clientv3.TxnResponse, error) { return s.cli.Txn(ctx).Then(ops...).Commit() })
+		if err != nil {
+			return nil, fmt.Errorf("state %s: %w", s.where, err)
+		}
+		for i, r := range resp.Responses {
+			kvs := r.GetResponseRange().Kvs
+			if len(kvs) == 0 {
+				continue
+			}
+			var n Node
+			if err := json.Unmarshal(kvs[0].Value, &n); err != nil {
+				return nil, fmt.Errorf("node %s: %w", batch[i], err)
+			}
+			out = append(out, n)
+		}
+	}
+	sortNodes(out)
+	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -292,5 +293,39 @@ func TestEtcdMemberLoss(t *testing.T) {
 	evs, err := s.Events(Query{Node: "gpu-01"})
 	if err != nil || len(evs) != n.Attempt {
 		t.Errorf("log holds %d events for %d writes (%v)", len(evs), n.Attempt, err)
+	}
+}
+
+// TestEtcdGetMany: the records of the named nodes that exist, sorted by name, across
+// more than one read transaction; the others are left out.
+func TestEtcdGetMany(t *testing.T) {
+	t.Parallel()
+	s, err := OpenEtcd(EtcdConfig{Endpoints: sharedEtcd(t).Endpoints(), Prefix: etcdBackend.fresh(t)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ask []string
+	for i := range 2*getManyBatch + 10 {
+		name := fmt.Sprintf("n/%03d", i) // a slash: keys are escaped
+		ask = append(ask, name)
+		if i%2 == 0 {
+			if _, err := s.Update(name, setPhase("ready")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	slices.Reverse(ask)
+	got, err := s.GetMany(append(ask, "missing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != getManyBatch+5 {
+		t.Fatalf("GetMany = %d nodes, want %d", len(got), getManyBatch+5)
+	}
+	for i, n := range got {
+		if want := fmt.Sprintf("n/%03d", 2*i); n.Name != want || n.Phase != "ready" {
+			t.Fatalf("GetMany[%d] = %s %s, want %s ready", i, n.Name, n.Phase, want)
+		}
 	}
 }
