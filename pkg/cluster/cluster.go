@@ -233,12 +233,20 @@ func (m *Member) Confirm(ctx context.Context, node string) error {
 		return fmt.Errorf("node %s: reading its lock: %w", node, err)
 	}
 	if len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != f.Rev {
-		m.mu.Lock()
-		delete(m.nodes, node)
-		m.mu.Unlock()
+		m.forget(node, f.Rev)
 		return fmt.Errorf("node %s: %w (its lock was taken over)", node, ErrNotHolder)
 	}
 	return nil
+}
+
+// forget drops node from this instance's holdings if it still has it at rev (its lock
+// was found taken over).
+func (m *Member) forget(node string, rev int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.nodes[node] == rev {
+		delete(m.nodes, node)
+	}
 }
 
 // ErrNotHolder: this instance does not hold the node, so it neither records a power

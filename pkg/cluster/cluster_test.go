@@ -251,6 +251,13 @@ func TestLostNodeGetsNoPowerAction(t *testing.T) {
 	if ns, err := st.List(); err != nil || len(ns) != 0 {
 		t.Errorf("nodes written: %d (%v), want none", len(ns), err)
 	}
+	// What any instance may write (a DHCP or agent event, up) still goes through.
+	if _, err := owned.Update(nodes[1], func(n *state.Node) ([]state.Event, error) {
+		n.Phase = "pxe"
+		return []state.Event{{Kind: "dhcp.ack"}}, nil
+	}); err != nil {
+		t.Errorf("a's event for %s, which it no longer holds: %v", nodes[1], err)
+	}
 	// b, holding them, records intents and calls.
 	bst, err := state.OpenEtcd(state.EtcdConfig{Client: b.cli, Prefix: "/t/"}, state.Options{})
 	if err != nil {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/racklift/racklift/pkg/lifecycle"
@@ -60,7 +61,13 @@ func (o *owned) List() ([]state.Node, error) {
 
 func (o *owned) Update(name string, fn func(n *state.Node) ([]state.Event, error)) ([]state.Event, error) {
 	if f, ok := o.m.Holds(name); ok {
-		return o.FencedStore.UpdateFenced(name, []state.Fenced{f}, fn)
+		evs, err := o.FencedStore.UpdateFenced(name, []state.Fenced{f}, fn)
+		if !errors.Is(err, state.ErrFenced) {
+			return evs, err
+		}
+		// The node moved to another instance since this one last looked: forget it, and
+		// write as any instance may (events, up), never a power intent.
+		o.m.forget(name, f.Rev)
 	}
 	return o.FencedStore.Update(name, func(n *state.Node) ([]state.Event, error) {
 		before := powerIntents(n)
