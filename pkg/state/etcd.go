@@ -373,11 +373,8 @@ func (s *Etcd) UpdateFenced(name string, fences []Fenced, fn func(n *Node) ([]Ev
 	// still commit: each try's record is kept, and finding one of them stored means that
 	// try committed, so fn's changes are never applied twice.
 	var tries []tried
-	for attempt := 0; ; attempt++ {
-		// The first read is served by the nearest member without a quorum round trip:
-		// the write compares revisions, so a stale read only costs a retry, which then
-		// reads through the quorum.
-		logged, retry, err := s.tryUpdate(ctx, name, nkey, seqKey, dropKey, evPrefix, fences, fn, &tries, attempt == 0)
+	for {
+		logged, retry, err := s.tryUpdate(ctx, name, nkey, seqKey, dropKey, evPrefix, fences, fn, &tries)
 		if !retry {
 			return logged, err
 		}
@@ -393,17 +390,13 @@ type tried struct {
 	logged []Event
 }
 
-func (s *Etcd) tryUpdate(ctx context.Context, name, nkey, seqKey, dropKey, evPrefix string, fences []Fenced, fn func(n *Node) ([]Event, error), tries *[]tried, local bool) ([]Event, bool, error) {
-	var ser []clientv3.OpOption
-	if local {
-		ser = []clientv3.OpOption{clientv3.WithSerializable()}
-	}
+func (s *Etcd) tryUpdate(ctx context.Context, name, nkey, seqKey, dropKey, evPrefix string, fences []Fenced, fn func(n *Node) ([]Event, error), tries *[]tried) ([]Event, bool, error) {
 	// One read transaction: the node, the sequence, the oldest event, at one revision.
 	rd, err := do(ctx, func(ctx context.Context) (*clientv3.TxnResponse, error) {
 		return s.cli.Txn(ctx).Then(
-			clientv3.OpGet(nkey, ser...),
-			clientv3.OpGet(seqKey, ser...),
-			clientv3.OpGet(evPrefix, append([]clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(evPrefix)), clientv3.WithLimit(1)}, ser...)...),
+			clientv3.OpGet(nkey),
+			clientv3.OpGet(seqKey),
+			clientv3.OpGet(evPrefix, clientv3.WithRange(clientv3.GetPrefixRangeEnd(evPrefix)), clientv3.WithLimit(1)),
 		).Commit()
 	})
 	if err != nil {
