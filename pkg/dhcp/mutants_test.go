@@ -376,3 +376,26 @@ func TestPublishedErrOnlyForNak(t *testing.T) {
 		}
 	}
 }
+
+// TestDiscoveredListOldestFirst: provision discovered lists the oldest MAC first, ties by
+// MAC. Mutant (make mutate): the FirstSeen comparison negated.
+func TestDiscoveredListOldestFirst(t *testing.T) {
+	t.Parallel()
+	d, _ := OpenDiscovered("")
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i, seen := range []time.Duration{2 * time.Minute, 0, time.Minute, 0} {
+		mac := net.HardwareAddr{0x52, 0x54, 0, 0, 0, byte(9 - i)}
+		d.Record(mac, Client{}, "eno1", "prov")
+		d.mu.Lock()
+		d.byMAC[mac.String()].FirstSeen = t0.Add(seen)
+		d.mu.Unlock()
+	}
+	var got []string
+	for _, r := range d.List() {
+		got = append(got, r.MAC)
+	}
+	want := []string{"52:54:00:00:00:06", "52:54:00:00:00:08", "52:54:00:00:00:07", "52:54:00:00:00:09"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("List = %v, want %v (oldest first, ties by MAC)", got, want)
+	}
+}
