@@ -100,6 +100,7 @@ func runHostNet(cmd *cobra.Command, g *globals, action string, f *netFlags) erro
 		return err
 	}
 	var nets []expect.Network
+	var p *plan.Plan
 	if action != "down" {
 		if f.trunk == "" {
 			return fmt.Errorf("--trunk IFACE is required: the NIC that carries the provisioning and BMC VLANs to the switch")
@@ -108,8 +109,7 @@ func runHostNet(cmd *cobra.Command, g *globals, action string, f *netFlags) erro
 		if err != nil {
 			return err
 		}
-		p, err := plan.Build(inv, plan.Options{})
-		if err != nil {
+		if p, err = plan.Build(inv, plan.Options{}); err != nil {
 			return err
 		}
 		if len(p.Host) == 0 {
@@ -121,7 +121,16 @@ func runHostNet(cmd *cobra.Command, g *globals, action string, f *netFlags) erro
 	verify := netsetup.Verify{Enabled: !f.noVerify, Probe: netcheck.Options{ARPTimeout: f.timeout, EchoTimeout: f.timeout}}
 	r, err := netsetup.RunNetworks(cmd.Context(), action, nets, opt, f.dryRun, verify)
 	if r != nil {
-		if perr := output.Print(cmd.OutOrStdout(), g.output, r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
+		doc := hostNetReport{Report: r}
+		if action == "plan" {
+			doc.DHCP = p.DHCP // which networks serve answers directly, which through relays
+		}
+		if perr := output.Print(cmd.OutOrStdout(), g.output, doc, func(w io.Writer) error {
+			if err := r.WriteText(w); err != nil || action != "plan" {
+				return err
+			}
+			return p.WriteDHCP(w)
+		}); perr != nil {
 			return perr
 		}
 	}
@@ -130,4 +139,11 @@ func runHostNet(cmd *cobra.Command, g *globals, action string, f *netFlags) erro
 		return cli.Exitf(1, "provision net: %v (see the messages above)", ve)
 	}
 	return err
+}
+
+// hostNetReport is `provision net plan|apply|down -o json`: the link report and, for plan,
+// how serve reaches each provisioning network's DHCP (directly or via relays).
+type hostNetReport struct {
+	*netsetup.Report
+	DHCP []plan.DHCPNetwork `json:"dhcp,omitempty"`
 }

@@ -145,6 +145,9 @@ func (h *Handler) arrival(req *Request) (network string, relay netip.Addr, why, 
 		if addr4(m.ClientIPAddr).IsValid() && req.Node != nil {
 			return req.Node.Reservation.Network, gi, "", ""
 		}
+		if h.Network == "" {
+			return "", gi, "a broadcast reached serve on no network of the inventory: only relayed and renewing requests are answered there", "no-network"
+		}
 		return h.Network, gi, "", ""
 	}
 	if h.Networks != nil {
