@@ -15,6 +15,7 @@ package relay
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -23,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"github.com/racklift/racklift/internal/lab/netns"
 )
@@ -183,4 +186,49 @@ func (r *Relay) Output() string {
 		return fmt.Sprintf("(%v)", err)
 	}
 	return string(b)
+}
+
+// Spoof sends, from ns, a DHCPDISCOVER for mac to server:67 claiming to come through a
+// relay at spoofed (giaddr), listening there for the answer, as an attacker on a
+// relayed network would. It adds spoofed (with the network's prefix length) to the
+// interface and a route to server via gateway. handled reports when serve has
+// processed the request (its log line); after that Spoof waits for a straggling answer
+// for two seconds more and returns the number of bytes answered (0: nothing).
+func Spoof(t testing.TB, ns *netns.NS, ifname string, spoofed netip.Prefix, gateway, server netip.Addr, mac net.HardwareAddr, handled func() bool) int {
+	t.Helper()
+	if err := ns.AddAddr(ifname, spoofed.String()); err != nil {
+		t.Fatalf("spoof: %v", err)
+	}
+	if err := ns.AddRoute(netip.PrefixFrom(server, 32).String(), gateway.String()); err != nil {
+		t.Fatalf("spoof: %v", err)
+	}
+	var conn net.PacketConn
+	if err := ns.Do(func() error {
+		var err error
+		conn, err = net.ListenPacket("udp4", netip.AddrPortFrom(spoofed.Addr(), 67).String())
+		return err
+	}); err != nil {
+		t.Fatalf("spoof: %v", err)
+	}
+	defer conn.Close()
+	m, err := dhcpv4.NewDiscovery(mac, dhcpv4.WithGatewayIP(net.IP(spoofed.Addr().AsSlice())))
+	if err != nil {
+		t.Fatalf("spoof: %v", err)
+	}
+	if _, err := conn.WriteTo(m.ToBytes(), net.UDPAddrFromAddrPort(netip.AddrPortFrom(server, 67))); err != nil {
+		t.Fatalf("spoof: %v", err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !handled() {
+		if time.Now().After(deadline) {
+			t.Fatalf("spoof: serve did not handle the spoofed request within 60s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, _, err := conn.ReadFrom(make([]byte, 1500))
+	if err != nil {
+		return 0
+	}
+	return n
 }
