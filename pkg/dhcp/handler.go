@@ -76,6 +76,7 @@ type Handler struct {
 
 	dropped rateLog
 	recent  coalescer
+	relayed coalescer // dhcp.relay events, apart: one coalescer remembers one event per MAC
 }
 
 // Reply answers req, or returns nil when the request must go unanswered: a MAC not in

@@ -173,7 +173,7 @@ func (h *Handler) relayEvent(req *Request, a AgentInfo) {
 			e.Err = CablingMismatch(req.Node.Node, a, want)
 		}
 	}
-	if h.recent.repeat(e, time.Now()) {
+	if h.relayed.repeat(e, time.Now()) {
 		return
 	}
 	if e.Err != "" {

@@ -201,3 +201,23 @@ func TestAgentIDSanitized(t *testing.T) {
 		})
 	}
 }
+
+// A client retrying through its relay is answered every time but recorded once: the
+// relay event and the offer each coalesce.
+func TestRelayedRetriesCoalesced(t *testing.T) {
+	t.Parallel()
+	h, _ := newRelayHandler(t)
+	for range 100 {
+		m := packet(t, "52:54:00:03:00:01", dhcpv4.MessageTypeDiscover, with(pxe(iana.INTEL_X86PC), dhcpv4.WithGatewayIP(net.ParseIP("10.203.0.1")), option82("swp7", "tor-b"))...)
+		if h.Reply(&Request{Port: PortDHCP, Msg: m}) == nil {
+			t.Fatal("not answered")
+		}
+	}
+	kinds := map[events.Kind]int{}
+	for _, e := range h.Events.Recent("b-01") {
+		kinds[e.Kind]++
+	}
+	if kinds[events.DHCPRelay] != 1 || kinds[events.DHCPOffer] != 1 {
+		t.Errorf("100 identical relayed DISCOVERs recorded %v, want one relay event and one offer", kinds)
+	}
+}
