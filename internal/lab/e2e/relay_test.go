@@ -105,7 +105,9 @@ func TestRelayedNodeReady(t *testing.T) {
 	r.StartServe()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
+	start := time.Now()
 	res, errOut, code := r.Up(ctx, "lab-01")
+	t.Logf("up lab-01 through relay %s: %s", relayGI, time.Since(start).Round(time.Second))
 	if code != 0 || len(res.Nodes) != 1 || res.Nodes[0].Phase != lifecycle.Ready {
 		t.Fatalf("up lab-01 behind the relay: exit %d, %+v\n%s\ndhcrelay:\n%s", code, res, errOut, rl.Output())
 	}
