@@ -406,13 +406,13 @@ func (s *Server) Run(ctx context.Context) error {
 	defer hs.Close()
 
 	// DHCP: the served network's, and the relayed networks' whose relays forward here.
-	mode := s.mode(netName)
+	mode, relayed := s.dhcpMode(netName)
 	if s.cfg.NoDHCP {
 		mode = dhcp.ModeOff
 	}
 	h := &dhcp.Handler{Nodes: s, Events: s.Events, Discovered: s.discovered, Learner: s, Network: netName, ServerIP: s.ip,
 		Networks: s, Relays: s.cfg.DHCPRelays, Log: s.log}
-	ports, relayed := s.dhcpPorts(netName)
+	ports := map[string][]int{dhcp.ModeReservation: {s.cfg.DHCPPort}, dhcp.ModeProxy: {s.cfg.DHCPPort, dhcp.PortPXE}}[mode]
 	for _, port := range ports {
 		var ip net.IP
 		if s.cfg.Interface == "" {
