@@ -62,13 +62,6 @@ func needs(t testing.TB) {
 // in the inventory yet.
 func NewRig(t testing.TB, extra ...rack.Node) *Rig {
 	t.Helper()
-	return NewRigEdited(t, nil, extra...)
-}
-
-// NewRigEdited is NewRig with the inventory copy changed by edit (its directory) before
-// the rack reads it, e.g. to move a node onto another network.
-func NewRigEdited(t testing.TB, edit func(inv string), extra ...rack.Node) *Rig {
-	t.Helper()
 	needs(t)
 	r := &Rig{t: t, bin: filepath.Join(testenv.Bin(t), "provision"), dir: t.TempDir()}
 	// A short state path: the control socket's path must fit in sun_path.
@@ -82,9 +75,6 @@ func NewRigEdited(t testing.TB, edit func(inv string), extra ...rack.Node) *Rig 
 	r.inv = filepath.Join(r.dir, "inventory")
 	if err := os.CopyFS(r.inv, os.DirFS(filepath.Join(testenv.RepoRoot(), "inventory", "examples", "lab"))); err != nil {
 		t.Fatal(err)
-	}
-	if edit != nil {
-		edit(r.inv)
 	}
 	r.arts = filepath.Join(r.dir, "artifacts")
 	buildRamdisk(t, filepath.Join(r.arts, "lab"))
