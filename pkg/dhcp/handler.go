@@ -96,7 +96,7 @@ func (h *Handler) Reply(req *Request) *dhcpv4.DHCPv4 {
 	// names gets nothing, not even a discovered record.
 	network, relay, why, key := h.arrival(req)
 	if why != "" {
-		h.dropped.warn(h.Log, key, "dhcp: request dropped", "mac", m.ClientHWAddr.String(), "why", why)
+		h.dropped.warn(h.Log, key, "dhcp: request dropped", "mac", m.ClientHWAddr.String(), "interface", req.Interface, "why", why)
 		return nil
 	}
 	if req.Node == nil {

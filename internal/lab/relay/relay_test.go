@@ -169,6 +169,11 @@ func TestRelayedDHCPClient(t *testing.T) {
 	if after := len(s.Events.Recent("")); after != before {
 		t.Errorf("the spoofed request recorded %d event(s): %+v", after-before, s.Events.Recent("")[before:])
 	}
+	for _, l := range strings.Split(logBuf.String(), "\n") {
+		if strings.Contains(l, line) && !strings.Contains(l, "interface=srv0") {
+			t.Errorf("the log line does not say where the request arrived (interface=srv0): %s", l)
+		}
+	}
 	if strings.Count(logBuf.String(), line) != 1 {
 		t.Errorf("log lines for the spoofed giaddr: %d, want 1 (rate-limited)", strings.Count(logBuf.String(), line))
 	}
