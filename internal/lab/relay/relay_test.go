@@ -174,6 +174,20 @@ func TestRelayedDHCPClient(t *testing.T) {
 			t.Errorf("the log line does not say where the request arrived (interface=srv0): %s", l)
 		}
 	}
+	// A node of prov asking through pod-b's relay (a port in the wrong VLAN): no lease,
+	// and a line naming both networks and the relay.
+	a1, _ := net.ParseMAC("02:17:00:00:00:01")
+	must(t, cliNS.SetDown("cl0"))
+	must(t, cliNS.Handle().LinkSetHardwareAddr(cl, a1))
+	must(t, cliNS.SetUp("cl0"))
+	cmd = cliNS.Command(context.Background(), "busybox", "udhcpc", "-i", "cl0", "-n", "-q", "-f", "-t", "3", "-T", "1", "-s", script)
+	cmd.Env = append(os.Environ(), "LEASE_FILE="+filepath.Join(dir, "lease-a1"))
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Errorf("a1 (network prov) got a lease through pod-b's relay:\n%s", out)
+	}
+	if want := `node a1 boots from network \"prov\" but asked on network \"pod-b\" (through relay ` + giaddr + `)`; !strings.Contains(logBuf.String(), want) {
+		t.Errorf("no log line %s", want)
+	}
 	if strings.Count(logBuf.String(), line) != 1 {
 		t.Errorf("log lines for the spoofed giaddr: %d, want 1 (rate-limited)", strings.Count(logBuf.String(), line))
 	}
