@@ -105,6 +105,7 @@ func (d *Daemon) Run(ctx context.Context) ([]check.Result, error) {
 	var lastThroughput []check.Result
 	networksSetUp := false
 	deployed := false
+	at := whereRunning(d.Stage)
 	for {
 		exp := d.expectations(ctx)
 		if d.SetUpNetworks != nil && !networksSetUp && len(exp.Networks) > 0 {
@@ -125,6 +126,7 @@ func (d *Daemon) Run(ctx context.Context) ([]check.Result, error) {
 			d.Observe(rs)
 		}
 		rep := check.NewReport(d.Node, Version, d.Checks.Hardware(), rs)
+		at.stamp(rep)
 		logSummary(d.Log, rs)
 		if d.Deploy != nil && exp.Deploy != nil && !deployed {
 			deployed = true

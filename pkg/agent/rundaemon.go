@@ -113,7 +113,8 @@ func RunDaemon(ctx context.Context, cfg DaemonConfig) ([]check.Result, error) {
 			if files == nil {
 				files = identityFiles(bundle)
 			}
-			d.Deploy = &deploy.Deployer{Client: hc, Files: files, Log: log}
+			cmdline, _ := os.ReadFile("/proc/cmdline")
+			d.Deploy = &deploy.Deployer{Client: hc, Files: files, Mounts: deploy.ParseMounts(string(cmdline)), Log: log}
 		}
 		log.Info("reporting to the server", "server", cfg.Server, "node", d.Node, "spool", cfg.Spool)
 		if !cfg.Once {

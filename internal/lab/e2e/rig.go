@@ -25,6 +25,7 @@ import (
 	"github.com/racklift/racklift/pkg/agent/ramdisk"
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/initramfs"
+	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
 )
 
@@ -243,8 +244,9 @@ func (r *Rig) provisionNS(args ...string) (string, int) {
 
 // UpResult is `provision up -o json`.
 type UpResult struct {
-	Nodes  []api.NodeStatus `json:"nodes"`
-	Failed int              `json:"failed"`
+	Decisions []lifecycle.Decision `json:"decisions"`
+	Nodes     []api.NodeStatus     `json:"nodes"`
+	Failed    int                  `json:"failed"`
 }
 
 // Up runs `provision up` to the end and returns its final table, as JSON.
