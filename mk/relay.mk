@@ -8,3 +8,8 @@ test-relay: deps build guest-kernel
 		$(GO) test -count=1 -timeout 30m ./pkg/dhcp/... ./pkg/inventory/... ./pkg/plan/... ./internal/lab/relay/...
 	RACKLIFT_INTEGRATION=1 RACKLIFT_BIN=$(CURDIR)/bin RACKLIFT_CACHE=$(CACHE) \
 		$(GO) test -count=1 -timeout 30m -run '^TestRelayedNodeReady$$' -v ./internal/lab/e2e
+
+FUZZ_TARGETS += fuzz-relay
+.PHONY: fuzz-relay
+fuzz-relay:
+	$(GO) test -run '^$$' -fuzz '^FuzzRelayed$$' -fuzztime $(or $(FUZZTIME),60s) ./pkg/dhcp

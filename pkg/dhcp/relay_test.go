@@ -221,3 +221,49 @@ func TestRelayedRetriesCoalesced(t *testing.T) {
 		t.Errorf("100 identical relayed DISCOVERs recorded %v, want one relay event and one offer", kinds)
 	}
 }
+
+// FuzzRelayed: whatever a packet says in giaddr, ciaddr and option 82, an answer goes
+// only to a node on the network the request came from (a relay the inventory names for
+// it, or serve's own segment), and the relay event stays bounded and printable.
+func FuzzRelayed(f *testing.F) {
+	for _, mac := range []string{"52:54:00:03:00:01", "52:54:00:02:00:01", "52:54:00:99:99:99"} {
+		for _, gi := range []string{"0.0.0.0", "10.203.0.1", "10.203.0.77", "10.204.0.1", "10.202.0.1"} {
+			f.Add(packet(f, mac, dhcpv4.MessageTypeDiscover, with(pxe(iana.INTEL_X86PC), dhcpv4.WithGatewayIP(net.ParseIP(gi)), option82("Ethernet1/7", "tor-b"))...).ToBytes())
+		}
+	}
+	f.Add(packet(f, "52:54:00:03:00:01", dhcpv4.MessageTypeDiscover, with(pxe(iana.INTEL_X86PC), dhcpv4.WithGatewayIP(net.ParseIP("10.203.0.1")), option82("\x1b[2J\x00", string(bytes.Repeat([]byte{0xff}, 200))))...).ToBytes())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := dhcpv4.FromBytes(b)
+		if err != nil {
+			return
+		}
+		h, _ := newRelayHandler(t)
+		resp := h.Reply(&Request{Msg: m, Port: PortDHCP})
+		for _, e := range h.Events.Recent("") {
+			if e.Kind == events.DHCPRelay && (len(e.Detail) > 2*(2*agentIDMax+8)+64 || strings.ContainsAny(e.Detail, "\x1b\x00\r\n")) {
+				t.Fatalf("relay event detail unbounded or unsafe: %q", e.Detail)
+			}
+		}
+		if resp == nil {
+			return
+		}
+		np := h.Nodes.ByMAC(m.ClientHWAddr)
+		if np == nil {
+			t.Fatalf("answered unknown MAC %s", m.ClientHWAddr)
+		}
+		gi := addr4(m.GatewayIPAddr)
+		switch {
+		case gi.IsValid():
+			nw := h.Networks.ByRelay(gi)
+			if nw == nil || nw.Network != np.Reservation.Network || nw.Server != h.ServerIP {
+				t.Fatalf("answered %s (network %s) through giaddr %s, which relays %+v", np.Node, np.Reservation.Network, gi, nw)
+			}
+		case addr4(m.ClientIPAddr).IsValid():
+			if addr4(m.ClientIPAddr) != np.Reservation.IP {
+				t.Fatalf("answered %s at ciaddr %s, reservation %s", np.Node, m.ClientIPAddr, np.Reservation.IP)
+			}
+		case np.Reservation.Network != h.Network:
+			t.Fatalf("answered %s (network %s) by broadcast on %s", np.Node, np.Reservation.Network, h.Network)
+		}
+	})
+}
