@@ -132,6 +132,10 @@ func TestRelayedNodeReady(t *testing.T) {
 	if relayed == 0 {
 		t.Errorf("lab-01's events record no DHCP through relay %s with circuit id %s", relayGI, relay.DownIf)
 	}
+	// And the relay itself says it carried serve's answers to lab-01.
+	if want := "Forwarded BOOTREPLY for " + lab01MAC + " to " + lab01PodIP; !strings.Contains(rl.Output(), want) {
+		t.Errorf("dhcrelay's log has no %q", want)
+	}
 	if c := r.rack.PowerCycles("lab-01"); c != 1 {
 		t.Errorf("lab-01's BMC counted %d power cycles, want 1", c)
 	}
