@@ -11,8 +11,8 @@ import (
 
 // newExportCmd is the parent of the exports in other tools' formats.
 func newExportCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "export", Short: "Write the inventory in other tools' formats (ansible, dnsmasq)"}
-	cmd.AddCommand(newExportAnsibleCmd(g), newExportDnsmasqCmd(g))
+	cmd := &cobra.Command{Use: "export", Short: "Write the inventory in other tools' formats (ansible, dnsmasq, switch port configs)"}
+	cmd.AddCommand(newExportAnsibleCmd(g), newExportDnsmasqCmd(g), newExportSwitchCmd(g))
 	return cmd
 }
 

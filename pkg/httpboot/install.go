@@ -34,6 +34,9 @@ type InstallData struct {
 	AgentURL                   string
 	CallbackURL                string
 	AgentUnit                  string
+	// RootDiskScript defines racklift_root_disk, which prints the disk the profile's
+	// boot.root_device hints pick (RootDiskScript).
+	RootDiskScript string
 }
 
 // Installs renders templates/install for nodes.
@@ -51,11 +54,12 @@ func Data(np *plan.NodePlan, agentUnit string) InstallData {
 	d := InstallData{
 		Node: np.Node, Rack: np.Rack, Role: np.Role, Hostname: r.Hostname,
 		MAC: r.MACString, Interface: r.Interface, Domain: r.Domain, MTU: r.MTU,
-		Server:      base,
-		InstallURL:  base + "/install/" + r.MACString,
-		AgentURL:    base + "/agent/node-agent",
-		CallbackURL: base + "/callback/" + r.MACString,
-		AgentUnit:   strings.TrimRight(agentUnit, "\n"),
+		Server:         base,
+		InstallURL:     base + "/install/" + r.MACString,
+		AgentURL:       base + "/agent/node-agent",
+		CallbackURL:    base + "/callback/" + r.MACString,
+		AgentUnit:      strings.TrimRight(agentUnit, "\n"),
+		RootDiskScript: strings.TrimRight(RootDiskScript(np.Boot.RootDevice), "\n"),
 	}
 	if d.Hostname == "" {
 		d.Hostname = np.Node

@@ -24,6 +24,8 @@ type siteFile struct {
 	Networks    []*Network    `yaml:"networks"`
 	Profiles    []*Profile    `yaml:"profiles,omitempty"`
 	Racks       []*Rack       `yaml:"racks,omitempty"`
+	Switches    []*Switch     `yaml:"switches,omitempty"`
+	Uplink      *Uplink       `yaml:"uplink,omitempty"`
 	src         source
 }
 

@@ -149,7 +149,7 @@ func nodePlan(n *inventory.Node, facts map[string]*netFacts) (*NodePlan, error) 
 			np.Boot.UEFIFile = s.Boot.UEFIBinary
 		}
 		np.Boot.Kernel, np.Boot.Initrd = s.Boot.Kernel, s.Boot.Initrd
-		np.Boot.Cmdline, np.Boot.Install = s.Boot.Cmdline, s.Boot.Install
+		np.Boot.Cmdline, np.Boot.Install, np.Boot.RootDevice = s.Boot.Cmdline, s.Boot.Install, s.Boot.RootDevice
 	}
 	np.Boot.HTTPBootURL = f.base + "/pxe/" + np.Boot.UEFIFile
 	return np, nil

@@ -9,6 +9,8 @@ package plan
 import (
 	"net"
 	"net/netip"
+
+	"github.com/racklift/racklift/pkg/expect"
 )
 
 // Boot binaries served over TFTP from pxe/, by client architecture.
@@ -81,6 +83,8 @@ type Boot struct {
 	Initrd      string `json:"initrd,omitempty"`
 	Cmdline     string `json:"cmdline,omitempty"`
 	Install     string `json:"install,omitempty"` // install template name, empty: none
+	// RootDevice: the installer's disk (boot.root_device).
+	RootDevice expect.RootDeviceHints `json:"root_device,omitzero"`
 }
 
 // HostInterface is an interface the provisioning host needs on a network (a VLAN

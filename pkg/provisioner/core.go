@@ -14,6 +14,8 @@ import (
 
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/bmc"
+	"github.com/racklift/racklift/pkg/cabling"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/lifecycle"
@@ -122,6 +124,10 @@ func (c *Core) AgentURL() string { return c.agentURL }
 
 // ControlAddr is where the CLI reaches the control API (--api).
 func (c *Core) ControlAddr() string { return c.ctlAddr }
+
+// ControlToken is the control API's bearer token (api.token in the state dir), for the
+// other handlers that admit the operator by it (the dashboard, pkg/ui).
+func (c *Core) ControlToken() string { return c.ctlToken }
 
 // Inventory is the inventory in force.
 func (c *Core) Inventory() *inventory.Inventory { return c.inv.Load() }
@@ -245,6 +251,16 @@ func (c *Core) Expect(node string) (*expect.Expectations, error) {
 	return e, c.expectDeploy(e)
 }
 
+// Judge is serve's own checks of a node's report: what its interfaces heard over LLDP
+// against the cabling of the inventory in force.
+func (c *Core) Judge(node string, rep *check.Report) []check.Result {
+	inv := c.Inventory()
+	if inv == nil {
+		return nil
+	}
+	return cabling.Check(inv, node, rep.LLDP)
+}
+
 // Run serves both APIs and runs the lifecycle until ctx ends.
 func (c *Core) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
@@ -268,7 +284,7 @@ func (c *Core) Run(ctx context.Context) error {
 	}
 	if c.agentLn != nil {
 		serve("agent API", c.agentLn, api.AgentHandler(api.AgentConfig{Tokens: c.Tokens, Lifecycle: c.Machine, Expect: c.Expect,
-			Installed: c.SetInstalled, CAPEM: c.PKI.CAPEM(), Log: c.log}))
+			Installed: c.SetInstalled, Judge: c.Judge, CAPEM: c.PKI.CAPEM(), Log: c.log}))
 	}
 	serve("control API", c.ctlLn, api.ControlHandler(api.ControlConfig{Store: c.Store, Token: c.ctlToken, Up: c.Up, Revoke: c.Revoke}))
 	wg.Add(2)

@@ -36,6 +36,7 @@ import (
 	"github.com/racklift/racklift/pkg/plan"
 	"github.com/racklift/racklift/pkg/provisioner"
 	"github.com/racklift/racklift/pkg/tftp"
+	"github.com/racklift/racklift/pkg/ui"
 	"github.com/racklift/racklift/templates"
 )
 
@@ -389,6 +390,11 @@ func (s *Server) Run(ctx context.Context) error {
 	mux.HandleFunc("GET /api/events", s.apiEvents)
 	mux.HandleFunc("GET /api/discovered", s.apiDiscovered)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	if s.core != nil {
+		// The dashboard: the inventory in force and the core's state, for clients on this
+		// host or holding the control token (pkg/ui).
+		mux.Handle(ui.Prefix, ui.Handler(ui.Config{Inventory: s.core.Inventory, Store: s.core.Store, Token: s.core.ControlToken(), Log: s.log}))
+	}
 	ln, err := net.Listen("tcp4", netip.AddrPortFrom(s.ip, uint16(s.cfg.HTTPPort)).String())
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
