@@ -22,11 +22,8 @@ type RelayNetworks interface {
 }
 
 // Cabling is where the inventory says a node's PXE interface is cabled: the switch and
-// its port, which a relay on that switch reports in option 82 (remote id, circuit id).
-//
-// HOOK: the inventory has no cabling yet on main (issue 16 adds switches and cabling);
-// serve passes nil and option 82 is recorded but compared with nothing until a cabling
-// source implements this.
+// its port (switch: and port: on the interface), which a relay on that switch reports in
+// option 82 (remote id, circuit id). serve's implementation reads the inventory in force.
 type Cabling interface {
 	PXEPort(node string) (Port, bool)
 }

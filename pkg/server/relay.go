@@ -32,3 +32,17 @@ func (s *Server) dhcpMode(direct string) (mode string, relayed []string) {
 	}
 	return dhcp.ModeOff, relayed
 }
+
+// PXEPort is where the inventory in force cables node's PXE interface (its switch: and
+// port:), which the DHCP handler compares with a relay's option 82 (dhcp.Cabling).
+func (s *Server) PXEPort(node string) (dhcp.Port, bool) {
+	n := s.cur.Load().inv.Node(node)
+	if n == nil {
+		return dhcp.Port{}, false
+	}
+	ifc := n.PXEInterface()
+	if ifc == nil || ifc.Switch == "" || ifc.Port == "" {
+		return dhcp.Port{}, false
+	}
+	return dhcp.Port{Switch: ifc.Switch, Port: ifc.Port}, true
+}

@@ -417,7 +417,7 @@ func (s *Server) Run(ctx context.Context) error {
 		mode = dhcp.ModeOff
 	}
 	h := &dhcp.Handler{Nodes: s, Events: s.Events, Discovered: s.discovered, Learner: s, Network: netName, ServerIP: s.ip,
-		Networks: s, Relays: s.cfg.DHCPRelays, Log: s.log}
+		Networks: s, Cabling: s, Relays: s.cfg.DHCPRelays, Log: s.log}
 	ports := map[string][]int{dhcp.ModeReservation: {s.cfg.DHCPPort}, dhcp.ModeProxy: {s.cfg.DHCPPort, dhcp.PortPXE}}[mode]
 	for _, port := range ports {
 		var ip net.IP

@@ -27,6 +27,9 @@ const (
 	relayGI    = "10.205.0.1"
 	lab01PodIP = "10.205.0.11"
 	lab01MAC   = "52:54:00:04:00:01"
+	// lab01Port is the switch port the lab inventory cables lab-01's PXE NIC to; the relay
+	// names its downstream interface after it, so option 82's circuit id matches.
+	lab01Port = "Ethernet1"
 )
 
 // moveLab01 puts provisioning-b in the inventory (relayed through 10.205.0.1 to serve at
@@ -58,7 +61,7 @@ func moveLab01(t testing.TB) func(inv string) {
       relays: [`+relayGI+`]
   - name: storage
 `)
-		edit(filepath.Join("racks", "lab.yaml"), `network: provisioning, address: 10.204.0.11, pxe: true}`, `network: provisioning-b, address: `+lab01PodIP+`, pxe: true}`)
+		edit(filepath.Join("racks", "lab.yaml"), `network: provisioning, address: 10.204.0.11, pxe: true`, `network: provisioning-b, address: `+lab01PodIP+`, pxe: true`)
 		edit(filepath.Join("racks", "lab.yaml"), "  - name: lab-01\n    unit: 1\n", "  - name: lab-01\n    unit: 1\n    overrides: {expect: {networks: [provisioning-b, storage]}}\n")
 	}
 }
@@ -80,7 +83,7 @@ func TestRelayedNodeReady(t *testing.T) {
 	}
 	rl := relay.Start(t, relay.Config{
 		Upstream: ns, UpBridge: rack.ProvisioningBridge, UpAddr: relayUp,
-		DownBridge: podBridge, DownAddr: relayGI + "/24",
+		DownBridge: podBridge, DownAddr: relayGI + "/24", DownIf: lab01Port,
 		Servers: []string{serverIP},
 	})
 	tap := r.rack.Taps("lab-01")[0]
@@ -125,12 +128,15 @@ func TestRelayedNodeReady(t *testing.T) {
 	}
 	relayed := 0
 	for _, e := range evs {
-		if e.Kind == "dhcp.relay" && strings.Contains(e.Detail, `relay `+relayGI+` circuit-id "`+relay.DownIf+`"`) {
+		switch {
+		case e.Kind == "dhcp.relay" && strings.Contains(e.Detail, `relay `+relayGI+` circuit-id "`+lab01Port+`"`):
 			relayed++
+		case strings.HasPrefix(e.Kind, "dhcp.relay"):
+			t.Errorf("lab-01's relay event %s: %s (the circuit id is its cabled port %s)", e.Kind, e.Detail, lab01Port)
 		}
 	}
 	if relayed == 0 {
-		t.Errorf("lab-01's events record no DHCP through relay %s with circuit id %s", relayGI, relay.DownIf)
+		t.Errorf("lab-01's events record no DHCP through relay %s with circuit id %s", relayGI, lab01Port)
 	}
 	// And the relay itself says it carried serve's answers to lab-01.
 	if want := "Forwarded BOOTREPLY for " + lab01MAC + " to " + lab01PodIP; !strings.Contains(rl.Output(), want) {

@@ -30,7 +30,8 @@ import (
 	"github.com/racklift/racklift/internal/lab/netns"
 )
 
-// Interface names inside the relay's namespace; DownIf is the circuit id dhcrelay sends.
+// Interface names inside the relay's namespace; the downstream one is the circuit id
+// dhcrelay sends (Config.DownIf, default DownIf).
 const (
 	UpIf   = "up0"
 	DownIf = "down0"
@@ -50,6 +51,9 @@ type Config struct {
 	Downstream *netns.NS
 	DownBridge string
 	DownPeer   string // default: a unique name
+	// DownIf names the relay's downstream interface, which dhcrelay sends as circuit id:
+	// name it after the switch port the inventory cables the nodes to (default DownIf).
+	DownIf string
 	// DownAddr is the relay's address on the relayed network: the giaddr it stamps, and
 	// the nodes' gateway, e.g. 10.205.0.1/24.
 	DownAddr string
@@ -64,6 +68,7 @@ type Relay struct {
 	NS       *netns.NS
 	UpPeer   string
 	DownPeer string
+	DownIf   string
 	Giaddr   netip.Addr
 	UpIP     netip.Addr
 	Log      string
@@ -83,6 +88,9 @@ func Start(t testing.TB, cfg Config) *Relay {
 	if cfg.DownPeer == "" {
 		cfg.DownPeer = netns.IfName("rdn")
 	}
+	if cfg.DownIf == "" {
+		cfg.DownIf = DownIf
+	}
 	if cfg.Log == "" {
 		cfg.Log = filepath.Join(t.TempDir(), "dhcrelay.log")
 	}
@@ -95,13 +103,13 @@ func Start(t testing.TB, cfg Config) *Relay {
 		t.Fatalf("relay: DownAddr %q: %v", cfg.DownAddr, err)
 	}
 	ns := netns.New(t)
-	r := &Relay{NS: ns, UpPeer: cfg.UpPeer, DownPeer: cfg.DownPeer, Giaddr: down.Addr(), UpIP: up.Addr(), Log: cfg.Log}
+	r := &Relay{NS: ns, UpPeer: cfg.UpPeer, DownPeer: cfg.DownPeer, DownIf: cfg.DownIf, Giaddr: down.Addr(), UpIP: up.Addr(), Log: cfg.Log}
 	for _, p := range []struct {
 		name, peer, bridge, addr string
 		other                    *netns.NS
 	}{
 		{UpIf, cfg.UpPeer, cfg.UpBridge, cfg.UpAddr, cfg.Upstream},
-		{DownIf, cfg.DownPeer, cfg.DownBridge, cfg.DownAddr, cfg.Downstream},
+		{cfg.DownIf, cfg.DownPeer, cfg.DownBridge, cfg.DownAddr, cfg.Downstream},
 	} {
 		if _, err := ns.Veth(p.name, p.peer, p.other, 0); err != nil {
 			t.Fatalf("relay: %v", err)
@@ -143,7 +151,7 @@ func (r *Relay) start(t testing.TB, cfg Config) {
 	if err != nil {
 		t.Fatalf("relay: %v", err)
 	}
-	args := append([]string{"-d", "-4", "-a", "--no-pid", "-iu", UpIf, "-id", DownIf}, cfg.Servers...)
+	args := append([]string{"-d", "-4", "-a", "--no-pid", "-iu", UpIf, "-id", r.DownIf}, cfg.Servers...)
 	cmd := r.NS.Command(context.Background(), "dhcrelay", args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {

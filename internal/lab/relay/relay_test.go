@@ -39,11 +39,12 @@ networks:
   - {name: prov, cidr: 10.210.0.0/24, server: 10.210.0.1, role: provisioning, dhcp: {mode: reservation}}
   - {name: pod-b, cidr: 10.211.0.0/24, gateway: 10.211.0.1, server: 10.210.0.1, role: provisioning, dhcp: {mode: reservation, lease: 1h, relays: [10.211.0.1]}}
 profiles: [{name: p, boot: {kernel: k}}]
+switches: [{name: tor-b, os: sonic}]
 racks:
   - rack: r1
     nodes:
       - {name: a1, unit: 1, bmc: {address: 127.0.0.1, port: 8443}, interfaces: [{name: e0, mac: "02:17:00:00:00:01", network: prov, address: 10.210.0.11, pxe: true}]}
-      - {name: b1, unit: 2, bmc: {address: 127.0.0.1, port: 8444}, interfaces: [{name: e0, mac: "` + b1MAC + `", network: pod-b, address: ` + clientIP + `, pxe: true}]}
+      - {name: b1, unit: 2, bmc: {address: 127.0.0.1, port: 8444}, interfaces: [{name: e0, mac: "` + b1MAC + `", network: pod-b, address: ` + clientIP + `, pxe: true, switch: tor-b, port: swp9}]}
 `
 
 // udhcpcScript records the lease udhcpc got and configures it.
@@ -156,6 +157,11 @@ func TestRelayedDHCPClient(t *testing.T) {
 	}
 	if len(relayed) == 0 || !strings.Contains(relayed[0].Detail, `relay `+giaddr+` circuit-id "`+relay.DownIf+`"`) {
 		t.Errorf("b1's relay events %+v, want the relay %s and circuit id %q", relayed, giaddr, relay.DownIf)
+	}
+	// The inventory cables b1 to tor-b swp9; the relay says its port is down0: the event
+	// says so (b1 was still answered: its MAC is known).
+	if want := `relay ` + giaddr + ` reports circuit-id "` + relay.DownIf + `", not port "swp9"`; len(relayed) == 0 || !strings.Contains(relayed[0].Err, want) {
+		t.Errorf("b1's relay event error %+v, want %q", relayed, want)
 	}
 	before := len(s.Events.Recent(""))
 
