@@ -140,7 +140,7 @@ func runHostNet(cmd *cobra.Command, g *globals, action string, f *netFlags) erro
 		if action == "plan" {
 			doc.DHCP = p.DHCP // which networks serve answers directly, which through relays
 		}
-		if perr := output.Print(cmd.OutOrStdout(), g.output, doc, func(w io.Writer) error {
+		if perr := output.PrintOpts(cmd.OutOrStdout(), g.out(), doc, func(w io.Writer) error {
 			if err := r.WriteText(w); err != nil || action != "plan" {
 				return err
 			}

@@ -24,7 +24,7 @@ type serveFlags struct {
 	httpPort, tftpPort             int
 	pxeDir, artifacts              string
 	agentBin, templates, logFormat string
-	logLevel, configFile           string
+	configFile                     string
 	noDHCP                         bool
 	tftpWindow                     uint
 	agentPort, wave, attempts      int
@@ -88,7 +88,6 @@ and the last good inventory stays in force.`,
 	fl.StringVar(&f.agentBin, "agent-bin", "", "node-agent binary served to installers (default: node-agent next to provision)")
 	fl.StringVar(&f.templates, "templates", "", "templates directory (ipxe/, install/, systemd/) instead of the built-in ones")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json (json suits journald and log shippers)")
-	fl.StringVar(&f.logLevel, "log-level", "info", "least severe log level shown: debug, info, warn or error")
 	fl.StringVar(&f.configFile, "config", config.ServeFile, "YAML file of serve's flags (flag: value); a missing default file is skipped. Every flag can also come from RACKLIFT_<FLAG>, e.g. RACKLIFT_HTTP_PORT: flag > env > file > default")
 	fl.UintVar(&f.tftpWindow, "tftp-window", 16, "largest TFTP windowsize (RFC 7440) granted to a client that asks for one, as EDK2 UEFI firmware does (4); 1 answers every client in lock-step. Clients that do not ask (iPXE, BIOS PXE ROMs) always get lock-step")
 	fl.BoolVar(&f.noDHCP, "no-dhcp", false, "answer no DHCP whatever the network's mode says")
@@ -108,7 +107,7 @@ func (f *serveFlags) config(g *globals, stderr io.Writer) (server.Config, error)
 		}
 		relays = append(relays, a)
 	}
-	level, err := config.LogLevel(f.logLevel)
+	level, err := config.LogLevel(g.logLevel)
 	if err != nil {
 		return server.Config{}, err
 	}

@@ -59,7 +59,7 @@ func newStateCheckCmd(g *globals) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rep := api.CheckState(cmd.Context(), g.api, g.stateDir)
-			if err := output.Print(cmd.OutOrStdout(), g.output, rep, func(w io.Writer) error { return rep.WriteText(w) }); err != nil {
+			if err := output.PrintOpts(cmd.OutOrStdout(), g.out(), rep, func(w io.Writer) error { return rep.WriteText(w) }); err != nil {
 				return err
 			}
 			if !rep.OK() {

@@ -12,8 +12,9 @@ import (
 
 func newStatusCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "status [SELECTOR...]",
-		Short: "Show each node's lifecycle phase, attempt and last event, with counts per phase",
+		Use:               "status [SELECTOR...]",
+		ValidArgsFunction: g.completeSelectors(0, nil),
+		Short:             "Show each node's lifecycle phase, attempt and last event, with counts per phase",
 		Long: `status asks serve (or, when serve is not running, reads its state directly) where each
 node is: enrolled, powering, pxe, booting, agent, validating, ready or failed, with the
 reason for failed nodes. Selectors (names, globs, rack=, role=, k=v, all) are resolved
@@ -41,7 +42,7 @@ against the inventory (-i); without one, every node serve knows is shown.`,
 				nodes = api.SelectStatus(nodes, sel)
 			}
 			st := api.NewStatusReport(src.Describe(), nodes)
-			return output.Print(cmd.OutOrStdout(), g.output, st, func(w io.Writer) error { return st.WriteText(w, time.Now()) })
+			return output.PrintOpts(cmd.OutOrStdout(), g.out(), st, func(w io.Writer) error { return st.WriteText(w, time.Now()) })
 		},
 	}
 }

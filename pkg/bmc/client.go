@@ -30,6 +30,9 @@ type Options struct {
 	// Backoff is the first wait before retrying a BMC answering 503 or refusing
 	// connections; it doubles up to MaxBackoff.
 	Backoff, MaxBackoff time.Duration
+	// Observe, if set, is told the end of every Do: the operation's name (Op.Name) and
+	// "ok" or the failure's Kind; serve counts them in racklift_bmc_calls_total.
+	Observe func(op, result string)
 }
 
 // DefaultTimeout is the per-BMC deadline when none is given.

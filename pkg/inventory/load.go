@@ -26,6 +26,7 @@ type siteFile struct {
 	Racks       []*Rack       `yaml:"racks,omitempty"`
 	Switches    []*Switch     `yaml:"switches,omitempty"`
 	Uplink      *Uplink       `yaml:"uplink,omitempty"`
+	Login       *Login        `yaml:"login,omitempty"` // login.go
 	src         source
 }
 

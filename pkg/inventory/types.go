@@ -68,6 +68,7 @@ type Profile struct {
 	Boot   Boot   `yaml:"boot,omitempty" json:"boot"`
 	Expect Expect `yaml:"expect,omitempty" json:"expect"`
 	Image  *Image `yaml:"image,omitempty" json:"image,omitempty"` // nil: a stateless node
+	Login  *Login `yaml:"login,omitempty" json:"login,omitempty"` // nil: the site's (login.go)
 	src    source
 }
 

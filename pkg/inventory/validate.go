@@ -78,6 +78,9 @@ func (inv *Inventory) validate(errs *Errors) {
 	v.profiles()
 	if inv.site != nil {
 		v.tls(inv.site.src, []string{"tls"}, &inv.site.TLS)
+		if inv.site.Login != nil {
+			v.login(inv.site.src, []string{"login"}, inv.site.Login)
+		}
 		v.defaults(inv.site.src, &inv.site.Defaults)
 	}
 	for _, r := range inv.Racks {
@@ -332,6 +335,9 @@ func (v *validator) profiles() {
 		v.expect(p.src, []string{"expect"}, &p.Expect)
 		if p.Image != nil {
 			v.image(p.src, p.Image)
+		}
+		if p.Login != nil {
+			v.login(p.src, []string{"login"}, p.Login)
 		}
 	}
 }

@@ -56,6 +56,7 @@ func Build(inv *inventory.Inventory, opt Options) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
+		np.Login = inv.LoginFor(n)
 		p.Nodes = append(p.Nodes, np)
 		p.byMAC[string(np.Reservation.MAC)] = np
 		p.byName[np.Node] = np

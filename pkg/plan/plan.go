@@ -11,6 +11,7 @@ import (
 	"net/netip"
 
 	"github.com/racklift/racklift/pkg/expect"
+	"github.com/racklift/racklift/pkg/inventory"
 )
 
 // Boot binaries served over TFTP from pxe/, by client architecture.
@@ -52,6 +53,8 @@ type NodePlan struct {
 	Profile     string      `json:"profile,omitempty"`
 	Reservation Reservation `json:"reservation"`
 	Boot        Boot        `json:"boot"`
+	// Login is who the install creates, with which SSH keys (inventory login:); nil: none.
+	Login *inventory.Login `json:"login,omitempty"`
 }
 
 // Reservation is the DHCP answer for the node's PXE interface.

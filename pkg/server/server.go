@@ -104,6 +104,7 @@ type Server struct {
 
 	reloads *prometheus.CounterVec
 	nodes   prometheus.Gauge
+	ops     *opsMetrics // metrics.go
 
 	httpAddr net.Addr
 	ready    chan struct{}
@@ -147,6 +148,7 @@ func New(cfg Config) (*Server, error) {
 	}, []string{"result"})
 	s.nodes = prometheus.NewGauge(prometheus.GaugeOpts{Name: "racklift_serve_nodes", Help: "Nodes in the plan in force."})
 	s.reg.MustRegister(s.reloads, s.nodes)
+	s.ops = newOpsMetrics(s.reg)
 
 	ip, err := bindAddr(cfg)
 	if err != nil {
@@ -160,9 +162,12 @@ func New(cfg Config) (*Server, error) {
 	s.cur.Store(snap)
 	s.nodes.Set(float64(len(snap.plan.Nodes)))
 	if cfg.Provision != nil {
-		if s.core, err = provisioner.Open(cfg.coreConfig(ip, lc)); err != nil {
+		cc := cfg.coreConfig(ip, lc)
+		cc.BMC.Observe = s.ops.observeBMC
+		if s.core, err = provisioner.Open(cc); err != nil {
 			return nil, err
 		}
+		s.ops.store = s.core.Store.List
 		// Run closes the core; a failure from here on must close it (its lock on
 		// state.db, its listeners) before returning.
 		defer func() {
@@ -336,10 +341,15 @@ func (s *Server) Run(ctx context.Context) error {
 	// closed last, after the boot services (its store must outlive their events).
 	if s.core != nil {
 		var cwg sync.WaitGroup
-		cwg.Add(2)
+		cwg.Add(3)
 		go func() {
 			defer cwg.Done()
 			s.core.Follow(ctx, s.Events)
+		}()
+		follow := s.ops.followTransitions(s.core.Store)
+		go func() {
+			defer cwg.Done()
+			follow(ctx)
 		}()
 		go func() {
 			defer cwg.Done()

@@ -60,6 +60,11 @@ func (d *Deployer) Deploy(ctx context.Context, node string, exp *expect.Expectat
 		hostname = node
 	}
 	conf, err := NodeConfig(hostname, exp.Networks)
+	if err == nil {
+		var login []File
+		login, err = LoginFiles(dep.Login) // login.go: the inventory's user and SSH keys
+		conf = append(conf, login...)
+	}
 	if err != nil {
 		return fail(fmt.Errorf("node %s: %w", node, err))
 	}
