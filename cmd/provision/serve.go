@@ -14,6 +14,7 @@ import (
 
 	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/config"
+	"github.com/racklift/racklift/pkg/provisioner"
 	"github.com/racklift/racklift/pkg/server"
 	"github.com/racklift/racklift/pkg/tftp"
 )
@@ -32,6 +33,7 @@ type serveFlags struct {
 	dhcpRelays                     []string
 	bmcTimeout                     time.Duration
 	phaseTimeouts                  map[string]string
+	store                          config.StoreFlags
 }
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -94,6 +96,7 @@ and the last good inventory stays in force.`,
 	fl.StringSliceVar(&f.dhcpRelays, "dhcp-relay", nil, "IPv4 address of a DHCP relay agent (giaddr) whose requests are answered; repeat or comma-separate. Requests with any other giaddr are dropped")
 	fl.IntVar(&f.tftpMax, "tftp-max", tftp.DefaultMaxTransfers, "most TFTP transfers in flight; a request past it gets a TFTP error")
 	fl.IntVar(&f.tftpMaxPerClient, "tftp-max-per-client", tftp.DefaultMaxPerClient, "most TFTP transfers in flight from one client address")
+	f.store.Register(fl, true)
 	return cmd
 }
 
@@ -121,6 +124,14 @@ func (f *serveFlags) config(g *globals, stderr io.Writer) (server.Config, error)
 	default:
 		return server.Config{}, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
 	}
+	etcd, err := f.store.Etcd()
+	if err != nil {
+		return server.Config{}, err
+	}
+	var shared *provisioner.Shared
+	if etcd != nil {
+		shared = &provisioner.Shared{Etcd: *etcd, Instance: f.store.Instance, Lease: f.store.Lease}
+	}
 	var tfs fs.FS // nil: the built-in templates
 	if f.templates != "" {
 		tfs = os.DirFS(f.templates)
@@ -134,6 +145,7 @@ func (f *serveFlags) config(g *globals, stderr io.Writer) (server.Config, error)
 		Provision: &server.Provision{
 			ControlAPI: g.api, AgentPort: f.agentPort, SecretsFile: g.secrets,
 			Wave: f.wave, Attempts: f.attempts, BMCTimeout: f.bmcTimeout, PhaseTimeouts: f.phaseTimeouts,
+			Shared: shared,
 		},
 	}, nil
 }

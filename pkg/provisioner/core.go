@@ -16,6 +16,7 @@ import (
 	"github.com/racklift/racklift/pkg/bmc"
 	"github.com/racklift/racklift/pkg/cabling"
 	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/cluster"
 	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/lifecycle"
@@ -52,7 +53,10 @@ type Config struct {
 	// state.DefaultBackupEvery, state.DefaultBackupKeep; BackupEvery < 0: none).
 	BackupEvery time.Duration
 	BackupKeep  int
-	Log         *slog.Logger
+	// Shared puts the state on etcd, shared with other serve instances (shared.go); nil:
+	// state.db in StateDir, this instance alone.
+	Shared *Shared
+	Log    *slog.Logger
 }
 
 // Core is serve's provisioning side: the state, the lifecycle machine, the PKI and the
@@ -60,10 +64,12 @@ type Config struct {
 // start and on each reload) and the boot events (Follow), and asks it for each node's
 // boot arguments (BootArgs).
 type Core struct {
-	Store   *state.Bolt
+	Store   state.Store
 	PKI     *pki.PKI
 	Tokens  *Credentials
 	Machine *lifecycle.Machine
+
+	cluster *cluster.Member // nil: this instance alone (bbolt)
 
 	cfg      Config
 	log      *slog.Logger
@@ -85,27 +91,37 @@ func Open(cfg Config) (*Core, error) {
 	}
 	c := &Core{cfg: cfg, log: cfg.Log}
 	var err error
-	// Check: a damaged state.db is named at start rather than found by a handler later.
-	if c.Store, err = state.Open(cfg.StateDir, state.Options{LockTimeout: 10 * time.Second, Check: true}); err != nil {
-		return nil, err
-	}
+	machineStore, power := state.Store(nil), cfg.Power
 	fail := func(err error) (*Core, error) {
 		c.Close()
 		return nil, err
+	}
+	if cfg.Shared != nil {
+		if machineStore, err = c.openShared(*cfg.Shared); err != nil {
+			return fail(err)
+		}
+	} else {
+		// Check: a damaged state.db is named at start rather than found by a handler later.
+		if c.Store, err = state.Open(cfg.StateDir, state.Options{LockTimeout: 10 * time.Second, Check: true}); err != nil {
+			return nil, err
+		}
+		machineStore = c.Store
 	}
 	if c.PKI, err = pki.LoadOrCreate(pki.Dir(cfg.StateDir), cfg.Hosts); err != nil {
 		return fail(err)
 	}
 	c.Tokens = NewCredentials(c.Store, c.PKI, cfg.TokenTTL, cfg.CertValidity)
-	power := cfg.Power
 	if power == nil {
 		power = &BMCPower{Inventory: c.Inventory, Secrets: cfg.Secrets, Options: cfg.BMC}
+	}
+	if c.cluster != nil {
+		power = c.cluster.Power(power) // a BMC call only for a node this instance holds
 	}
 	lc := cfg.Lifecycle
 	if lc.Log == nil {
 		lc.Log = cfg.Log
 	}
-	c.Machine = lifecycle.New(c.Store, power, c.Tokens, lc)
+	c.Machine = lifecycle.New(machineStore, power, c.Tokens, lc)
 
 	if c.agentLn, c.agentURL, err = listenAgent(cfg, c.PKI); err != nil {
 		return fail(err)
@@ -296,7 +312,8 @@ func (c *Core) Run(ctx context.Context) error {
 		defer wg.Done()
 		c.backups(ctx)
 	}()
-	c.log.Info("provisioning core", "state", c.Store.Path(), "agent_api", c.agentURL, "control_api", c.ctlAddr, "ca", c.PKI.Fingerprint())
+	c.runShared(ctx, &wg)
+	c.log.Info("provisioning core", "state", where(c.Store), "agent_api", c.agentURL, "control_api", c.ctlAddr, "ca", c.PKI.Fingerprint())
 	var err error
 	select {
 	case <-ctx.Done():
@@ -322,7 +339,7 @@ func (c *Core) backups(ctx context.Context) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if path, err := c.Store.RollBackup(c.cfg.StateDir, keep, time.Now()); err != nil {
+		if path, err := state.RollBackupOf(c.Store, c.cfg.StateDir, keep, time.Now()); err != nil {
 			c.log.Error("state backup failed", "dir", state.BackupDir(c.cfg.StateDir), "err", err)
 		} else {
 			c.log.Info("state backup", "path", path, "keep", keep)
@@ -342,6 +359,9 @@ func (c *Core) Close() error {
 	}
 	if c.ctlLn != nil {
 		c.ctlLn.Close()
+	}
+	if c.cluster != nil {
+		c.cluster.Close()
 	}
 	if c.Store != nil {
 		return c.Store.Close()

@@ -164,6 +164,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Provision != nil {
 		cc := cfg.coreConfig(ip, lc)
 		cc.BMC.Observe = s.ops.observeBMC
+		if cc.Shared != nil {
+			sh := *cc.Shared
+			if nw := s.network(); nw != nil {
+				sh.Networks = []string{nw.Network} // the one network this serve answers DHCP on
+			}
+			cc.Shared = &sh
+		}
 		if s.core, err = provisioner.Open(cc); err != nil {
 			return nil, err
 		}
@@ -429,17 +436,42 @@ func (s *Server) Run(ctx context.Context) error {
 	h := &dhcp.Handler{Nodes: s, Events: s.Events, Discovered: s.discovered, Learner: s, Network: netName, ServerIP: s.ip,
 		Networks: s, Cabling: s, Relays: s.cfg.DHCPRelays, Log: s.log}
 	ports := map[string][]int{dhcp.ModeReservation: {s.cfg.DHCPPort}, dhcp.ModeProxy: {s.cfg.DHCPPort, dhcp.PortPXE}}[mode]
-	for _, port := range ports {
-		var ip net.IP
-		if s.cfg.Interface == "" {
-			ip = net.IP(s.ip.AsSlice())
+	listenDHCP := func(serve func(string, func() error)) ([]*dhcp.Server, error) {
+		var out []*dhcp.Server
+		for _, port := range ports {
+			var ip net.IP
+			if s.cfg.Interface == "" {
+				ip = net.IP(s.ip.AsSlice())
+			}
+			ds, err := dhcp.Listen(s.cfg.Interface, ip, port, h, s.log)
+			if err != nil {
+				for _, d := range out {
+					d.Close()
+				}
+				return nil, err
+			}
+			serve("dhcp", ds.Serve)
+			out = append(out, ds)
 		}
-		ds, err := dhcp.Listen(s.cfg.Interface, ip, port, h, s.log)
+		return out, nil
+	}
+	if s.core != nil && s.core.Instance() != "" && len(ports) > 0 {
+		// Shared state: DHCP listens only while this instance is elected for the network;
+		// the others stand by.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.electedDHCP(ctx, netName, listenDHCP)
+		}()
+		defer func() { cancel(); <-done }()
+	} else {
+		dss, err := listenDHCP(goServe)
 		if err != nil {
 			return err
 		}
-		goServe("dhcp", ds.Serve)
-		defer ds.Close()
+		for _, ds := range dss {
+			defer ds.Close()
+		}
 	}
 	defer s.discovered.Flush()
 

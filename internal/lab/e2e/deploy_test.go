@@ -12,6 +12,7 @@ import (
 	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
 )
@@ -138,8 +139,8 @@ func TestRackDeployEndToEnd(t *testing.T) {
 	r.StartServe()
 	select {
 	case code := <-upDone:
-		if code != 1 {
-			t.Errorf("up all: exit %d, want 1 (lab-02 and lab-03 fail)", code)
+		if code != cli.CodeSomeFailed {
+			t.Errorf("up all: exit %d, want 4 (some failed: lab-02 and lab-03)", code)
 		}
 	case <-ctx.Done():
 		t.Fatal("up all did not finish")

@@ -13,6 +13,7 @@ import (
 	"github.com/racklift/racklift/internal/lab/rack"
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/lifecycle"
 )
 
@@ -33,8 +34,8 @@ func TestSwitchSideEndToEnd(t *testing.T) {
 	defer cancel()
 
 	res, errOut, code := r.Up(ctx, "all")
-	if code != 1 || res.Failed != 2 {
-		t.Fatalf("up all: exit %d, %d failed; want exit 1 with lab-02 and lab-03 failed\n%+v\n%s", code, res.Failed, res.Nodes, errOut)
+	if code != cli.CodeSomeFailed || res.Failed != 2 {
+		t.Fatalf("up all: exit %d, %d failed; want exit 4 (some failed) with lab-02 and lab-03 failed\n%+v\n%s", code, res.Failed, res.Nodes, errOut)
 	}
 	// The ramdisk's kernel names the NICs itself (eth0, eth1): the messages use its names,
 	// found by MAC in what each node reported.
