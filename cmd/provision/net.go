@@ -106,6 +106,7 @@ func runHostNet(cmd *cobra.Command, g *globals, action string, f *netFlags) erro
 		return err
 	}
 	var nets []expect.Network
+	var p *plan.Plan
 	var inv *inventory.Inventory
 	if action != "down" {
 		if f.trunk == "" {
@@ -114,8 +115,7 @@ func runHostNet(cmd *cobra.Command, g *globals, action string, f *netFlags) erro
 		if inv, err = g.loadInventory(); err != nil {
 			return err
 		}
-		p, err := plan.Build(inv, plan.Options{})
-		if err != nil {
+		if p, err = plan.Build(inv, plan.Options{}); err != nil {
 			return err
 		}
 		if len(p.Host) == 0 {
@@ -136,7 +136,16 @@ func runHostNet(cmd *cobra.Command, g *globals, action string, f *netFlags) erro
 		uplinkOK = !check.Failed(rs)
 	}
 	if r != nil {
-		if perr := output.PrintOpts(cmd.OutOrStdout(), g.out(), r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
+		doc := hostNetReport{Report: r}
+		if action == "plan" {
+			doc.DHCP = p.DHCP // which networks serve answers directly, which through relays
+		}
+		if perr := output.PrintOpts(cmd.OutOrStdout(), g.out(), doc, func(w io.Writer) error {
+			if err := r.WriteText(w); err != nil || action != "plan" {
+				return err
+			}
+			return p.WriteDHCP(w)
+		}); perr != nil {
 			return perr
 		}
 	}
@@ -147,4 +156,11 @@ func runHostNet(cmd *cobra.Command, g *globals, action string, f *netFlags) erro
 		return cli.Exitf(1, "provision net: the trunk %s is not cabled or configured as the inventory's uplink says (see the lldp checks above)", f.trunk)
 	}
 	return err
+}
+
+// hostNetReport is `provision net plan|apply|down -o json`: the link report and, for plan,
+// how serve reaches each provisioning network's DHCP (directly or via relays).
+type hostNetReport struct {
+	*netsetup.Report
+	DHCP []plan.DHCPNetwork `json:"dhcp,omitempty"`
 }

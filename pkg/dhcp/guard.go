@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
 
@@ -13,25 +12,23 @@ import (
 )
 
 // spoofed says why a request must go unanswered because of where its answer would go, ""
-// when it may be answered. An answer follows giaddr (to a relay) and ciaddr (to a client
-// that has an address): a forged one turns serve into a reflector and each answer into a
-// stored event. So giaddr is honoured only from a configured relay and only for the
-// node's own network, and ciaddr only when it is the node's reserved address.
-func (h *Handler) spoofed(req *Request) string {
+// when it may be answered, with the key its log line is rate-limited by. An answer
+// follows giaddr (to a relay) and ciaddr (to a client that has an address): a forged one
+// turns serve into a reflector and each answer into a stored event. So giaddr is
+// honoured only from a relay on the node's own network (arrival has already checked that
+// a network names it), and ciaddr only when it is the node's reserved address.
+func (h *Handler) spoofed(req *Request) (why, key string) {
 	m := req.Msg
 	if gi := addr4(m.GatewayIPAddr); gi.IsValid() {
-		if !slices.Contains(h.Relays, gi) {
-			return fmt.Sprintf("giaddr %s is not a configured relay (--dhcp-relay)", gi)
-		}
 		if p := req.Node.Reservation.Prefix; p.IsValid() && !p.Contains(gi) {
-			return fmt.Sprintf("giaddr %s (a relay) is not on node %s's network %s", gi, req.Node.Node, p)
+			return fmt.Sprintf("giaddr %s (a relay) is not on node %s's network %s", gi, req.Node.Node, p), "giaddr-network"
 		}
 	}
 	// On 4011 the answer goes back to the sender, whatever ciaddr says.
 	if ci := addr4(m.ClientIPAddr); ci.IsValid() && req.Port != PortPXE && ci != req.Node.Reservation.IP {
-		return fmt.Sprintf("ciaddr %s is not node %s's reserved address", ci, req.Node.Node)
+		return fmt.Sprintf("ciaddr %s is not node %s's reserved address", ci, req.Node.Node), "ciaddr"
 	}
-	return ""
+	return "", ""
 }
 
 // addr4 is ip as an address, invalid when nil or 0.0.0.0.
@@ -43,8 +40,10 @@ func addr4(ip net.IP) netip.Addr {
 	return a
 }
 
-// rateLog writes at most one line per reason every logEvery, saying how many were
+// rateLog writes at most one line per key every logEvery, saying how many were
 // suppressed in between: a flood of forged packets must not become a flood of log lines.
+// Keys are reasons (or a reason and a node name), never packet values, so a flood of
+// random giaddrs cannot grow the map.
 type rateLog struct {
 	mu   sync.Mutex
 	last map[string]time.Time

@@ -6,6 +6,7 @@
 package dhcp
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -62,14 +63,20 @@ type Handler struct {
 	Network    string         // network name, for discovered records
 	// ServerIP is this host's address on the network, used when a node plan has none.
 	ServerIP netip.Addr
-	// Relays are the DHCP relay agents (giaddr) whose requests are answered; a request
-	// with any other giaddr is dropped.
+	// Networks names the network of each relay the inventory names (dhcp.relays): a
+	// relayed request is answered for the nodes of that network only (nil: none).
+	Networks RelayNetworks
+	// Relays are further relay agents (giaddr, --dhcp-relay) answered for the nodes of the
+	// network holding their address; a request with any other giaddr is dropped.
 	Relays []netip.Addr
+	// Cabling, when set, is compared with the relays' option 82 (nil: recorded only).
+	Cabling Cabling
 	// Log gets the rate-limited lines about dropped requests (nil: none).
 	Log *slog.Logger
 
 	dropped rateLog
 	recent  coalescer
+	relayed coalescer // dhcp.relay events, apart: one coalescer remembers one event per MAC
 }
 
 // Reply answers req, or returns nil when the request must go unanswered: a MAC not in
@@ -85,19 +92,34 @@ func (h *Handler) Reply(req *Request) *dhcpv4.DHCPv4 {
 	if h.Nodes != nil {
 		req.Node = h.Nodes.ByMAC(m.ClientHWAddr)
 	}
-	if req.Node == nil {
-		h.discover(req)
+	// Where the request came from decides which network answers it: a giaddr no network
+	// names gets nothing, not even a discovered record.
+	network, relay, why, key := h.arrival(req)
+	if why != "" {
+		h.dropped.warn(h.Log, key, "dhcp: request dropped", "mac", m.ClientHWAddr.String(), "interface", req.Interface, "why", why)
 		return nil
 	}
-	if h.Network != "" && req.Node.Reservation.Network != "" && req.Node.Reservation.Network != h.Network {
-		return nil // the node boots from another network: not this listener's to answer
+	if req.Node == nil {
+		h.discover(req, network)
+		return nil
+	}
+	if own := req.Node.Reservation.Network; network != "" && own != "" && own != network {
+		// Each node is answered on its own network only: elsewhere its reservation, server
+		// and boot files are wrong, and an answer would teach it a foreign address.
+		why := fmt.Sprintf("node %s boots from network %q but asked on network %q", req.Node.Node, own, network)
+		if relay.IsValid() {
+			why += " (through relay " + relay.String() + ")"
+		}
+		h.dropped.warn(h.Log, "network|"+req.Node.Node, "dhcp: request dropped", "mac", m.ClientHWAddr.String(), "node", req.Node.Node,
+			"why", why+": answered on its own network only; check the switch port's VLAN or the node's network in the inventory")
+		return nil
 	}
 	chain := h.chain(req.Node.Reservation.Mode)
 	if chain == nil {
 		return nil
 	}
-	if why := h.spoofed(req); why != "" {
-		h.dropped.warn(h.Log, why, "dhcp: request dropped", "mac", m.ClientHWAddr.String(), "node", req.Node.Node, "why", why)
+	if why, key := h.spoofed(req); why != "" {
+		h.dropped.warn(h.Log, key, "dhcp: request dropped", "mac", m.ClientHWAddr.String(), "node", req.Node.Node, "why", why)
 		return nil
 	}
 	resp, err := dhcpv4.NewReplyFromRequest(m)
@@ -108,6 +130,9 @@ func (h *Handler) Reply(req *Request) *dhcpv4.DHCPv4 {
 		if !p(req, resp) {
 			return nil
 		}
+	}
+	if relay.IsValid() {
+		h.relayEvent(req, agentInfo(m, relay))
 	}
 	h.publish(req, resp)
 	return resp
@@ -158,8 +183,8 @@ func (h *Handler) publish(req *Request, resp *dhcpv4.DHCPv4) {
 	h.Events.Publish(e)
 }
 
-func (h *Handler) discover(req *Request) {
-	rec := h.Discovered.Record(req.Msg.ClientHWAddr, req.Client, req.Interface, h.Network)
+func (h *Handler) discover(req *Request, network string) {
+	rec := h.Discovered.Record(req.Msg.ClientHWAddr, req.Client, req.Interface, network)
 	if rec == nil {
 		return
 	}

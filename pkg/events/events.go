@@ -23,6 +23,7 @@ const (
 	DHCPAck      Kind = "dhcp.ack"
 	DHCPNak      Kind = "dhcp.nak"
 	Discovered   Kind = "dhcp.discovered" // a MAC not in the inventory asked; not answered
+	DHCPRelay    Kind = "dhcp.relay"      // a relayed request answered: the relay and its option 82
 	TFTPTransfer Kind = "tftp.transfer"
 	TFTPRefused  Kind = "tftp.refused"
 	HTTPScript   Kind = "http.script"

@@ -162,11 +162,12 @@ var fieldDocs = map[string]string{
 	"Network.DNS":     "DNS servers handed out by DHCP.",
 	"Network.Domain":  "DNS search domain handed out by DHCP.",
 	"Network.DHCP":    "Set to have racklift serve DHCP on this network.",
-	"Network.Server":  "The provisioning host's address on this network: DHCP server id, TFTP and HTTP. Required where racklift serves DHCP or nodes PXE boot.",
+	"Network.Server":  "The provisioning host's address on this network: DHCP server id, TFTP and HTTP. Required where racklift serves DHCP or nodes PXE boot. On a relayed network (dhcp.relays): serve's address the relays forward to, outside the network.",
 
-	"DHCP.Mode":  "reservation: racklift answers known MACs with their address; proxy: another server gives addresses, racklift only boot options; off: racklift does not answer.",
-	"DHCP.Range": "first-last address range, for proxy/off exports.",
-	"DHCP.Lease": "Lease time as a duration, e.g. 12h; default 12h.",
+	"DHCP.Mode":   "reservation: racklift answers known MACs with their address; proxy: another server gives addresses, racklift only boot options; off: racklift does not answer.",
+	"DHCP.Range":  "first-last address range, for proxy/off exports.",
+	"DHCP.Lease":  "Lease time as a duration, e.g. 12h; default 12h.",
+	"DHCP.Relays": "IPv4 addresses (giaddr) of the DHCP relay agents on this network: serve is not on it and answers its nodes only through these relays.",
 
 	"Profile.Name":   "Name nodes refer to with profile:.",
 	"Profile.Boot":   "Kernel, initrd, command line and install template.",

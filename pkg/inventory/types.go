@@ -57,6 +57,9 @@ type DHCP struct {
 	Mode  string `yaml:"mode" json:"mode"`                       // reservation, proxy or off
 	Range string `yaml:"range,omitempty" json:"range,omitempty"` // "first-last", for proxy/off exports
 	Lease string `yaml:"lease,omitempty" json:"lease,omitempty"` // Go duration, default 12h
+	// Relays are the DHCP relay agents' addresses (giaddr) on this network: serve is not
+	// on it and answers its nodes only through them (relay.go).
+	Relays []string `yaml:"relays,omitempty" json:"relays,omitempty"`
 }
 
 // Profile is what a node boots and what the node agent must find on it.

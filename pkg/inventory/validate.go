@@ -93,6 +93,7 @@ func (inv *Inventory) validate(errs *Errors) {
 	}
 	v.cabling()
 	v.pxeServers()
+	v.relays()
 }
 
 func (v *validator) add(p Pos, hint, format string, args ...any) {
@@ -176,7 +177,7 @@ func (v *validator) cidr(n *Network) bool {
 		}
 	}
 	var server netip.Addr
-	if n.Server != "" {
+	if n.Server != "" && !n.Relayed() { // a relayed network's server is checked in relay.go
 		if a, ok := v.addr(n.Server, n.PosOf("server"), func() string { return "server of network " + quote(label) }); ok && v.inNetwork(n, a, n.PosOf("server"), func() string { return "server address" }) {
 			server = a
 			if g, err := netip.ParseAddr(n.Gateway); err == nil && g == a {

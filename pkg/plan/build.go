@@ -43,13 +43,14 @@ func Build(inv *inventory.Inventory, opt Options) (*Plan, error) {
 			return nil, err
 		}
 		facts[nw.Name] = f
-		if f.server.IsValid() {
+		if f.server.IsValid() && !nw.Relayed() { // serve is not on a relayed network
 			p.Host = append(p.Host, HostInterface{
 				Network: nw.Name, Role: nw.Role, VLAN: nw.VLAN, MTU: nw.MTU,
 				Address: netip.PrefixFrom(f.server, nw.Prefix.Bits()),
 			})
 		}
 	}
+	p.dhcpNetworks(inv, facts)
 	for _, n := range inv.Nodes {
 		np, err := nodePlan(n, facts)
 		if err != nil {

@@ -35,9 +35,12 @@ type Plan struct {
 	Site  string          `json:"site"`
 	Nodes []*NodePlan     `json:"nodes"`
 	Host  []HostInterface `json:"host_interfaces"` // what the provisioning host needs
+	// DHCP is how serve reaches each provisioning network: directly or via relays (relay.go).
+	DHCP []DHCPNetwork `json:"dhcp_networks"`
 
-	byMAC  map[string]*NodePlan // string(net.HardwareAddr) of the PXE interface
-	byName map[string]*NodePlan
+	byMAC   map[string]*NodePlan // string(net.HardwareAddr) of the PXE interface
+	byName  map[string]*NodePlan
+	byRelay map[netip.Addr]*DHCPNetwork
 }
 
 // NodePlan is what one node gets.

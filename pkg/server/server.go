@@ -69,7 +69,8 @@ type Config struct {
 	// address (0: tftp.DefaultMaxTransfers, tftp.DefaultMaxPerClient).
 	TFTPMax          int
 	TFTPMaxPerClient int
-	// DHCPRelays are the relay agents (giaddr) whose requests DHCP answers; a request
+	// DHCPRelays are relay agents (giaddr) answered besides those the inventory names
+	// (dhcp.relays), for the nodes of the network holding their address; a request
 	// carrying any other giaddr is dropped.
 	DHCPRelays []netip.Addr
 	// NoDHCP leaves DHCP to another server whatever the network's mode says.
@@ -375,7 +376,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if nw != nil {
 		netName = nw.Network
 	} else {
-		s.log.Warn("the listen address is on no network of the inventory: DHCP stays off", "address", s.ip.String())
+		s.log.Warn("the listen address is on no network of the inventory: DHCP answers only the relayed networks that name it as server", "address", s.ip.String())
 	}
 
 	// TFTP
@@ -427,13 +428,13 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	defer hs.Close()
 
-	// DHCP
-	mode := s.mode(netName)
+	// DHCP: the served network's, and the relayed networks' whose relays forward here.
+	mode, relayed := s.dhcpMode(netName)
 	if s.cfg.NoDHCP {
 		mode = dhcp.ModeOff
 	}
 	h := &dhcp.Handler{Nodes: s, Events: s.Events, Discovered: s.discovered, Learner: s, Network: netName, ServerIP: s.ip,
-		Relays: s.cfg.DHCPRelays, Log: s.log}
+		Networks: s, Cabling: s, Relays: s.cfg.DHCPRelays, Log: s.log}
 	ports := map[string][]int{dhcp.ModeReservation: {s.cfg.DHCPPort}, dhcp.ModeProxy: {s.cfg.DHCPPort, dhcp.PortPXE}}[mode]
 	listenDHCP := func(serve func(string, func() error)) ([]*dhcp.Server, error) {
 		var out []*dhcp.Server
@@ -481,7 +482,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	defer w.Close()
 
-	s.log.Info("serving", "address", s.ip.String(), "interface", s.cfg.Interface, "network", netName, "dhcp", mode,
+	s.log.Info("serving", "address", s.ip.String(), "interface", s.cfg.Interface, "network", netName, "dhcp", mode, "relayed", relayed,
 		"http", s.httpAddr.String(), "tftp_root", s.cfg.PXEDir, "nodes", len(s.Current().Nodes))
 	close(s.ready)
 	select {

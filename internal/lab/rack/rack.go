@@ -371,6 +371,15 @@ func (r *Rack) Guest(node string) *vm.VM {
 	return nil
 }
 
+// Taps are the node's tap devices in the rack's namespace, in NIC order (PXE first): a
+// test can move one to another bridge, e.g. behind a relay.
+func (r *Rack) Taps(node string) []string {
+	if n := r.byName[node]; n != nil {
+		return append([]string(nil), n.taps...)
+	}
+	return nil
+}
+
 // Boots lists the boot mode of every start and reset of the node's guest, oldest first
 // ("Pxe", "Hdd", "default").
 func (r *Rack) Boots(node string) []string {
