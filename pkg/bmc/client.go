@@ -30,6 +30,10 @@ type Options struct {
 	// Backoff is the first wait before retrying a BMC answering 503 or refusing
 	// connections; it doubles up to MaxBackoff.
 	Backoff, MaxBackoff time.Duration
+	// OnRetry, when set, is called before each retry with the attempt that failed and
+	// its error: tests act on the retry itself (end a refusal once it was seen) instead
+	// of guessing how long the first attempt takes.
+	OnRetry func(attempt int, err error)
 }
 
 // DefaultTimeout is the per-BMC deadline when none is given.

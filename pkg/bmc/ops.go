@@ -142,6 +142,9 @@ func Do(ctx context.Context, t Target, op Op, o Options) (Outcome, error) {
 		if !retryable(err) || ctx.Err() != nil || limit != "" {
 			return out, t.wrap(op, err, attempt, ctx, tr)
 		}
+		if o.OnRetry != nil {
+			o.OnRetry(attempt, err)
+		}
 		wait := time.NewTimer(backoff)
 		select {
 		case <-wait.C:

@@ -82,6 +82,10 @@ type Faults struct {
 	UnavailableAfterReset time.Duration
 	// Hang makes the BMC accept requests and never answer.
 	Hang bool
+	// Hold, when not nil, makes every request wait until it is closed (or the client
+	// gives up), then answer as usual: a hung BMC that comes back when a test says so,
+	// so the test can watch what happens meanwhile instead of racing a deadline.
+	Hold <-chan struct{}
 	// DropBootOverride makes a boot override PATCH answer 204 and change nothing
 	// (Supermicro, bmclib issue 459).
 	DropBootOverride bool
@@ -273,6 +277,14 @@ func (b *BMC) Unavailable(d time.Duration) {
 // Refuse closes the BMC's listening socket for d, so connections are refused as
 // during a BMC reboot, then listens again on the same address.
 func (b *BMC) Refuse(d time.Duration) error {
+	done := make(chan struct{})
+	time.AfterFunc(d, func() { close(done) })
+	return b.RefuseUntil(done)
+}
+
+// RefuseUntil is Refuse until done is closed: a test ends the refusal once it has seen
+// the client refused, whatever the machine's speed.
+func (b *BMC) RefuseUntil(done <-chan struct{}) error {
 	b.mu.Lock()
 	ln := b.ln
 	b.mu.Unlock()
@@ -282,7 +294,7 @@ func (b *BMC) Refuse(d time.Duration) error {
 	}
 	go func() {
 		select {
-		case <-time.After(d):
+		case <-done:
 		case <-b.closed:
 			return
 		}

@@ -78,6 +78,16 @@ func (b *BMC) routes() http.Handler {
 			}
 			return
 		}
+		if f.Hold != nil {
+			b.counts.held.Add(1)
+			select {
+			case <-f.Hold:
+			case <-r.Context().Done():
+				return
+			case <-b.closed:
+				return
+			}
+		}
 		if f.Latency > 0 {
 			t := time.NewTimer(f.Latency)
 			select {
