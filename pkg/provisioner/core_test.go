@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -213,6 +214,19 @@ func TestCoreFailedReportAndCredentials(t *testing.T) {
 	secret0 := cmdlineOf(t, r, n0)[pki.CmdlineBootstrap]
 	if secret0 == "" {
 		t.Fatalf("%s's boot arguments carry no %s", n0, pki.CmdlineBootstrap)
+	}
+	// The node's boot events (DHCP, HTTP) reach the store through the event stream,
+	// which on a loaded machine can lag behind the agent API's writes: wait for the last
+	// one (the initrd) before taking the log's position, or it lands after it and looks
+	// logged by a refused call (failed 1 run in 20).
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		evs, _ := core.Store.Events(state.Query{Node: n0})
+		if slices.ContainsFunc(evs, func(e state.Event) bool { return strings.Contains(e.Detail, "initrd.img") }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's initrd fetch never reached the event log: %+v", n0, evs)
+		}
 	}
 	evBefore, _ := core.Store.LastSeq()
 

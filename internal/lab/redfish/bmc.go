@@ -49,7 +49,8 @@ type BMC struct {
 
 	mu        sync.Mutex
 	ln        net.Listener
-	addr      string // host:port, fixed after Start
+	served    chan struct{} // closed when Serve on ln has returned
+	addr      string        // host:port, fixed after Start
 	faults    Faults
 	unavail   time.Time // 503 until then
 	boot      bootState
@@ -212,13 +213,15 @@ func (b *BMC) Start() error {
 }
 
 func (b *BMC) serve(ln net.Listener) {
+	served := make(chan struct{})
 	b.mu.Lock()
-	b.ln = ln
+	b.ln, b.served = ln, served
 	b.mu.Unlock()
 	tln := tls.NewListener(ln, b.srv.TLSConfig)
 	b.serving.Add(1)
 	go func() {
 		defer b.serving.Done()
+		defer close(served)
 		_ = b.srv.Serve(tln)
 	}()
 }
@@ -286,12 +289,15 @@ func (b *BMC) Refuse(d time.Duration) error {
 // the client refused, whatever the machine's speed.
 func (b *BMC) RefuseUntil(done <-chan struct{}) error {
 	b.mu.Lock()
-	ln := b.ln
+	ln, served := b.ln, b.served
 	b.mu.Unlock()
-	// Closing the TLS listener ends Serve; the server itself stays usable.
+	// Closing the TLS listener ends Serve; the server itself stays usable. The socket
+	// is closed only once the Accept blocked on it has returned: until Serve returns, a
+	// connection can still be queued, and then reset instead of refused.
 	if err := ln.Close(); err != nil {
 		return err
 	}
+	<-served
 	go func() {
 		select {
 		case <-done:

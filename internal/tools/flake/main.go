@@ -119,7 +119,12 @@ func read(r io.Reader, progress io.Writer) (map[string]*counts, map[string][]str
 			c.runs++
 			c.fails++
 			if c.output == nil {
+				// Said at once, not only in the report: a run takes an hour or more.
 				c.output = c.cur
+				fmt.Fprintf(progress, "FAILED %s %s in run %d (first failure; more in the report)\n", e.Package, e.Test, c.runs)
+				for _, l := range c.output {
+					fmt.Fprint(progress, "    "+l)
+				}
 			}
 		}
 	}
