@@ -17,7 +17,6 @@ func TestStructFieldsConcurrent(t *testing.T) {
 		A int    `yaml:"a"`
 		B string `yaml:"b,omitempty"`
 		C int    `yaml:"-"`
-		d int    //nolint:unused // unexported: never a key
 		E int
 	}
 	want := map[string]int{"a": 0, "b": 1}
