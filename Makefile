@@ -42,7 +42,8 @@ $(STATICCHECK):
 
 # Integration tests need root, network namespaces, QEMU and the packages above; with
 # RACKLIFT_INTEGRATION=1 a missing prerequisite fails the test instead of skipping it.
-test: deps build lint
+# The deploy end-to-end test needs the lab's OS image (make image, cached by content).
+test: deps build lint image
 	RACKLIFT_INTEGRATION=1 RACKLIFT_BIN=$(CURDIR)/bin RACKLIFT_CACHE=$(CACHE) \
 		$(GO) test -count=1 -timeout 75m ./...
 

@@ -3,7 +3,7 @@
 # apply, serve and up (scripts/demo). make demo-down removes all of it; so does an
 # interrupted demo. bench-e2e times `up` for one node and for three on the same rack.
 .PHONY: demo demo-down bench-e2e
-demo: deps build pxe agent-initrd
+demo: deps build pxe agent-initrd image
 	./scripts/demo
 
 demo-down:

@@ -7,9 +7,9 @@ image: build
 	@./scripts/install-deps
 	$(GO) run ./internal/tools/osimage -cache $(CACHE) -agent bin/node-agent
 
-# The deploy end-to-end test (internal/lab/e2e TestRackDeployEndToEnd) on the lab image:
-# opt-in, not yet part of make test (see docs/deploy-lifecycle.md).
+# The deploy end-to-end test (internal/lab/e2e TestRackDeployEndToEnd) on the lab image,
+# alone (make test runs it with the rest).
 .PHONY: test-deploy
 test-deploy: image
-	RACKLIFT_INTEGRATION=1 RACKLIFT_E2E_DEPLOY=1 RACKLIFT_BIN=$(CURDIR)/bin RACKLIFT_CACHE=$(CACHE) \
+	RACKLIFT_INTEGRATION=1 RACKLIFT_BIN=$(CURDIR)/bin RACKLIFT_CACHE=$(CACHE) \
 		$(GO) test -count=1 -timeout 60m -run '^TestRackDeployEndToEnd$$' -v ./internal/lab/e2e

@@ -11,6 +11,7 @@ import (
 
 	"github.com/racklift/racklift/pkg/agent"
 	"github.com/racklift/racklift/pkg/agent/identity"
+	"github.com/racklift/racklift/pkg/agent/lldp"
 	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/netsetup"
 )
@@ -22,6 +23,7 @@ type daemonFlags struct {
 	caFingerprint, stage                      string
 	interval, deliverTimeout, storageEvery    time.Duration
 	once, applyNetworks                       bool
+	lldpWait                                  time.Duration
 }
 
 func newDaemonCmd() *cobra.Command {
@@ -70,6 +72,7 @@ it); it exits 0 once delivered, 2 if --deliver-timeout passes first.`,
 	fl.DurationVar(&f.storageEvery, "storage-every", 24*time.Hour, "how often to measure storage throughput (it loads the disks); mount and NFS checks run every interval")
 	fl.StringVar(&f.caFingerprint, "ca-fingerprint", "", "pin serve's CA: sha256:<hex> (racklift.ca= on the kernel command line; default: the identity's)")
 	fl.BoolVar(&f.applyNetworks, "apply-networks", false, "set up the node's VLAN sub-interfaces, addresses and MTUs from the expectations before the first checks (the agent ramdisk uses it; like 'node-agent net apply')")
+	fl.DurationVar(&f.lldpWait, "lldp-wait", lldp.DefaultWait, "how long each run listens for the switch's LLDP on the expected interfaces (reported for the server's cabling checks); 0: not at all")
 	fl.StringVar(&f.stage, "stage", "installed", "what the agent runs in, told to the server: installed or ramdisk")
 	return cmd
 }
@@ -89,7 +92,7 @@ func runDaemon(cmd *cobra.Command, f *daemonFlags) error {
 		ExpectFile: f.expect, Node: f.node, Stage: f.stage, MetricsAddr: f.metricsAddr,
 		Interval: f.interval, StorageEvery: f.storageEvery, DeliverTimeout: f.deliverTimeout, Once: f.once,
 		ApplyNetworks: f.applyNetworks, NetStatePath: netsetup.DefaultStatePath,
-		Checks: opts, Log: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)),
+		Checks: opts, LLDPWait: f.lldpWait, Log: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)),
 	})
 	var nd *agent.NotDeliveredError
 	switch s := sig(); {

@@ -31,7 +31,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	tree.AddCommand(newCheckCmd(), newDaemonCmd(), newEnrollCmd(), newDeployCmd(), newExpectCmd(), newNetCmd(), newBenchCmd(),
+	tree.AddCommand(newCheckCmd(), newDaemonCmd(), newEnrollCmd(), newDeployCmd(), newExpectCmd(), newNetCmd(), newBenchCmd(), newLLDPCmd(),
 		version.Command("node-agent", nil), cli.ManCommand(newRoot))
 	return tree
 }

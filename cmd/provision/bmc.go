@@ -17,8 +17,9 @@ Power and boot have their own commands: 'provision power' and 'provision boot'.`
 	}
 	var f bmcFlags
 	info := &cobra.Command{
-		Use:   "info SELECTOR...",
-		Short: "Show vendor, model, serial, BMC firmware and power state as each BMC reports them",
+		Use:               "info SELECTOR...",
+		ValidArgsFunction: g.completeSelectors(0, nil),
+		Short:             "Show vendor, model, serial, BMC firmware and power state as each BMC reports them",
 		Example: `  provision bmc info all
   provision bmc info rack=a01 -o json`,
 		Args: cobra.MinimumNArgs(1),

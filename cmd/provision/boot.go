@@ -1,11 +1,10 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/racklift/racklift/pkg/bmc"
+	"github.com/racklift/racklift/pkg/cli"
 )
 
 func newBootCmd(g *globals) *cobra.Command {
@@ -26,16 +25,16 @@ unless --force is given (the same policy and message as power); disk is always a
 		Example: `  provision boot pxe rack=a01
   provision boot disk gpu-a01-03 --persistent
   provision boot pxe all --legacy --dry-run -o json`,
-		Args:      cobra.MinimumNArgs(1),
-		ValidArgs: []string{bmc.BootPXE, bmc.BootDisk, bmc.BootBIOS},
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: g.completeSelectors(1, []string{bmc.BootPXE, bmc.BootDisk, bmc.BootBIOS}),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch args[0] {
 			case bmc.BootPXE, bmc.BootDisk, bmc.BootBIOS:
 			default:
-				return fmt.Errorf("unknown boot device %q: use pxe, disk or bios", args[0])
+				return cli.Usagef("unknown boot device %q: use pxe, disk or bios", args[0])
 			}
 			if len(args) < 2 {
-				return fmt.Errorf("boot %s: name the nodes (names, globs, rack=, role=, k=v labels, or all)", args[0])
+				return cli.Usagef("boot %s: name the nodes (names, globs, rack=, role=, k=v labels, or all)", args[0])
 			}
 			b.Device = args[0]
 			return runBMC(cmd, g, args[1:], bmc.Op{Boot: &b}, &f)

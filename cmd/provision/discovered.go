@@ -11,7 +11,6 @@ import (
 )
 
 func newDiscoveredCmd(g *globals) *cobra.Command {
-	var stateDir string
 	var stanza bool
 	cmd := &cobra.Command{
 		Use:   "discovered",
@@ -24,6 +23,9 @@ discovered lists them, with a ready-to-paste inventory stanza for each (--stanza
   provision discovered --state-dir /var/lib/racklift -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// The global --state-dir (and RACKLIFT_STATE_DIR), serve's own: discovered once
+			// had a flag of its own that shadowed both.
+			stateDir := g.stateDir
 			recs, err := dhcp.LoadDiscovered(stateDir)
 			if err != nil {
 				return err
@@ -38,10 +40,9 @@ discovered lists them, with a ready-to-paste inventory stanza for each (--stanza
 			if recs == nil {
 				recs = []*dhcp.Record{}
 			}
-			return output.Print(cmd.OutOrStdout(), g.output, recs, func(w io.Writer) error { return dhcp.WriteDiscovered(w, recs, stateDir) })
+			return output.PrintOpts(cmd.OutOrStdout(), g.out(), recs, func(w io.Writer) error { return dhcp.WriteDiscovered(w, recs, stateDir) })
 		},
 	}
-	cmd.Flags().StringVar(&stateDir, "state-dir", ".state", "serve's --state-dir")
 	cmd.Flags().BoolVar(&stanza, "stanza", false, "print a ready-to-paste inventory node for each MAC")
 	return cmd
 }

@@ -15,8 +15,9 @@ func newEventsCmd(g *globals) *cobra.Command {
 	var limit int
 	var follow bool
 	cmd := &cobra.Command{
-		Use:   "events [NODE]",
-		Short: "Show a node's events (DHCP, TFTP, HTTP, BMC, agent, phase changes) from serve's log",
+		Use:               "events [NODE]",
+		ValidArgsFunction: g.completeNames(),
+		Short:             "Show a node's events (DHCP, TFTP, HTTP, BMC, agent, phase changes) from serve's log",
 		Long: `events prints serve's event log for NODE (or every node): each DHCP answer, TFTP
 transfer, HTTP fetch, BMC power action, agent hello and report, timeout and retry, with
 the node's phase after it. Every event has a sequence number: --since SEQ prints only
@@ -62,7 +63,7 @@ repeating any. --follow keeps printing new events until interrupted.`,
 			if r, err := src.Retention(ctx); err == nil {
 				api.WriteDropped(cmd.ErrOrStderr(), r, since)
 			}
-			return output.Print(w, g.output, evs, func(w io.Writer) error { return api.WriteEvents(w, evs) })
+			return output.PrintOpts(w, g.out(), evs, func(w io.Writer) error { return api.WriteEvents(w, evs) })
 		},
 	}
 	f := cmd.Flags()

@@ -11,15 +11,16 @@ import (
 
 // newExportCmd is the parent of the exports in other tools' formats.
 func newExportCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "export", Short: "Write the inventory in other tools' formats (ansible, dnsmasq)"}
-	cmd.AddCommand(newExportAnsibleCmd(g), newExportDnsmasqCmd(g))
+	cmd := &cobra.Command{Use: "export", Short: "Write the inventory in other tools' formats (ansible, dnsmasq, switch port configs)"}
+	cmd.AddCommand(newExportAnsibleCmd(g), newExportDnsmasqCmd(g), newExportSwitchCmd(g))
 	return cmd
 }
 
 func newExportAnsibleCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "ansible [SELECTOR...]",
-		Short: "Print an Ansible inventory (YAML) grouped by rack, role and label",
+		Use:               "ansible [SELECTOR...]",
+		ValidArgsFunction: g.completeSelectors(0, nil),
+		Short:             "Print an Ansible inventory (YAML) grouped by rack, role and label",
 		Long: `ansible prints the selected nodes (all when no selector is given) as an Ansible YAML
 inventory: every host under all.hosts with ansible_host set to its PXE address and
 racklift_* variables (rack, unit, role, profile, BMC), and groups rack_<rack>,
@@ -34,7 +35,7 @@ and '_'. -o json prints the same structure as JSON.`,
 				return err
 			}
 			ai := ansible.For(inv, nodes)
-			return output.Print(cmd.OutOrStdout(), g.output, ai, func(w io.Writer) error { return ai.WriteYAML(w, inv.Site) })
+			return output.PrintOpts(cmd.OutOrStdout(), g.out(), ai, func(w io.Writer) error { return ai.WriteYAML(w, inv.Site) })
 		},
 	}
 }

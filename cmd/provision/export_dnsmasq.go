@@ -16,8 +16,9 @@ func newExportDnsmasqCmd(g *globals) *cobra.Command {
 	var sel dhcp.DnsmasqSelection
 	var out string
 	cmd := &cobra.Command{
-		Use:   "dnsmasq [SELECTOR...]",
-		Short: "Write a dnsmasq DHCP configuration matching serve (for networks with dhcp mode off)",
+		Use:               "dnsmasq [SELECTOR...]",
+		ValidArgsFunction: g.completeSelectors(0, nil),
+		Short:             "Write a dnsmasq DHCP configuration matching serve (for networks with dhcp mode off)",
 		Long: `dnsmasq writes the DHCP configuration an external dnsmasq needs to boot the nodes the
 way serve would: a dhcp-host line per node (MAC, address, hostname), router, DNS, domain
 and MTU per network, boot files by architecture (BIOS undionly.kpxe, UEFI ipxe.efi or

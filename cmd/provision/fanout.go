@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"time"
 
@@ -38,10 +37,10 @@ func runBMC(cmd *cobra.Command, g *globals, args []string, op bmc.Op, f *bmcFlag
 		return err
 	}
 	if f.concurrency <= 0 {
-		return fmt.Errorf("--concurrency must be at least 1")
+		return cli.Usagef("--concurrency must be at least 1")
 	}
 	if f.timeout <= 0 {
-		return fmt.Errorf("--timeout must be positive, e.g. 30s")
+		return cli.Usagef("--timeout must be positive, e.g. 30s")
 	}
 	req := bmc.Request{Op: op, Concurrency: f.concurrency, Timeout: f.timeout, DryRun: f.dryRun, Force: f.force,
 		Secrets: g.secretsStore(), Warn: cmd.ErrOrStderr()}
@@ -51,11 +50,11 @@ func runBMC(cmd *cobra.Command, g *globals, args []string, op bmc.Op, f *bmcFlag
 	ctx, _, stop := cli.SignalContext(cmd.Context(), nil)
 	defer stop()
 	rep := bmc.Run(ctx, inv, nodes, req)
-	if err := output.Print(cmd.OutOrStdout(), g.output, rep, func(w io.Writer) error { return rep.WriteTable(w) }); err != nil {
+	if err := output.PrintOpts(cmd.OutOrStdout(), g.out(), rep, func(w io.Writer) error { return rep.WriteTable(w) }); err != nil {
 		return err
 	}
 	if err := rep.Err(); err != nil {
-		return cli.Exitf(1, "%v", err)
+		return cli.NodesFailed(rep.Failed, len(rep.Results), err.Error())
 	}
 	return nil
 }

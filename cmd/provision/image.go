@@ -35,7 +35,7 @@ prints in a profile's image: section.`,
 			if err != nil {
 				return err
 			}
-			return output.Print(cmd.OutOrStdout(), g.output, img, func(w io.Writer) error {
+			return output.PrintOpts(cmd.OutOrStdout(), g.out(), img, func(w io.Writer) error {
 				fmt.Fprintf(w, "imported %s: %s (%s, %d raw bytes)\nprofile:\n  image:\n    file: %s\n    sha256: %s\n",
 					img.Name, img.File, img.Format, img.Size, img.File, img.SHA256)
 				return nil
@@ -56,7 +56,7 @@ prints in a profile's image: section.`,
 			if err != nil {
 				return err
 			}
-			return output.Print(cmd.OutOrStdout(), g.output, ix, func(w io.Writer) error {
+			return output.PrintOpts(cmd.OutOrStdout(), g.out(), ix, func(w io.Writer) error {
 				t := output.Rows{Header: []string{"NAME", "FORMAT", "SIZE", "FILE", "SHA256", "IMPORTED"}}
 				for _, i := range ix.Images {
 					t.Add(i.Name, i.Format, fmt.Sprintf("%.2f GiB", float64(i.Size)/(1<<30)), i.File, i.SHA256, i.Imported.Format("2006-01-02 15:04Z"))

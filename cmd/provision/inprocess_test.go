@@ -27,7 +27,7 @@ func TestEachRunHasAFreshTree(t *testing.T) {
 		}
 		keep(out, errOut)
 		out, errOut, code = runCLI(t, "validate", "-i", broken)
-		if code != 1 || out != "" || !strings.Contains(errOut, "inventory/testdata/broken/site.yaml:27:5: unknown field \"vlna\" in network") ||
+		if code != 3 || out != "" || !strings.Contains(errOut, "inventory/testdata/broken/site.yaml:27:5: unknown field \"vlna\" in network") ||
 			!strings.HasSuffix(errOut, "\n38 error(s) in the inventory\n") {
 			t.Errorf("round %d: validate broken: %d %q %q", round, code, out, errOut)
 		}
@@ -53,7 +53,7 @@ func TestEachRunHasAFreshTree(t *testing.T) {
 			t.Errorf("round %d: power cycle --dry-run --force: %d %v\n%s", round, code, err, out)
 		}
 		out, errOut, code = runCLI(t, "power", "cycle", "gpu-a01-04", "-i", site, "--dry-run")
-		if code != 1 || !strings.Contains(out, "refused") || !strings.Contains(out, wantRefusal) || errOut != "power cycle: 1 of 1 nodes failed\n" {
+		if code != 5 || !strings.Contains(out, "refused") || !strings.Contains(out, wantRefusal) || errOut != "power cycle: 1 of 1 nodes failed\n" {
 			t.Errorf("round %d: power cycle --dry-run on a protected node without --force: %d\n%s%s", round, code, out, errOut)
 		}
 		keep(out, errOut)
@@ -80,7 +80,7 @@ func TestBootRefusesLockedNodes(t *testing.T) {
 		t.Run(dev, func(t *testing.T) {
 			want := nodelock.Check(nodelock.Node{Name: "gpu-a01-04", Protected: true}, "boot "+dev, false).Error()
 			out, errOut, code := runCLI(t, "boot", dev, "gpu-a01-04", "-i", site, "--timeout", "2s")
-			if code != 1 || !strings.Contains(out, "refused") || !strings.Contains(out, want) || errOut != "boot "+dev+": 1 of 1 nodes failed\n" {
+			if code != 5 || !strings.Contains(out, "refused") || !strings.Contains(out, want) || errOut != "boot "+dev+": 1 of 1 nodes failed\n" {
 				t.Errorf("boot %s on a protected node without --force: %d\n%s%s", dev, code, out, errOut)
 			}
 			out, _, code = runCLI(t, "boot", dev, "gpu-a01-04", "-i", site, "--dry-run", "--force", "-o", "json")

@@ -35,13 +35,13 @@ func TestValidateCommand(t *testing.T) {
 		t.Errorf("site: code %d out %q err %q", code, out, errOut)
 	}
 	out, errOut, code = runCLI(t, "validate", "-i", repo("inventory/testdata/broken"))
-	if code != 1 || !strings.Contains(errOut, "inventory/testdata/broken/site.yaml:27:5: unknown field \"vlna\" in network") ||
+	if code != 3 || !strings.Contains(errOut, "inventory/testdata/broken/site.yaml:27:5: unknown field \"vlna\" in network") ||
 		!strings.Contains(errOut, "hint: did you mean \"vlan\"?") || !strings.Contains(errOut, "38 error(s)") || out != "" {
 		t.Errorf("broken: code %d out %q err %q", code, out, errOut)
 	}
 	out, _, code = runCLI(t, "validate", "-i", repo("inventory/testdata/broken"), "-o", "json")
 	var res inventory.Validation
-	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 || res.OK || len(res.Errors) != 38 {
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 3 || res.OK || len(res.Errors) != 38 {
 		t.Fatalf("broken -o json: code %d, %v, %d errors", code, err, len(res.Errors))
 	}
 	if e := res.Errors[0]; e.Pos.Line == 0 || e.Pos.File == "" || e.Msg == "" || e.Hint == "" {
@@ -55,7 +55,7 @@ func TestValidateCommand(t *testing.T) {
 		}
 	}
 	// The profiles' install templates must exist in the templates used.
-	if _, errOut, code := runCLI(t, "validate", "-i", repo("inventory/examples/site"), "--templates", t.TempDir()); code != 1 ||
+	if _, errOut, code := runCLI(t, "validate", "-i", repo("inventory/examples/site"), "--templates", t.TempDir()); code != 3 ||
 		!strings.Contains(errOut, `inventory/examples/site/site.yaml:67:16: install template "ubuntu-autoinstall" does not exist`) {
 		t.Errorf("--templates without install/: %d %s", code, errOut)
 	}
@@ -101,7 +101,7 @@ func TestPlanCommand(t *testing.T) {
 	if code != 0 || yaml.Unmarshal([]byte(out), &y) != nil || len(y["nodes"].([]any)) != 1 {
 		t.Errorf("yaml: %s", out)
 	}
-	if _, errOut, code := runCLI(t, "plan", "-i", repo("inventory/examples/site"), "gpu-z*"); code != 1 || !strings.Contains(errOut, "matches no node") {
+	if _, errOut, code := runCLI(t, "plan", "-i", repo("inventory/examples/site"), "gpu-z*"); code != 2 || !strings.Contains(errOut, "matches no node") {
 		t.Errorf("bad selector: %d %s", code, errOut)
 	}
 }

@@ -47,8 +47,9 @@ func newInventoryCmd(g *globals) *cobra.Command {
 
 func newInventoryListCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "list [SELECTOR...]",
-		Short: "List nodes with rack position, role, profile, BMC and PXE interface",
+		Use:               "list [SELECTOR...]",
+		ValidArgsFunction: g.completeSelectors(0, nil),
+		Short:             "List nodes with rack position, role, profile, BMC and PXE interface",
 		Long: `list prints the selected nodes (all when no selector is given) with their effective
 values, site and rack defaults applied: rack and unit, role, profile, BMC, PXE MAC and
 address, and labels. Selectors: all, names, globs (gpu-a01-*), rack=a01, role=gpu,
@@ -74,13 +75,14 @@ arguments add up.`,
 				}
 				rows = append(rows, r)
 			}
-			return output.Print(cmd.OutOrStdout(), g.output, rows, func(w io.Writer) error { return printNodes(w, rows) })
+			return output.PrintOpts(cmd.OutOrStdout(), g.out(), rows, func(w io.Writer) error { return printNodes(w, rows) })
 		},
 	}
 }
 
 func printNodes(w io.Writer, rows []nodeRow) error {
-	t := output.Rows{Header: []string{"NODE", "RACK", "U", "ROLE", "PROFILE", "BMC", "PXE MAC", "PXE IP", "LABELS"}}
+	t := output.Rows{Header: []string{"NODE", "RACK", "U", "ROLE", "PROFILE", "BMC", "PXE MAC", "PXE IP", "LABELS"},
+		Wide: []string{"INTERFACES", "SOURCE"}}
 	for _, r := range rows {
 		u := "-"
 		if r.Unit > 0 {
@@ -90,7 +92,12 @@ func printNodes(w io.Writer, rows []nodeRow) error {
 			}
 		}
 		bmc := fmt.Sprintf("%s %s:%d", r.BMC.Protocol, r.BMC.Address, r.BMC.Port)
-		t.Add(r.Name, r.Rack, u, r.Role+flags(r), r.Profile, bmc, dash(r.PXE.MAC), dash(r.PXE.Address), labelString(r.Labels))
+		var ifs []string
+		for _, i := range r.Interfaces {
+			ifs = append(ifs, fmt.Sprintf("%s:%s/%s", i.Name, dash(i.Address), i.Network))
+		}
+		t.Add(r.Name, r.Rack, u, r.Role+flags(r), r.Profile, bmc, dash(r.PXE.MAC), dash(r.PXE.Address), labelString(r.Labels),
+			dash(strings.Join(ifs, ",")), r.Source)
 	}
 	return t.Write(w)
 }

@@ -20,7 +20,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := cli.Execute(ctx, newRoot(), args, stdout, stderr)
 	var ie inventory.Errors
 	if errors.As(err, &ie) {
-		err = cli.Exitf(1, "%s\n%d error(s) in the inventory", ie.Error(), len(ie))
+		err = cli.Exitf(cli.CodeInventory, "%s\n%d error(s) in the inventory", ie.Error(), len(ie))
 	}
 	return cli.Code(err, stderr, "error: ")
 }

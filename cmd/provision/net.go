@@ -8,9 +8,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/racklift/racklift/pkg/agent/lldp"
 	"github.com/racklift/racklift/pkg/agent/netcheck"
+	"github.com/racklift/racklift/pkg/cabling"
+	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/expect"
+	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/netsetup"
 	"github.com/racklift/racklift/pkg/output"
 	"github.com/racklift/racklift/pkg/plan"
@@ -25,6 +29,7 @@ type netFlags struct {
 	dryRun   bool
 	noVerify bool
 	timeout  time.Duration
+	lldpWait time.Duration
 }
 
 func newNetCmd(g *globals) *cobra.Command {
@@ -74,6 +79,7 @@ func (f *netFlags) register(cmd *cobra.Command, action string) {
 	if action == "apply" {
 		fl.BoolVar(&f.noVerify, "no-verify", false, "skip the gateway ARP and MTU probes after apply")
 		fl.DurationVar(&f.timeout, "probe-timeout", 3*time.Second, "how long a gateway has to answer ARP, and each echo")
+		fl.DurationVar(&f.lldpWait, "lldp-wait", lldp.DefaultWait, "with an uplink: in the inventory, how long to listen for the switch's LLDP on the trunk to check its cabling, VLANs and frame size; 0: not at all")
 	}
 }
 
@@ -100,12 +106,12 @@ func runHostNet(cmd *cobra.Command, g *globals, action string, f *netFlags) erro
 		return err
 	}
 	var nets []expect.Network
+	var inv *inventory.Inventory
 	if action != "down" {
 		if f.trunk == "" {
 			return fmt.Errorf("--trunk IFACE is required: the NIC that carries the provisioning and BMC VLANs to the switch")
 		}
-		inv, err := g.loadInventory()
-		if err != nil {
+		if inv, err = g.loadInventory(); err != nil {
 			return err
 		}
 		p, err := plan.Build(inv, plan.Options{})
@@ -120,14 +126,25 @@ func runHostNet(cmd *cobra.Command, g *globals, action string, f *netFlags) erro
 	opt := netsetup.Options{StatePath: f.state, Kind: kind, Adopt: f.adopt}
 	verify := netsetup.Verify{Enabled: !f.noVerify, Probe: netcheck.Options{ARPTimeout: f.timeout, EchoTimeout: f.timeout}}
 	r, err := netsetup.RunNetworks(cmd.Context(), action, nets, opt, f.dryRun, verify)
+	uplinkOK := true
+	var ve *netsetup.VerifyError
+	if r != nil && (err == nil || errors.As(err, &ve)) && action == "apply" && !f.dryRun && inv.Uplink != nil && f.lldpWait > 0 {
+		// The trunk's switch port, as LLDP says it, against the inventory's uplink: when a
+		// gateway is silent, this says whether the port carries its VLAN at all.
+		rs := cabling.Uplink(inv, lldp.Listen(cmd.Context(), f.trunk, f.lldpWait))
+		r.Checks = append(r.Checks, rs...)
+		uplinkOK = !check.Failed(rs)
+	}
 	if r != nil {
-		if perr := output.Print(cmd.OutOrStdout(), g.output, r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
+		if perr := output.PrintOpts(cmd.OutOrStdout(), g.out(), r, func(w io.Writer) error { return r.WriteText(w) }); perr != nil {
 			return perr
 		}
 	}
-	var ve *netsetup.VerifyError
 	if errors.As(err, &ve) {
 		return cli.Exitf(1, "provision net: %v (see the messages above)", ve)
+	}
+	if err == nil && !uplinkOK {
+		return cli.Exitf(1, "provision net: the trunk %s is not cabled or configured as the inventory's uplink says (see the lldp checks above)", f.trunk)
 	}
 	return err
 }

@@ -19,8 +19,9 @@ func newNodeCmd(g *globals) *cobra.Command {
 
 func newNodeRevokeCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "revoke NODE...",
-		Short: "Revoke a node's credentials: its agents are refused until `up --reprovision NODE`",
+		Use:               "revoke NODE...",
+		ValidArgsFunction: g.completeNames(),
+		Short:             "Revoke a node's credentials: its agents are refused until `up --reprovision NODE`",
 		Long: `revoke marks the node's client certificate revoked and drops its unused bootstrap
 secret, in serve's state: every later call of its agents (ramdisk or installed daemon)
 is refused with 401 and changes nothing. Use it when a node's key may have leaked, or

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/httpboot"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/output"
@@ -20,8 +21,9 @@ func newPlanCmd(g *globals) *cobra.Command {
 	var script bool
 	var templatesDir string
 	cmd := &cobra.Command{
-		Use:   "plan [SELECTOR...]",
-		Short: "Show what each node will get: DHCP reservation, boot files, iPXE script URL, host VLANs",
+		Use:               "plan [SELECTOR...]",
+		ValidArgsFunction: g.completeSelectors(0, nil),
+		Short:             "Show what each node will get: DHCP reservation, boot files, iPXE script URL, host VLANs",
 		Long: `plan computes, from the inventory, exactly what serve will do for each node: the DHCP
 reservation of its PXE interface (address, prefix, gateway, DNS, MTU, hostname, lease,
 server), the boot file per firmware (BIOS, UEFI, arm64), the iPXE script URL and the
@@ -44,7 +46,7 @@ script each node gets from its script URL, rendered from the same templates serv
 			if len(args) > 0 {
 				nodes, err := inv.SelectAny(args)
 				if err != nil {
-					return err
+					return cli.Usage(err)
 				}
 				p = selectPlan(p, nodes)
 			}
@@ -57,9 +59,9 @@ script each node gets from its script URL, rendered from the same templates serv
 				if err != nil {
 					return err
 				}
-				return output.Print(cmd.OutOrStdout(), g.output, scripts, func(w io.Writer) error { return httpboot.WriteScripts(w, scripts) })
+				return output.PrintOpts(cmd.OutOrStdout(), g.out(), scripts, func(w io.Writer) error { return httpboot.WriteScripts(w, scripts) })
 			}
-			return output.Print(cmd.OutOrStdout(), g.output, p, func(w io.Writer) error { return printPlan(w, p) })
+			return output.PrintOpts(cmd.OutOrStdout(), g.out(), p, func(w io.Writer) error { return printPlan(w, p) })
 		},
 	}
 	cmd.Flags().IntVar(&httpPort, "http-port", plan.DefaultHTTPPort, "port serve answers iPXE scripts and artifacts on")

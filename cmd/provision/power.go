@@ -1,13 +1,13 @@
 package main
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/racklift/racklift/pkg/bmc"
+	"github.com/racklift/racklift/pkg/cli"
 )
 
 func newPowerCmd(g *globals) *cobra.Command {
@@ -27,21 +27,21 @@ from the BMC afterwards.
   reset   warm reset
 
 off, soft, cycle and reset refuse nodes marked protected or maintenance in the
-inventory unless --force is given. The exit status is 1 if any node failed or was
-refused.`,
+inventory unless --force is given. The exit status is 4 if some nodes failed or were
+refused, 5 if all did.`,
 		Example: `  provision power status all
   provision power on rack=a01 --dry-run
   provision power cycle gpu-a01-03 gpu-a01-04 --timeout 30s
   provision power off role=gpu --force -o json`,
-		Args:      cobra.MinimumNArgs(1),
-		ValidArgs: bmc.PowerActions,
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: g.completeSelectors(1, bmc.PowerActions),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			action := args[0]
 			if !slices.Contains(bmc.PowerActions, action) {
-				return fmt.Errorf("unknown power action %q: use %s", action, strings.Join(bmc.PowerActions, ", "))
+				return cli.Usagef("unknown power action %q: use %s", action, strings.Join(bmc.PowerActions, ", "))
 			}
 			if len(args) < 2 {
-				return fmt.Errorf("power %s: name the nodes (names, globs, rack=, role=, k=v labels, or all)", action)
+				return cli.Usagef("power %s: name the nodes (names, globs, rack=, role=, k=v labels, or all)", action)
 			}
 			return runBMC(cmd, g, args[1:], bmc.Op{Power: action}, &f)
 		},

@@ -11,8 +11,9 @@ import (
 
 func newReportCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "report NODE",
-		Short: "Show the node agent's last report: every check, failed ones first, with their messages",
+		Use:               "report NODE",
+		ValidArgsFunction: g.completeNames(),
+		Short:             "Show the node agent's last report: every check, failed ones first, with their messages",
 		Long: `report prints the checks the node agent ran on NODE (GPUs, storage, networks) as it last
 reported them to serve: failed checks first, then warnings, then passes, each with what
 was observed against what the profile expects and, for failures, the likely fix.`,
@@ -33,7 +34,7 @@ was observed against what the profile expects and, for failures, the likely fix.
 			if err := d.NoReport(); err != nil {
 				return cli.Exitf(1, "%v", err)
 			}
-			return output.Print(cmd.OutOrStdout(), g.output, d, func(w io.Writer) error { return d.WriteReport(w) })
+			return output.PrintOpts(cmd.OutOrStdout(), g.out(), d, func(w io.Writer) error { return d.WriteReport(w) })
 		},
 	}
 }

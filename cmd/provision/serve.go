@@ -14,6 +14,7 @@ import (
 
 	"github.com/racklift/racklift/pkg/cli"
 	"github.com/racklift/racklift/pkg/config"
+	"github.com/racklift/racklift/pkg/provisioner"
 	"github.com/racklift/racklift/pkg/server"
 	"github.com/racklift/racklift/pkg/tftp"
 )
@@ -24,7 +25,7 @@ type serveFlags struct {
 	httpPort, tftpPort             int
 	pxeDir, artifacts              string
 	agentBin, templates, logFormat string
-	logLevel, configFile           string
+	configFile                     string
 	noDHCP                         bool
 	tftpWindow                     uint
 	agentPort, wave, attempts      int
@@ -32,6 +33,7 @@ type serveFlags struct {
 	dhcpRelays                     []string
 	bmcTimeout                     time.Duration
 	phaseTimeouts                  map[string]string
+	store                          config.StoreFlags
 }
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -88,13 +90,13 @@ and the last good inventory stays in force.`,
 	fl.StringVar(&f.agentBin, "agent-bin", "", "node-agent binary served to installers (default: node-agent next to provision)")
 	fl.StringVar(&f.templates, "templates", "", "templates directory (ipxe/, install/, systemd/) instead of the built-in ones")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json (json suits journald and log shippers)")
-	fl.StringVar(&f.logLevel, "log-level", "info", "least severe log level shown: debug, info, warn or error")
 	fl.StringVar(&f.configFile, "config", config.ServeFile, "YAML file of serve's flags (flag: value); a missing default file is skipped. Every flag can also come from RACKLIFT_<FLAG>, e.g. RACKLIFT_HTTP_PORT: flag > env > file > default")
 	fl.UintVar(&f.tftpWindow, "tftp-window", 16, "largest TFTP windowsize (RFC 7440) granted to a client that asks for one, as EDK2 UEFI firmware does (4); 1 answers every client in lock-step. Clients that do not ask (iPXE, BIOS PXE ROMs) always get lock-step")
 	fl.BoolVar(&f.noDHCP, "no-dhcp", false, "answer no DHCP whatever the network's mode says")
 	fl.StringSliceVar(&f.dhcpRelays, "dhcp-relay", nil, "IPv4 address of a DHCP relay agent (giaddr) whose requests are answered; repeat or comma-separate. Requests with any other giaddr are dropped")
 	fl.IntVar(&f.tftpMax, "tftp-max", tftp.DefaultMaxTransfers, "most TFTP transfers in flight; a request past it gets a TFTP error")
 	fl.IntVar(&f.tftpMaxPerClient, "tftp-max-per-client", tftp.DefaultMaxPerClient, "most TFTP transfers in flight from one client address")
+	f.store.Register(fl, true)
 	return cmd
 }
 
@@ -108,7 +110,7 @@ func (f *serveFlags) config(g *globals, stderr io.Writer) (server.Config, error)
 		}
 		relays = append(relays, a)
 	}
-	level, err := config.LogLevel(f.logLevel)
+	level, err := config.LogLevel(g.logLevel)
 	if err != nil {
 		return server.Config{}, err
 	}
@@ -121,6 +123,14 @@ func (f *serveFlags) config(g *globals, stderr io.Writer) (server.Config, error)
 		h = slog.NewJSONHandler(stderr, opts)
 	default:
 		return server.Config{}, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
+	}
+	etcd, err := f.store.Etcd()
+	if err != nil {
+		return server.Config{}, err
+	}
+	var shared *provisioner.Shared
+	if etcd != nil {
+		shared = &provisioner.Shared{Etcd: *etcd, Instance: f.store.Instance, Lease: f.store.Lease}
 	}
 	var tfs fs.FS // nil: the built-in templates
 	if f.templates != "" {
@@ -135,6 +145,7 @@ func (f *serveFlags) config(g *globals, stderr io.Writer) (server.Config, error)
 		Provision: &server.Provision{
 			ControlAPI: g.api, AgentPort: f.agentPort, SecretsFile: g.secrets,
 			Wave: f.wave, Attempts: f.attempts, BMCTimeout: f.bmcTimeout, PhaseTimeouts: f.phaseTimeouts,
+			Shared: shared,
 		},
 	}, nil
 }

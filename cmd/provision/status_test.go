@@ -113,7 +113,7 @@ func TestStateCommandsWithoutServe(t *testing.T) {
 	}
 
 	_, errOut, code = runCLI(t, "status", "--state-dir", t.TempDir())
-	if code != 1 || !strings.Contains(errOut, "start `provision serve`") {
+	if code != 6 || !strings.Contains(errOut, "start `provision serve`") {
 		t.Errorf("status with no serve and no state: %d %q", code, errOut)
 	}
 }

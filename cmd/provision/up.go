@@ -18,13 +18,15 @@ func newUpCmd(g *globals) *cobra.Command {
 	var timeout time.Duration
 	var noFollow bool
 	cmd := &cobra.Command{
-		Use:   "up SELECTOR...",
-		Short: "Bring nodes up: one-time PXE boot, power cycle in waves, follow them to ready",
+		Use:               "up SELECTOR...",
+		ValidArgsFunction: g.completeSelectors(0, nil),
+		Short:             "Bring nodes up: one-time PXE boot, power cycle in waves, follow them to ready",
 		Long: `up asks serve to provision the selected nodes: each gets a one-time PXE boot and a power
 cycle through its BMC (--wave at a time, so a rack neither boot-storms nor surges), then
 serve follows it through pxe, booting, agent and validating to ready, or failed with the
-reason. up shows the progress live (counts per phase and a line per node), ends with a
-table, and exits 1 if any node failed or was refused.
+reason. up shows the progress live (counts per phase, and a line per node while they fit
+the terminal), ends with a table, and exits 4 if some nodes failed or were refused, 5 if
+all did.
 
 Nodes marked protected or maintenance in the inventory are refused without --force.
 Nodes already under way are followed, not power-cycled again; ready nodes are skipped
@@ -50,13 +52,13 @@ carries on: serve resumes from its state, without a second power cycle per attem
 	f.BoolVar(&req.Reprovision, "reprovision", false, "provision ready nodes again")
 	f.BoolVar(&req.DryRun, "dry-run", false, "show what would be done to which node, change nothing")
 	f.DurationVar(&timeout, "timeout", 2*time.Hour, "give up following after this long (the nodes carry on in serve)")
-	f.BoolVar(&noFollow, "no-follow", false, "start the nodes and return; follow with `provision status`")
+	f.BoolVar(&noFollow, "no-follow", false, "start the nodes and return (follow them with 'provision status')")
 	return cmd
 }
 
 // runUp asks serve to bring the nodes up and follows them (api.Client.UpAndFollow):
 // progress on stderr, or redrawn on stdout when it is a terminal showing the table; the
-// result table at the end; exit status 1 if any node failed or was refused.
+// result table at the end; exit status 4 if some nodes failed or were refused, 5 if all did.
 func runUp(ctx context.Context, cmd *cobra.Command, g *globals, req api.UpRequest, follow bool) error {
 	stdout := cmd.OutOrStdout()
 	src, err := g.connect(ctx)
@@ -66,21 +68,22 @@ func runUp(ctx context.Context, cmd *cobra.Command, g *globals, req api.UpReques
 	defer src.Close()
 	client, ok := src.(*api.Client)
 	if !ok {
-		return fmt.Errorf("up needs a running serve: %s: start `provision serve`", src.Describe())
+		return cli.WithCode(cli.CodeUnreachable, fmt.Errorf("up needs a running serve: %s: start `provision serve`", src.Describe()))
 	}
 	watch := api.UpWatch{Log: cmd.ErrOrStderr()}
-	if g.output == output.Table && cli.IsTerminal(stdout) {
+	if (g.output == output.Table || g.output == output.Wide) && cli.IsTerminal(stdout) {
 		watch.Redraw = stdout
+		watch.Size = func() (int, int, bool) { return cli.TermSize(stdout) }
 	}
 	res, err := client.UpAndFollow(ctx, req, follow, watch)
 	if res == nil {
 		return err
 	}
-	if perr := output.Print(stdout, g.output, res, func(w io.Writer) error { return res.WriteText(w) }); perr != nil && err == nil {
+	if perr := output.PrintOpts(stdout, g.out(), res, func(w io.Writer) error { return res.WriteText(w) }); perr != nil && err == nil {
 		err = perr
 	}
-	if err == nil && res.Failed > 0 {
-		return &cli.ExitError{Code: 1}
+	if err == nil {
+		return cli.NodesFailed(res.Failed, len(res.Decisions), "")
 	}
 	return err
 }

@@ -37,7 +37,7 @@ func TestUpCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("up -o json: %v\n%s\n%s", err, out, errOut)
 	}
-	if code != 1 || res.Failed != 1 || len(res.Nodes) != 3 {
+	if code != 4 || res.Failed != 1 || len(res.Nodes) != 3 {
 		t.Fatalf("up with one hung BMC: exit %d, %+v", code, res)
 	}
 	bmcURL := "https://" + r.Fleet.BMCs[2].Addr()
@@ -59,7 +59,7 @@ func TestUpCommand(t *testing.T) {
 	}
 
 	_, errOut, code = runCLI(t, "up", "all", "--state-dir", t.TempDir())
-	if code != 1 || !strings.Contains(errOut, "start `provision serve`") {
+	if code != 6 || !strings.Contains(errOut, "start `provision serve`") {
 		t.Errorf("up without serve: %d %q", code, errOut)
 	}
 }

@@ -24,7 +24,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 		Long: `validate loads the inventory (a site directory or a single file) and reports every
 defect at once: unknown fields, duplicate names, MACs, addresses and BMCs, addresses
 outside their network, bad VLANs and MTUs, missing references, overlapping rack units,
-PXE interfaces, plain-text passwords, install templates that do not exist. Exit status 1
+PXE interfaces, plain-text passwords, install templates that do not exist. Exit status 3
 when there is any, 0 when clean.
 --check-secrets also resolves every credential the nodes use (RACKLIFT_CRED_<NAME>_PASSWORD
 or the 0600 secrets file) and fails, naming the credential, where one has no password.`,
@@ -45,17 +45,20 @@ or the 0600 secrets file) and fails, naming the credential, where one has no pas
 			if err != nil {
 				return err
 			}
-			if g.output != output.Table && g.output != "" {
-				if err := output.Print(cmd.OutOrStdout(), g.output, v, func(io.Writer) error { return nil }); err != nil {
+			if output.Structured(g.output) {
+				if err := output.PrintOpts(cmd.OutOrStdout(), g.out(), v, func(io.Writer) error { return nil }); err != nil {
 					return err
 				}
+				if len(v.Errors) > 0 {
+					return &cli.ExitError{Code: cli.CodeInventory}
+				}
 				if !v.OK {
-					return &cli.ExitError{Code: 1}
+					return &cli.ExitError{Code: cli.CodeFailure}
 				}
 				return nil
 			}
 			if len(v.Errors) > 0 {
-				return inventory.Errors(v.Errors) // run prints every error and the count, exit 1
+				return inventory.Errors(v.Errors) // run prints every error and the count, exit 3
 			}
 			var bad []string
 			for _, c := range v.Credentials {

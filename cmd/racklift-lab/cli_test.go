@@ -26,7 +26,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{name: "extra", args: []string{"up", "--dir", dir, "--extra", "lab-04,redfish,notaport,52:54:00:04:00:04"},
 			want: "racklift-lab: --extra \"lab-04,redfish,notaport,52:54:00:04:00:04\": BMC port \"notaport\" is not a port number\n"},
 		{name: "output", args: []string{"counts", "--dir", dir, "-o", "xml"},
-			want: "racklift-lab: unknown output format \"xml\": use table, json or yaml\n"},
+			want: "racklift-lab: unknown output format \"xml\": use table, wide, name, json or yaml\n"},
 		{name: "no rack", args: []string{"counts", "--dir", dir}, want: "racklift-lab: no virtual rack status in " + dir},
 	}
 	for _, tc := range tests {

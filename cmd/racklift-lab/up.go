@@ -25,6 +25,7 @@ type upFlags struct {
 	secrets   string
 	memory    int
 	extra     []string
+	switches  []string
 	detach    bool
 	timeout   time.Duration
 }
@@ -50,6 +51,7 @@ RACKLIFT_CRED_LAB_BMC_PASSWORD) or the secrets file, as provision reads it.`,
 	fl.StringVar(&f.secrets, "secrets", "", "secrets file with the BMC password, mode 0600 (default $RACKLIFT_SECRETS or "+inventory.DefaultSecretsFile+")")
 	fl.IntVar(&f.memory, "memory", rack.DefaultMemory, "memory per guest, MiB")
 	fl.StringArrayVar(&f.extra, "extra", nil, "a machine not in the inventory (yet): NAME,PROTOCOL,BMC-PORT,PXE-MAC[,STORAGE-MAC]; repeatable")
+	fl.StringArrayVar(&f.switches, "switch", nil, "break a node's storage port's LLDP: NODE:miscable, NODE:drop-vlan=200, NODE:frame-size=1518 (comma-separate knobs); repeatable")
 	fl.BoolVar(&f.detach, "detach", false, "run in the background (output in DIR/"+logFile+") and return once the rack is ready")
 	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long building the rack may take")
 	return cmd
@@ -64,6 +66,10 @@ func runUp(cmd *cobra.Command, g *globals, f *upFlags) error {
 		return fmt.Errorf("a rack is already up from %s (pid %d): racklift-lab down --dir %s", dir, pid, g.dir)
 	}
 	extra, err := parseExtra(f.extra)
+	if err != nil {
+		return err
+	}
+	knobs, err := rack.ParseSwitchKnobs(f.switches)
 	if err != nil {
 		return err
 	}
@@ -91,7 +97,7 @@ func runUp(cmd *cobra.Command, g *globals, f *upFlags) error {
 	sctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	r, err := rack.Start(sctx, rack.Config{Inventory: f.inventory, Dir: dir, NetNS: g.netns,
-		Password: password, Extra: extra, MemoryMB: f.memory})
+		Password: password, Extra: extra, MemoryMB: f.memory, Switch: knobs})
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,8 @@ type childConfig struct {
 	Timeouts    map[lifecycle.Phase]time.Duration
 	MaxAttempts int
 	BMCTimeout  time.Duration
+	// Shared: the core is one of several instances on etcd (cluster.go).
+	Shared *provisioner.Shared
 }
 
 // In a test binary re-executed by Rack.Start, run the core instead of the tests: the
@@ -62,7 +64,7 @@ func runChild(raw string) error {
 		return err
 	}
 	ctx := context.Background()
-	ln, err := serveRig(ctx, c, cc.InvDir)
+	ln, err := serveRig(ctx, c, cc.InvDir, cc.Shared)
 	if err != nil {
 		return err
 	}
@@ -76,7 +78,7 @@ func openCore(cc childConfig) (*provisioner.Core, error) {
 		StateDir: cc.StateDir, Hosts: []string{"127.0.0.1"}, AgentListen: cc.AgentAt,
 		Secrets:   &inventory.Secrets{File: cc.SecretsFile},
 		Lifecycle: lifecycle.Config{Timeouts: cc.Timeouts, MaxAttempts: cc.MaxAttempts, BMCTimeout: cc.BMCTimeout},
-		Tick:      50 * time.Millisecond, BackupEvery: -1,
+		Tick:      50 * time.Millisecond, BackupEvery: -1, Shared: cc.Shared,
 	})
 	if err != nil {
 		return nil, err
@@ -94,7 +96,7 @@ func openCore(cc childConfig) (*provisioner.Core, error) {
 
 // serveRig follows the core's boot events and answers the rig endpoint (publish a boot
 // event, render a node's boot arguments, reload the inventory) until ctx ends.
-func serveRig(ctx context.Context, c *provisioner.Core, invDir string) (net.Listener, error) {
+func serveRig(ctx context.Context, c *provisioner.Core, invDir string, shared *provisioner.Shared) (net.Listener, error) {
 	reload := func() error {
 		inv, err := inventory.Load(invDir)
 		if err != nil {
@@ -109,6 +111,10 @@ func serveRig(ctx context.Context, c *provisioner.Core, invDir string) (net.List
 		var e events.Event
 		if err := json.NewDecoder(r.Body).Decode(&e); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if !hearsDHCP(c, shared, e.Kind) {
+			http.Error(w, "this instance stands by for DHCP", http.StatusConflict)
 			return
 		}
 		stream.Publish(e)
@@ -165,7 +171,7 @@ func (r *Rack) StartInProcess() *provisioner.Core {
 		r.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ln, err := serveRig(ctx, c, r.InvDir)
+	ln, err := serveRig(ctx, c, r.InvDir, nil)
 	if err != nil {
 		cancel()
 		c.Close()
@@ -201,6 +207,12 @@ func (r *Rack) startChild() (*exec.Cmd, string) {
 	if err := cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
+	return cmd, r.childReady(cmd, out)
+}
+
+// childReady waits for the child's ready line and returns its rig URL.
+func (r *Rack) childReady(cmd *exec.Cmd, out io.Reader) string {
+	r.t.Helper()
 	lines := bufio.NewScanner(out)
 	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "ready ") {
 		cmd.Process.Kill()
@@ -208,11 +220,14 @@ func (r *Rack) startChild() (*exec.Cmd, string) {
 		r.t.Fatalf("core child did not start: %q", lines.Text())
 	}
 	go io.Copy(io.Discard, out)
-	return cmd, strings.TrimPrefix(lines.Text(), "ready ")
+	return strings.TrimPrefix(lines.Text(), "ready ")
 }
 
 // rig calls the child's rig endpoint.
 func (r *Rack) rig(method, path string, body any, out any) error {
+	if r.shared != nil {
+		return r.sharedRig(method, path, body, out)
+	}
 	base := r.rigURL.Load()
 	if base == nil {
 		return fmt.Errorf("the core is not running")

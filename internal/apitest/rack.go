@@ -52,6 +52,8 @@ type Rack struct {
 	nodes      sync.WaitGroup
 
 	Deploy // nodes with an image: deploy.go
+
+	shared *shared // several instances on etcd: cluster.go
 }
 
 const (
@@ -191,6 +193,10 @@ func (r *Rack) simulate(ctx context.Context, i int, b *lab.BMC) {
 // publish hands a boot event to the core, as serve's DHCP and HTTP services do (dropped
 // while the core is down, as a real node's packets would be).
 func (r *Rack) publish(i int, kind events.Kind, detail string) {
+	if r.shared != nil && isDHCP(kind) {
+		r.publishDHCP(i, kind, detail)
+		return
+	}
 	r.rig(http.MethodPost, "/event", events.Event{Kind: kind, Node: NodeName(i), MAC: NodeMAC(i), IP: "10.209.0.9", Detail: detail, Time: time.Now()}, nil)
 }
 
@@ -222,6 +228,9 @@ func (r *Rack) boot(ctx context.Context, i int) {
 	for _, a := range args {
 		k, v, _ := strings.Cut(a, "=")
 		cmdline[k] = v
+	}
+	if r.shared != nil { // the agent API's one address in front of every instance
+		cmdline[pki.CmdlineAPI] = "https://" + r.agentAt
 	}
 	r.Cmdlines.Store(name, cmdline)
 	select {

@@ -63,6 +63,9 @@ type Daemon struct {
 	// Deploy, when set, deploys the expectations' image once, after a cycle whose checks
 	// all passed (the ramdisk); the report carries its result.
 	Deploy Deployer
+	// LLDP, when set, listens on the expected interfaces while the checks run; what they
+	// heard goes into the report (Report.LLDP) for the server to compare with the cabling.
+	LLDP func(ctx context.Context, exp *expect.Expectations) []check.LLDP
 	// Observe gets each cycle's results (the metrics); nil: none.
 	Observe func([]check.Result)
 	Log     *slog.Logger
@@ -105,6 +108,7 @@ func (d *Daemon) Run(ctx context.Context) ([]check.Result, error) {
 	var lastThroughput []check.Result
 	networksSetUp := false
 	deployed := false
+	at := whereRunning(d.Stage)
 	for {
 		exp := d.expectations(ctx)
 		if d.SetUpNetworks != nil && !networksSetUp && len(exp.Networks) > 0 {
@@ -112,6 +116,11 @@ func (d *Daemon) Run(ctx context.Context) ([]check.Result, error) {
 			d.SetUpNetworks(ctx, exp)
 		}
 		measure := lastMeasured.IsZero() || time.Since(lastMeasured) >= d.StorageEvery
+		var heard chan []check.LLDP
+		if d.LLDP != nil {
+			heard = make(chan []check.LLDP, 1) // buffered: an early return leaves no goroutine behind
+			go func() { heard <- d.LLDP(ctx, exp) }()
+		}
 		rs := d.Checks.Run(ctx, exp, measure)
 		if measure {
 			lastMeasured, lastThroughput = time.Now(), throughputResults(rs, time.Now())
@@ -125,6 +134,10 @@ func (d *Daemon) Run(ctx context.Context) ([]check.Result, error) {
 			d.Observe(rs)
 		}
 		rep := check.NewReport(d.Node, Version, d.Checks.Hardware(), rs)
+		if heard != nil {
+			rep.LLDP = <-heard
+		}
+		at.stamp(rep)
 		logSummary(d.Log, rs)
 		if d.Deploy != nil && exp.Deploy != nil && !deployed {
 			deployed = true

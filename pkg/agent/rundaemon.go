@@ -15,9 +15,11 @@ import (
 	"github.com/racklift/racklift/pkg/agent/gpu"
 	"github.com/racklift/racklift/pkg/agent/hw"
 	"github.com/racklift/racklift/pkg/agent/identity"
+	"github.com/racklift/racklift/pkg/agent/lldp"
 	"github.com/racklift/racklift/pkg/agent/metrics"
 	"github.com/racklift/racklift/pkg/agent/report"
 	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/pki"
 )
 
@@ -44,6 +46,9 @@ type DaemonConfig struct {
 	ApplyNetworks bool
 	NetStatePath  string
 	Checks        Options
+	// LLDPWait is how long each cycle listens for LLDP on the expected interfaces (the
+	// report's LLDP part); 0: not at all.
+	LLDPWait time.Duration
 	// DeployFiles gives the identity hand-off's files (node certificate, key, CA pin)
 	// for the installed system when the ramdisk deploys an image; nil: none.
 	DeployFiles func(ctx context.Context) ([]deploy.File, error)
@@ -113,7 +118,8 @@ func RunDaemon(ctx context.Context, cfg DaemonConfig) ([]check.Result, error) {
 			if files == nil {
 				files = identityFiles(bundle)
 			}
-			d.Deploy = &deploy.Deployer{Client: hc, Files: files, Log: log}
+			cmdline, _ := os.ReadFile("/proc/cmdline")
+			d.Deploy = &deploy.Deployer{Client: hc, Files: files, Mounts: deploy.ParseMounts(string(cmdline)), Log: log}
 		}
 		log.Info("reporting to the server", "server", cfg.Server, "node", d.Node, "spool", cfg.Spool)
 		if !cfg.Once {
@@ -136,6 +142,11 @@ func RunDaemon(ctx context.Context, cfg DaemonConfig) ([]check.Result, error) {
 	opts.GPU.OnXID = m.XID
 	d.Observe = m.Observe
 	d.Checks = &Local{Options: opts, Sampler: sampler}
+	if wait := cfg.LLDPWait; wait > 0 {
+		d.LLDP = func(ctx context.Context, exp *expect.Expectations) []check.LLDP {
+			return lldp.ListenAll(ctx, lldp.Interfaces(exp), wait)
+		}
+	}
 	if cfg.MetricsAddr != "" && !cfg.Once {
 		ln, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {

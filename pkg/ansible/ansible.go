@@ -25,7 +25,8 @@ type Group struct {
 	Children map[string]*Group         `json:"children,omitempty" yaml:"children,omitempty"`
 }
 
-// For is the Ansible inventory of nodes: ansible_host is the PXE address, racklift_*
+// For is the Ansible inventory of nodes: ansible_host is the PXE address (else the first
+// fixed address), ansible_user the inventory's login user (else racklift's), racklift_*
 // variables carry rack, unit, role, profile, BMC and PXE MAC; groups are rack_<rack>,
 // role_<role> and <label>_<value>.
 func For(inv *inventory.Inventory, nodes []*inventory.Node) *Inventory {
@@ -58,6 +59,19 @@ func For(inv *inventory.Inventory, nodes []*inventory.Node) *Inventory {
 				vars["ansible_host"] = p.Address
 			}
 			vars["racklift_pxe_mac"] = p.HW.String()
+		}
+		if vars["ansible_host"] == nil { // no fixed PXE address: the first interface with one
+			for _, i := range n.Interfaces {
+				if i.Address != "" {
+					vars["ansible_host"] = i.Address
+					break
+				}
+			}
+		}
+		// The user the install created with the inventory's SSH keys (inventory login:).
+		vars["ansible_user"] = inventory.DefaultLoginUser
+		if l := inv.LoginFor(n); l != nil {
+			vars["ansible_user"] = l.User
 		}
 		ai.All.Hosts[n.Name] = vars
 		join("rack_"+n.Rack, n.Name)

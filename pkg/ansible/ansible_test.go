@@ -35,7 +35,7 @@ func TestFor(t *testing.T) {
 	}
 	ai := For(inv, inv.Nodes)
 	h := ai.All.Hosts["gpu-a02-03"]
-	if len(ai.All.Hosts) != 8 || h["ansible_host"] != "10.10.0.23" || h["racklift_rack"] != "a02" || h["racklift_unit"] == nil || ai.All.Vars["racklift_site"] != inv.Site {
+	if len(ai.All.Hosts) != 8 || h["ansible_host"] != "10.10.0.23" || h["ansible_user"] != "ops" || h["racklift_rack"] != "a02" || h["racklift_unit"] == nil || ai.All.Vars["racklift_site"] != inv.Site {
 		t.Errorf("gpu-a02-03: %v, site vars %v", h, ai.All.Vars)
 	}
 	for group, n := range map[string]int{"rack_a01": 4, "role_gpu": 8, "pool_research": 2} {

@@ -39,6 +39,10 @@ type Recorder interface {
 // over serve's current inventory); the result is sent as JSON.
 type ExpectFunc func(node string) (*expect.Expectations, error)
 
+// JudgeFunc is serve's own checks of a report, added to its results before the verdict
+// (provisioner.Core.Judge: the LLDP cabling against the inventory, pkg/cabling).
+type JudgeFunc func(node string, rep *check.Report) []check.Result
+
 // DefaultMaxReport bounds a report body.
 const DefaultMaxReport = state.MaxReport
 
@@ -48,6 +52,7 @@ type AgentConfig struct {
 	Lifecycle Recorder
 	Expect    ExpectFunc
 	Installed InstalledFunc // nil: 501
+	Judge     JudgeFunc     // nil: the agent's checks alone
 	CAPEM     []byte        // serve's CA, sent with each certificate issued
 	MaxReport int64         // bytes; 0: DefaultMaxReport
 	Log       *slog.Logger
@@ -219,6 +224,19 @@ func (a *agentAPI) report(w http.ResponseWriter, r *http.Request, node string) {
 	if rep.Node != "" && rep.Node != node {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("report says node %q but was posted for node %s", rep.Node, node))
 		return
+	}
+	if a.cfg.Judge != nil {
+		if extra := a.cfg.Judge(node, &rep); len(extra) > 0 {
+			rep.Results = append(rep.Results, extra...)
+			if raw, err = json.Marshal(rep); err != nil {
+				writeError(w, http.StatusInternalServerError, fmt.Sprintf("node %s: %v", node, err))
+				return
+			}
+			if int64(len(raw)) > a.cfg.MaxReport {
+				writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("node %s: the report with serve's checks is %d bytes (limit %d)", node, len(raw), a.cfg.MaxReport))
+				return
+			}
+		}
 	}
 	phase, err := a.cfg.Lifecycle.Report(node, raw, rep.Pass(), rep.FailureReason())
 	if err != nil {

@@ -72,7 +72,7 @@ func ControlHandler(cfg ControlConfig) http.Handler {
 	mux.HandleFunc("POST "+PathRevoke, c.revoke)
 	mux.HandleFunc("GET "+PathHealth, c.health)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if cfg.Token == "" || subtle.ConstantTimeCompare([]byte(bearer(r)), []byte(cfg.Token)) != 1 {
+		if !TokenOK(bearer(r), cfg.Token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="racklift control"`)
 			writeError(w, http.StatusUnauthorized, "control API: missing or wrong token: the CLI reads it from "+TokenFile+" in serve's --state-dir")
 			return
@@ -80,6 +80,17 @@ func ControlHandler(cfg ControlConfig) http.Handler {
 		mux.ServeHTTP(w, r)
 	})
 }
+
+// TokenOK is the control API's one access rule: the presented token is serve's control
+// token (api.token in the state dir), compared in constant time; no token configured
+// admits nobody. The dashboard (pkg/ui) applies the same rule to clients that are not
+// on this host.
+func TokenOK(presented, token string) bool {
+	return token != "" && subtle.ConstantTimeCompare([]byte(presented), []byte(token)) == 1
+}
+
+// Bearer is the token of an Authorization: Bearer header ("" when none).
+func Bearer(r *http.Request) string { return bearer(r) }
 
 type control struct{ cfg ControlConfig }
 

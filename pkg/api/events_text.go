@@ -25,12 +25,10 @@ func WriteEvents(w io.Writer, evs []state.Event) error {
 // WriteEventLine prints one event as it comes: a JSON line, or tab-separated columns.
 func WriteEventLine(w io.Writer, e state.Event, asJSON bool) error {
 	if asJSON {
-		b, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		// One line per event, && and <> as they are (as -o json prints them).
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(e)
 	}
 	_, err := fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Local().Format("15:04:05.000"), field(e.Node), field(e.Kind), field(orDash(e.Phase)), field(e.Detail))
 	return err

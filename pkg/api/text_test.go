@@ -91,15 +91,15 @@ func TestReportText(t *testing.T) {
 
 func TestEventText(t *testing.T) {
 	t.Parallel()
-	e := state.Event{Seq: 7, Node: "a", Kind: "bmc.power.ok", Time: textNow, Detail: "cycle"}
+	e := state.Event{Seq: 7, Node: "a", Kind: "bmc.power.ok", Time: textNow, Detail: "cycle && <ok>"}
 	var b bytes.Buffer
 	WriteEventLine(&b, e, true)
-	if b.String() != `{"seq":7,"node":"a","kind":"bmc.power.ok","time":"2026-03-01T12:00:00Z","detail":"cycle"}`+"\n" {
+	if b.String() != `{"seq":7,"node":"a","kind":"bmc.power.ok","time":"2026-03-01T12:00:00Z","detail":"cycle && <ok>"}`+"\n" {
 		t.Errorf("JSON line %q", b.String())
 	}
 	b.Reset()
 	WriteEventLine(&b, e, false)
-	if f := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\t"); len(f) != 6 || f[0] != "7" || f[3] != "bmc.power.ok" || f[4] != "-" || f[5] != "cycle" {
+	if f := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\t"); len(f) != 6 || f[0] != "7" || f[3] != "bmc.power.ok" || f[4] != "-" || f[5] != "cycle && <ok>" {
 		t.Errorf("text line %q", b.String())
 	}
 	b.Reset()

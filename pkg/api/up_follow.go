@@ -30,6 +30,9 @@ type UpResult struct {
 type UpWatch struct {
 	Log    io.Writer // refusals, each node's phase changes, serve leaving and coming back
 	Redraw io.Writer // a terminal: redraw a block of counts and one line per node here instead of logging phase changes; nil: none
+	// Size is Redraw's size in columns and rows, asked at every redraw (a window may be
+	// resized); nil or ok false: 80x24.
+	Size func() (cols, rows int, ok bool)
 }
 
 // UpAndFollow asks serve to bring the nodes up and, with follow, follows the started ones to ready
@@ -114,7 +117,14 @@ func (c *Client) follow(ctx context.Context, names []string, after uint64, watch
 			}
 			sort.Slice(cur, func(i, j int) bool { return cur[i].Name < cur[j].Name })
 			if watch.Redraw != nil {
-				drawn = redraw(watch.Redraw, cur, drawn)
+				cols, rows, ok := 0, 0, false
+				if watch.Size != nil {
+					cols, rows, ok = watch.Size()
+				}
+				if !ok {
+					cols, rows = 80, 24
+				}
+				drawn = redraw(watch.Redraw, cur, drawn, cols, rows)
 			} else {
 				for _, n := range cur {
 					if last[n.Name] != n.Phase {
@@ -156,20 +166,58 @@ func (c *Client) follow(ctx context.Context, names []string, after uint64, watch
 	}
 }
 
-// redraw replaces the previous progress block on a terminal.
-func redraw(w io.Writer, nodes []NodeStatus, prev int) int {
+// redraw replaces the previous progress block on a terminal of cols x rows and returns
+// how many lines it drew. The block must stay within the screen, or moving the cursor
+// back up cannot reach its top and every redraw leaves a copy behind: each line is cut
+// to cols-1 columns (no wrapping), and it has at most rows-1 lines (the cursor's line
+// stays free). One line per node when they fit; else the counts, the nodes not ready
+// (failed first) as far as they fit, and a line saying how many are not shown.
+func redraw(w io.Writer, nodes []NodeStatus, prev, cols, rows int) int {
+	var lines []string
+	lines = append(lines, PhaseCounts(nodes))
+	room := max(rows-1, 1) - 1 // lines left under the counts
+	nodeLine := func(n NodeStatus) string { return fmt.Sprintf("  %-16s %s", n.Name, n.phaseLine()) }
+	if len(nodes) <= room {
+		for _, n := range nodes {
+			lines = append(lines, nodeLine(n))
+		}
+	} else if room > 0 {
+		var failed, active []NodeStatus
+		for _, n := range nodes {
+			switch {
+			case n.Phase == lifecycle.Failed:
+				failed = append(failed, n)
+			case n.Phase != lifecycle.Ready:
+				active = append(active, n)
+			}
+		}
+		shown := append(failed, active...)
+		if len(shown) > room-1 {
+			shown = shown[:room-1]
+		}
+		for _, n := range shown {
+			lines = append(lines, nodeLine(n))
+		}
+		lines = append(lines, fmt.Sprintf("  ... %d more not shown (%dx%d terminal); failed and active nodes first", len(nodes)-len(shown), cols, rows))
+	}
 	var b strings.Builder
 	if prev > 0 {
 		fmt.Fprintf(&b, "\x1b[%dA\x1b[J", prev)
 	}
-	fmt.Fprintln(&b, PhaseCounts(nodes))
-	for _, n := range nodes {
-		line := fmt.Sprintf("  %-16s %s", n.Name, n.phaseLine())
-		if len(line) > 160 {
-			line = line[:157] + "..."
-		}
-		fmt.Fprintln(&b, line)
+	for _, l := range lines {
+		b.WriteString(fitWidth(l, cols-1))
+		b.WriteByte('\n')
 	}
 	io.WriteString(w, b.String())
-	return len(nodes) + 1
+	return len(lines)
+}
+
+// fitWidth cuts s to at most width runes, marking the cut with "...".
+func fitWidth(s string, width int) string {
+	width = max(width, 4)
+	r := []rune(s)
+	if len(r) <= width {
+		return s
+	}
+	return string(r[:width-3]) + "..."
 }

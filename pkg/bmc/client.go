@@ -34,6 +34,9 @@ type Options struct {
 	// its error: tests act on the retry itself (end a refusal once it was seen) instead
 	// of guessing how long the first attempt takes.
 	OnRetry func(attempt int, err error)
+	// Observe, if set, is told the end of every Do: the operation's name (Op.Name) and
+	// "ok" or the failure's Kind; serve counts them in racklift_bmc_calls_total.
+	Observe func(op, result string)
 }
 
 // DefaultTimeout is the per-BMC deadline when none is given.

@@ -119,7 +119,27 @@ type NotApplied struct {
 // Do runs op on the target's BMC within o.Timeout, retrying while the BMC answers 503
 // or refuses connections. It returns when the deadline passes even if the BMC hangs.
 // The error, if any, is an *Error.
-func Do(ctx context.Context, t Target, op Op, o Options) (Outcome, error) {
+func Do(ctx context.Context, t Target, op Op, o Options) (out Outcome, err error) {
+	if o.Observe != nil {
+		defer func() { o.Observe(op.Name(), ResultOf(err)) }()
+	}
+	out, err = do(ctx, t, op, o)
+	return out, err
+}
+
+// ResultOf is "ok" for nil, else the *Error's Kind ("other" for any other error).
+func ResultOf(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	var be *Error
+	if errors.As(err, &be) && be.Kind != "" {
+		return string(be.Kind)
+	}
+	return string(KindOther)
+}
+
+func do(ctx context.Context, t Target, op Op, o Options) (Outcome, error) {
 	o = o.withDefaults()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()

@@ -261,7 +261,7 @@ func TestQuirks(t *testing.T) {
 			}
 			wantCode := 0
 			if tc.wantKind != "" {
-				wantCode = 1
+				wantCode = 5 // the one node failed: all did (cli.CodeAllFailed)
 			}
 			assertText := func(where, s string) {
 				t.Helper()

@@ -24,6 +24,8 @@ type Report struct {
 	OS         string        `json:"os,omitempty"`
 	Kernel     string        `json:"kernel,omitempty"`
 	Deploy     *DeployResult `json:"deploy,omitempty"`
+
+	LLDP []LLDP `json:"lldp,omitempty"` // what each expected interface heard from its switch
 }
 
 // NewReport stamps results with the node, the time and the agent's version.

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/racklift/racklift/internal/testenv"
 )
 
 func TestCode(t *testing.T) {
@@ -111,12 +114,48 @@ func TestIsTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	if IsTerminal(&bytes.Buffer{}) || IsTerminal(reg) {
-		t.Error("a buffer or a regular file counted as a terminal")
+	if IsTerminal(&bytes.Buffer{}) || IsTerminal(reg) || IsTerminal(null) {
+		t.Error("a buffer, a regular file or /dev/null counted as a terminal")
 	}
-	if !IsTerminal(null) {
-		t.Error("a character device did not count")
+	if _, _, ok := TermSize(null); ok {
+		t.Error("/dev/null has a terminal size")
 	}
+	// A pseudo-terminal set to 80x24, as an operator's terminal window.
+	pty := openPTY(t, 80, 24)
+	if !IsTerminal(pty) {
+		t.Error("a pseudo-terminal did not count")
+	}
+	if cols, rows, ok := TermSize(pty); !ok || cols != 80 || rows != 24 {
+		t.Errorf("TermSize = %dx%d %v, want 80x24", cols, rows, ok)
+	}
+}
+
+// openPTY opens the terminal side of a new pseudo-terminal of the given size.
+func openPTY(t *testing.T, cols, rows int) *os.File {
+	t.Helper()
+	testenv.NeedFile(t, "/dev/ptmx")
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { master.Close() })
+	fd := int(master.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { slave.Close() })
+	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: uint16(cols), Row: uint16(rows)}); err != nil {
+		t.Fatal(err)
+	}
+	return slave
 }
 
 func TestParseSize(t *testing.T) {

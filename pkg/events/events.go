@@ -27,9 +27,12 @@ const (
 	TFTPRefused  Kind = "tftp.refused"
 	HTTPScript   Kind = "http.script"
 	HTTPArtifact Kind = "http.artifact"
-	HTTPInstall  Kind = "http.install"
-	HTTPCallback Kind = "http.callback"
-	Reload       Kind = "inventory.reload"
+	// HTTPArtifactStart is a node starting to download a file from the artifacts (the
+	// transfer's own event comes when it ends): a multi-GiB image takes minutes.
+	HTTPArtifactStart Kind = "http.artifact.start"
+	HTTPInstall       Kind = "http.install"
+	HTTPCallback      Kind = "http.callback"
+	Reload            Kind = "inventory.reload"
 )
 
 // Event is one thing that happened to one node (Node is empty when the client is unknown).

@@ -13,6 +13,9 @@ type Deploy struct {
 	// RootDevice picks the disk; the zero value means the smallest non-removable disk
 	// large enough for the image.
 	RootDevice RootDeviceHints `json:"root_device,omitzero" yaml:"root_device,omitempty"`
+	// Login is the user the deploy creates on the installed system with its SSH keys
+	// (pkg/agent/deploy/login.go); nil: none.
+	Login *Login `json:"login,omitempty" yaml:"login,omitempty"`
 	// Reprovision allows overwriting a disk that holds a partition table or a filesystem;
 	// without it such a disk is refused.
 	Reprovision bool   `json:"reprovision,omitempty" yaml:"reprovision,omitempty"`

@@ -252,6 +252,11 @@ func (h *Handler) fileFrom(root *os.Root, kind events.Kind, flag string) http.Ha
 			fail(http.StatusNotFound, r.URL.Path+": not a file")
 			return
 		}
+		if root == h.artifacts && r.Method == http.MethodGet && e.Node != "" {
+			st := e
+			st.Kind = events.HTTPArtifactStart
+			h.cfg.Events.Publish(st)
+		}
 		start := time.Now()
 		cw := &countingWriter{ResponseWriter: w}
 		http.ServeContent(cw, r, path.Base(name), fi.ModTime(), f)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/events"
 	"github.com/racklift/racklift/pkg/inventory"
@@ -279,5 +281,47 @@ func TestKickstartRenders(t *testing.T) {
 	}
 	if _, err := in.Render(&np, "../ubuntu-autoinstall/user-data"); err == nil {
 		t.Error("a file name with a slash was rendered")
+	}
+}
+
+// TestInstallHandsOverLogin: the inventory's login user and SSH keys reach every install
+// template.
+func TestInstallHandsOverLogin(t *testing.T) {
+	t.Parallel()
+	in := NewInstalls(needAgentUnit(t))
+	np := *examplePlan(t, "site").Nodes[0]
+	if np.Login == nil || np.Login.User != "ops" || len(np.Login.AuthorizedKeys) != 1 {
+		t.Fatalf("the site's login is not in the plan: %+v", np.Login)
+	}
+	key := np.Login.AuthorizedKeys[0]
+	type user struct {
+		Name string   `yaml:"name"`
+		Keys []string `yaml:"ssh_authorized_keys"`
+	}
+	var ci struct{ Users []user }
+	np.Boot.Install = "cloud-init"
+	ud, err := in.Render(&np, "user-data")
+	must(t, err)
+	must(t, yaml.Unmarshal(ud, &ci))
+	if len(ci.Users) != 1 || ci.Users[0].Name != "ops" || len(ci.Users[0].Keys) != 1 || ci.Users[0].Keys[0] != key {
+		t.Errorf("cloud-init users = %+v, want ops with the site's key", ci.Users)
+	}
+
+	np.Boot.Install = "ubuntu-autoinstall"
+	ud, err = in.Render(&np, "user-data")
+	must(t, err)
+	var nested struct{ Users []user }
+	must(t, yaml.Unmarshal(nestedUserData(t, ud), &nested))
+	if len(nested.Users) != 1 || nested.Users[0].Name != "ops" || len(nested.Users[0].Keys) != 1 || nested.Users[0].Keys[0] != key {
+		t.Errorf("autoinstall users = %+v, want ops with the site's key", nested.Users)
+	}
+
+	np.Boot.Install = "kickstart"
+	ks, err := in.Render(&np, "ks.cfg")
+	must(t, err)
+	for _, want := range []string{"user --name=ops --groups=wheel --lock\n", "sshkey --username=ops \"" + key + "\"\n"} {
+		if !strings.Contains(string(ks), want) {
+			t.Errorf("ks.cfg lacks %q:\n%s", want, ks)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/ipxe"
 	"github.com/racklift/racklift/pkg/plan"
 )
@@ -34,6 +35,13 @@ type InstallData struct {
 	AgentURL                   string
 	CallbackURL                string
 	AgentUnit                  string
+	// LoginUser is created on the installed system with AuthorizedKeys (inventory login:;
+	// inventory.DefaultLoginUser and no keys when the inventory sets none).
+	LoginUser      string
+	AuthorizedKeys []string
+	// RootDiskScript defines racklift_root_disk, which prints the disk the profile's
+	// boot.root_device hints pick (RootDiskScript).
+	RootDiskScript string
 }
 
 // Installs renders templates/install for nodes.
@@ -51,11 +59,16 @@ func Data(np *plan.NodePlan, agentUnit string) InstallData {
 	d := InstallData{
 		Node: np.Node, Rack: np.Rack, Role: np.Role, Hostname: r.Hostname,
 		MAC: r.MACString, Interface: r.Interface, Domain: r.Domain, MTU: r.MTU,
-		Server:      base,
-		InstallURL:  base + "/install/" + r.MACString,
-		AgentURL:    base + "/agent/node-agent",
-		CallbackURL: base + "/callback/" + r.MACString,
-		AgentUnit:   strings.TrimRight(agentUnit, "\n"),
+		Server:         base,
+		InstallURL:     base + "/install/" + r.MACString,
+		AgentURL:       base + "/agent/node-agent",
+		CallbackURL:    base + "/callback/" + r.MACString,
+		AgentUnit:      strings.TrimRight(agentUnit, "\n"),
+		RootDiskScript: strings.TrimRight(RootDiskScript(np.Boot.RootDevice), "\n"),
+		LoginUser:      inventory.DefaultLoginUser,
+	}
+	if np.Login != nil {
+		d.LoginUser, d.AuthorizedKeys = np.Login.User, np.Login.AuthorizedKeys
 	}
 	if d.Hostname == "" {
 		d.Hostname = np.Node

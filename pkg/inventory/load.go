@@ -24,6 +24,9 @@ type siteFile struct {
 	Networks    []*Network    `yaml:"networks"`
 	Profiles    []*Profile    `yaml:"profiles,omitempty"`
 	Racks       []*Rack       `yaml:"racks,omitempty"`
+	Switches    []*Switch     `yaml:"switches,omitempty"`
+	Uplink      *Uplink       `yaml:"uplink,omitempty"`
+	Login       *Login        `yaml:"login,omitempty"` // login.go
 	src         source
 }
 

@@ -98,6 +98,7 @@ func (inv *Inventory) build(site *siteFile, racks []*Rack, errs *Errors) {
 			}
 		}
 	}
+	inv.buildSwitches(site, racks)
 	inv.validate(errs)
 }
 

@@ -187,6 +187,7 @@ var fieldDocs = map[string]string{
 	"RootDeviceHints.ByPath":     "A /dev/disk/by-path name, e.g. pci-0000:41:00.0-nvme-1.",
 	"RootDeviceHints.Smallest":   "Take the smallest of several matching disks (the default when no other hint is given).",
 
+	"Boot.RootDevice": "Root device hints for the installer (boot.install): which disk it installs to.",
 	"Boot.Kernel":     "Kernel: a path under the artifacts directory, or a URL.",
 	"Boot.Initrd":     "Initrd: a path under the artifacts directory, or a URL.",
 	"Boot.Cmdline":    "Kernel command line.",

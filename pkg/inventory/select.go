@@ -17,8 +17,9 @@ import (
 //	role=gpu          nodes with a role
 //	k=v               nodes whose label k is v
 //	k!=v              nodes whose label k is not v
+//	gpu-a01-[01-16]   a hostlist range; "rack in (a01,a02)", "role notin (...)": hostlist.go
 func (inv *Inventory) Select(selector string) ([]*Node, error) {
-	terms := strings.Split(strings.TrimSpace(selector), ",")
+	terms := splitTerms(strings.TrimSpace(selector))
 	preds := make([]func(*Node) bool, 0, len(terms))
 	for _, t := range terms {
 		t = strings.TrimSpace(t)
@@ -77,6 +78,9 @@ func (inv *Inventory) term(t string) (func(*Node) bool, error) {
 	}
 	if t == "all" {
 		return func(*Node) bool { return true }, nil
+	}
+	if p, ok, err := inv.extTerm(t); ok { // hostlist ranges, in (...), rack!=: hostlist.go
+		return p, err
 	}
 	if k, v, ok := strings.Cut(t, "!="); ok {
 		return func(n *Node) bool { return !globMatch(v, n.Labels[k]) }, validGlob(v)

@@ -22,12 +22,16 @@ type Inventory struct {
 	Nodes       []*Node // every node, in file order
 	TLS         TLS     // site-wide BMC TLS policy
 
+	Switches []*Switch // the site's and the racks' switches (switches.go)
+	Uplink   *Uplink   // the provisioning host's own cabling; nil: not written
+
 	site          *siteFile
 	nodeByName    map[string]*Node
 	nodeByMAC     map[string]owner // key: string(net.HardwareAddr)
 	networkByName map[string]*Network
 	profileByName map[string]*Profile
 	credByName    map[string]*Credential
+	switchByName  map[string]*Switch
 }
 
 // Network is one L2/L3 segment the site uses.
@@ -61,6 +65,7 @@ type Profile struct {
 	Boot   Boot   `yaml:"boot,omitempty" json:"boot"`
 	Expect Expect `yaml:"expect,omitempty" json:"expect"`
 	Image  *Image `yaml:"image,omitempty" json:"image,omitempty"` // nil: a stateless node
+	Login  *Login `yaml:"login,omitempty" json:"login,omitempty"` // nil: the site's (login.go)
 	src    source
 }
 
@@ -81,6 +86,9 @@ type Boot struct {
 	Initrd  string `yaml:"initrd,omitempty" json:"initrd,omitempty"`   // path under the artifacts dir, or URL
 	Cmdline string `yaml:"cmdline,omitempty" json:"cmdline,omitempty"` // kernel command line
 	Install string `yaml:"install,omitempty" json:"install,omitempty"` // template under templates/install, e.g. ubuntu-autoinstall
+	// RootDevice picks the disk the installer (Install) puts the OS on, with the same
+	// hints as an image's; none: the smallest non-removable disk, never every disk.
+	RootDevice expect.RootDeviceHints `yaml:"root_device,omitempty" json:"root_device,omitzero"`
 	// UEFIBinary is the iPXE build sent to x86-64 UEFI clients: ipxe.efi (default) or snponly.efi.
 	UEFIBinary string `yaml:"uefi_binary,omitempty" json:"uefi_binary,omitempty"`
 }
@@ -126,6 +134,8 @@ type Interface struct {
 	Network string `yaml:"network" json:"network"`
 	Address string `yaml:"address,omitempty" json:"address,omitempty"`
 	PXE     bool   `yaml:"pxe,omitempty" json:"pxe,omitempty"`
+	Switch  string `yaml:"switch,omitempty" json:"switch,omitempty"` // cabling: a switch of switches:
+	Port    string `yaml:"port,omitempty" json:"port,omitempty"`     // cabling: that switch's port, e.g. Ethernet12
 
 	HW   net.HardwareAddr `yaml:"-" json:"-"`
 	Addr netip.Addr       `yaml:"-" json:"-"`
@@ -149,6 +159,8 @@ type Rack struct {
 	Defaults Defaults `yaml:"defaults,omitempty" json:"defaults"`
 	Nodes    []*Node  `yaml:"nodes" json:"nodes"`
 	File     string   `yaml:"-" json:"file"`
+
+	Switches []*Switch `yaml:"switches,omitempty" json:"switches,omitempty"` // the rack's own (top-of-rack) switches
 	src      source
 }
 

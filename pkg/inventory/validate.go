@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/imagestore"
 )
 
@@ -77,6 +78,9 @@ func (inv *Inventory) validate(errs *Errors) {
 	v.profiles()
 	if inv.site != nil {
 		v.tls(inv.site.src, []string{"tls"}, &inv.site.TLS)
+		if inv.site.Login != nil {
+			v.login(inv.site.src, []string{"login"}, inv.site.Login)
+		}
 		v.defaults(inv.site.src, &inv.site.Defaults)
 	}
 	for _, r := range inv.Racks {
@@ -87,6 +91,7 @@ func (inv *Inventory) validate(errs *Errors) {
 	for _, n := range inv.Nodes {
 		v.node(n)
 	}
+	v.cabling()
 	v.pxeServers()
 }
 
@@ -330,6 +335,9 @@ func (v *validator) profiles() {
 		if p.Image != nil {
 			v.image(p.src, p.Image)
 		}
+		if p.Login != nil {
+			v.login(p.src, []string{"login"}, p.Login)
+		}
 	}
 }
 
@@ -366,26 +374,42 @@ func (v *validator) image(src source, im *Image) {
 		v.add(at("size"), "the raw size in bytes, or leave it out", "image size %d is negative", im.Size)
 	}
 	h := im.RootDevice
-	if h.MinSizeGiB < 0 || h.MaxSizeGiB < 0 {
-		v.add(at("root_device"), "sizes are GiB, e.g. min_size_gib: 400", "root_device sizes cannot be negative")
-	}
-	if h.MaxSizeGiB > 0 && h.MinSizeGiB > h.MaxSizeGiB {
-		v.add(at("root_device", "max_size_gib"), "make max_size_gib at least min_size_gib", "root_device min_size_gib %d is above max_size_gib %d: no disk can match", h.MinSizeGiB, h.MaxSizeGiB)
-	}
+	v.rootDevice(func(keys ...string) Pos { return at(append([]string{"root_device"}, keys...)...) }, h)
 	if h.MaxSizeGiB > 0 && im.Size > h.MaxSizeGiB<<30 {
 		v.add(at("root_device", "max_size_gib"), "raise max_size_gib or use a smaller image", "image of %d bytes does not fit a disk of max_size_gib %d", im.Size, h.MaxSizeGiB)
 	}
+}
+
+// rootDevice checks root device hints (an image's, or an installer's) so they can match a
+// disk; at names a key under root_device.
+func (v *validator) rootDevice(at func(keys ...string) Pos, h expect.RootDeviceHints) {
+	if h.MinSizeGiB < 0 || h.MaxSizeGiB < 0 {
+		v.add(at(), "sizes are GiB, e.g. min_size_gib: 400", "root_device sizes cannot be negative")
+	}
+	if h.MaxSizeGiB > 0 && h.MinSizeGiB > h.MaxSizeGiB {
+		v.add(at("max_size_gib"), "make max_size_gib at least min_size_gib", "root_device min_size_gib %d is above max_size_gib %d: no disk can match", h.MinSizeGiB, h.MaxSizeGiB)
+	}
 	for _, kv := range [][2]string{{"model", h.Model}, {"serial", h.Serial}, {"wwn", h.WWN}, {"by_path", h.ByPath}} {
 		if strings.ContainsFunc(kv[1], func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-			v.add(at("root_device", kv[0]), "write it on one line, as sysfs shows it", "root_device %s has control characters", kv[0])
+			v.add(at(kv[0]), "write it on one line, as sysfs shows it", "root_device %s has control characters", kv[0])
 		}
 	}
 	if p := strings.TrimPrefix(h.ByPath, "/dev/disk/by-path/"); strings.Contains(p, "/") {
-		v.add(at("root_device", "by_path"), "write the name under /dev/disk/by-path/, e.g. pci-0000:41:00.0-nvme-1", "root_device by_path %q is not a /dev/disk/by-path name", h.ByPath)
+		v.add(at("by_path"), "write the name under /dev/disk/by-path/, e.g. pci-0000:41:00.0-nvme-1", "root_device by_path %q is not a /dev/disk/by-path name", h.ByPath)
 	}
 }
 
 func (v *validator) boot(src source, path []string, b *Boot) {
+	if !b.RootDevice.IsZero() {
+		at := func(keys ...string) Pos {
+			return src.posAt(append(append(slices.Clone(path), "root_device"), keys...)...)
+		}
+		if b.Install == "" {
+			v.add(at(), "root_device here picks the installer's disk (boot.install); an image's hints go under image.root_device",
+				"boot.root_device without boot.install: no installer runs")
+		}
+		v.rootDevice(at, b.RootDevice)
+	}
 	if err := CheckCmdline(b.Cmdline); err != nil {
 		v.add(src.posAt(append(path, "cmdline")...), "write kernel parameters only (key=value words); the boot script is iPXE and the console prints the line, so shell and iPXE operators are refused",
 			"cmdline %v", err)

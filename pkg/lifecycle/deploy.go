@@ -100,21 +100,22 @@ func BootSource(n state.Node, rep check.Report) string {
 	return check.BootRamdisk
 }
 
-// deployEvent moves a node with an image on the events only it has: the image fetched
-// from serve's artifacts in validating (deploying: the checks passed and the agent
-// writes), the agent's hello or expectations in rebooting (installed).
+// deployEvent moves a node with an image on the events only it has: the image's download
+// from serve's artifacts starting (or, from an older serve, ended) in validating
+// (deploying: the checks passed and the agent writes), the agent's hello or
+// expectations in rebooting (installed).
 func (m *Machine) deployEvent(n *state.Node, ev Event, now time.Time) (state.Event, bool) {
 	switch cur := Phase(n.Phase); {
 	case cur == Rebooting && (ev.Kind == AgentHello || ev.Kind == AgentExpect):
 		return m.installedHello(n, ev, now), true
-	case cur == Validating && ev.Kind == HTTPKernel:
+	case cur == Validating && (ev.Kind == HTTPKernel || ev.Kind == HTTPFetch):
 		t, _ := m.target(n.Name)
 		if t.Deploy == nil || !fetches(ev.Detail, t.Deploy.URL) {
 			return state.Event{}, false
 		}
 		n.Deployed = nil // the disk is being overwritten
 		m.enter(n, Deploying, now)
-		return state.Event{Kind: string(DeployStarted), Time: now, Detail: fmt.Sprintf("the agent fetched image %s (sha256 %s) from serve: writing it", t.Deploy.Image, t.Deploy.SHA256)}, true
+		return state.Event{Kind: string(DeployStarted), Time: now, Detail: fmt.Sprintf("the agent is downloading image %s (sha256 %s) from serve and writing it to disk", t.Deploy.Image, t.Deploy.SHA256)}, true
 	}
 	return state.Event{}, false
 }

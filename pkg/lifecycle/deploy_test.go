@@ -408,3 +408,24 @@ func TestLockedNodesAreNeverDeployed(t *testing.T) {
 		}
 	}
 }
+
+// The image's download starting moves the node to deploying (not its end, minutes later);
+// other downloads' starts are not even recorded.
+func TestDeployingFromFetchStart(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, Config{})
+	r.toValidating(UpOptions{})
+	before := len(r.node("n1").Recent)
+	r.m.Handle(Event{Node: "n1", Kind: HTTPFetch, Detail: "/artifacts/lab/vmlinuz from 10.1.0.11"})
+	if n := r.node("n1"); Phase(n.Phase) != Validating || len(n.Recent) != before {
+		t.Fatalf("a kernel's download starting: phase %s, %d new events; want validating and none", n.Phase, len(n.Recent)-before)
+	}
+	r.m.Handle(Event{Node: "n1", Kind: HTTPFetch, Detail: "/artifacts/debian.raw.zst from 10.1.0.11"})
+	if p := Phase(r.node("n1").Phase); p != Deploying {
+		t.Fatalf("the image's download starting: phase %s, want deploying", p)
+	}
+	r.m.Handle(Event{Node: "n1", Kind: HTTPKernel, Detail: "/artifacts/debian.raw.zst from 10.1.0.11"})
+	if p := r.report(report(t, check.BootRamdisk, true, verified), true); p != Rebooting {
+		t.Fatalf("phase %s after the download ended and the deploy was verified, want rebooting", p)
+	}
+}

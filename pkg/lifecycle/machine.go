@@ -288,6 +288,12 @@ func (m *Machine) apply(n *state.Node, ev Event, now time.Time) []state.Event {
 	}
 	evs := []state.Event{{Kind: string(ev.Kind), Time: t, Detail: ev.Detail}}
 	cur := Phase(n.Phase)
+	if ev.Kind == HTTPFetch {
+		if e, ok := m.deployEvent(n, ev, now); ok && cur.Active() {
+			return append(evs, e)
+		}
+		return nil
+	}
 	if !cur.Active() || (cur == Powering && !n.Power.IssuedFor(n.Run, n.Attempt)) {
 		return evs
 	}

@@ -47,10 +47,13 @@ const (
 	BootScript   Kind = "boot.script" // serve renders the node's boot script with its token
 	HTTPKernel   Kind = "http.kernel"
 	HTTPInitrd   Kind = "http.initrd"
-	AgentHello   Kind = "agent.hello"
-	AgentExpect  Kind = "agent.expect" // the agent fetched its expectations: checks start
-	ReportPass   Kind = "agent.report.pass"
-	ReportFail   Kind = "agent.report.fail"
+	// HTTPFetch is a download from serve's artifacts starting; recorded only when it
+	// moves the node (its image: deploying), so kernel and initrd fetches add no noise.
+	HTTPFetch   Kind = "http.fetch"
+	AgentHello  Kind = "agent.hello"
+	AgentExpect Kind = "agent.expect" // the agent fetched its expectations: checks start
+	ReportPass  Kind = "agent.report.pass"
+	ReportFail  Kind = "agent.report.fail"
 
 	PowerOK     Kind = "bmc.power.ok"
 	PowerFailed Kind = "bmc.power.failed"

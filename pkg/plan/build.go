@@ -55,6 +55,7 @@ func Build(inv *inventory.Inventory, opt Options) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
+		np.Login = inv.LoginFor(n)
 		p.Nodes = append(p.Nodes, np)
 		p.byMAC[string(np.Reservation.MAC)] = np
 		p.byName[np.Node] = np
@@ -148,7 +149,7 @@ func nodePlan(n *inventory.Node, facts map[string]*netFacts) (*NodePlan, error) 
 			np.Boot.UEFIFile = s.Boot.UEFIBinary
 		}
 		np.Boot.Kernel, np.Boot.Initrd = s.Boot.Kernel, s.Boot.Initrd
-		np.Boot.Cmdline, np.Boot.Install = s.Boot.Cmdline, s.Boot.Install
+		np.Boot.Cmdline, np.Boot.Install, np.Boot.RootDevice = s.Boot.Cmdline, s.Boot.Install, s.Boot.RootDevice
 	}
 	np.Boot.HTTPBootURL = f.base + "/pxe/" + np.Boot.UEFIFile
 	return np, nil

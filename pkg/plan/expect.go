@@ -37,7 +37,7 @@ func ExpectationsFor(inv *inventory.Inventory, name string) (*expect.Expectation
 			return nil, err
 		}
 		e.Deploy = &expect.Deploy{Image: imageName(im.File), URL: u, SHA256: im.SHA256, Size: im.Size,
-			RootDevice: im.RootDevice, Hostname: n.Name}
+			RootDevice: im.RootDevice, Hostname: n.Name, Login: inv.LoginFor(n)}
 	}
 	nets, err := NodeNetworks(inv, n)
 	if err != nil {

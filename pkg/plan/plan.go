@@ -9,6 +9,9 @@ package plan
 import (
 	"net"
 	"net/netip"
+
+	"github.com/racklift/racklift/pkg/expect"
+	"github.com/racklift/racklift/pkg/inventory"
 )
 
 // Boot binaries served over TFTP from pxe/, by client architecture.
@@ -47,6 +50,8 @@ type NodePlan struct {
 	Profile     string      `json:"profile,omitempty"`
 	Reservation Reservation `json:"reservation"`
 	Boot        Boot        `json:"boot"`
+	// Login is who the install creates, with which SSH keys (inventory login:); nil: none.
+	Login *inventory.Login `json:"login,omitempty"`
 }
 
 // Reservation is the DHCP answer for the node's PXE interface.
@@ -78,6 +83,8 @@ type Boot struct {
 	Initrd      string `json:"initrd,omitempty"`
 	Cmdline     string `json:"cmdline,omitempty"`
 	Install     string `json:"install,omitempty"` // install template name, empty: none
+	// RootDevice: the installer's disk (boot.root_device).
+	RootDevice expect.RootDeviceHints `json:"root_device,omitzero"`
 }
 
 // HostInterface is an interface the provisioning host needs on a network (a VLAN

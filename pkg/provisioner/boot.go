@@ -51,6 +51,8 @@ func BootEvent(e events.Event) (lifecycle.Event, bool) {
 	switch {
 	case e.Kind == events.HTTPArtifact:
 		k = string(lifecycle.HTTPKernel) // kernel or initrd: the node is loading its OS
+	case e.Kind == events.HTTPArtifactStart:
+		k = string(lifecycle.HTTPFetch)
 	case e.Kind == events.HTTPScript && e.Detail == "local":
 		k = "http.script.local"
 	}

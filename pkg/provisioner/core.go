@@ -14,6 +14,9 @@ import (
 
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/bmc"
+	"github.com/racklift/racklift/pkg/cabling"
+	"github.com/racklift/racklift/pkg/check"
+	"github.com/racklift/racklift/pkg/cluster"
 	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/inventory"
 	"github.com/racklift/racklift/pkg/lifecycle"
@@ -50,7 +53,10 @@ type Config struct {
 	// state.DefaultBackupEvery, state.DefaultBackupKeep; BackupEvery < 0: none).
 	BackupEvery time.Duration
 	BackupKeep  int
-	Log         *slog.Logger
+	// Shared puts the state on etcd, shared with other serve instances (shared.go); nil:
+	// state.db in StateDir, this instance alone.
+	Shared *Shared
+	Log    *slog.Logger
 }
 
 // Core is serve's provisioning side: the state, the lifecycle machine, the PKI and the
@@ -58,10 +64,12 @@ type Config struct {
 // start and on each reload) and the boot events (Follow), and asks it for each node's
 // boot arguments (BootArgs).
 type Core struct {
-	Store   *state.Bolt
+	Store   state.Store
 	PKI     *pki.PKI
 	Tokens  *Credentials
 	Machine *lifecycle.Machine
+
+	cluster *cluster.Member // nil: this instance alone (bbolt)
 
 	cfg      Config
 	log      *slog.Logger
@@ -83,27 +91,37 @@ func Open(cfg Config) (*Core, error) {
 	}
 	c := &Core{cfg: cfg, log: cfg.Log}
 	var err error
-	// Check: a damaged state.db is named at start rather than found by a handler later.
-	if c.Store, err = state.Open(cfg.StateDir, state.Options{LockTimeout: 10 * time.Second, Check: true}); err != nil {
-		return nil, err
-	}
+	machineStore, power := state.Store(nil), cfg.Power
 	fail := func(err error) (*Core, error) {
 		c.Close()
 		return nil, err
+	}
+	if cfg.Shared != nil {
+		if machineStore, err = c.openShared(*cfg.Shared); err != nil {
+			return fail(err)
+		}
+	} else {
+		// Check: a damaged state.db is named at start rather than found by a handler later.
+		if c.Store, err = state.Open(cfg.StateDir, state.Options{LockTimeout: 10 * time.Second, Check: true}); err != nil {
+			return nil, err
+		}
+		machineStore = c.Store
 	}
 	if c.PKI, err = pki.LoadOrCreate(pki.Dir(cfg.StateDir), cfg.Hosts); err != nil {
 		return fail(err)
 	}
 	c.Tokens = NewCredentials(c.Store, c.PKI, cfg.TokenTTL, cfg.CertValidity)
-	power := cfg.Power
 	if power == nil {
 		power = &BMCPower{Inventory: c.Inventory, Secrets: cfg.Secrets, Options: cfg.BMC}
+	}
+	if c.cluster != nil {
+		power = c.cluster.Power(power) // a BMC call only for a node this instance holds
 	}
 	lc := cfg.Lifecycle
 	if lc.Log == nil {
 		lc.Log = cfg.Log
 	}
-	c.Machine = lifecycle.New(c.Store, power, c.Tokens, lc)
+	c.Machine = lifecycle.New(machineStore, power, c.Tokens, lc)
 
 	if c.agentLn, c.agentURL, err = listenAgent(cfg, c.PKI); err != nil {
 		return fail(err)
@@ -122,6 +140,10 @@ func (c *Core) AgentURL() string { return c.agentURL }
 
 // ControlAddr is where the CLI reaches the control API (--api).
 func (c *Core) ControlAddr() string { return c.ctlAddr }
+
+// ControlToken is the control API's bearer token (api.token in the state dir), for the
+// other handlers that admit the operator by it (the dashboard, pkg/ui).
+func (c *Core) ControlToken() string { return c.ctlToken }
 
 // Inventory is the inventory in force.
 func (c *Core) Inventory() *inventory.Inventory { return c.inv.Load() }
@@ -245,6 +267,16 @@ func (c *Core) Expect(node string) (*expect.Expectations, error) {
 	return e, c.expectDeploy(e)
 }
 
+// Judge is serve's own checks of a node's report: what its interfaces heard over LLDP
+// against the cabling of the inventory in force.
+func (c *Core) Judge(node string, rep *check.Report) []check.Result {
+	inv := c.Inventory()
+	if inv == nil {
+		return nil
+	}
+	return cabling.Check(inv, node, rep.LLDP)
+}
+
 // Run serves both APIs and runs the lifecycle until ctx ends.
 func (c *Core) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
@@ -268,7 +300,7 @@ func (c *Core) Run(ctx context.Context) error {
 	}
 	if c.agentLn != nil {
 		serve("agent API", c.agentLn, api.AgentHandler(api.AgentConfig{Tokens: c.Tokens, Lifecycle: c.Machine, Expect: c.Expect,
-			Installed: c.SetInstalled, CAPEM: c.PKI.CAPEM(), Log: c.log}))
+			Installed: c.SetInstalled, Judge: c.Judge, CAPEM: c.PKI.CAPEM(), Log: c.log}))
 	}
 	serve("control API", c.ctlLn, api.ControlHandler(api.ControlConfig{Store: c.Store, Token: c.ctlToken, Up: c.Up, Revoke: c.Revoke}))
 	wg.Add(2)
@@ -280,7 +312,8 @@ func (c *Core) Run(ctx context.Context) error {
 		defer wg.Done()
 		c.backups(ctx)
 	}()
-	c.log.Info("provisioning core", "state", c.Store.Path(), "agent_api", c.agentURL, "control_api", c.ctlAddr, "ca", c.PKI.Fingerprint())
+	c.runShared(ctx, &wg)
+	c.log.Info("provisioning core", "state", where(c.Store), "agent_api", c.agentURL, "control_api", c.ctlAddr, "ca", c.PKI.Fingerprint())
 	var err error
 	select {
 	case <-ctx.Done():
@@ -306,7 +339,7 @@ func (c *Core) backups(ctx context.Context) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if path, err := c.Store.RollBackup(c.cfg.StateDir, keep, time.Now()); err != nil {
+		if path, err := state.RollBackupOf(c.Store, c.cfg.StateDir, keep, time.Now()); err != nil {
 			c.log.Error("state backup failed", "dir", state.BackupDir(c.cfg.StateDir), "err", err)
 		} else {
 			c.log.Info("state backup", "path", path, "keep", keep)
@@ -326,6 +359,9 @@ func (c *Core) Close() error {
 	}
 	if c.ctlLn != nil {
 		c.ctlLn.Close()
+	}
+	if c.cluster != nil {
+		c.cluster.Close()
 	}
 	if c.Store != nil {
 		return c.Store.Close()

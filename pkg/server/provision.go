@@ -34,6 +34,10 @@ type Provision struct {
 	// phase name → duration ("booting": "20m").
 	PhaseTimeouts map[string]string
 
+	// Shared: the state on etcd, shared with other serve instances (--store etcd); nil:
+	// state.db in the state directory. Its Networks are filled in with serve's network.
+	Shared *provisioner.Shared
+
 	// For tests: the agent API on this host:port instead of serve's address and
 	// AgentPort, BMC power replaced, and the lifecycle's tick.
 	AgentListen string
@@ -56,6 +60,7 @@ func (cfg Config) coreConfig(ip netip.Addr, lc lifecycle.Config) provisioner.Con
 	return provisioner.Config{
 		StateDir: cfg.StateDir, Hosts: []string{ip.String()}, AgentListen: listen, ControlAPI: p.ControlAPI,
 		Power: p.Power, Secrets: &inventory.Secrets{File: p.SecretsFile}, Lifecycle: lc, Tick: p.Tick, Log: cfg.Log,
+		Shared: p.Shared,
 	}
 }
 

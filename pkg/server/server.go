@@ -36,6 +36,7 @@ import (
 	"github.com/racklift/racklift/pkg/plan"
 	"github.com/racklift/racklift/pkg/provisioner"
 	"github.com/racklift/racklift/pkg/tftp"
+	"github.com/racklift/racklift/pkg/ui"
 	"github.com/racklift/racklift/templates"
 )
 
@@ -102,6 +103,7 @@ type Server struct {
 
 	reloads *prometheus.CounterVec
 	nodes   prometheus.Gauge
+	ops     *opsMetrics // metrics.go
 
 	httpAddr net.Addr
 	ready    chan struct{}
@@ -145,6 +147,7 @@ func New(cfg Config) (*Server, error) {
 	}, []string{"result"})
 	s.nodes = prometheus.NewGauge(prometheus.GaugeOpts{Name: "racklift_serve_nodes", Help: "Nodes in the plan in force."})
 	s.reg.MustRegister(s.reloads, s.nodes)
+	s.ops = newOpsMetrics(s.reg)
 
 	ip, err := bindAddr(cfg)
 	if err != nil {
@@ -158,9 +161,19 @@ func New(cfg Config) (*Server, error) {
 	s.cur.Store(snap)
 	s.nodes.Set(float64(len(snap.plan.Nodes)))
 	if cfg.Provision != nil {
-		if s.core, err = provisioner.Open(cfg.coreConfig(ip, lc)); err != nil {
+		cc := cfg.coreConfig(ip, lc)
+		cc.BMC.Observe = s.ops.observeBMC
+		if cc.Shared != nil {
+			sh := *cc.Shared
+			if nw := s.network(); nw != nil {
+				sh.Networks = []string{nw.Network} // the one network this serve answers DHCP on
+			}
+			cc.Shared = &sh
+		}
+		if s.core, err = provisioner.Open(cc); err != nil {
 			return nil, err
 		}
+		s.ops.store = s.core.Store.List
 		// Run closes the core; a failure from here on must close it (its lock on
 		// state.db, its listeners) before returning.
 		defer func() {
@@ -334,10 +347,15 @@ func (s *Server) Run(ctx context.Context) error {
 	// closed last, after the boot services (its store must outlive their events).
 	if s.core != nil {
 		var cwg sync.WaitGroup
-		cwg.Add(2)
+		cwg.Add(3)
 		go func() {
 			defer cwg.Done()
 			s.core.Follow(ctx, s.Events)
+		}()
+		follow := s.ops.followTransitions(s.core.Store)
+		go func() {
+			defer cwg.Done()
+			follow(ctx)
 		}()
 		go func() {
 			defer cwg.Done()
@@ -388,6 +406,11 @@ func (s *Server) Run(ctx context.Context) error {
 	mux.HandleFunc("GET /api/events", s.apiEvents)
 	mux.HandleFunc("GET /api/discovered", s.apiDiscovered)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	if s.core != nil {
+		// The dashboard: the inventory in force and the core's state, for clients on this
+		// host or holding the control token (pkg/ui).
+		mux.Handle(ui.Prefix, ui.Handler(ui.Config{Inventory: s.core.Inventory, Store: s.core.Store, Token: s.core.ControlToken(), Log: s.log}))
+	}
 	ln, err := net.Listen("tcp4", netip.AddrPortFrom(s.ip, uint16(s.cfg.HTTPPort)).String())
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
@@ -412,17 +435,42 @@ func (s *Server) Run(ctx context.Context) error {
 	h := &dhcp.Handler{Nodes: s, Events: s.Events, Discovered: s.discovered, Learner: s, Network: netName, ServerIP: s.ip,
 		Relays: s.cfg.DHCPRelays, Log: s.log}
 	ports := map[string][]int{dhcp.ModeReservation: {s.cfg.DHCPPort}, dhcp.ModeProxy: {s.cfg.DHCPPort, dhcp.PortPXE}}[mode]
-	for _, port := range ports {
-		var ip net.IP
-		if s.cfg.Interface == "" {
-			ip = net.IP(s.ip.AsSlice())
+	listenDHCP := func(serve func(string, func() error)) ([]*dhcp.Server, error) {
+		var out []*dhcp.Server
+		for _, port := range ports {
+			var ip net.IP
+			if s.cfg.Interface == "" {
+				ip = net.IP(s.ip.AsSlice())
+			}
+			ds, err := dhcp.Listen(s.cfg.Interface, ip, port, h, s.log)
+			if err != nil {
+				for _, d := range out {
+					d.Close()
+				}
+				return nil, err
+			}
+			serve("dhcp", ds.Serve)
+			out = append(out, ds)
 		}
-		ds, err := dhcp.Listen(s.cfg.Interface, ip, port, h, s.log)
+		return out, nil
+	}
+	if s.core != nil && s.core.Instance() != "" && len(ports) > 0 {
+		// Shared state: DHCP listens only while this instance is elected for the network;
+		// the others stand by.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.electedDHCP(ctx, netName, listenDHCP)
+		}()
+		defer func() { cancel(); <-done }()
+	} else {
+		dss, err := listenDHCP(goServe)
 		if err != nil {
 			return err
 		}
-		goServe("dhcp", ds.Serve)
-		defer ds.Close()
+		for _, ds := range dss {
+			defer ds.Close()
+		}
 	}
 	defer s.discovered.Flush()
 

@@ -25,6 +25,7 @@ import (
 	"github.com/racklift/racklift/pkg/agent/ramdisk"
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/initramfs"
+	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/pki"
 )
 
@@ -52,7 +53,7 @@ type Rig struct {
 func needs(t testing.TB) {
 	testenv.Slow(t)
 	testenv.NeedRoot(t)
-	testenv.NeedCommand(t, "qemu-system-x86_64", "ipmi_sim", "ipmitool", "busybox", "mkfs.ext4", "apt-get", "dpkg", "depmod")
+	testenv.NeedCommand(t, "qemu-system-x86_64", "ipmi_sim", "ipmitool", "busybox", "mkfs.ext4", "apt-get", "dpkg", "depmod", "lldpd")
 	testenv.NeedFile(t, filepath.Join(testenv.Bin(t), "provision"))
 	testenv.NeedFile(t, filepath.Join(testenv.Bin(t), "node-agent"))
 }
@@ -61,6 +62,12 @@ func needs(t testing.TB) {
 // inventory and starts the virtual rack (guests off), with extra machines that are not
 // in the inventory yet.
 func NewRig(t testing.TB, extra ...rack.Node) *Rig {
+	t.Helper()
+	return NewRigSwitch(t, nil, extra...)
+}
+
+// NewRigSwitch is NewRig with the switch ports' LLDP broken by knobs (rack.SwitchKnobs).
+func NewRigSwitch(t testing.TB, knobs map[string]rack.SwitchKnobs, extra ...rack.Node) *Rig {
 	t.Helper()
 	needs(t)
 	r := &Rig{t: t, bin: filepath.Join(testenv.Bin(t), "provision"), dir: t.TempDir()}
@@ -88,7 +95,7 @@ func NewRig(t testing.TB, extra ...rack.Node) *Rig {
 	defer cancel()
 	rk, err := rack.Start(ctx, rack.Config{
 		Inventory: r.inv, Dir: filepath.Join(r.dir, "rack"), NetNS: "rl-e2e-" + fmt.Sprint(os.Getpid()),
-		Password: password, Extra: extra,
+		Password: password, Extra: extra, Switch: knobs,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -243,8 +250,9 @@ func (r *Rig) provisionNS(args ...string) (string, int) {
 
 // UpResult is `provision up -o json`.
 type UpResult struct {
-	Nodes  []api.NodeStatus `json:"nodes"`
-	Failed int              `json:"failed"`
+	Decisions []lifecycle.Decision `json:"decisions"`
+	Nodes     []api.NodeStatus     `json:"nodes"`
+	Failed    int                  `json:"failed"`
 }
 
 // Up runs `provision up` to the end and returns its final table, as JSON.

@@ -83,6 +83,7 @@ func Down(netnsName, dir string) error {
 		errs = append(errs, err)
 	}
 	kill(append(recorded, inside...))
+	os.RemoveAll(LLDPDir(netnsName)) // the switch ports' lldpd sockets (lldp.go)
 	if err := netns.Delete(netnsName); err != nil {
 		errs = append(errs, err)
 	}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/racklift/racklift/internal/lab/ipmisim"
+	"github.com/racklift/racklift/internal/lab/lldpd"
 	"github.com/racklift/racklift/internal/lab/netns"
 	"github.com/racklift/racklift/internal/lab/redfish"
 	"github.com/racklift/racklift/internal/lab/vm"
@@ -61,6 +62,8 @@ type Config struct {
 	MemoryMB int
 	// Username is every BMC's user when the inventory names none (default admin).
 	Username string
+	// Switch breaks what nodes' switch ports say over LLDP (lldp.go), by node name.
+	Switch map[string]SwitchKnobs
 }
 
 // Node is one machine of the rack.
@@ -105,6 +108,7 @@ type Rack struct {
 	pids   *pidFile
 	// gateways the storage switch answers as (gateway.go)
 	gateways []*gateway
+	lldpds   []*lldpd.Daemon // the switch ports' LLDP (lldp.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -174,6 +178,10 @@ func Start(ctx context.Context, cfg Config) (*Rack, error) {
 		return nil, err
 	}
 	if err := r.build(ctx, nodes); err != nil {
+		r.Close()
+		return nil, err
+	}
+	if err := r.startLLDP(inv); err != nil {
 		r.Close()
 		return nil, err
 	}
@@ -405,7 +413,7 @@ func (r *Rack) Close() error {
 	r.closeOnce.Do(func() {
 		r.cancel()
 		r.wg.Wait()
-		var errs []error
+		errs := r.stopLLDP()
 		for _, n := range r.nodes {
 			if n.bmc != nil {
 				if err := n.bmc.Close(); err != nil {

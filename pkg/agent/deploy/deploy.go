@@ -25,7 +25,10 @@ type Deployer struct {
 	Retries   int
 	RetryWait time.Duration
 	Buffered  bool // no O_DIRECT (WriteOptions.Buffered)
-	Log       *slog.Logger
+	// Mounts are the node's data mounts (the ramdisk's racklift.mount=), given to the
+	// installed system as mount units (MountFiles).
+	Mounts []Mount
+	Log    *slog.Logger
 }
 
 // Deploy deploys exp.Deploy for node: chooses the disk, writes and verifies the image,
@@ -57,9 +60,19 @@ func (d *Deployer) Deploy(ctx context.Context, node string, exp *expect.Expectat
 		hostname = node
 	}
 	conf, err := NodeConfig(hostname, exp.Networks)
+	if err == nil {
+		var login []File
+		login, err = LoginFiles(dep.Login) // login.go: the inventory's user and SSH keys
+		conf = append(conf, login...)
+	}
 	if err != nil {
 		return fail(fmt.Errorf("node %s: %w", node, err))
 	}
+	mounts, err := MountFiles(d.Mounts, FilesystemUUID)
+	if err != nil {
+		return fail(fmt.Errorf("node %s: %w", node, err))
+	}
+	conf = append(conf, mounts...)
 	disks, err := d.Machine.Disks()
 	if err != nil {
 		return fail(err)

@@ -90,18 +90,33 @@ func (b Bundle) Write(root string) error {
 }
 
 // WriteDir writes the bundle into dir itself (what LoadBundle reads), e.g. the
-// ramdisk's /run/racklift/identity.
+// ramdisk's /run/racklift/identity, or the installed system's on renewal. The key and
+// the certificate are two files, so a crash between them must not leave a pair that
+// does not match: the key goes to node.key.next first, then the certificate, then the
+// key is renamed into place; LoadBundle finishes an interrupted renewal (the certificate
+// new, the key still old) with node.key.next.
 func (b Bundle) WriteDir(dir string) error {
-	for _, f := range []File{b.Files()[1], b.Files()[0], b.Files()[2]} {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("identity: %w", err)
-		}
-		if err := atomicfile.WriteFile(filepath.Join(dir, path.Base(f.Path)), f.Data, f.Mode); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("identity: %w", err)
+	}
+	fs := b.Files()
+	next := filepath.Join(dir, nextKeyFile)
+	steps := []func() error{
+		func() error { return atomicfile.WriteFile(next, fs[1].Data, fs[1].Mode) },
+		func() error { return atomicfile.WriteFile(filepath.Join(dir, CertFile), fs[0].Data, fs[0].Mode) },
+		func() error { return os.Rename(next, filepath.Join(dir, KeyFile)) },
+		func() error { return atomicfile.WriteFile(filepath.Join(dir, ConfigFile), fs[2].Data, fs[2].Mode) },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
 			return fmt.Errorf("identity: %w", err)
 		}
 	}
 	return nil
 }
+
+// nextKeyFile is the key of a certificate being written (WriteDir).
+const nextKeyFile = KeyFile + ".next"
 
 // ErrNone means dir holds no identity (no node.crt): the node has not been given one.
 var ErrNone = errors.New("no node identity")
@@ -140,9 +155,34 @@ func LoadBundle(dir string) (Bundle, error) {
 		return b, fmt.Errorf("identity: %s must name node, api (https://) and ca_pin", filepath.Join(dir, ConfigFile))
 	}
 	if _, err := b.TLSCertificate(); err != nil {
+		if done, ok := finishRenewal(dir, b); ok {
+			return done, nil
+		}
 		return b, fmt.Errorf("identity in %s: %w", dir, err)
 	}
 	return b, nil
+}
+
+// finishRenewal completes a WriteDir cut between the certificate and the key's rename:
+// when node.key.next is the certificate's key, it becomes node.key.
+func finishRenewal(dir string, b Bundle) (Bundle, bool) {
+	next := filepath.Join(dir, nextKeyFile)
+	fi, err := os.Stat(next)
+	if err != nil || fi.Mode().Perm()&0o077 != 0 {
+		return b, false
+	}
+	key, err := os.ReadFile(next)
+	if err != nil {
+		return b, false
+	}
+	b.KeyPEM = key
+	if _, err := b.TLSCertificate(); err != nil {
+		return b, false
+	}
+	if os.Rename(next, filepath.Join(dir, KeyFile)) != nil {
+		return b, false
+	}
+	return b, true
 }
 
 // TLSCertificate is the certificate and key for mutual TLS.

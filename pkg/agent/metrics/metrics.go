@@ -1,11 +1,14 @@
-// Package metrics serves the agent's Prometheus /metrics: GPU gauges under dcgm-exporter's
-// names and labels (so its dashboards and alert rules work unchanged), sampled from NVML
-// at each scrape, and the agent's own verdicts as racklift_check_status{check=...}.
+// Package metrics serves the agent's Prometheus /metrics: GPU readings sampled from NVML
+// at each scrape under racklift's own prefix (racklift_gpu_temp for dcgm-exporter's
+// DCGM_FI_DEV_GPU_TEMP, ...), so a node that also runs dcgm-exporter has no series
+// counted twice under one name, and the agent's own verdicts as
+// racklift_check_status{check=...}.
 package metrics
 
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,7 +19,7 @@ import (
 	"github.com/racklift/racklift/pkg/check"
 )
 
-// dcgm-exporter's fields the agent publishes, with their help text and type (its
+// dcgm-exporter's fields the agent reads (exported as MetricName(name)), with their help text and type (its
 // default-counters.csv: legacy names, which dashboards such as Grafana 12239 use).
 var fields = []struct {
 	name, help string
@@ -46,8 +49,29 @@ var fields = []struct {
 	{"DCGM_FI_DEV_XID_ERRORS", "Value of the last XID error encountered.", false},
 }
 
-// gpuLabels are dcgm-exporter's.
-var gpuLabels = []string{"gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname", "DCGM_FI_DRIVER_VERSION"}
+// gpuLabels: dcgm-exporter's, in Prometheus' lower-case style (UUID is uuid, modelName
+// model_name, DCGM_FI_DRIVER_VERSION driver_version), so a dashboard join on gpu or uuid
+// across the two is a relabel away.
+var gpuLabels = []string{"gpu", "uuid", "pci_bus_id", "device", "model_name", "hostname", "driver_version"}
+
+// GPUPrefix is the agent's GPU metric prefix.
+const GPUPrefix = "racklift_gpu_"
+
+// GPUNames are the names of the agent's GPU metrics.
+func GPUNames() []string {
+	out := make([]string, 0, len(fields))
+	for _, f := range fields {
+		out = append(out, MetricName(f.name))
+	}
+	return out
+}
+
+// MetricName is the agent's name for the dcgm-exporter field: DCGM_FI_DEV_GPU_TEMP is
+// racklift_gpu_temp, DCGM_FI_DEV_POWER_USAGE racklift_gpu_power_usage.
+func MetricName(field string) string {
+	n := strings.ToLower(strings.TrimPrefix(field, "DCGM_FI_DEV_"))
+	return GPUPrefix + strings.TrimPrefix(n, "gpu_")
+}
 
 // Metrics is the agent's registry.
 type Metrics struct {
@@ -93,7 +117,7 @@ func New(hostname string, sampler *gpu.Sampler, spooled func() int) *Metrics {
 		}),
 	}
 	for _, f := range fields {
-		m.descs[f.name] = prometheus.NewDesc(f.name, f.help, gpuLabels, nil)
+		m.descs[f.name] = prometheus.NewDesc(MetricName(f.name), f.help+" dcgm-exporter: "+f.name+".", gpuLabels, nil)
 	}
 	m.reg.MustRegister(m.status, m.duration, m.lastRun, m.failed, gpuCollector{m})
 	if spooled != nil {
@@ -104,6 +128,9 @@ func New(hostname string, sampler *gpu.Sampler, spooled func() int) *Metrics {
 	}
 	return m
 }
+
+// Registry is the agent's registry (for tests of names across racklift's exporters).
+func (m *Metrics) Registry() prometheus.Gatherer { return m.reg }
 
 // Handler serves /metrics.
 func (m *Metrics) Handler() http.Handler {

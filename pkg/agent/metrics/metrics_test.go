@@ -15,7 +15,7 @@ import (
 	"github.com/racklift/racklift/pkg/check"
 )
 
-func TestMetricsUseDCGMExporterNamesAndLabels(t *testing.T) {
+func TestGPUMetricsHaveTheirOwnPrefix(t *testing.T) {
 	t.Parallel()
 	s := dgxh100.New()
 	for i, dv := range s.Devices {
@@ -60,14 +60,14 @@ func TestMetricsUseDCGMExporterNamesAndLabels(t *testing.T) {
 	resp.Body.Close()
 	body := string(b)
 	for _, want := range []string{
-		`DCGM_FI_DEV_GPU_TEMP{DCGM_FI_DRIVER_VERSION="550.54.15",Hostname="gpu-a01-01",UUID="GPU-00000000",device="nvidia0",gpu="0",modelName="NVIDIA H100 80GB HBM3",pci_bus_id="00000000:00:00.0"} 40`,
-		`DCGM_FI_DEV_GPU_TEMP{DCGM_FI_DRIVER_VERSION="550.54.15",Hostname="gpu-a01-01",UUID="GPU-00000007",device="nvidia7",gpu="7",modelName="NVIDIA H100 80GB HBM3",pci_bus_id="00000000:07:00.0"} 47`,
-		`DCGM_FI_DEV_POWER_USAGE{DCGM_FI_DRIVER_VERSION="550.54.15",Hostname="gpu-a01-01",UUID="GPU-00000003",device="nvidia3",gpu="3",modelName="NVIDIA H100 80GB HBM3",pci_bus_id="00000000:03:00.0"} 350.5`,
-		`DCGM_FI_DEV_ECC_DBE_VOL_TOTAL{DCGM_FI_DRIVER_VERSION="550.54.15",Hostname="gpu-a01-01",UUID="GPU-00000002",device="nvidia2",gpu="2",modelName="NVIDIA H100 80GB HBM3",pci_bus_id="00000000:02:00.0"} 3`,
-		`DCGM_FI_DEV_XID_ERRORS{DCGM_FI_DRIVER_VERSION="550.54.15",Hostname="gpu-a01-01",UUID="GPU-00000002",device="nvidia2",gpu="2",modelName="NVIDIA H100 80GB HBM3",pci_bus_id="00000000:02:00.0"} 79`,
-		`DCGM_FI_DEV_XID_ERRORS{DCGM_FI_DRIVER_VERSION="550.54.15",Hostname="gpu-a01-01",UUID="GPU-00000001",device="nvidia1",gpu="1",modelName="NVIDIA H100 80GB HBM3",pci_bus_id="00000000:01:00.0"} 0`,
-		"# TYPE DCGM_FI_DEV_ECC_DBE_VOL_TOTAL counter",
-		"# TYPE DCGM_FI_DEV_GPU_TEMP gauge",
+		`racklift_gpu_temp{device="nvidia0",driver_version="550.54.15",gpu="0",hostname="gpu-a01-01",model_name="NVIDIA H100 80GB HBM3",pci_bus_id="00000000:00:00.0",uuid="GPU-00000000"} 40`,
+		`racklift_gpu_temp{device="nvidia7",driver_version="550.54.15",gpu="7",hostname="gpu-a01-01",model_name="NVIDIA H100 80GB HBM3",pci_bus_id="00000000:07:00.0",uuid="GPU-00000007"} 47`,
+		`racklift_gpu_power_usage{device="nvidia3",driver_version="550.54.15",gpu="3",hostname="gpu-a01-01",model_name="NVIDIA H100 80GB HBM3",pci_bus_id="00000000:03:00.0",uuid="GPU-00000003"} 350.5`,
+		`racklift_gpu_ecc_dbe_vol_total{device="nvidia2",driver_version="550.54.15",gpu="2",hostname="gpu-a01-01",model_name="NVIDIA H100 80GB HBM3",pci_bus_id="00000000:02:00.0",uuid="GPU-00000002"} 3`,
+		`racklift_gpu_xid_errors{device="nvidia2",driver_version="550.54.15",gpu="2",hostname="gpu-a01-01",model_name="NVIDIA H100 80GB HBM3",pci_bus_id="00000000:02:00.0",uuid="GPU-00000002"} 79`,
+		`racklift_gpu_xid_errors{device="nvidia1",driver_version="550.54.15",gpu="1",hostname="gpu-a01-01",model_name="NVIDIA H100 80GB HBM3",pci_bus_id="00000000:01:00.0",uuid="GPU-00000001"} 0`,
+		"# TYPE racklift_gpu_ecc_dbe_vol_total counter",
+		"# TYPE racklift_gpu_temp gauge",
 		`racklift_check_status{check="gpu.count"} 0`,
 		`racklift_check_status{check="gpu.pcie"} 1`,
 		`racklift_check_status{check="storage./raid.read"} 2`,
@@ -80,8 +80,16 @@ func TestMetricsUseDCGMExporterNamesAndLabels(t *testing.T) {
 		}
 	}
 	// Unsupported readings are left out, not reported as 0.
-	if strings.Contains(body, "DCGM_FI_DEV_SM_CLOCK{") {
+	if strings.Contains(body, "racklift_gpu_sm_clock{") {
 		t.Error("unsupported SM clock exported")
+	}
+	// Nothing under dcgm-exporter's names: with it on the node, no series is counted twice.
+	// (The help text names the dcgm-exporter field each one matches.)
+	if strings.Contains("\n"+body, "\nDCGM_FI_") || strings.Contains(body, "# TYPE DCGM_FI_") {
+		t.Error("/metrics has series under dcgm-exporter's names")
+	}
+	if !strings.Contains(body, "# HELP racklift_gpu_temp GPU temperature (in C). dcgm-exporter: DCGM_FI_DEV_GPU_TEMP.") {
+		t.Error("racklift_gpu_temp's help does not name the dcgm-exporter field")
 	}
 	if t.Failed() {
 		t.Log(body)
@@ -105,7 +113,7 @@ func TestMetricsWithoutDriver(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(b), `racklift_check_status{check="gpu.nvml"} 2`) || strings.Contains(string(b), "DCGM_FI_DEV_GPU_TEMP{") {
+	if !strings.Contains(string(b), `racklift_check_status{check="gpu.nvml"} 2`) || strings.Contains(string(b), "racklift_gpu_temp{") {
 		t.Fatalf("/metrics:\n%s", b)
 	}
 }

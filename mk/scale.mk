@@ -1,0 +1,18 @@
+# Scale area: bench-scale brings simulated nodes across many provisioning networks to
+# ready with three serve cores sharing their state on a three-member etcd (Debian's
+# etcd-server, started on loopback), against one core on bbolt, and prints both wall
+# times, events per second, the failover time and each instance's peak memory
+# (docs/scale.md). Goals (issue 17): etcd within 1.2x bbolt, failover under 10 s, under
+# 500 MB per instance.
+BENCHES += bench-scale
+.PHONY: bench-scale
+
+BENCH_SCALE_NODES    ?= 10000
+BENCH_SCALE_NETWORKS ?= 20
+BENCH_SCALE_LEASE    ?= 10s
+BENCH_SCALE_TICK     ?= 2s
+
+bench-scale:
+	./scripts/install-deps
+	$(GO) run ./internal/bench/scale -nodes $(BENCH_SCALE_NODES) -networks $(BENCH_SCALE_NETWORKS) \
+		-lease $(BENCH_SCALE_LEASE) -tick $(BENCH_SCALE_TICK)

@@ -1,0 +1,670 @@
+package state
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/racklift/racklift/pkg/sanitize"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// transient: what a member's failure gives while the cluster elects a new leader or the
+// client moves to another member. The request is tried again until its deadline, so a
+// member lost changes nothing a caller sees.
+func transient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	for _, e := range []error{rpctypes.ErrLeaderChanged, rpctypes.ErrNoLeader, rpctypes.ErrTimeout,
+		rpctypes.ErrTimeoutDueToLeaderFail, rpctypes.ErrTimeoutDueToConnectionLost, rpctypes.ErrTimeoutWaitAppliedIndex} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return status.Code(err) == codes.Unavailable
+}
+
+// retryPause is the wait between tries of a request that failed transiently.
+const retryPause = 100 * time.Millisecond
+
+// do runs op until it succeeds, fails for good, or ctx ends.
+func do[T any](ctx context.Context, op func(context.Context) (T, error)) (T, error) {
+	for {
+		v, err := op(ctx)
+		if !transient(err) {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(retryPause):
+		}
+	}
+}
+
+// get is Get, tried again on transient errors.
+func (s *Etcd) get(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	return do(ctx, func(ctx context.Context) (*clientv3.GetResponse, error) { return s.cli.Get(ctx, key, opts...) })
+}
+
+// DefaultEtcdPrefix is where racklift keeps its state in an etcd cluster; a site sharing
+// one cluster between two racklift installations gives each its own prefix.
+const DefaultEtcdPrefix = "/racklift/"
+
+// etcdCompactBatch bounds the old events one etcd write drops: each drop is one delete in
+// the write's transaction, and etcd refuses transactions of more than 128 operations by
+// default (--max-txn-ops).
+const etcdCompactBatch = 32
+
+// etcdOpTimeout bounds one etcd request: a write that cannot reach a quorum fails with
+// this rather than hanging serve's handlers.
+const etcdOpTimeout = 30 * time.Second
+
+// EtcdConfig says how to reach the etcd cluster.
+type EtcdConfig struct {
+	// Endpoints are the members' client URLs (http://host:2379, https:// with TLS).
+	Endpoints []string
+	// CAFile, CertFile and KeyFile: client TLS (the CA that signed the members'
+	// certificates; the client certificate when the members require one).
+	CAFile, CertFile, KeyFile string
+	// Prefix is where the state lives (default DefaultEtcdPrefix).
+	Prefix string
+	// DialTimeout bounds connecting (default 10s).
+	DialTimeout time.Duration
+	// OpTimeout bounds one request (default 30s): a write that cannot reach a quorum
+	// fails after it, unacknowledged.
+	OpTimeout time.Duration
+	// Client, when set, is used instead of dialing (pkg/cluster shares it); Close then
+	// leaves it open.
+	Client *clientv3.Client
+}
+
+// Dial connects to the cluster cfg names.
+func (cfg EtcdConfig) Dial() (*clientv3.Client, error) {
+	if len(cfg.Endpoints) == 0 {
+		return nil, errors.New("etcd: no endpoints given (--etcd-endpoints)")
+	}
+	// The client's own log (zap, to stderr) is off: its errors come back to the caller.
+	cc := clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: cfg.DialTimeout, Logger: zap.NewNop()}
+	if cc.DialTimeout <= 0 {
+		cc.DialTimeout = 10 * time.Second
+	}
+	if cfg.CAFile != "" || cfg.CertFile != "" {
+		tc, err := cfg.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		cc.TLS = tc
+	}
+	cli, err := clientv3.New(cc)
+	if err != nil {
+		return nil, fmt.Errorf("etcd %s: %w", strings.Join(cfg.Endpoints, ","), err)
+	}
+	return cli, nil
+}
+
+func (cfg EtcdConfig) tlsConfig() (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("etcd CA %s: no PEM certificate in it", cfg.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if cfg.CertFile != "" || cfg.KeyFile != "" {
+		if cfg.CertFile == "" || cfg.KeyFile == "" {
+			return nil, errors.New("etcd client TLS: give both the certificate and the key (--etcd-cert, --etcd-key)")
+		}
+		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd client certificate %s: %w", cfg.CertFile, err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// Etcd is the state on an etcd cluster, for several serve instances sharing nodes. Every
+// write is one etcd transaction, acknowledged only once a quorum has committed it; the
+// node record and the event sequence are compared by revision, so concurrent writers
+// from any instance serialize (a loser re-reads and runs its fn again).
+//
+// Keys under Prefix: meta/schema, meta/seq (the last event sequence number), meta/dropped,
+// nodes/NAME, events/SEQ (20 digits, so they sort), node-events/NAME/SEQ (a copy of the
+// event: one node's history is one range read).
+type Etcd struct {
+	cli     *clientv3.Client
+	own     bool
+	prefix  string
+	opts    Options
+	where   string // how errors name the store
+	timeout time.Duration
+}
+
+var _ Store = (*Etcd)(nil)
+
+// OpenEtcd opens the state under cfg.Prefix, writing the schema version on first use
+// (unless opts.ReadOnly).
+func OpenEtcd(cfg EtcdConfig, opts Options) (*Etcd, error) {
+	if opts.MaxEvents <= 0 {
+		opts.MaxEvents = DefaultMaxEvents
+	}
+	if opts.MaxEventAge <= 0 {
+		opts.MaxEventAge = DefaultMaxEventAge
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultEtcdPrefix
+	}
+	if !strings.HasSuffix(cfg.Prefix, "/") {
+		cfg.Prefix += "/"
+	}
+	if cfg.OpTimeout <= 0 {
+		cfg.OpTimeout = etcdOpTimeout
+	}
+	s := &Etcd{cli: cfg.Client, prefix: cfg.Prefix, opts: opts, timeout: cfg.OpTimeout}
+	if s.cli == nil {
+		cli, err := cfg.Dial()
+		if err != nil {
+			return nil, err
+		}
+		s.cli, s.own = cli, true
+	}
+	s.where = "etcd " + strings.Join(s.cli.Endpoints(), ",") + " prefix " + s.prefix
+	if err := s.init(opts.ReadOnly); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if opts.Check {
+		if err := s.Check(); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Client is the etcd client the store uses.
+func (s *Etcd) Client() *clientv3.Client { return s.cli }
+
+// Prefix is where the state lives.
+func (s *Etcd) Prefix() string { return s.prefix }
+
+// Where names the store in messages.
+func (s *Etcd) Where() string { return s.where }
+
+func (s *Etcd) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.timeout)
+}
+
+func (s *Etcd) k(parts ...string) string { return s.prefix + strings.Join(parts, "") }
+
+func (s *Etcd) nodeKey(name string) string { return s.k("nodes/", url.PathEscape(name)) }
+
+// nodeEventsPrefix is per node, escaped so no name is a prefix of another's keys.
+func (s *Etcd) nodeEventsPrefix(name string) string {
+	return s.k("node-events/", url.PathEscape(name), "/")
+}
+
+func etcdSeq(seq uint64) string { return fmt.Sprintf("%020d", seq) }
+
+func (s *Etcd) init(readOnly bool) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	key := s.k("meta/schema")
+	resp, err := s.get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("state %s: %w", s.where, err)
+	}
+	if len(resp.Kvs) == 0 {
+		if readOnly {
+			return fmt.Errorf("%w at %s (no schema version recorded)", ErrNoState, s.where)
+		}
+		// Create it only if still absent: two instances starting at once agree.
+		if _, err := do(ctx, func(ctx context.Context) (*clientv3.TxnResponse, error) {
+			return s.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+				Then(clientv3.OpPut(key, strconv.Itoa(SchemaVersion))).Commit()
+		}); err != nil {
+			return fmt.Errorf("state %s: %w", s.where, err)
+		}
+		return s.init(true)
+	}
+	v := string(resp.Kvs[0].Value)
+	if n, err := strconv.Atoi(v); err != nil || n != SchemaVersion {
+		return fmt.Errorf("%w: %s has schema version %s, this racklift reads version %d: use the racklift that wrote it, or give another --etcd-prefix",
+			ErrSchemaMismatch, s.where, v, SchemaVersion)
+	}
+	return nil
+}
+
+// Close releases the client when the store dialed it.
+func (s *Etcd) Close() error {
+	if s.own {
+		return s.cli.Close()
+	}
+	return nil
+}
+
+// Get implements Store.
+func (s *Etcd) Get(name string) (Node, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	resp, err := s.get(ctx, s.nodeKey(name))
+	if err != nil {
+		return Node{}, fmt.Errorf("state %s: get %s: %w", s.where, name, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return Node{}, fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	var n Node
+	if err := json.Unmarshal(resp.Kvs[0].Value, &n); err != nil {
+		return Node{}, fmt.Errorf("node %s: %w", name, err)
+	}
+	return n, nil
+}
+
+// listPage bounds one range read of List and Events, so 10,000 nodes with reports are
+// never one huge response.
+const listPage = 500
+
+// rangeAll reads every key from..end in pages, all at one revision (a consistent view).
+func (s *Etcd) rangeAll(from, end string, limit int, fn func(k, v []byte) error) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var rev int64
+	n := 0
+	for {
+		page := int64(listPage)
+		if limit > 0 && limit-n < listPage {
+			page = int64(limit - n)
+		}
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(page)}
+		if rev > 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		resp, err := s.get(ctx, from, opts...)
+		if err != nil {
+			return fmt.Errorf("state %s: %w", s.where, err)
+		}
+		rev = resp.Header.Revision
+		for _, kv := range resp.Kvs {
+			if err := fn(kv.Key, kv.Value); err != nil {
+				return err
+			}
+			n++
+		}
+		if !resp.More || len(resp.Kvs) == 0 || limit > 0 && n >= limit {
+			return nil
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
+// List implements Store.
+func (s *Etcd) List() ([]Node, error) {
+	var out []Node
+	p := s.k("nodes/")
+	err := s.rangeAll(p, clientv3.GetPrefixRangeEnd(p), 0, func(k, v []byte) error {
+		var n Node
+		if err := json.Unmarshal(v, &n); err != nil {
+			return fmt.Errorf("node %s: %w", strings.TrimPrefix(string(k), p), err)
+		}
+		out = append(out, n)
+		return nil
+	})
+	// Keys are escaped names; sort by the names themselves, as Bolt does.
+	sortNodes(out)
+	return out, err
+}
+
+func sortNodes(ns []Node) {
+	slices.SortFunc(ns, func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// Fenced is a write condition: the key must still have the create revision Rev (a lock
+// held by this instance: one another instance took since has a new revision).
+type Fenced struct {
+	Key string
+	Rev int64
+}
+
+// ErrFenced: a write was refused because the lock it was fenced by is no longer this
+// instance's (it lost the node to another instance).
+var ErrFenced = errors.New("state write refused: this instance no longer holds the node's lock")
+
+// Update implements Store: fn may run more than once when another writer committed
+// between the read and the write; only the run whose write commits counts.
+func (s *Etcd) Update(name string, fn func(n *Node) ([]Event, error)) ([]Event, error) {
+	return s.UpdateFenced(name, nil, fn)
+}
+
+// UpdateFenced is Update that commits only while every fence holds; otherwise it
+// fails with ErrFenced and writes nothing.
+func (s *Etcd) UpdateFenced(name string, fences []Fenced, fn func(n *Node) ([]Event, error)) ([]Event, error) {
+	if name == "" {
+		return nil, errors.New("state: empty node name")
+	}
+	nkey, seqKey, dropKey := s.nodeKey(name), s.k("meta/seq"), s.k("meta/dropped")
+	evPrefix := s.k("events/")
+	ctx, cancel := s.ctx()
+	defer cancel()
+	// A write whose outcome is unknown (the leader was lost while it was in flight) may
+	// still commit: each try's record is kept, and finding one of them stored means that
+	// try committed, so fn's changes are never applied twice.
+	var tries []tried
+	for {
+		logged, retry, err := s.tryUpdate(ctx, name, nkey, seqKey, dropKey, evPrefix, fences, fn, &tries)
+		if !retry {
+			return logged, err
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("state %s: write %s: %w", s.where, name, ctx.Err())
+		}
+	}
+}
+
+// tried is one try of an Update: the record it wrote and the events it logged.
+type tried struct {
+	record string
+	logged []Event
+}
+
+func (s *Etcd) tryUpdate(ctx context.Context, name, nkey, seqKey, dropKey, evPrefix string, fences []Fenced, fn func(n *Node) ([]Event, error), tries *[]tried) ([]Event, bool, error) {
+	// One read transaction: the node, the sequence, the oldest event, at one revision.
+	rd, err := do(ctx, func(ctx context.Context) (*clientv3.TxnResponse, error) {
+		return s.cli.Txn(ctx).Then(
+			clientv3.OpGet(nkey),
+			clientv3.OpGet(seqKey),
+			clientv3.OpGet(evPrefix, clientv3.WithRange(clientv3.GetPrefixRangeEnd(evPrefix)), clientv3.WithLimit(1)),
+		).Commit()
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("state %s: read %s: %w", s.where, name, err)
+	}
+	n := Node{Name: name}
+	var nodeRev, seqRev int64
+	if kvs := rd.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+		for _, t := range *tries {
+			if t.record == string(kvs[0].Value) {
+				return t.logged, false, nil // an earlier try committed after all
+			}
+		}
+		nodeRev = kvs[0].ModRevision
+		if err := json.Unmarshal(kvs[0].Value, &n); err != nil {
+			return nil, false, fmt.Errorf("node %s: %w", name, err)
+		}
+	}
+	var last uint64
+	if kvs := rd.Responses[1].GetResponseRange().Kvs; len(kvs) > 0 {
+		seqRev = kvs[0].ModRevision
+		if last, err = strconv.ParseUint(string(kvs[0].Value), 10, 64); err != nil {
+			return nil, false, fmt.Errorf("state %s: meta/seq=%q: %w", s.where, kvs[0].Value, err)
+		}
+	}
+	evs, err := fn(&n)
+	if err != nil {
+		return nil, false, err
+	}
+	n.Name = name
+	var ops []clientv3.Op
+	var logged []Event
+	for _, e := range evs {
+		last++
+		e.Seq, e.Node = last, name
+		e.Detail = sanitize.Cap(e.Detail, MaxDetail)
+		if e.Time.IsZero() {
+			e.Time = s.opts.Now()
+		}
+		if e.Phase == "" {
+			e.Phase = n.Phase
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			return nil, false, err
+		}
+		ops = append(ops, clientv3.OpPut(evPrefix+etcdSeq(e.Seq), string(b)),
+			clientv3.OpPut(s.nodeEventsPrefix(name)+etcdSeq(e.Seq), string(b)))
+		logged = append(logged, e)
+	}
+	n.Recent = append(n.Recent, logged...)
+	if over := len(n.Recent) - RecentEvents; over > 0 {
+		n.Recent = append([]Event(nil), n.Recent[over:]...)
+	}
+	if err := bound(&n); err != nil {
+		return nil, false, err
+	}
+	b, err := json.Marshal(n)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(b) > MaxRecord {
+		return nil, false, fmt.Errorf("state: node %s: record of %d bytes is over the %d-byte limit: not written", name, len(b), MaxRecord)
+	}
+	ops = append(ops, clientv3.OpPut(nkey, string(b)))
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(nkey), "=", nodeRev)}
+	if len(logged) > 0 {
+		ops = append(ops, clientv3.OpPut(seqKey, strconv.FormatUint(last, 10)))
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(seqKey), "=", seqRev))
+		if oldest := rd.Responses[2].GetResponseRange().Kvs; len(oldest) > 0 {
+			drop, err := s.compactOps(ctx, oldest[0].Value, last, logged[len(logged)-1].Time, dropKey, evPrefix)
+			if err != nil {
+				return nil, false, err
+			}
+			ops = append(ops, drop...)
+		}
+	}
+	var fenceCmps []clientv3.Cmp
+	for _, f := range fences {
+		fenceCmps = append(fenceCmps, clientv3.Compare(clientv3.CreateRevision(f.Key), "=", f.Rev))
+	}
+	// Fences first in a nested check: a lost lock is told apart from a lost race.
+	*tries = append(*tries, tried{record: string(b), logged: logged})
+	resp, err := s.cli.Txn(ctx).If(append(cmps, fenceCmps...)...).Then(ops...).Else(fenceGets(fences)...).Commit()
+	if transient(err) {
+		time.Sleep(retryPause)
+		return nil, true, nil // outcome unknown: the next read tells
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("state %s: write %s: %w", s.where, name, err)
+	}
+	if !resp.Succeeded {
+		for i, f := range fences {
+			kvs := resp.Responses[i].GetResponseRange().Kvs
+			if len(kvs) == 0 || kvs[0].CreateRevision != f.Rev {
+				return nil, false, fmt.Errorf("node %s: %w (lock %s)", name, ErrFenced, f.Key)
+			}
+		}
+		return nil, true, nil // another writer won: read again
+	}
+	return logged, false, nil
+}
+
+func fenceGets(fences []Fenced) []clientv3.Op {
+	var ops []clientv3.Op
+	for _, f := range fences {
+		ops = append(ops, clientv3.OpGet(f.Key))
+	}
+	return ops
+}
+
+// compactOps are the deletes dropping the oldest events past the count or age limits
+// (at most etcdCompactBatch), and the dropped mark; nothing when the oldest stays.
+func (s *Etcd) compactOps(ctx context.Context, oldestJSON []byte, last uint64, newest time.Time, dropKey, evPrefix string) ([]clientv3.Op, error) {
+	oldestOK := newest.Add(-s.opts.MaxEventAge)
+	keep := func(v []byte) bool {
+		var e Event
+		if json.Unmarshal(v, &e) != nil {
+			return false
+		}
+		return last-e.Seq < uint64(s.opts.MaxEvents) && !e.Time.Before(oldestOK)
+	}
+	if keep(oldestJSON) {
+		return nil, nil
+	}
+	resp, err := s.get(ctx, evPrefix, clientv3.WithRange(clientv3.GetPrefixRangeEnd(evPrefix)), clientv3.WithLimit(etcdCompactBatch))
+	if err != nil {
+		return nil, fmt.Errorf("state %s: compact: %w", s.where, err)
+	}
+	var ops []clientv3.Op
+	var dropped string
+	for _, kv := range resp.Kvs {
+		if keep(kv.Value) {
+			break
+		}
+		var e Event
+		_ = json.Unmarshal(kv.Value, &e)
+		seq := strings.TrimPrefix(string(kv.Key), evPrefix)
+		ops = append(ops, clientv3.OpDelete(string(kv.Key)))
+		if e.Node != "" {
+			ops = append(ops, clientv3.OpDelete(s.nodeEventsPrefix(e.Node)+seq))
+		}
+		dropped = seq
+	}
+	if dropped != "" {
+		n, _ := strconv.ParseUint(dropped, 10, 64)
+		ops = append(ops, clientv3.OpPut(dropKey, strconv.FormatUint(n, 10)))
+	}
+	return ops, nil
+}
+
+// Retention implements Store.
+func (s *Etcd) Retention() (Retention, error) {
+	r := Retention{MaxEvents: s.opts.MaxEvents, MaxAge: s.opts.MaxEventAge}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	resp, err := s.get(ctx, s.k("meta/dropped"))
+	if err != nil {
+		return r, fmt.Errorf("state %s: %w", s.where, err)
+	}
+	if len(resp.Kvs) > 0 {
+		n, err := strconv.ParseUint(string(resp.Kvs[0].Value), 10, 64)
+		if err != nil {
+			return r, fmt.Errorf("%s: meta/dropped=%q: %w", s.where, resp.Kvs[0].Value, err)
+		}
+		r.DroppedThrough = n
+	}
+	return r, nil
+}
+
+// Events implements Store.
+func (s *Etcd) Events(q Query) ([]Event, error) {
+	p := s.k("events/")
+	if q.Node != "" {
+		p = s.nodeEventsPrefix(q.Node)
+	}
+	var out []Event
+	err := s.rangeAll(p+etcdSeq(q.After+1), clientv3.GetPrefixRangeEnd(p), q.Limit, func(k, v []byte) error {
+		var e Event
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("event %s: %w", strings.TrimPrefix(string(k), p), err)
+		}
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// LastSeq implements Store.
+func (s *Etcd) LastSeq() (uint64, error) {
+	seq, _, err := s.lastSeq()
+	return seq, err
+}
+
+func (s *Etcd) lastSeq() (uint64, int64, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	resp, err := s.get(ctx, s.k("meta/seq"))
+	if err != nil {
+		return 0, 0, fmt.Errorf("state %s: %w", s.where, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return 0, resp.Header.Revision, nil
+	}
+	n, err := strconv.ParseUint(string(resp.Kvs[0].Value), 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("state %s: meta/seq=%q: %w", s.where, resp.Kvs[0].Value, err)
+	}
+	return n, resp.Header.Revision, nil
+}
+
+// Wait implements Store: it watches the sequence key from the revision it read, so an
+// event committed by any instance wakes it.
+func (s *Etcd) Wait(ctx context.Context, after uint64) error {
+	for {
+		last, rev, err := s.lastSeq()
+		if err != nil {
+			return err
+		}
+		if last > after {
+			return nil
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		wch := s.cli.Watch(clientv3.WithRequireLeader(wctx), s.k("meta/seq"), clientv3.WithRev(rev+1))
+		select {
+		case <-ctx.Done():
+			cancel()
+			return ctx.Err()
+		case <-wch:
+		case <-time.After(pollEvery * 20): // a watch broken by a member's failure is redone
+		}
+		cancel()
+	}
+}
+
+// getManyBatch bounds the reads of one GetMany transaction (etcd's --max-txn-ops).
+const getManyBatch = 100
+
+// GetMany returns the records of the named nodes that exist, sorted by name, reading
+// them in transactions of a hundred rather than the whole state: an instance's lifecycle
+// looks only at the nodes it holds.
+func (s *Etcd) GetMany(names []string) ([]Node, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var out []Node
+	for len(names) > 0 {
+		batch := names[:min(len(names), getManyBatch)]
+		names = names[len(batch):]
+		ops := make([]clientv3.Op, 0, len(batch))
+		for _, n := range batch {
+			ops = append(ops, clientv3.OpGet(s.nodeKey(n)))
+		}
+		resp, err := do(ctx, func(ctx context.Context) (*clientv3.TxnResponse, error) { return s.cli.Txn(ctx).Then(ops...).Commit() })
+		if err != nil {
+			return nil, fmt.Errorf("state %s: %w", s.where, err)
+		}
+		for i, r := range resp.Responses {
+			kvs := r.GetResponseRange().Kvs
+			if len(kvs) == 0 {
+				continue
+			}
+			var n Node
+			if err := json.Unmarshal(kvs[0].Value, &n); err != nil {
+				return nil, fmt.Errorf("node %s: %w", batch[i], err)
+			}
+			out = append(out, n)
+		}
+	}
+	sortNodes(out)
+	return out, nil
+}
