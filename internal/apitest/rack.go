@@ -250,10 +250,14 @@ func (r *Rack) boot(ctx context.Context, i int) {
 	r.ramdisk(ctx, i, client, cmdline)
 }
 
+const waitGuard = 3 * time.Minute
+
 // WaitDone follows like `provision up` until every named node is ready or failed.
 func (r *Rack) WaitDone(c *api.Client, names ...string) map[string]api.NodeStatus {
 	r.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	// A hang guard: it returns as soon as the nodes are done, and the phase timeouts
+	// end a stuck node long before; a loaded machine may need more than a minute.
+	deadline := time.Now().Add(waitGuard)
 	for time.Now().Before(deadline) {
 		ns, err := c.Nodes(context.Background())
 		if err == nil {
@@ -272,7 +276,7 @@ func (r *Rack) WaitDone(c *api.Client, names ...string) map[string]api.NodeStatu
 		time.Sleep(100 * time.Millisecond)
 	}
 	ns, _ := c.Nodes(context.Background())
-	r.t.Fatalf("nodes not done after 60s: %+v", ns)
+	r.t.Fatalf("nodes not done after %v: %+v", waitGuard, ns)
 	return nil
 }
 

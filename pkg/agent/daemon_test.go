@@ -267,9 +267,17 @@ func TestDaemonMeasuresThroughputOnlyEveryStorageEvery(t *testing.T) {
 	d.Interval = 10 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go d.Run(ctx)
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
 	eventually(t, "three reports", func() bool { return len(srv.got()) >= 3 })
 	cancel()
+	// Run may still be writing its spool: wait for it, or the temp dir's removal races
+	// with it ("directory not empty", 1 run in 20 under make flake).
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute): // a hang guard
+		t.Fatal("Run did not stop after its context was cancelled")
+	}
 	_, measured := checks.runs()
 	if !measured[0] || measured[1] || measured[2] {
 		t.Errorf("throughput measured on runs %v, want the first only", measured[:3])

@@ -30,6 +30,10 @@ type Options struct {
 	// Backoff is the first wait before retrying a BMC answering 503 or refusing
 	// connections; it doubles up to MaxBackoff.
 	Backoff, MaxBackoff time.Duration
+	// OnRetry, when set, is called before each retry with the attempt that failed and
+	// its error: tests act on the retry itself (end a refusal once it was seen) instead
+	// of guessing how long the first attempt takes.
+	OnRetry func(attempt int, err error)
 	// Observe, if set, is told the end of every Do: the operation's name (Op.Name) and
 	// "ok" or the failure's Kind; serve counts them in racklift_bmc_calls_total.
 	Observe func(op, result string)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	lab "github.com/racklift/racklift/internal/lab/redfish"
 	"github.com/racklift/racklift/internal/testenv"
@@ -98,11 +99,26 @@ type run struct {
 // all is everything the command printed, for greps.
 func (r run) all() string { return r.stdout + r.stderr }
 
+// hangGuard bounds waits that end as soon as what they wait for happens, and deadlines
+// that are not what a test is about: it only turns a hang into a failure, so it is far
+// above what a loaded machine needs.
+const hangGuard = 3 * time.Minute
+
 // provision runs the CLI against inventory dir with the lab password in the
 // environment (unless env overrides it).
 func provision(t *testing.T, dir string, env []string, args ...string) run {
 	t.Helper()
-	cmd := exec.Command(provisionBin(t), append([]string{"-i", dir}, args...)...)
+	r, err := runProvision(provisionBin(t), dir, env, args...)
+	if err != nil {
+		t.Fatalf("provision %v: %v", args, err)
+	}
+	return r
+}
+
+// runProvision is provision for a goroutine other than the test's: it reports instead
+// of failing the test. err is nil when the command ran, whatever its exit code.
+func runProvision(bin, dir string, env []string, args ...string) (run, error) {
+	cmd := exec.Command(bin, append([]string{"-i", dir}, args...)...)
 	cmd.Env = append(os.Environ(), credEnv+"="+labPassword, "RACKLIFT_SECRETS=/nonexistent")
 	for _, e := range env {
 		if name, ok := strings.CutPrefix(e, "-"); ok { // "-NAME" unsets NAME
@@ -119,9 +135,9 @@ func provision(t *testing.T, dir string, env []string, args ...string) run {
 	if errors.As(err, &ee) {
 		r.code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("provision %v: %v", args, err)
+		return r, err
 	}
-	return r
+	return r, nil
 }
 
 type report struct {

@@ -146,6 +146,7 @@ func do(ctx context.Context, t Target, op Op, o Options) (Outcome, error) {
 	backoff := o.Backoff
 	var out Outcome
 	st := &state{}
+	var busy error // the latest attempt's "not now" (503, refused connection)
 	for attempt := 1; ; attempt++ {
 		tr := &trail{}
 		var err error
@@ -159,8 +160,19 @@ func do(ctx context.Context, t Target, op Op, o Options) (Outcome, error) {
 		if err == nil {
 			return out, nil
 		}
+		if busyAnswer(err) {
+			busy = err
+		} else if busy != nil && ctx.Err() == context.DeadlineExceeded && timeoutErr(err) {
+			// The deadline cut a retry short before the BMC said anything: the cause is
+			// what it said before. Without this, the same BMC was "unavailable" on a fast
+			// machine and "silent" on a loaded one, where the deadline falls in a retry.
+			err = busy
+		}
 		if !retryable(err) || ctx.Err() != nil || limit != "" {
 			return out, t.wrap(op, err, attempt, ctx, tr)
+		}
+		if o.OnRetry != nil {
+			o.OnRetry(attempt, err)
 		}
 		wait := time.NewTimer(backoff)
 		select {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -151,12 +152,16 @@ func decodeScalar(file string, n *yaml.Node, v reflect.Value, errs *Errors) {
 	}
 }
 
-var fieldCache = map[reflect.Type]map[string]int{}
+// fieldCache holds structFields' answers (reflect.Type to map[string]int). Inventories
+// are loaded concurrently (serve's reload, API requests, parallel tests): a plain map
+// filled in init raced as soon as a type was missing from init's list (the profile's
+// image was), which -race found under make flake.
+var fieldCache sync.Map
 
 // structFields maps yaml keys to field indexes; fields tagged "-" are not keys.
 func structFields(t reflect.Type) map[string]int {
-	if m, ok := fieldCache[t]; ok {
-		return m
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]int)
 	}
 	m := map[string]int{}
 	for i := 0; i < t.NumField(); i++ {
@@ -167,16 +172,8 @@ func structFields(t reflect.Type) map[string]int {
 		}
 		m[tag] = i
 	}
-	fieldCache[t] = m
-	return m
-}
-
-func init() {
-	// Fill the cache before any concurrent load; it is read-only afterwards.
-	for _, t := range []any{siteFile{}, Network{}, DHCP{}, Profile{}, Boot{}, Expect{}, expect.GPU{},
-		expect.Storage{}, Credential{}, TLS{}, BMC{}, Interface{}, Defaults{}, Rack{}, Overrides{}, Node{}} {
-		structFields(reflect.TypeOf(t))
-	}
+	got, _ := fieldCache.LoadOrStore(t, m)
+	return got.(map[string]int)
 }
 
 // hintFor suggests the known key closest to a misspelt one.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -140,8 +141,7 @@ func TestCoreNodeAddedWhileServing(t *testing.T) {
 // when bundle has none), pinned as the nodes are.
 func agentAs(t *testing.T, r *apitest.Rack, node string, bundle *identity.Bundle) *report.Client {
 	t.Helper()
-	cl, _ := r.Cmdlines.Load(node)
-	cmd := cl.(map[string]string)
+	cmd := cmdlineOf(t, r, node)
 	c, err := report.NewClient(cmd[pki.CmdlineAPI], cmd[pki.CmdlineCA])
 	if err != nil {
 		t.Fatal(err)
@@ -152,6 +152,16 @@ func agentAs(t *testing.T, r *apitest.Rack, node string, bundle *identity.Bundle
 		}
 	}
 	return c
+}
+
+// cmdlineOf is the boot arguments node booted with; the test fails if it never booted.
+func cmdlineOf(t *testing.T, r *apitest.Rack, node string) map[string]string {
+	t.Helper()
+	cl, ok := r.Cmdlines.Load(node)
+	if !ok {
+		t.Fatalf("%s never booted: no boot arguments", node)
+	}
+	return cl.(map[string]string)
 }
 
 func bundleOf(t *testing.T, r *apitest.Rack, node string) identity.Bundle {
@@ -181,20 +191,43 @@ func TestCoreFailedReportAndCredentials(t *testing.T) {
 	t.Parallel()
 	r := apitest.NewRack(t, 2, 2, nil)
 	r.FailNode = apitest.NodeName(1)
+	// No BMC here hangs, so the BMC deadline and the powering phase's are hang guards:
+	// the rig's 2 s made a loaded machine's BMC call time out, and node-0001 never booted.
+	r.Lifecycle.BMCTimeout = time.Minute
+	r.Lifecycle.Timeouts[lifecycle.Powering] = 2 * time.Minute
 	core := r.StartInProcess()
 	c := r.Client()
 	if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{"all"}}); err != nil {
 		t.Fatal(err)
 	}
 	got := r.WaitDone(c, apitest.Names(2)...)
-	if n := got[apitest.NodeName(1)]; n.Phase != lifecycle.Failed || !strings.Contains(n.Reason, "storage./data.write") || !strings.Contains(n.Reason, "812 MB/s") {
+	n0, n1 := apitest.NodeName(0), apitest.NodeName(1)
+	if n := got[n1]; n.Phase != lifecycle.Failed || !strings.Contains(n.Reason, "storage./data.write") || !strings.Contains(n.Reason, "812 MB/s") {
 		t.Errorf("failing agent: %s %q", n.Phase, n.Reason)
 	}
-	n0, n1 := apitest.NodeName(0), apitest.NodeName(1)
+	// Everything below acts as node-0001's agent: it must have booted and be ready.
+	if n := got[n0]; n.Phase != lifecycle.Ready {
+		t.Fatalf("%s: %s %q, want ready", n0, n.Phase, n.Reason)
+	}
 	before, _ := c.Node(context.Background(), n0)
 	b1 := bundleOf(t, r, n1)
-	cmd0, _ := r.Cmdlines.Load(n0)
-	secret0 := cmd0.(map[string]string)[pki.CmdlineBootstrap]
+	secret0 := cmdlineOf(t, r, n0)[pki.CmdlineBootstrap]
+	if secret0 == "" {
+		t.Fatalf("%s's boot arguments carry no %s", n0, pki.CmdlineBootstrap)
+	}
+	// The node's boot events (DHCP, HTTP) reach the store through the event stream,
+	// which on a loaded machine can lag behind the agent API's writes: wait for the last
+	// one (the initrd) before taking the log's position, or it lands after it and looks
+	// logged by a refused call (failed 1 run in 20).
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		evs, _ := core.Store.Events(state.Query{Node: n0})
+		if slices.ContainsFunc(evs, func(e state.Event) bool { return strings.Contains(e.Detail, "initrd.img") }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's initrd fetch never reached the event log: %+v", n0, evs)
+		}
+	}
 	evBefore, _ := core.Store.LastSeq()
 
 	// A report for node-0001 with node-0002's certificate, with none, or after replaying

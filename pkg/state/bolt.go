@@ -61,6 +61,13 @@ type Bolt struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when events are committed
+
+	// writes orders bbolt's consistency check (Check, WriteBackup) with commits:
+	// tx.Check reads the database's shared freelist, not its transaction's snapshot,
+	// so a commit during a check raced (-race, make flake) and could have a healthy file
+	// reported damaged. Taken before any transaction is opened (bbolt's remap waits for
+	// readers).
+	writes sync.Mutex
 }
 
 var _ Store = (*Bolt)(nil)

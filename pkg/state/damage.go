@@ -132,6 +132,8 @@ func (s *Bolt) view(fn func(tx *bolt.Tx) error) error {
 }
 
 func (s *Bolt) update(fn func(tx *bolt.Tx) error) error {
+	s.writes.Lock()
+	defer s.writes.Unlock()
 	return s.guard(func() error { return s.db.Update(fn) })
 }
 
@@ -139,6 +141,8 @@ func (s *Bolt) update(fn func(tx *bolt.Tx) error) error {
 // high water mark, keys in order) over the whole file: serve runs it at start, `provision
 // state check` on demand. It returns ErrDamaged with the first problems found.
 func (s *Bolt) Check() error {
+	s.writes.Lock()
+	defer s.writes.Unlock()
 	return s.view(func(tx *bolt.Tx) error { return checkTx(tx, s.path) })
 }
 
@@ -160,6 +164,8 @@ func checkTx(tx *bolt.Tx, path string) error {
 // returning its size.
 func (s *Bolt) WriteBackup(w io.Writer) (int64, error) {
 	var n int64
+	s.writes.Lock() // the whole transaction: the check and the copy see one state
+	defer s.writes.Unlock()
 	err := s.view(func(tx *bolt.Tx) error {
 		if err := checkTx(tx, s.path); err != nil {
 			return err

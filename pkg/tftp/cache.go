@@ -26,10 +26,13 @@ type cached struct {
 // cache holds file contents keyed by name, checked against size and modification time
 // on every request so a replaced file is never served stale.
 type cache struct {
-	conv  sync.Mutex // one netascii conversion at a time
-	mu    sync.Mutex
-	files map[string]*cached
-	total int64
+	conv sync.Mutex // one netascii conversion at a time
+	// toNetascii converts; nil is netasciiReader. A test holds a conversion with it to
+	// show that other requests are answered meanwhile.
+	toNetascii func(io.Reader) io.Reader
+	mu         sync.Mutex
+	files      map[string]*cached
+	total      int64
 }
 
 // reader returns the contents of f from memory (reading it once), or nil when the file
@@ -68,7 +71,11 @@ func (c *cache) netascii(name string, f *os.File, fi os.FileInfo) (*bytes.Reader
 	if e != nil && e.srcSize == fi.Size() && e.mod.Equal(fi.ModTime()) {
 		return bytes.NewReader(e.data), nil
 	}
-	data, err := io.ReadAll(io.LimitReader(netasciiReader(io.NewSectionReader(f, 0, fi.Size())), cacheMax+1))
+	convert := c.toNetascii
+	if convert == nil {
+		convert = netasciiReader
+	}
+	data, err := io.ReadAll(io.LimitReader(convert(io.NewSectionReader(f, 0, fi.Size())), cacheMax+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

@@ -49,7 +49,8 @@ type BMC struct {
 
 	mu        sync.Mutex
 	ln        net.Listener
-	addr      string // host:port, fixed after Start
+	served    chan struct{} // closed when Serve on ln has returned
+	addr      string        // host:port, fixed after Start
 	faults    Faults
 	unavail   time.Time // 503 until then
 	boot      bootState
@@ -82,6 +83,10 @@ type Faults struct {
 	UnavailableAfterReset time.Duration
 	// Hang makes the BMC accept requests and never answer.
 	Hang bool
+	// Hold, when not nil, makes every request wait until it is closed (or the client
+	// gives up), then answer as usual: a hung BMC that comes back when a test says so,
+	// so the test can watch what happens meanwhile instead of racing a deadline.
+	Hold <-chan struct{}
 	// DropBootOverride makes a boot override PATCH answer 204 and change nothing
 	// (Supermicro, bmclib issue 459).
 	DropBootOverride bool
@@ -208,13 +213,15 @@ func (b *BMC) Start() error {
 }
 
 func (b *BMC) serve(ln net.Listener) {
+	served := make(chan struct{})
 	b.mu.Lock()
-	b.ln = ln
+	b.ln, b.served = ln, served
 	b.mu.Unlock()
 	tln := tls.NewListener(ln, b.srv.TLSConfig)
 	b.serving.Add(1)
 	go func() {
 		defer b.serving.Done()
+		defer close(served)
 		_ = b.srv.Serve(tln)
 	}()
 }
@@ -273,16 +280,27 @@ func (b *BMC) Unavailable(d time.Duration) {
 // Refuse closes the BMC's listening socket for d, so connections are refused as
 // during a BMC reboot, then listens again on the same address.
 func (b *BMC) Refuse(d time.Duration) error {
+	done := make(chan struct{})
+	time.AfterFunc(d, func() { close(done) })
+	return b.RefuseUntil(done)
+}
+
+// RefuseUntil is Refuse until done is closed: a test ends the refusal once it has seen
+// the client refused, whatever the machine's speed.
+func (b *BMC) RefuseUntil(done <-chan struct{}) error {
 	b.mu.Lock()
-	ln := b.ln
+	ln, served := b.ln, b.served
 	b.mu.Unlock()
-	// Closing the TLS listener ends Serve; the server itself stays usable.
+	// Closing the TLS listener ends Serve; the server itself stays usable. The socket
+	// is closed only once the Accept blocked on it has returned: until Serve returns, a
+	// connection can still be queued, and then reset instead of refused.
 	if err := ln.Close(); err != nil {
 		return err
 	}
+	<-served
 	go func() {
 		select {
-		case <-time.After(d):
+		case <-done:
 		case <-b.closed:
 			return
 		}

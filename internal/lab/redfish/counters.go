@@ -24,6 +24,7 @@ type Counts struct {
 	Tasks                int64 `json:"tasks"`      // resets answered with a task monitor
 	TaskPolls            int64 `json:"task_polls"` // GETs of a task monitor
 	SessionLimited       int64 `json:"session_limited"`
+	Held                 int64 `json:"held"` // requests that waited on Faults.Hold
 }
 
 // Changes is the number of requests that changed, or claimed to change, the machine.
@@ -37,7 +38,7 @@ type counters struct {
 	powerOn, forceOff, gracefulShutdown, forceRestart         atomic.Int64
 	gracefulRestart, powerCycle, bootOverrides, managerResets atomic.Int64
 	unavailable, preconditionRequired, tasks, taskPolls       atomic.Int64
-	sessionLimited                                            atomic.Int64
+	sessionLimited, held                                      atomic.Int64
 }
 
 // Counts returns a snapshot of the BMC's counters.
@@ -51,5 +52,6 @@ func (b *BMC) Counts() Counts {
 		BootOverrides: c.bootOverrides.Load(), ManagerResets: c.managerResets.Load(),
 		Unavailable: c.unavailable.Load(), PreconditionRequired: c.preconditionRequired.Load(),
 		Tasks: c.tasks.Load(), TaskPolls: c.taskPolls.Load(), SessionLimited: c.sessionLimited.Load(),
+		Held: c.held.Load(),
 	}
 }

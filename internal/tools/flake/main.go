@@ -1,7 +1,7 @@
 // Command flake runs packages' tests many times (make flake) and reports every test that
 // failed at least once: how often, out of how many runs, and the first failure's output.
 //
-//	go run ./internal/tools/flake [-count 20] [-race] [-timeout 60m] [-flags "-short"] PKG...
+//	go run ./internal/tools/flake [-count 20] [-race] [-timeout 100m] [-flags "-short"] PKG...
 //
 // It exits 1 when a test failed or a package did not build or timed out.
 package main
@@ -18,6 +18,12 @@ import (
 	"strings"
 	"time"
 )
+
+// perRun is the -timeout share of one run of a package's tests. go test's timeout covers
+// the whole binary, all count runs, and ends it losing every verdict: a fixed hour is
+// within reach of 20 runs of pkg/bmc on a loaded machine (about 2 minutes a run), and
+// -count=50 was past it. A hung test still ends the binary, later.
+const perRun = 5 * time.Minute
 
 // event is one line of `go test -json` (test2json).
 type event struct {
@@ -36,12 +42,15 @@ type counts struct {
 func main() {
 	count := flag.Int("count", 20, "runs of each test")
 	race := flag.Bool("race", true, "build with the race detector")
-	timeout := flag.Duration("timeout", 60*time.Minute, "go test -timeout")
+	timeout := flag.Duration("timeout", 0, "go test -timeout of each package's binary; 0: perRun for each run")
 	extra := flag.String("flags", "", "more go test flags, space-separated (e.g. -short)")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: flake [-count N] [-race] [-flags '-short'] PKG...")
 		os.Exit(2)
+	}
+	if *timeout == 0 {
+		*timeout = time.Duration(max(*count, 1)) * perRun
 	}
 	args := []string{"test", "-json", fmt.Sprintf("-count=%d", *count), "-timeout", timeout.String()}
 	if *race {
@@ -110,7 +119,12 @@ func read(r io.Reader, progress io.Writer) (map[string]*counts, map[string][]str
 			c.runs++
 			c.fails++
 			if c.output == nil {
+				// Said at once, not only in the report: a run takes an hour or more.
 				c.output = c.cur
+				fmt.Fprintf(progress, "FAILED %s %s in run %d (first failure; more in the report)\n", e.Package, e.Test, c.runs)
+				for _, l := range c.output {
+					fmt.Fprint(progress, "    "+l)
+				}
 			}
 		}
 	}

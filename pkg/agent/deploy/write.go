@@ -174,6 +174,9 @@ func Write(ctx context.Context, src io.Reader, device, want string, o WriteOptio
 	h := sha256.New()
 	go func() {
 		defer close(full)
+		// The reader's own count: w.Bytes is the writer's, which runs behind it (reading
+		// it here raced with the writer, found by -race under make flake).
+		var read int64
 		for {
 			var buf []byte
 			select {
@@ -183,12 +186,13 @@ func Write(ctx context.Context, src io.Reader, device, want string, o WriteOptio
 			}
 			n, err := io.ReadFull(raw, buf)
 			h.Write(buf[:n])
+			read += int64(n)
 			switch {
 			case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 				full <- chunk{buf: buf, n: n, err: io.EOF}
 				return
 			case err != nil:
-				full <- chunk{err: &ImageStreamError{Image: o.Image, Offset: w.Bytes + int64(n), Err: err}}
+				full <- chunk{err: &ImageStreamError{Image: o.Image, Offset: read, Err: err}}
 				return
 			}
 			select {

@@ -21,8 +21,11 @@ func TestRunTimesTheSlowestJob(t *testing.T) {
 		}
 		return nil
 	})
-	if took < 150*time.Millisecond || took > 2*time.Second {
-		t.Errorf("run took %v; want the slowest job's 150ms or a little more", took)
+	// At least the slowest job's 150 ms (the fastest's 5 ms was the regression); the
+	// upper bound only catches a time counted from the wrong start, not a slow machine,
+	// whose sleeps overshoot.
+	if took < 150*time.Millisecond || took > time.Minute {
+		t.Errorf("run took %v; want the slowest job's 150ms or more", took)
 	}
 	if !errors.Is(err, boom) {
 		t.Errorf("run error = %v; want the failing job's", err)
