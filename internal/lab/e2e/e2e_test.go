@@ -27,6 +27,21 @@ const lab04Stanza = `  - name: lab-04
       - {name: ens4, mac: "52:54:00:04:c8:04", network: storage, address: 10.204.200.14}
 `
 
+// withNode puts a node stanza at the end of a rack file's nodes list (the first blank line
+// after "nodes:"; other sections such as switches: may follow it).
+func withNode(rack, stanza string) string {
+	at := strings.Index(rack, "\nnodes:\n")
+	if at < 0 {
+		return rack + stanza
+	}
+	end := strings.Index(rack[at:], "\n\n")
+	if end < 0 {
+		return rack + stanza
+	}
+	end += at + 1
+	return rack[:end] + stanza + rack[end:]
+}
+
 // secretArg is a bootstrap secret as the kernel command line carries it: the guests'
 // consoles must never show one (quiet).
 var secretArg = regexp.MustCompile(`racklift\.bootstrap=(\S+)`)
@@ -151,7 +166,7 @@ func TestRackUpEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(rackFile, append(b, lab04Stanza...), 0o644); err != nil {
+	if err := os.WriteFile(rackFile, []byte(withNode(string(b), lab04Stanza)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r.waitFor("serve to enrol lab-04 from the edited inventory", 60*time.Second, func() bool {
