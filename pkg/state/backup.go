@@ -55,25 +55,7 @@ func WriteBackupFile(s Snapshotter, path string) (int64, error) {
 
 // RollBackup writes backups/state-<UTC time>.db in dir and removes all but the newest keep.
 func (s *Bolt) RollBackup(dir string, keep int, now time.Time) (string, error) {
-	bdir := BackupDir(dir)
-	if err := os.MkdirAll(bdir, 0o700); err != nil {
-		return "", fmt.Errorf("state backups: %w", err)
-	}
-	path := filepath.Join(bdir, "state-"+now.UTC().Format("20060102T150405Z")+".db")
-	if _, err := WriteBackupFile(s, path); err != nil {
-		return "", err
-	}
-	old, err := Backups(dir)
-	if err != nil {
-		return path, err
-	}
-	for len(old) > max(keep, 1) {
-		if err := os.Remove(old[0]); err != nil {
-			return path, fmt.Errorf("state backups: %w", err)
-		}
-		old = old[1:]
-	}
-	return path, nil
+	return RollBackupOf(s, dir, keep, now)
 }
 
 // Backups lists the rolling backups of the state in dir, oldest first.

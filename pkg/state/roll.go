@@ -10,9 +10,6 @@ import (
 // RollBackupOf is Bolt.RollBackup for any store (an etcd state's backups are bbolt files
 // too): backups/state-<UTC time>.db in dir, all but the newest keep removed.
 func RollBackupOf(s Snapshotter, dir string, keep int, now time.Time) (string, error) {
-	if b, ok := s.(*Bolt); ok {
-		return b.RollBackup(dir, keep, now)
-	}
 	bdir := BackupDir(dir)
 	if err := os.MkdirAll(bdir, 0o700); err != nil {
 		return "", fmt.Errorf("state backups: %w", err)
