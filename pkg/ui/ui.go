@@ -189,48 +189,53 @@ func (h *handler) records() (map[string]state.Node, uint64, error) {
 	return out, v.seq, nil
 }
 
-func (h *handler) site(w http.ResponseWriter, r *http.Request) {
-	inv, err := h.inventory()
-	if err != nil {
+// request is what the site and networks views both read: the inventory in force, the
+// nodes the filter selects and the records with the event number they are current at.
+// It answers the request itself on an error (ok false).
+type request struct {
+	inv      *inventory.Inventory
+	selector string
+	sel      map[string]bool
+	records  map[string]state.Node
+	last     uint64
+}
+
+func (h *handler) read(w http.ResponseWriter, r *http.Request) (v request, ok bool) {
+	var err error
+	if v.inv, err = h.inventory(); err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
+		return v, false
 	}
-	selector := r.URL.Query().Get("select")
-	sel, err := selection(inv, selector)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "filter "+strconv.Quote(selector)+": "+err.Error())
-		return
+	v.selector = r.URL.Query().Get("select")
+	if v.sel, err = selection(v.inv, v.selector); err != nil {
+		writeError(w, http.StatusBadRequest, "filter "+strconv.Quote(v.selector)+": "+err.Error())
+		return v, false
 	}
-	records, last, err := h.records()
-	if err != nil {
+	if v.records, v.last, err = h.records(); err != nil {
 		writeError(w, http.StatusInternalServerError, "reading the state: "+err.Error())
+		return v, false
+	}
+	return v, true
+}
+
+func (h *handler) site(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.read(w, r)
+	if !ok {
 		return
 	}
-	h.sums.forget(func(name string) bool { return inv.Node(name) != nil })
-	site := buildSite(inv, records, &h.sums, sel)
-	site.LastSeq, site.Selector = last, selector
+	h.sums.forget(func(name string) bool { return v.inv.Node(name) != nil })
+	site := buildSite(v.inv, v.records, &h.sums, v.sel)
+	site.LastSeq, site.Selector = v.last, v.selector
 	writeJSON(w, site)
 }
 
 func (h *handler) networks(w http.ResponseWriter, r *http.Request) {
-	inv, err := h.inventory()
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+	v, ok := h.read(w, r)
+	if !ok {
 		return
 	}
-	selector := r.URL.Query().Get("select")
-	sel, err := selection(inv, selector)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "filter "+strconv.Quote(selector)+": "+err.Error())
-		return
-	}
-	records, last, err := h.records()
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "reading the state: "+err.Error())
-		return
-	}
-	nets := buildNetworks(inv, records, &h.sums, sel)
-	nets.LastSeq, nets.Selector = last, selector
+	nets := buildNetworks(v.inv, v.records, &h.sums, v.sel)
+	nets.LastSeq, nets.Selector = v.last, v.selector
 	writeJSON(w, nets)
 }
 
