@@ -276,14 +276,7 @@ func (s *Bolt) Update(name string, fn func(n *Node) ([]Event, error)) ([]Event, 
 			if err != nil {
 				return err
 			}
-			e.Seq, e.Node = seq, name
-			e.Detail = sanitize.Cap(e.Detail, MaxDetail)
-			if e.Time.IsZero() {
-				e.Time = s.opts.Now()
-			}
-			if e.Phase == "" {
-				e.Phase = n.Phase
-			}
+			e = stamp(e, seq, name, n.Phase, s.opts.Now)
 			b, err := json.Marshal(e)
 			if err != nil {
 				return err
@@ -296,10 +289,7 @@ func (s *Bolt) Update(name string, fn func(n *Node) ([]Event, error)) ([]Event, 
 			}
 			logged = append(logged, e)
 		}
-		n.Recent = append(n.Recent, logged...)
-		if over := len(n.Recent) - RecentEvents; over > 0 {
-			n.Recent = append([]Event(nil), n.Recent[over:]...)
-		}
+		keepRecent(&n, logged)
 		if err := bound(&n); err != nil {
 			return err
 		}

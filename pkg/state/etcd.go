@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/racklift/racklift/pkg/sanitize"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -431,14 +430,7 @@ func (s *Etcd) tryUpdate(ctx context.Context, name, nkey, seqKey, dropKey, evPre
 	var logged []Event
 	for _, e := range evs {
 		last++
-		e.Seq, e.Node = last, name
-		e.Detail = sanitize.Cap(e.Detail, MaxDetail)
-		if e.Time.IsZero() {
-			e.Time = s.opts.Now()
-		}
-		if e.Phase == "" {
-			e.Phase = n.Phase
-		}
+		e = stamp(e, last, name, n.Phase, s.opts.Now)
 		b, err := json.Marshal(e)
 		if err != nil {
 			return nil, false, err
@@ -447,10 +439,7 @@ func (s *Etcd) tryUpdate(ctx context.Context, name, nkey, seqKey, dropKey, evPre
 			clientv3.OpPut(s.nodeEventsPrefix(name)+etcdSeq(e.Seq), string(b)))
 		logged = append(logged, e)
 	}
-	n.Recent = append(n.Recent, logged...)
-	if over := len(n.Recent) - RecentEvents; over > 0 {
-		n.Recent = append([]Event(nil), n.Recent[over:]...)
-	}
+	keepRecent(&n, logged)
 	if err := bound(&n); err != nil {
 		return nil, false, err
 	}
