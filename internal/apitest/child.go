@@ -195,19 +195,7 @@ func (r *Rack) StartInProcess() *provisioner.Core {
 // startChild runs the core in a child process and returns its rig URL.
 func (r *Rack) startChild() (*exec.Cmd, string) {
 	r.t.Helper()
-	cc, _ := json.Marshal(r.childConfig())
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+string(cc))
-	cmd.Stderr = os.Stderr
-	dieWithParent(cmd)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	return cmd, r.childReady(cmd, out)
+	return r.spawn(r.childConfig())
 }
 
 // childReady waits for the child's ready line and returns its rig URL.
