@@ -243,6 +243,13 @@ func (m *Machine) enter(n *state.Node, p Phase, now time.Time) {
 // progress. Events never move a node back; events for a node that is not in a run, or is
 // queued for its power cycle (a running OS renewing its lease), are only recorded.
 func (m *Machine) Handle(ev Event) (Phase, error) {
+	if ev.Kind == HTTPFetch {
+		// Every kernel and initrd download starts one: only the node's own image can
+		// move it, so the others never reach the store.
+		if t, ok := m.target(ev.Node); !ok || t.Deploy == nil || !fetches(ev.Detail, t.Deploy.URL) {
+			return "", nil
+		}
+	}
 	return m.update(ev.Node, func(n *state.Node, now time.Time) []state.Event {
 		return m.apply(n, ev, now)
 	})
