@@ -4,7 +4,8 @@ import (
 	"bufio"
 	"os"
 	"strings"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/racklift/racklift/pkg/check"
 )
@@ -46,16 +47,9 @@ func prettyName(path string) string {
 }
 
 func kernelRelease() string {
-	var u syscall.Utsname
-	if syscall.Uname(&u) != nil {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
 		return ""
 	}
-	b := make([]byte, 0, len(u.Release))
-	for _, c := range u.Release {
-		if c == 0 {
-			break
-		}
-		b = append(b, byte(c))
-	}
-	return string(b)
+	return unix.ByteSliceToString(u.Release[:])
 }
