@@ -1,5 +1,10 @@
 package expect
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Deploy is what the ramdisk agent puts on the node's disk after its checks pass: the
 // server derives it from the profile's image (pkg/plan) and sends it inside the node's
 // Expectations. No Deploy: a stateless node, ready after the ramdisk's report.
@@ -38,3 +43,44 @@ type RootDeviceHints struct {
 
 // IsZero reports whether no hint is set.
 func (h RootDeviceHints) IsZero() bool { return h == RootDeviceHints{} }
+
+// TakesSmallest reports whether several matching disks resolve to the smallest: when
+// asked to, and by default when no identity hint (model, serial, wwn, by_path) is given.
+// Otherwise several matches are an error. The image deploy and the installers' disk
+// picker both follow it.
+func (h RootDeviceHints) TakesSmallest() bool {
+	return h.Smallest || (h.Model == "" && h.Serial == "" && h.WWN == "" && h.ByPath == "")
+}
+
+// String renders hints for messages, e.g. {min_size_gib=100 model="SAMSUNG"}.
+func (h RootDeviceHints) String() string {
+	var p []string
+	if h.MinSizeGiB > 0 {
+		p = append(p, fmt.Sprintf("min_size_gib=%d", h.MinSizeGiB))
+	}
+	if h.MaxSizeGiB > 0 {
+		p = append(p, fmt.Sprintf("max_size_gib=%d", h.MaxSizeGiB))
+	}
+	for _, kv := range [][2]string{{"model", h.Model}, {"serial", h.Serial}, {"wwn", h.WWN}, {"by_path", h.ByPath}} {
+		if kv[1] != "" {
+			p = append(p, fmt.Sprintf("%s=%q", kv[0], kv[1]))
+		}
+	}
+	if h.Smallest {
+		p = append(p, "smallest")
+	}
+	if len(p) == 0 {
+		return "{none: the smallest non-removable disk}"
+	}
+	return "{" + strings.Join(p, " ") + "}"
+}
+
+// NormWWN is a WWN as sysfs (naa.5000…) and udev (0x5000…) both reduce to: lower case,
+// no type prefix.
+func NormWWN(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	for _, p := range []string{"naa.", "eui.", "t10.", "0x"} {
+		s = strings.TrimPrefix(s, p)
+	}
+	return s
+}

@@ -17,15 +17,14 @@ import (
 // installers used to take every disk (kickstart clearpart --all) or the largest
 // (autoinstall), which wipes a data NVMe.
 func RootDiskScript(h expect.RootDeviceHints) string {
-	smallest := h.Smallest || (h.Model == "" && h.Serial == "" && h.WWN == "" && h.ByPath == "")
 	byIdentity := h.Serial != "" || h.WWN != "" || h.ByPath != ""
 	var b strings.Builder
 	fmt.Fprintf(&b, `racklift_root_disk() {
   sys=${RACKLIFT_SYS:-/sys} dev=${RACKLIFT_DEV:-/dev}
   min=%d max=%d model=%s serial=%s wwn=%s bypath=%s smallest=%d byid=%d
   hints=%s
-`, h.MinSizeGiB<<30, h.MaxSizeGiB<<30, shQuote(lower(h.Model)), shQuote(lower(h.Serial)), shQuote(normWWN(h.WWN)),
-		shQuote(strings.TrimPrefix(h.ByPath, "/dev/disk/by-path/")), b2i(smallest), b2i(byIdentity), shQuote(hintsText(h)))
+`, h.MinSizeGiB<<30, h.MaxSizeGiB<<30, shQuote(lower(h.Model)), shQuote(lower(h.Serial)), shQuote(expect.NormWWN(h.WWN)),
+		shQuote(strings.TrimPrefix(h.ByPath, "/dev/disk/by-path/")), b2i(h.TakesSmallest()), b2i(byIdentity), shQuote(h.String()))
 	b.WriteString(`  best= bestsize=0 n=0 seen=
   rd() { tr -d '\n' < "$1" 2>/dev/null | sed 's/^ *//; s/ *$//' | tr 'A-Z' 'a-z'; }
   for d in "$sys"/block/*; do
@@ -63,38 +62,10 @@ func RootDiskScript(h expect.RootDeviceHints) string {
 	return b.String()
 }
 
-func hintsText(h expect.RootDeviceHints) string {
-	var parts []string
-	add := func(k string, v any, set bool) {
-		if set {
-			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
-		}
-	}
-	add("min_size_gib", h.MinSizeGiB, h.MinSizeGiB > 0)
-	add("max_size_gib", h.MaxSizeGiB, h.MaxSizeGiB > 0)
-	add("model", h.Model, h.Model != "")
-	add("serial", h.Serial, h.Serial != "")
-	add("wwn", h.WWN, h.WWN != "")
-	add("by_path", h.ByPath, h.ByPath != "")
-	add("smallest", true, h.Smallest)
-	if len(parts) == 0 {
-		return "none: the smallest non-removable disk"
-	}
-	return strings.Join(parts, " ")
-}
-
 // shQuote quotes s for sh: single quotes, each inner one closed, escaped and reopened.
 func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
-
-func normWWN(s string) string {
-	s = lower(s)
-	for _, p := range []string{"naa.", "eui.", "t10.", "0x"} {
-		s = strings.TrimPrefix(s, p)
-	}
-	return s
-}
 
 func b2i(b bool) int {
 	if b {

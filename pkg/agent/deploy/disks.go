@@ -187,30 +187,7 @@ func (e *NoDiskError) Error() string {
 	if len(seen) == 0 {
 		seen = []string{"none"}
 	}
-	return fmt.Sprintf("%s; root device hints %s; disks seen: %s", e.Reason, HintsString(e.Hints), strings.Join(seen, "; "))
-}
-
-// HintsString renders hints for messages, e.g. "{min_size_gib=100 model=\"SAMSUNG\"}".
-func HintsString(h expect.RootDeviceHints) string {
-	var p []string
-	if h.MinSizeGiB > 0 {
-		p = append(p, fmt.Sprintf("min_size_gib=%d", h.MinSizeGiB))
-	}
-	if h.MaxSizeGiB > 0 {
-		p = append(p, fmt.Sprintf("max_size_gib=%d", h.MaxSizeGiB))
-	}
-	for _, kv := range [][2]string{{"model", h.Model}, {"serial", h.Serial}, {"wwn", h.WWN}, {"by_path", h.ByPath}} {
-		if kv[1] != "" {
-			p = append(p, fmt.Sprintf("%s=%q", kv[0], kv[1]))
-		}
-	}
-	if h.Smallest {
-		p = append(p, "smallest")
-	}
-	if len(p) == 0 {
-		return "{none: the smallest non-removable disk}"
-	}
-	return "{" + strings.Join(p, " ") + "}"
+	return fmt.Sprintf("%s; root device hints %s; disks seen: %s", e.Reason, e.Hints.String(), strings.Join(seen, "; "))
 }
 
 func sizeString(b int64) string {
@@ -249,16 +226,7 @@ func mismatch(h expect.RootDeviceHints, d Disk, need int64) string {
 }
 
 // wwnEqual compares WWNs as sysfs (naa.5000…) and udev (0x5000…) write them.
-func wwnEqual(a, b string) bool {
-	norm := func(s string) string {
-		s = strings.ToLower(strings.TrimSpace(s))
-		for _, p := range []string{"naa.", "eui.", "t10.", "0x"} {
-			s = strings.TrimPrefix(s, p)
-		}
-		return s
-	}
-	return b != "" && norm(a) == norm(b)
-}
+func wwnEqual(a, b string) bool { return b != "" && expect.NormWWN(a) == expect.NormWWN(b) }
 
 // Choose picks the disk for an image of need raw bytes (0: unknown) by the hints. Every
 // disk seen comes back with why it was or was not chosen. The chosen disk must not hold
@@ -282,8 +250,7 @@ func Choose(disks []Disk, h expect.RootDeviceHints, need int64, reprovision bool
 	if len(match) == 0 {
 		return fail("no disk matches the hints")
 	}
-	smallest := h.Smallest || (h.Model == "" && h.Serial == "" && h.WWN == "" && h.ByPath == "")
-	if len(match) > 1 && !smallest {
+	if len(match) > 1 && !h.TakesSmallest() {
 		for _, i := range match {
 			choices[i].Why = "matches, as do others"
 		}
