@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"encoding/binary"
 	"fmt"
 	"os"
 	"path"
@@ -94,10 +93,10 @@ func FilesystemUUID(dev string) string {
 		return ""
 	}
 	var u []byte
-	switch {
-	case binary.LittleEndian.Uint16(sb[1024+0x38:]) == 0xEF53:
+	switch SignatureOf(sb) {
+	case "an ext2/3/4 filesystem":
 		u = sb[1024+0x68 : 1024+0x78]
-	case string(sb[0:4]) == "XFSB":
+	case "an XFS filesystem":
 		u = sb[32:48]
 	default:
 		return ""
