@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/racklift/racklift/internal/testenv"
 )
@@ -38,7 +40,20 @@ func TestSweepStale(t *testing.T) {
 	if err := sleeper.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sleeper.Process.Kill(); sleeper.Wait() })
+	waited := make(chan error, 1)
+	go func() { waited <- sleeper.Wait() }()
+	t.Cleanup(func() { sleeper.Process.Kill(); <-waited })
+	// `ip netns exec` enters the namespace after it starts: sweeping before it has would
+	// find no process to kill (CI saw exactly that, then waited out the sleep).
+	inside := func() bool {
+		pids, _ := PIDs(stale)
+		return slices.Contains(pids, sleeper.Process.Pid)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !inside(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d never entered %s", sleeper.Process.Pid, stale)
+		}
+	}
 	if err := SweepStale("sw"); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +63,13 @@ func TestSweepStale(t *testing.T) {
 	if !Exists(live) {
 		t.Errorf("%s of this live process was swept", live)
 	}
-	if err := sleeper.Wait(); err == nil {
+	select {
+	case err := <-waited:
+		waited <- err // for the cleanup
+		if err == nil {
+			t.Error("the process inside the stale namespace exited cleanly instead of being killed")
+		}
+	case <-time.After(10 * time.Second):
 		t.Error("the process inside the stale namespace was not killed")
 	}
 }
