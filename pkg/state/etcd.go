@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -87,6 +88,9 @@ type EtcdConfig struct {
 	// OpTimeout bounds one request (default 30s): a write that cannot reach a quorum
 	// fails after it, unacknowledged.
 	OpTimeout time.Duration
+	// MaxTxnOps is the members' --max-txn-ops (default DefaultMaxTxnOps, etcd's own):
+	// how many writes one transaction of a batch may hold.
+	MaxTxnOps int
 	// Client, when set, is used instead of dialing (pkg/cluster shares it); Close then
 	// leaves it open.
 	Client *clientv3.Client
@@ -157,6 +161,11 @@ type Etcd struct {
 	opts    Options
 	where   string // how errors name the store
 	timeout time.Duration
+	maxOps  int
+
+	mu         sync.Mutex
+	queue      []*update // Updates waiting for a batch
+	committing bool      // a commitLoop runs
 }
 
 var _ Store = (*Etcd)(nil)
@@ -182,7 +191,10 @@ func OpenEtcd(cfg EtcdConfig, opts Options) (*Etcd, error) {
 	if cfg.OpTimeout <= 0 {
 		cfg.OpTimeout = etcdOpTimeout
 	}
-	s := &Etcd{cli: cfg.Client, prefix: cfg.Prefix, opts: opts, timeout: cfg.OpTimeout}
+	if cfg.MaxTxnOps <= 0 {
+		cfg.MaxTxnOps = DefaultMaxTxnOps
+	}
+	s := &Etcd{cli: cfg.Client, prefix: cfg.Prefix, opts: opts, timeout: cfg.OpTimeout, maxOps: cfg.MaxTxnOps}
 	if s.cli == nil {
 		cli, err := cfg.Dial()
 		if err != nil {
@@ -356,145 +368,6 @@ var ErrFenced = errors.New("state write refused: this instance no longer holds t
 // between the read and the write; only the run whose write commits counts.
 func (s *Etcd) Update(name string, fn func(n *Node) ([]Event, error)) ([]Event, error) {
 	return s.UpdateFenced(name, nil, fn)
-}
-
-// UpdateFenced is Update that commits only while every fence holds; otherwise it
-// fails with ErrFenced and writes nothing.
-func (s *Etcd) UpdateFenced(name string, fences []Fenced, fn func(n *Node) ([]Event, error)) ([]Event, error) {
-	if name == "" {
-		return nil, errors.New("state: empty node name")
-	}
-	nkey, seqKey, dropKey := s.nodeKey(name), s.k("meta/seq"), s.k("meta/dropped")
-	evPrefix := s.k("events/")
-	ctx, cancel := s.ctx()
-	defer cancel()
-	// A write whose outcome is unknown (the leader was lost while it was in flight) may
-	// still commit: each try's record is kept, and finding one of them stored means that
-	// try committed, so fn's changes are never applied twice.
-	var tries []tried
-	for {
-		logged, retry, err := s.tryUpdate(ctx, name, nkey, seqKey, dropKey, evPrefix, fences, fn, &tries)
-		if !retry {
-			return logged, err
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("state %s: write %s: %w", s.where, name, ctx.Err())
-		}
-	}
-}
-
-// tried is one try of an Update: the record it wrote and the events it logged.
-type tried struct {
-	record string
-	logged []Event
-}
-
-func (s *Etcd) tryUpdate(ctx context.Context, name, nkey, seqKey, dropKey, evPrefix string, fences []Fenced, fn func(n *Node) ([]Event, error), tries *[]tried) ([]Event, bool, error) {
-	// One read transaction: the node, the sequence, the oldest event, at one revision.
-	rd, err := do(ctx, func(ctx context.Context) (*clientv3.TxnResponse, error) {
-		return s.cli.Txn(ctx).Then(
-			clientv3.OpGet(nkey),
-			clientv3.OpGet(seqKey),
-			clientv3.OpGet(evPrefix, clientv3.WithRange(clientv3.GetPrefixRangeEnd(evPrefix)), clientv3.WithLimit(1)),
-		).Commit()
-	})
-	if err != nil {
-		return nil, false, fmt.Errorf("state %s: read %s: %w", s.where, name, err)
-	}
-	n := Node{Name: name}
-	var nodeRev, seqRev int64
-	if kvs := rd.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
-		for _, t := range *tries {
-			if t.record == string(kvs[0].Value) {
-				return t.logged, false, nil // an earlier try committed after all
-			}
-		}
-		nodeRev = kvs[0].ModRevision
-		if err := json.Unmarshal(kvs[0].Value, &n); err != nil {
-			return nil, false, fmt.Errorf("node %s: %w", name, err)
-		}
-	}
-	var last uint64
-	if kvs := rd.Responses[1].GetResponseRange().Kvs; len(kvs) > 0 {
-		seqRev = kvs[0].ModRevision
-		if last, err = strconv.ParseUint(string(kvs[0].Value), 10, 64); err != nil {
-			return nil, false, fmt.Errorf("state %s: meta/seq=%q: %w", s.where, kvs[0].Value, err)
-		}
-	}
-	evs, err := fn(&n)
-	if err != nil {
-		return nil, false, err
-	}
-	n.Name = name
-	var ops []clientv3.Op
-	var logged []Event
-	for _, e := range evs {
-		last++
-		e = stamp(e, last, name, n.Phase, s.opts.Now)
-		b, err := json.Marshal(e)
-		if err != nil {
-			return nil, false, err
-		}
-		ops = append(ops, clientv3.OpPut(evPrefix+etcdSeq(e.Seq), string(b)),
-			clientv3.OpPut(s.nodeEventsPrefix(name)+etcdSeq(e.Seq), string(b)))
-		logged = append(logged, e)
-	}
-	keepRecent(&n, logged)
-	if err := bound(&n); err != nil {
-		return nil, false, err
-	}
-	b, err := json.Marshal(n)
-	if err != nil {
-		return nil, false, err
-	}
-	if len(b) > MaxRecord {
-		return nil, false, fmt.Errorf("state: node %s: record of %d bytes is over the %d-byte limit: not written", name, len(b), MaxRecord)
-	}
-	ops = append(ops, clientv3.OpPut(nkey, string(b)))
-	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(nkey), "=", nodeRev)}
-	if len(logged) > 0 {
-		ops = append(ops, clientv3.OpPut(seqKey, strconv.FormatUint(last, 10)))
-		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(seqKey), "=", seqRev))
-		if oldest := rd.Responses[2].GetResponseRange().Kvs; len(oldest) > 0 {
-			drop, err := s.compactOps(ctx, oldest[0].Value, last, logged[len(logged)-1].Time, dropKey, evPrefix)
-			if err != nil {
-				return nil, false, err
-			}
-			ops = append(ops, drop...)
-		}
-	}
-	var fenceCmps []clientv3.Cmp
-	for _, f := range fences {
-		fenceCmps = append(fenceCmps, clientv3.Compare(clientv3.CreateRevision(f.Key), "=", f.Rev))
-	}
-	// Fences first in a nested check: a lost lock is told apart from a lost race.
-	*tries = append(*tries, tried{record: string(b), logged: logged})
-	resp, err := s.cli.Txn(ctx).If(append(cmps, fenceCmps...)...).Then(ops...).Else(fenceGets(fences)...).Commit()
-	if transient(err) {
-		time.Sleep(retryPause)
-		return nil, true, nil // outcome unknown: the next read tells
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("state %s: write %s: %w", s.where, name, err)
-	}
-	if !resp.Succeeded {
-		for i, f := range fences {
-			kvs := resp.Responses[i].GetResponseRange().Kvs
-			if len(kvs) == 0 || kvs[0].CreateRevision != f.Rev {
-				return nil, false, fmt.Errorf("node %s: %w (lock %s)", name, ErrFenced, f.Key)
-			}
-		}
-		return nil, true, nil // another writer won: read again
-	}
-	return logged, false, nil
-}
-
-func fenceGets(fences []Fenced) []clientv3.Op {
-	var ops []clientv3.Op
-	for _, f := range fences {
-		ops = append(ops, clientv3.OpGet(f.Key))
-	}
-	return ops
 }
 
 // compactOps are the deletes dropping the oldest events past the count or age limits
