@@ -114,7 +114,9 @@ func (m *Machine) SetTargets(ts []Target) error {
 	m.mu.Lock()
 	m.targets = byName
 	m.mu.Unlock()
-	for _, t := range ts {
+	errs := make([]error, len(ts))
+	forEach(len(ts), func(i int) {
+		t := ts[i]
 		_, err := m.store.Update(t.Name, func(n *state.Node) ([]state.Event, error) {
 			if n.Phase != "" {
 				return nil, errNoChange
@@ -124,10 +126,10 @@ func (m *Machine) SetTargets(ts []Target) error {
 			return []state.Event{{Kind: "enrolled", Time: now, Detail: "node " + t.Name + " in the inventory"}}, nil
 		})
 		if err != nil && !errors.Is(err, errNoChange) {
-			return err
+			errs[i] = err
 		}
-	}
-	return nil
+	})
+	return errors.Join(errs...)
 }
 
 func (m *Machine) target(name string) (Target, bool) {
@@ -163,6 +165,10 @@ type UpOptions struct {
 	Force       bool // power-cycle protected and maintenance nodes
 	Reprovision bool // start ready nodes again
 	DryRun      bool // decide, change nothing
+	// OnStart, when set, runs in the write that starts a node's new run and returns the
+	// events of what it changed with it (serve revokes the previous run's credentials
+	// there: one write, so no moment has the new run and the old certificate valid).
+	OnStart func(n *state.Node, now time.Time) []state.Event
 }
 
 // Up starts a run for each target (or leaves a run under way alone, so running up twice,
@@ -177,8 +183,10 @@ func (m *Machine) Up(ts []Target, o UpOptions) ([]Decision, error) {
 		m.targets[t.Name] = t
 	}
 	m.mu.Unlock()
-	var out []Decision
-	for _, t := range ts {
+	ds := make([]Decision, len(ts))
+	errs := make([]error, len(ts))
+	forEach(len(ts), func(i int) {
+		t := ts[i]
 		var d Decision
 		fn := func(n *state.Node) ([]state.Event, error) {
 			d = decide(n, t, o)
@@ -193,14 +201,26 @@ func (m *Machine) Up(ts []Target, o UpOptions) ([]Decision, error) {
 			n.Reason = ""
 			m.enter(n, Powering, now)
 			d.Phase = Powering
-			return []state.Event{{Kind: string(UpStarted), Time: now, Detail: fmt.Sprintf("run %d, attempt 1/%d", n.Run, m.cfg.MaxAttempts)}}, nil
+			evs := []state.Event{{Kind: string(UpStarted), Time: now, Detail: fmt.Sprintf("run %d, attempt 1/%d", n.Run, m.cfg.MaxAttempts)}}
+			if o.OnStart != nil {
+				evs = append(evs, o.OnStart(n, now)...)
+			}
+			return evs, nil
 		}
 		if _, err := m.store.Update(t.Name, fn); err != nil && !errors.Is(err, errNoChange) {
-			return out, fmt.Errorf("up %s: %w", t.Name, err)
+			errs[i] = fmt.Errorf("up %s: %w", t.Name, err)
+			return
 		}
-		out = append(out, d)
+		ds[i] = d
+	})
+	// The decisions of the nodes written, in the order asked; the others' errors.
+	var out []Decision
+	for i, d := range ds {
+		if errs[i] == nil {
+			out = append(out, d)
+		}
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 func decide(n *state.Node, t Target, o UpOptions) Decision {

@@ -37,17 +37,22 @@ func (m *Machine) Tick(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
+	// Only the nodes listed past their phase's limit reach the store (a node that moved
+	// on since the list is only later to expire; the next tick sees it).
+	var due []string
 	for _, n := range nodes {
-		if !Phase(n.Phase).Active() || queued(n) {
-			continue
-		}
-		if _, err := m.store.Update(n.Name, func(n *state.Node) ([]state.Event, error) {
-			return m.expire(n)
-		}); err != nil && !errors.Is(err, errNoChange) {
-			errs = append(errs, err)
+		if _, over := m.overdue(&n); over {
+			due = append(due, n.Name)
 		}
 	}
+	errs := make([]error, len(due))
+	forEach(len(due), func(i int) {
+		if _, err := m.store.Update(due[i], func(n *state.Node) ([]state.Event, error) {
+			return m.expire(n)
+		}); err != nil && !errors.Is(err, errNoChange) {
+			errs[i] = err
+		}
+	})
 	// Again, so a node retried above gets its power cycle in this tick.
 	if nodes, err = m.store.List(); err != nil {
 		return errors.Join(append(errs, err)...)
@@ -60,25 +65,30 @@ func (m *Machine) Tick(ctx context.Context) error {
 			inWave++
 		}
 	}
+	// The wave's free slots go to the queued nodes in queue order; the writes and BMC
+	// calls then run side by side (a slot whose node another tick took stays free until
+	// the next tick).
+	var disk, start []string
 	for _, n := range nodes {
 		if rebootDue(n) {
-			if err := m.issueDisk(ctx, n.Name); err != nil {
-				errs = append(errs, err)
-			}
+			disk = append(disk, n.Name)
 			continue
 		}
 		if !queued(n) || limit > 0 && inWave >= limit {
 			continue
 		}
-		issued, err := m.issue(ctx, n.Name)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		if issued {
-			inWave++
-		}
+		start = append(start, n.Name)
+		inWave++
 	}
-	return errors.Join(errs...)
+	issueErrs := make([]error, len(disk)+len(start))
+	forEach(len(issueErrs), func(i int) {
+		if i < len(disk) {
+			issueErrs[i] = m.issueDisk(ctx, disk[i])
+			return
+		}
+		_, issueErrs[i] = m.issue(ctx, start[i-len(disk)])
+	})
+	return errors.Join(append(errs, issueErrs...)...)
 }
 
 // queued: in powering, waiting for its power cycle.
@@ -206,22 +216,11 @@ func (m *Machine) powerDone(t Target, run, attempt int, callErr error) {
 
 // expire times out a phase that ran too long: the next attempt, or failed.
 func (m *Machine) expire(n *state.Node) ([]state.Event, error) {
-	cur := Phase(n.Phase)
-	limit := m.cfg.Timeouts[cur]
-	if !cur.Active() || queued(*n) || limit <= 0 {
+	limit, over := m.overdue(n)
+	if !over {
 		return nil, errNoChange
 	}
-	since := n.EnteredAt
-	if cur == Powering {
-		since = n.Power.IssuedAt
-	}
-	if since.Before(m.started) {
-		since = m.started // resumed after a restart: a full timeout from now
-	}
-	now := m.cfg.Now()
-	if now.Sub(since) <= limit {
-		return nil, errNoChange
-	}
+	cur, now := Phase(n.Phase), m.cfg.Now()
 	t, _ := m.target(n.Name)
 	reason := timeoutReason(cur, t, limit, n)
 	next := m.retryOrFail
@@ -233,6 +232,24 @@ func (m *Machine) expire(n *state.Node) ([]state.Event, error) {
 		{Kind: string(TimedOut), Time: now, Detail: reason},
 		next(n, reason, now),
 	}, nil
+}
+
+// overdue: n is in an active phase (not queued for its power cycle) for longer than
+// that phase's limit, which it returns.
+func (m *Machine) overdue(n *state.Node) (time.Duration, bool) {
+	cur := Phase(n.Phase)
+	limit := m.cfg.Timeouts[cur]
+	if !cur.Active() || queued(*n) || limit <= 0 {
+		return limit, false
+	}
+	since := n.EnteredAt
+	if cur == Powering {
+		since = n.Power.IssuedAt
+	}
+	if since.Before(m.started) {
+		since = m.started // resumed after a restart: a full timeout from now
+	}
+	return limit, m.cfg.Now().Sub(since) > limit
 }
 
 // timeoutReason says what did not happen and where to look.

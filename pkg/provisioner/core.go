@@ -229,27 +229,17 @@ func (c *Core) Up(_ context.Context, req api.UpRequest) (api.UpResponse, error) 
 	if req.Wave > 0 && !req.DryRun {
 		c.Machine.SetWave(req.Wave)
 	}
-	ds, err := c.Machine.Up(c.deployTargets(inv, nodes), lifecycle.UpOptions{Force: req.Force, Reprovision: req.Reprovision, DryRun: req.DryRun})
-	for _, d := range ds {
-		if d.Action != lifecycle.Start || req.DryRun {
-			continue
+	// A new run: the previous run's certificate is refused from now on (its run no
+	// longer matches), and it is marked revoked; the node network-boots again.
+	onStart := func(n *state.Node, now time.Time) []state.Event {
+		evs := revokeBefore(n, n.Run, fmt.Sprintf("run %d started (provision up)", n.Run), now)
+		if n.Installed {
+			n.Installed, n.InstalledAt = false, time.Time{}
+			evs = append(evs, state.Event{Kind: "node.installed.cleared", Time: now, Detail: fmt.Sprintf("run %d: the node network-boots again", n.Run)})
 		}
-		// A new run: the previous run's certificate is refused from now on (its run no
-		// longer matches), and it is marked revoked; the node network-boots again.
-		if _, uerr := c.Store.Update(d.Node, func(n *state.Node) ([]state.Event, error) {
-			evs := revokeBefore(n, n.Run, fmt.Sprintf("run %d started (provision up)", n.Run), time.Now())
-			if n.Installed {
-				n.Installed, n.InstalledAt = false, time.Time{}
-				evs = append(evs, state.Event{Kind: "node.installed.cleared", Detail: fmt.Sprintf("run %d: the node network-boots again", n.Run)})
-			}
-			if len(evs) == 0 {
-				return nil, errNoChange
-			}
-			return evs, nil
-		}); uerr != nil && !errors.Is(uerr, errNoChange) && err == nil {
-			err = fmt.Errorf("up %s: revoking the previous run's credentials: %w", d.Node, uerr)
-		}
+		return evs
 	}
+	ds, err := c.Machine.Up(c.deployTargets(inv, nodes), lifecycle.UpOptions{Force: req.Force, Reprovision: req.Reprovision, DryRun: req.DryRun, OnStart: onStart})
 	return api.UpResponse{Decisions: ds, LastSeq: seq}, err
 }
 
