@@ -154,3 +154,54 @@ func TestNewDefaults(t *testing.T) {
 		t.Errorf("set values changed: %+v", c)
 	}
 }
+
+// TestNetworkOfListenAddress: serve's network is the host interface whose address is
+// serve's own, before any whose prefix merely holds it; an address on no network has
+// none. Mutants (make mutate): the address compare negated (server.go network), the
+// prefix fallback negated.
+func TestNetworkOfListenAddress(t *testing.T) {
+	t.Parallel()
+	s := newLabServer(t)
+	snap := *s.cur.Load()
+	p := *snap.plan
+	p.Host = []plan.HostInterface{
+		{Network: "wide", Address: netip.MustParsePrefix("10.0.0.1/8")},
+		{Network: "pod", Address: netip.MustParsePrefix("10.1.0.1/16")},
+	}
+	snap.plan = &p
+	s.cur.Store(&snap)
+	for _, tc := range []struct {
+		ip   string
+		want string
+	}{
+		{ip: "10.1.0.1", want: "pod"},  // its own address, though "wide" holds it too
+		{ip: "10.0.0.1", want: "wide"}, // its own address
+		{ip: "10.9.9.9", want: "wide"}, // only a prefix holds it
+		{ip: "192.0.2.1", want: ""},    // on no network
+	} {
+		s.ip = netip.MustParseAddr(tc.ip)
+		got := ""
+		if h := s.network(); h != nil {
+			got = h.Network
+		}
+		if got != tc.want {
+			t.Errorf("listen %s: network %q, want %q", tc.ip, got, tc.want)
+		}
+	}
+}
+
+// TestModeOfNetwork: a network's DHCP mode is its dhcp block's; a network without one,
+// or no network at all, is served in mode off.
+func TestModeOfNetwork(t *testing.T) {
+	t.Parallel()
+	s := newLabServer(t)
+	for network, want := range map[string]string{
+		"provisioning": "reservation", // dhcp: mode: reservation in the lab site
+		"storage":      dhcp.ModeOff,  // no dhcp block
+		"nowhere":      dhcp.ModeOff,
+	} {
+		if got := s.mode(network); got != want {
+			t.Errorf("mode(%q) = %q, want %q", network, got, want)
+		}
+	}
+}

@@ -332,17 +332,7 @@ func (s *Server) HTTPAddr() net.Addr {
 func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 8)
-	var wg sync.WaitGroup
-	goServe := func(name string, f func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(); err != nil && ctx.Err() == nil {
-				errc <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
-	}
+	sv := newServices(ctx)
 
 	// The provisioning core first, so it hears every boot event; it is stopped and
 	// closed last, after the boot services (its store must outlive their events).
@@ -360,9 +350,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}()
 		go func() {
 			defer cwg.Done()
-			if err := s.core.Run(ctx); err != nil && ctx.Err() == nil {
-				errc <- fmt.Errorf("provisioning core: %w", err)
-			}
+			sv.report("provisioning core", s.core.Run(ctx))
 		}()
 		defer func() {
 			cancel()
@@ -389,7 +377,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("tftp: listen on %s port %d: %w (is tftpd-hpa or dnsmasq running there?)", s.ip, s.cfg.TFTPPort, err)
 	}
-	goServe("tftp", func() error { return ts.Serve(tconn) })
+	sv.start("tftp", func() error { return ts.Serve(tconn) })
 	defer ts.Shutdown()
 
 	// HTTP
@@ -420,7 +408,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// IdleTimeout: a keep-alive connection nobody uses is closed, so idle clients cannot
 	// hold sockets and goroutines for ever.
 	hs := &http.Server{Handler: hb, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: HTTPIdleTimeout}
-	goServe("http", func() error {
+	sv.start("http", func() error {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
@@ -465,7 +453,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}()
 		defer func() { cancel(); <-done }()
 	} else {
-		dss, err := listenDHCP(goServe)
+		dss, err := listenDHCP(sv.start)
 		if err != nil {
 			return err
 		}
@@ -488,7 +476,7 @@ func (s *Server) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return nil
-	case err := <-errc:
+	case err := <-sv.failed():
 		return err
 	}
 }
