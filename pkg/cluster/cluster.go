@@ -27,6 +27,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 
@@ -62,7 +63,7 @@ type Member struct {
 
 	mu       sync.Mutex
 	session  *concurrency.Session
-	lastAck  time.Time        // the lease's last keep-alive answer
+	lastAck  time.Time        // when the lease's latest answered renewal was sent
 	nodes    map[string]int64 // node → create revision of its lock, held by this instance
 	networks map[string]bool  // networks this instance answers DHCP on
 	changed  chan struct{}    // closed and replaced when the session changes
@@ -118,21 +119,18 @@ func (m *Member) networkPrefix(network string) string {
 	return m.base + "networks/" + url.PathEscape(network)
 }
 
-// newSession takes a new lease, keeps it alive (recording each answer) and registers the
+// newSession takes a new lease, keeps it alive (keepFresh) and registers the
 // instance on it.
 func (m *Member) newSession(ctx context.Context) error {
 	ttl := int64((m.cfg.Lease + time.Second - 1) / time.Second)
+	asked := time.Now() // the lease runs at least ttl from here
 	grant, err := m.cli.Grant(ctx, ttl)
 	if err != nil {
 		return fmt.Errorf("cluster: lease for instance %s: %w", m.cfg.Instance, err)
 	}
 	kctx, kcancel := context.WithCancel(context.Background())
-	ka, err := m.cli.KeepAlive(kctx, grant.ID)
-	if err != nil {
-		kcancel()
-		return fmt.Errorf("cluster: keep-alive for instance %s: %w", m.cfg.Instance, err)
-	}
-	// The session uses the lease (elections); its own keep-alive is the one above.
+	// The session uses the lease (elections) and keeps it alive at a third of its time;
+	// keepFresh below renews it more often and records when.
 	s, err := concurrency.NewSession(m.cli, concurrency.WithLease(grant.ID), concurrency.WithContext(kctx))
 	if err != nil {
 		kcancel()
@@ -143,27 +141,45 @@ func (m *Member) newSession(ctx context.Context) error {
 		return fmt.Errorf("cluster: register instance %s: %w", m.cfg.Instance, err)
 	}
 	m.mu.Lock()
-	m.session, m.lastAck = s, time.Now()
+	m.session, m.lastAck = s, asked
 	m.mu.Unlock()
-	go func() {
-		defer kcancel()
-		for {
-			select {
-			case _, ok := <-ka:
-				if !ok {
-					m.lost("the lease's keep-alive ended")
-					return
-				}
-				m.mu.Lock()
-				m.lastAck = time.Now()
-				m.mu.Unlock()
-			case <-s.Done():
-				m.lost("the session ended")
-				return
-			}
-		}
-	}()
+	go m.keepFresh(kctx, kcancel, s, grant.ID)
 	return nil
+}
+
+// keepFresh renews the lease every sixth of its time and records when each answered
+// renewal was sent: the lease runs at least that long from then, so a renewal answered
+// late still counts from when it was asked, and one answer delayed by a loaded etcd
+// does not make the lease look stale while the next ones are on their way.
+func (m *Member) keepFresh(ctx context.Context, cancel context.CancelFunc, s *concurrency.Session, lease clientv3.LeaseID) {
+	defer cancel()
+	t := time.NewTicker(m.cfg.Lease / 6)
+	defer t.Stop()
+	for {
+		sent := time.Now()
+		rctx, rcancel := context.WithTimeout(ctx, m.cfg.Lease/2)
+		_, err := m.cli.KeepAliveOnce(rctx, lease)
+		rcancel()
+		switch {
+		case err == nil:
+			m.mu.Lock()
+			if sent.After(m.lastAck) {
+				m.lastAck = sent
+			}
+			m.mu.Unlock()
+		case errors.Is(err, rpctypes.ErrLeaseNotFound):
+			m.lost("the lease expired")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.Done():
+			m.lost("the session ended")
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // lost forgets every network and node: the lease is gone (expired while this instance
