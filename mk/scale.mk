@@ -9,7 +9,7 @@ BENCHES += bench-scale
 
 BENCH_SCALE_NODES    ?= 10000
 BENCH_SCALE_NETWORKS ?= 20
-BENCH_SCALE_LEASE    ?= 10s
+BENCH_SCALE_LEASE    ?= 6s
 BENCH_SCALE_TICK     ?= 2s
 
 bench-scale:

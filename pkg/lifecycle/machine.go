@@ -142,6 +142,10 @@ func (m *Machine) target(name string) (Target, bool) {
 // errNoChange aborts an Update that has nothing to write.
 var errNoChange = errors.New("no change")
 
+// ErrDrivenElsewhere is what a Store or Power returns for a node another serve instance
+// drives (shared state): this machine's tick leaves the node to it, without an error.
+var ErrDrivenElsewhere = errors.New("another serve instance drives the node")
+
 // Action is what Up decided for one node.
 type Action string
 

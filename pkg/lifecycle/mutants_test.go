@@ -24,12 +24,16 @@ import (
 type failStore struct {
 	state.Store
 	fail atomic.Bool
+	err  error // what a failing Update returns (errDiskFull when nil)
 }
 
 var errDiskFull = errors.New("write state.db: no space left on device")
 
 func (s *failStore) Update(name string, fn func(n *state.Node) ([]state.Event, error)) ([]state.Event, error) {
 	if s.fail.Load() {
+		if s.err != nil {
+			return nil, s.err
+		}
 		return nil, errDiskFull
 	}
 	return s.Store.Update(name, fn)
@@ -102,6 +106,46 @@ func TestFailedStoreWritesAreErrors(t *testing.T) {
 			}
 			if !strings.Contains(lb.String(), "lifecycle tick") || !strings.Contains(lb.String(), "no space left") {
 				t.Errorf("Run logged %q, want the tick's error", lb.String())
+			}
+		})
+	}
+}
+
+// TestNodesDrivenElsewhereAreNoTickError: on shared state, a node that moved to another
+// instance between the tick's list and its write (the store says ErrDrivenElsewhere) is
+// left to that instance: no error for this tick (no log line per node), no BMC call.
+func TestNodesDrivenElsewhereAreNoTickError(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		setup func(r *rig)
+	}{
+		{name: "power intent", setup: func(r *rig) { r.up(tgt("n1")) }},
+		{name: "disk boot intent", setup: func(r *rig) {
+			r.toValidating(UpOptions{})
+			r.report(report(r.t, check.BootRamdisk, true, verified), true)
+		}},
+		{name: "timeout", setup: func(r *rig) {
+			r.up(tgt("n1"))
+			r.tick()
+			r.clock.Add(DefaultTimeouts[PXE] + 1)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, Config{})
+			fs := &failStore{Store: r.store, err: fmt.Errorf("node n1: not recording a power action: %w", ErrDrivenElsewhere)}
+			r.m.store = fs
+			tc.setup(r)
+			pxe, disk := r.power.count("n1"), r.power.count("disk/n1")
+			fs.fail.Store(true)
+			err := r.m.Tick(context.Background())
+			r.m.Drain()
+			if err != nil {
+				t.Errorf("Tick with the node driven elsewhere = %v, want no error", err)
+			}
+			if r.power.count("n1") != pxe || r.power.count("disk/n1") != disk {
+				t.Errorf("BMC called for a node driven elsewhere: %d PXE, %d disk cycles, had %d, %d", r.power.count("n1"), r.power.count("disk/n1"), pxe, disk)
 			}
 		})
 	}

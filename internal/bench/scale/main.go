@@ -62,7 +62,7 @@ func main() {
 	nodes := flag.Int("nodes", 10000, "simulated nodes")
 	networks := flag.Int("networks", 20, "provisioning networks")
 	instances := flag.Int("instances", 3, "serve instances on etcd")
-	lease := flag.Duration("lease", 10*time.Second, "the instances' lease")
+	lease := flag.Duration("lease", cluster.DefaultLease, "the instances' lease")
 	tick := flag.Duration("tick", 2*time.Second, "the lifecycle's tick")
 	kill := flag.Bool("kill", true, "after the run, SIGKILL one instance and time until the others hold its nodes")
 	flag.Parse()
