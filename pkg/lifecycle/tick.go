@@ -53,9 +53,13 @@ func (m *Machine) Tick(ctx context.Context) error {
 			errs[i] = err
 		}
 	})
-	// Again, so a node retried above gets its power cycle in this tick.
-	if nodes, err = m.store.List(); err != nil {
-		return errors.Join(append(errs, err)...)
+	// Again when a node expired above, so one retried gets its power cycle in this tick
+	// (a list is a read of every node, each tick: on shared state a network round trip
+	// per hundred nodes).
+	if len(due) > 0 {
+		if nodes, err = m.store.List(); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
 	}
 	queueOrder(nodes)
 	limit := m.waveSize()

@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -41,6 +42,12 @@ import (
 
 const childEnv = "RACKLIFT_SCALE_CHILD"
 
+// -profile DIR: each core writes DIR/INSTANCE.pprof, its CPU profile of -profile-for.
+var (
+	profileDir = flag.String("profile", "", "write each core's CPU profile to this directory (go tool pprof)")
+	profileFor = flag.Duration("profile-for", time.Minute, "how long each core profiles from its start")
+)
+
 // childConfig is one core's configuration, passed to its process.
 type childConfig struct {
 	StateDir  string
@@ -49,6 +56,10 @@ type childConfig struct {
 	Instance  string
 	Lease     time.Duration
 	Tick      time.Duration
+	// Profile, when set, is a file the core writes its CPU profile of its first
+	// ProfileFor to (-profile: where an instance's time goes).
+	Profile    string
+	ProfileFor time.Duration
 }
 
 func main() {
@@ -148,6 +159,9 @@ func runConfig(work, inv string, nodes int, name string, endpoints []string, n i
 	for i := range n {
 		k := &child{name: fmt.Sprintf("%s-%d", tag, i+1), dir: filepath.Join(work, fmt.Sprintf("%s-%d", tag, i+1))}
 		cc := childConfig{StateDir: k.dir, InvDir: inv, Endpoints: endpoints, Instance: k.name, Lease: lease, Tick: tick}
+		if *profileDir != "" {
+			cc.Profile, cc.ProfileFor = filepath.Join(*profileDir, k.name+".pprof"), *profileFor
+		}
 		raw, _ := json.Marshal(cc)
 		self, err := os.Executable()
 		if err != nil {
@@ -305,6 +319,16 @@ func runChild(raw string) error {
 	var cc childConfig
 	if err := json.Unmarshal([]byte(raw), &cc); err != nil {
 		return err
+	}
+	if cc.Profile != "" {
+		f, err := os.Create(cc.Profile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		time.AfterFunc(cc.ProfileFor, func() { pprof.StopCPUProfile(); f.Close() })
 	}
 	sim := &simPower{}
 	cfg := provisioner.Config{
