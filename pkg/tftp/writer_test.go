@@ -1,0 +1,99 @@
+package tftp
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"golang.org/x/net/ipv4"
+)
+
+// TestClientError: a client's ERROR packet is told as its code and message up to the
+// message's NUL; a packet too short for a code says so. Mutants (make mutate, port.go
+// clientError): the length check, the NUL search.
+func TestClientError(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		pkt  string
+		want string
+	}{
+		{pkt: "\x00\x05\x00\x02", want: `code 2: ""`},
+		{pkt: "\x00\x05\x00\x01no such file\x00trailing", want: `code 1: "no such file"`},
+		{pkt: "\x00\x05\x00\x00disk full", want: `code 0: "disk full"`},
+		{pkt: "\x00\x05\x00", want: "(no message)"},
+	} {
+		if got := clientError([]byte(tc.pkt)); got != tc.want {
+			t.Errorf("clientError(%q) = %s, want %s", tc.pkt, got, tc.want)
+		}
+	}
+}
+
+// TestWriterBatchesKeepEveryPacket: packets built in the writer's arena reach the peer
+// intact and in order across several batches and arena refills: no packet is overwritten
+// by a later one before it is sent; a packet larger than the arena gets its own buffer.
+// Mutants (make mutate, port.go writer): the arena's room check and slicing, the batch
+// flush.
+func TestWriterBatchesKeepEveryPacket(t *testing.T) {
+	t.Parallel()
+	recv, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer recv.Close()
+	setBuffers(recv, 16<<20)
+	send, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer send.Close()
+	send.SetWriteBuffer(8 << 20)
+	pc := ipv4.NewPacketConn(send)
+	to := recv.LocalAddr().(*net.UDPAddr)
+
+	// Read while sending, so the socket buffer never overflows.
+	const total = 2*batch + 5
+	received := make(chan [][]byte, 1)
+	go func() {
+		var got [][]byte
+		buf := make([]byte, 70000)
+		recv.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for len(got) < total {
+			n, err := recv.Read(buf)
+			if err != nil {
+				break
+			}
+			got = append(got, bytes.Clone(buf[:n]))
+		}
+		received <- got
+	}()
+
+	var w writer
+	var want [][]byte
+	// Large packets fill the arena before a batch's 64 messages do; small ones fill the
+	// batch first.
+	sizes := []int{40000, 1472, 30000, 700}
+	for i := range total {
+		size := sizes[i%len(sizes)]
+		pkt := w.space(pc, size)
+		pkt = append(pkt, bytes.Repeat([]byte{byte(i)}, size)...)
+		copy(pkt, fmt.Sprintf("%04d", i))
+		want = append(want, bytes.Clone(pkt))
+		w.queue(pc, to, pkt)
+	}
+	w.flush(pc)
+	got := <-received
+	if big := w.space(pc, arenaSize+1); len(big) != 0 || cap(big) < arenaSize+1 {
+		t.Errorf("room for a packet larger than the arena: len %d cap %d", len(big), cap(big))
+	}
+
+	if len(got) != len(want) {
+		t.Fatalf("received %d packets, sent %d", len(got), len(want))
+	}
+	for i, exp := range want {
+		if !bytes.Equal(got[i], exp) {
+			t.Fatalf("packet %d: %d bytes starting %q, want %d bytes starting %q", i, len(got[i]), got[i][:min(len(got[i]), 8)], len(exp), exp[:8])
+		}
+	}
+}
