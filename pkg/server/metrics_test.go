@@ -44,8 +44,22 @@ func TestOpsMetrics(t *testing.T) {
 	follow := m.followTransitions(st)
 	go func() { defer close(done); follow(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	// The loop compares phases after each batch of log events, so two changes in one
+	// batch count as one transition (first to last): let it see each change on its own.
+	waitCounted := func(from, to string) {
+		t.Helper()
+		for testutil.ToFloat64(m.transitions.WithLabelValues(from, to)) < 1 {
+			select {
+			case <-t.Context().Done():
+				t.Fatalf("the transition %s -> %s was never counted", from, to)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
 	setPhase("n1", "pxe")
+	waitCounted("powering", "pxe")
 	setPhase("n1", "booting")
+	waitCounted("pxe", "booting")
 
 	want := `
 # HELP racklift_nodes Nodes in each lifecycle phase (enrolled ... ready, failed), from serve's state at scrape time.
@@ -64,15 +78,6 @@ racklift_nodes{phase="validating"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "racklift_nodes"); err != nil {
 		t.Error(err)
-	}
-	// The loop sees the two changes in one batch or two: wait for both, no time bound
-	// but the test's own.
-	for testutil.ToFloat64(m.transitions.WithLabelValues("pxe", "booting")) < 1 {
-		select {
-		case <-t.Context().Done():
-			t.Fatal("the transition pxe -> booting was never counted")
-		case <-time.After(20 * time.Millisecond):
-		}
 	}
 	if got := testutil.ToFloat64(m.transitions.WithLabelValues("powering", "pxe")); got != 1 {
 		t.Errorf("transitions powering -> pxe = %v, want 1", got)
