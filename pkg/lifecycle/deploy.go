@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -328,7 +327,7 @@ func (m *Machine) issueDisk(ctx context.Context, name string) error {
 		n.Deployed.Reboot = state.PowerRecord{Run: run, Attempt: attempt, IssuedAt: now}
 		return []state.Event{{Kind: string(DiskIssued), Time: now, Detail: fmt.Sprintf("next boot from disk + power cycle via BMC %s", t.BMC)}}, nil
 	})
-	if errors.Is(err, errNoChange) || errors.Is(err, ErrDrivenElsewhere) || err == nil && run == 0 {
+	if leftAlone(err) || err == nil && run == 0 {
 		return nil
 	}
 	if err != nil {

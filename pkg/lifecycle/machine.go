@@ -146,6 +146,12 @@ var errNoChange = errors.New("no change")
 // drives (shared state): this machine's tick leaves the node to it, without an error.
 var ErrDrivenElsewhere = errors.New("another serve instance drives the node")
 
+// leftAlone reports whether a tick's write did nothing for a reason that is no error:
+// nothing to change, or the node is another instance's.
+func leftAlone(err error) bool {
+	return errors.Is(err, errNoChange) || errors.Is(err, ErrDrivenElsewhere)
+}
+
 // Action is what Up decided for one node.
 type Action string
 

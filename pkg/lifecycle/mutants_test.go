@@ -63,24 +63,28 @@ func (r *rig) withLog() *logBuffer {
 // boot intent or a timeout, Tick returns the error (and Run logs it) instead of
 // calling the BMC without a record or dropping it. Mutants: tick.go's `err != nil`
 // checks after issue and issueDisk negated, the expire error dropped.
+// tickWrites brings n1 to each write a tick makes: a power intent, a disk boot intent, a
+// timeout. want is what a failed write's error says.
+var tickWrites = []struct {
+	name  string
+	setup func(r *rig)
+	want  string
+}{
+	{name: "power intent", setup: func(r *rig) { r.up(tgt("n1")) }, want: "record power intent for n1"},
+	{name: "disk boot intent", setup: func(r *rig) {
+		r.toValidating(UpOptions{})
+		r.report(report(r.t, check.BootRamdisk, true, verified), true) // rebooting, disk boot due
+	}, want: "record disk boot intent for n1"},
+	{name: "timeout", setup: func(r *rig) {
+		r.up(tgt("n1"))
+		r.tick()
+		r.clock.Add(DefaultTimeouts[PXE] + 1) // pxe has run out
+	}, want: errDiskFull.Error()},
+}
+
 func TestFailedStoreWritesAreErrors(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name  string
-		setup func(r *rig)
-		want  string
-	}{
-		{name: "power intent", setup: func(r *rig) { r.up(tgt("n1")) }, want: "record power intent for n1"},
-		{name: "disk boot intent", setup: func(r *rig) {
-			r.toValidating(UpOptions{})
-			r.report(report(r.t, check.BootRamdisk, true, verified), true) // rebooting, disk boot due
-		}, want: "record disk boot intent for n1"},
-		{name: "timeout", setup: func(r *rig) {
-			r.up(tgt("n1"))
-			r.tick()
-			r.clock.Add(DefaultTimeouts[PXE] + 1) // pxe has run out
-		}, want: errDiskFull.Error()},
-	} {
+	for _, tc := range tickWrites {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, Config{})
@@ -116,21 +120,7 @@ func TestFailedStoreWritesAreErrors(t *testing.T) {
 // left to that instance: no error for this tick (no log line per node), no BMC call.
 func TestNodesDrivenElsewhereAreNoTickError(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name  string
-		setup func(r *rig)
-	}{
-		{name: "power intent", setup: func(r *rig) { r.up(tgt("n1")) }},
-		{name: "disk boot intent", setup: func(r *rig) {
-			r.toValidating(UpOptions{})
-			r.report(report(r.t, check.BootRamdisk, true, verified), true)
-		}},
-		{name: "timeout", setup: func(r *rig) {
-			r.up(tgt("n1"))
-			r.tick()
-			r.clock.Add(DefaultTimeouts[PXE] + 1)
-		}},
-	} {
+	for _, tc := range tickWrites {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, Config{})

@@ -49,7 +49,7 @@ func (m *Machine) Tick(ctx context.Context) error {
 	forEach(len(due), func(i int) {
 		if _, err := m.store.Update(due[i], func(n *state.Node) ([]state.Event, error) {
 			return m.expire(n)
-		}); err != nil && !errors.Is(err, errNoChange) && !errors.Is(err, ErrDrivenElsewhere) {
+		}); err != nil && !leftAlone(err) {
 			errs[i] = err
 		}
 	})
@@ -133,7 +133,7 @@ func (m *Machine) issue(ctx context.Context, name string) (bool, error) {
 		n.Power = state.PowerRecord{Run: run, Attempt: attempt, IssuedAt: now}
 		return []state.Event{{Kind: string(PowerIssued), Time: now, Detail: fmt.Sprintf("PXE boot + power cycle via BMC %s (attempt %d/%d)", t.BMC, attempt, m.cfg.MaxAttempts)}}, nil
 	})
-	if errors.Is(err, errNoChange) || errors.Is(err, ErrDrivenElsewhere) || err == nil && run == 0 {
+	if leftAlone(err) || err == nil && run == 0 {
 		return false, nil // nothing to do, or the node moved to another instance since the list
 	}
 	if err != nil {

@@ -9,6 +9,24 @@ import (
 	"time"
 )
 
+// withFile opens path and hands fn the file and its stat, closing it after.
+func withFile(t *testing.T, path string, fn func(*os.File, os.FileInfo)) {
+	t.Helper()
+	f, err := os.Open(path)
+	must(t, err)
+	defer f.Close()
+	fi, err := f.Stat()
+	must(t, err)
+	fn(f, fi)
+}
+
+// writeAt writes data to path with modification time mod.
+func writeAt(t *testing.T, path string, data []byte, mod time.Time) {
+	t.Helper()
+	must(t, os.WriteFile(path, data, 0o644))
+	must(t, os.Chtimes(path, mod, mod))
+}
+
 // TestCache: files up to cacheMax are served from memory until their size or mtime
 // changes, larger ones are not cached, and the total stays within cacheTotal.
 // (Written for the mutants gremlins left alive in cache.go; docs/dev/testing.md.)
@@ -16,18 +34,10 @@ func TestCache(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	var c cache
-	get := func(name string) *bytes.Reader {
+	get := func(name string) (r *bytes.Reader) {
 		t.Helper()
-		f, err := os.Open(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c.reader(name, f, fi)
+		withFile(t, filepath.Join(dir, name), func(f *os.File, fi os.FileInfo) { r = c.reader(name, f, fi) })
+		return r
 	}
 	content := func(r *bytes.Reader) string {
 		t.Helper()
@@ -39,9 +49,7 @@ func TestCache(t *testing.T) {
 	}
 	write := func(name string, data []byte, mod time.Time) {
 		t.Helper()
-		p := filepath.Join(dir, name)
-		must(t, os.WriteFile(p, data, 0o644))
-		must(t, os.Chtimes(p, mod, mod))
+		writeAt(t, filepath.Join(dir, name), data, mod)
 	}
 	sparse := func(name string, size int64) {
 		t.Helper()

@@ -19,28 +19,14 @@ func TestNetasciiCache(t *testing.T) {
 	dir := t.TempDir()
 	var conversions atomic.Int32
 	c := cache{toNetascii: func(r io.Reader) io.Reader { conversions.Add(1); return netasciiReader(r) }}
-	get := func(name string) (*bytes.Reader, error) {
+	get := func(name string) (r *bytes.Reader, err error) {
 		t.Helper()
-		f, err := os.Open(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c.netascii(name, f, fi)
+		withFile(t, filepath.Join(dir, name), func(f *os.File, fi os.FileInfo) { r, err = c.netascii(name, f, fi) })
+		return r, err
 	}
 	write := func(name string, data []byte, mod time.Time) {
 		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(p, mod, mod); err != nil {
-			t.Fatal(err)
-		}
+		writeAt(t, filepath.Join(dir, name), data, mod)
 	}
 	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
 
