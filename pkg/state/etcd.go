@@ -101,23 +101,36 @@ func (cfg EtcdConfig) Dial() (*clientv3.Client, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("etcd: no endpoints given (--etcd-endpoints)")
 	}
-	// The client's own log (zap, to stderr) is off: its errors come back to the caller.
-	cc := clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: cfg.DialTimeout, Logger: zap.NewNop()}
-	if cc.DialTimeout <= 0 {
-		cc.DialTimeout = 10 * time.Second
-	}
-	if cfg.CAFile != "" || cfg.CertFile != "" {
-		tc, err := cfg.tlsConfig()
-		if err != nil {
-			return nil, err
-		}
-		cc.TLS = tc
+	cc, err := cfg.clientConfig()
+	if err != nil {
+		return nil, err
 	}
 	cli, err := clientv3.New(cc)
 	if err != nil {
 		return nil, fmt.Errorf("etcd %s: %w", strings.Join(cfg.Endpoints, ","), err)
 	}
 	return cli, nil
+}
+
+// defaultDialTimeout bounds connecting when EtcdConfig.DialTimeout is not set.
+const defaultDialTimeout = 10 * time.Second
+
+// clientConfig is the etcd client's configuration for cfg, defaults filled in.
+func (cfg EtcdConfig) clientConfig() (clientv3.Config, error) {
+	// The client's own log (zap, to stderr) is off: its errors come back to the caller.
+	cc := clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: cfg.DialTimeout, Logger: zap.NewNop()}
+	if cc.DialTimeout <= 0 {
+		cc.DialTimeout = defaultDialTimeout
+	}
+	// A key alone is a half-given client certificate: tlsConfig refuses it.
+	if cfg.CAFile != "" || cfg.CertFile != "" || cfg.KeyFile != "" {
+		tc, err := cfg.tlsConfig()
+		if err != nil {
+			return cc, err
+		}
+		cc.TLS = tc
+	}
+	return cc, nil
 }
 
 func (cfg EtcdConfig) tlsConfig() (*tls.Config, error) {
