@@ -175,6 +175,8 @@ type Etcd struct {
 	where   string // how errors name the store
 	timeout time.Duration
 	maxOps  int
+	page    int    // keys per range read (listPage; tests page smaller)
+	paged   func() // tests: called after each range read but the last
 
 	mu         sync.Mutex
 	queue      []*update // Updates waiting for a batch
@@ -207,7 +209,7 @@ func OpenEtcd(cfg EtcdConfig, opts Options) (*Etcd, error) {
 	if cfg.MaxTxnOps <= 0 {
 		cfg.MaxTxnOps = DefaultMaxTxnOps
 	}
-	s := &Etcd{cli: cfg.Client, prefix: cfg.Prefix, opts: opts, timeout: cfg.OpTimeout, maxOps: cfg.MaxTxnOps}
+	s := &Etcd{cli: cfg.Client, prefix: cfg.Prefix, opts: opts, timeout: cfg.OpTimeout, maxOps: cfg.MaxTxnOps, page: listPage}
 	if s.cli == nil {
 		cli, err := cfg.Dial()
 		if err != nil {
@@ -319,8 +321,8 @@ func (s *Etcd) rangeAll(from, end string, limit int, fn func(k, v []byte) error)
 	var rev int64
 	n := 0
 	for {
-		page := int64(listPage)
-		if limit > 0 && limit-n < listPage {
+		page := int64(s.page)
+		if limit > 0 && limit-n < s.page {
 			page = int64(limit - n)
 		}
 		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(page)}
@@ -331,7 +333,11 @@ func (s *Etcd) rangeAll(from, end string, limit int, fn func(k, v []byte) error)
 		if err != nil {
 			return fmt.Errorf("state %s: %w", s.where, err)
 		}
-		rev = resp.Header.Revision
+		if rev == 0 {
+			// A response's header carries the store's current revision, not the one read
+			// at: later pages keep the first's.
+			rev = resp.Header.Revision
+		}
 		for _, kv := range resp.Kvs {
 			if err := fn(kv.Key, kv.Value); err != nil {
 				return err
@@ -342,6 +348,9 @@ func (s *Etcd) rangeAll(from, end string, limit int, fn func(k, v []byte) error)
 			return nil
 		}
 		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+		if s.paged != nil {
+			s.paged()
+		}
 	}
 }
 

@@ -84,7 +84,7 @@ func (s *Etcd) readSnapshot() (*snapshot, error) {
 	read := func(p string, fn func(k string, v []byte) error) error {
 		from := p
 		for {
-			r, err := s.get(ctx, from, clientv3.WithRange(clientv3.GetPrefixRangeEnd(p)), clientv3.WithLimit(listPage), clientv3.WithRev(rev))
+			r, err := s.get(ctx, from, clientv3.WithRange(clientv3.GetPrefixRangeEnd(p)), clientv3.WithLimit(int64(s.page)), clientv3.WithRev(rev))
 			if err != nil {
 				return fmt.Errorf("state %s: %w", s.where, err)
 			}
