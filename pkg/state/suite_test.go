@@ -5,9 +5,12 @@ import (
 	"fmt"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,15 +49,40 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+const etcdDirPattern = "racklift-state-etcd-"
+
+// sweepStaleEtcdDirs removes the shared clusters' directories whose owning test binary
+// is gone (its members died with it: the rig starts them with Pdeathsig).
+func sweepStaleEtcdDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), etcdDirPattern+"*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "owner"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err == nil && pid > 0 && syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(d)
+		}
+	}
+}
+
 // sharedEtcd is the package's etcd cluster, started on first use.
 func sharedEtcd(t *testing.T) *labetcd.Cluster {
 	t.Helper()
 	testenv.Slow(t)
 	bin := testenv.NeedCommand(t, labetcd.Binary)
 	labOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "racklift-state-etcd-")
+		sweepStaleEtcdDirs()
+		dir, err := os.MkdirTemp("", etcdDirPattern)
 		if err != nil {
 			labErr = err
+			return
+		}
+		// The owner file lets a later run remove the directory if this binary is
+		// killed before TestMain stops the cluster (a test timeout, make mutate's).
+		if labErr = os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o600); labErr != nil {
+			os.RemoveAll(dir)
 			return
 		}
 		labCluster, labErr = labetcd.StartCluster(bin[0], dir, 3)
