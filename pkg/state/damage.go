@@ -146,14 +146,20 @@ func (s *Bolt) Check() error {
 	return s.view(func(tx *bolt.Tx) error { return checkTx(tx, s.path) })
 }
 
-func checkTx(tx *bolt.Tx, path string) error {
+// firstErrors keeps the first max errors of ch and drains the rest: bbolt's check runs
+// to its end, and one damaged page can give thousands.
+func firstErrors(ch <-chan error, max int) []error {
 	var errs []error
-	for err := range tx.Check() {
-		if len(errs) < 5 {
+	for err := range ch {
+		if len(errs) < max {
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) > 0 {
+	return errs
+}
+
+func checkTx(tx *bolt.Tx, path string) error {
+	if errs := firstErrors(tx.Check(), 5); len(errs) > 0 {
 		return damaged(path, "consistency check: %v", errors.Join(errs...))
 	}
 	return nil

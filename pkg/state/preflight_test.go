@@ -3,6 +3,7 @@ package state
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"os"
 	"path/filepath"
@@ -86,5 +87,23 @@ func TestPreflightReadsEitherMeta(t *testing.T) {
 				t.Errorf("Preflight = %v; want damaged %v", err, tc.damaged)
 			}
 		})
+	}
+}
+
+// TestFirstErrors: the check's message keeps the first five problems, and the check is
+// drained to its end (an undrained channel would leave bbolt's checker blocked).
+func TestFirstErrors(t *testing.T) {
+	t.Parallel()
+	ch := make(chan error, 7)
+	for i := range 7 {
+		ch <- fmt.Errorf("page %d: unreachable", i)
+	}
+	close(ch)
+	errs := firstErrors(ch, 5)
+	if len(errs) != 5 || errs[0].Error() != "page 0: unreachable" || errs[4].Error() != "page 4: unreachable" {
+		t.Errorf("firstErrors kept %v, want pages 0 to 4", errs)
+	}
+	if len(ch) != 0 {
+		t.Errorf("%d errors left in the channel", len(ch))
 	}
 }
