@@ -83,7 +83,7 @@ func capServer(t *testing.T, cfg Config) (net.Addr, *events.Stream) {
 // a cap gets a TFTP error at once and a tftp.refused event, and a slot comes back when a
 // transfer ends.
 func TestTransferCaps(t *testing.T) {
-	t.Parallel()
+	network(t)
 	for _, tc := range []struct {
 		name      string
 		cfg       Config

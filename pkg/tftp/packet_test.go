@@ -6,7 +6,7 @@ import (
 )
 
 func TestParseRequest(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	for _, tc := range []struct {
 		in   string
 		ok   bool

@@ -19,7 +19,7 @@ import (
 // an empty file is one empty block. Regression (issue 20): ending on block N left
 // the client waiting for the end (PXE ROMs time out).
 func TestExactMultipleEndsWithEmptyBlock(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	for _, tc := range []struct {
 		name   string
 		size   int
@@ -66,7 +66,7 @@ func TestExactMultipleEndsWithEmptyBlock(t *testing.T) {
 // a confused client's) changes nothing. Regression (issue 20): accepting the next
 // unsent block skipped it, and the client got a file with a hole.
 func TestAckForUnsentBlockIgnored(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	data := bytes.Repeat([]byte("x"), 10*100+50) // 11 blocks
 	for _, window := range []int{1, 4} {
 		x := newTransfer(netip.MustParseAddrPort("127.0.0.1:1000"), "f", bytes.NewReader(data), int64(len(data)), 100, window, nil)
@@ -92,7 +92,7 @@ func TestAckForUnsentBlockIgnored(t *testing.T) {
 // the block goes out 1 + Retries times, then the client gets an ERROR and the
 // transfer event says so. Regression (issue 20): one retransmission more or less.
 func TestRetriesExact(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	x := newTransfer(netip.MustParseAddrPort("127.0.0.1:1000"), "f", bytes.NewReader([]byte("abc")), 3, 100, 1, nil)
 	x.due(time.Now(), time.Second)
 	for i := 1; i <= 3; i++ {
@@ -103,8 +103,12 @@ func TestRetriesExact(t *testing.T) {
 	if x.expire(3) {
 		t.Fatal("a 4th retransmission with Retries 3")
 	}
+}
 
-	// On the wire: a client that never ACKs.
+// TestRetriesExactOnTheWire: TestRetriesExact through a server, with a client that
+// never ACKs.
+func TestRetriesExactOnTheWire(t *testing.T) {
+	network(t)
 	dir := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(dir, "f"), []byte("hello"), 0o644))
 	ev := events.New(nil, nil)

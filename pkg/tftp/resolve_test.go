@@ -8,7 +8,7 @@ import (
 )
 
 func TestResolve(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	for _, tc := range []struct {
 		name string
 		want string

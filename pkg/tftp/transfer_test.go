@@ -15,7 +15,7 @@ type step struct {
 }
 
 func TestTransferWindows(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	data := bytes.Repeat([]byte("x"), 10*100+50) // 11 blocks of 100: the last holds 50
 	for _, tc := range []struct {
 		name   string
@@ -85,7 +85,7 @@ func TestTransferWindows(t *testing.T) {
 }
 
 func TestTransferPacketsAndRollover(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	data := make([]byte, 70000*8+3) // 70001 blocks of 8: numbers wrap past 65535
 	for i := range data {
 		data[i] = byte(i / 8)

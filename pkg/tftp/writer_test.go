@@ -14,7 +14,7 @@ import (
 // message's NUL; a packet too short for a code says so. Mutants (make mutate, port.go
 // clientError): the length check, the NUL search.
 func TestClientError(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	for _, tc := range []struct {
 		pkt  string
 		want string
@@ -35,7 +35,7 @@ func TestClientError(t *testing.T) {
 // before it is sent; a packet larger than the arena gets its own buffer. Mutants (make
 // mutate, port.go writer): the arena's room check.
 func TestWriterBatchesKeepEveryPacket(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	recv, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
