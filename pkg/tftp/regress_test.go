@@ -86,6 +86,20 @@ func TestAckForUnsentBlockIgnored(t *testing.T) {
 			t.Errorf("window %d: ACK %d of the last block sent: done %v send %v", window, window, done, send)
 		}
 	}
+	// After an OACK only ACK 0 counts: 65535 (block -1) and 1 were never sent.
+	// (make mutate: transfer.go goneBack's start -1 made 1 resent the OACK for 65535.)
+	for _, window := range []int{1, 4} {
+		x := newTransfer(netip.MustParseAddrPort("127.0.0.1:1000"), "f", bytes.NewReader(data), int64(len(data)), 100, window, []byte{0, opOACK})
+		x.due(time.Now(), time.Second)
+		for _, a := range []uint16{65535, 1} {
+			if done, send := x.ack(a); done || send {
+				t.Errorf("window %d, after the OACK: ACK %d: done %v send %v; want ignored", window, a, done, send)
+			}
+		}
+		if done, send := x.ack(0); done || !send {
+			t.Errorf("window %d: ACK 0 of the OACK: done %v send %v", window, done, send)
+		}
+	}
 }
 
 // TestRetriesExact: Retries is the number of retransmissions of a block, exactly:

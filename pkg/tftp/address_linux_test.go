@@ -1,0 +1,132 @@
+package tftp
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// finish ACKs the one-block file's DATA 1 (the short block) so the transfer ends and
+// Shutdown need not wait for it.
+func finish(t *testing.T, c net.PacketConn, port net.Addr) {
+	t.Helper()
+	if _, err := c.WriteTo([]byte{0, opACK, 0, 1}, port); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// served waits until Serve has handled every datagram c sent to the request socket
+// conn: c sends one more (a byte, not a request) and Serve has taken it once conn's
+// receive queue is empty, so the ones before it went through request. A server that
+// drops a request is then seen at once (no slot taken), not after a client's timeout.
+func served(t *testing.T, conn net.PacketConn, c net.PacketConn) {
+	t.Helper()
+	if _, err := c.WriteTo([]byte{0}, conn.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := conn.(*net.UDPConn).SyscallConn()
+	must(t, err)
+	for deadline := time.Now().Add(hangGuard); ; time.Sleep(time.Millisecond) {
+		var queued int
+		var qerr error
+		must(t, rc.Control(func(fd uintptr) { queued, qerr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) }))
+		must(t, qerr)
+		if queued == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server never read its request socket")
+		}
+	}
+}
+
+// unbindable is an address of the documentation ranges (RFC 5737) that no interface
+// here has, so a socket cannot be bound to it.
+func unbindable(t *testing.T) netip.Addr {
+	t.Helper()
+	for _, a := range []string{"192.0.2.1", "198.51.100.1", "203.0.113.1"} {
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(a), 0)))
+		if err != nil {
+			return netip.MustParseAddr(a)
+		}
+		c.Close()
+	}
+	t.Fatal("every RFC 5737 address tried is on an interface here")
+	return netip.Addr{}
+}
+
+// admitted is the number of transfers s holds a slot for.
+func admitted(s *Server) int {
+	s.slots.Lock()
+	defer s.slots.Unlock()
+	return s.total
+}
+
+// TestAnsweredFromTheAddressAsked: a server bound to every address answers a request
+// from the address it was sent to (a client takes answers only from where it asked: a
+// node that asked 127.0.0.2 ignores 127.0.0.1), and a request to an address it cannot
+// bind (a subnet broadcast, say) from the address the server is bound to. Mutants (make
+// mutate, server.go Serve and request): the destination read from the control message,
+// the broadcast check, the fallback to the bound address, a request dropped unanswered.
+func TestAnsweredFromTheAddressAsked(t *testing.T) {
+	fast(t)
+	root := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(root, "f"), []byte("hello"), 0o644))
+	// The retransmit timer is a hang guard: each transfer ends on the client's ACK.
+	s, err := New(Config{Root: root, Timeout: hangGuard, Retries: 1})
+	must(t, err)
+	conn, err := net.ListenPacket("udp4", "0.0.0.0:0")
+	must(t, err)
+	go s.Serve(conn)
+	t.Cleanup(s.Shutdown)
+	port := conn.LocalAddr().(*net.UDPAddr).Port
+
+	for i, to := range []string{"127.0.0.1", "127.0.0.2"} {
+		c := udp(t)
+		rrq(t, c, &net.UDPAddr{IP: net.ParseIP(to), Port: port}, "f", "octet")
+		served(t, conn, c)
+		// Not ACKed yet, so each transfer still holds its slot.
+		if n := admitted(s); n != i+1 {
+			t.Fatalf("request to %s went through the request loop: %d transfers admitted, want %d", to, n, i+1)
+		}
+		op, msg, from := answerFrom(t, c, hangGuard)
+		if op != opDATA {
+			t.Fatalf("request to %s: op %d %q, want DATA", to, op, msg)
+		}
+		t.Cleanup(func() { finish(t, c, from) }) // before Shutdown (cleanups run last first)
+		if got := from.(*net.UDPAddr).IP.String(); got != to {
+			t.Errorf("request to %s answered from %s", to, got)
+		}
+	}
+
+	// A server of its own, not serving: request is called as Serve would, for an address
+	// on no interface here.
+	elsewhere := unbindable(t)
+	s2, err := New(Config{Root: root, Timeout: hangGuard, Retries: 1})
+	must(t, err)
+	t.Cleanup(s2.Shutdown)
+	c := udp(t)
+	peer := c.LocalAddr().(*net.UDPAddr).AddrPort()
+	s2.request(elsewhere, netip.MustParseAddr("127.0.0.1"), peer, append([]byte{0, opRRQ}, "f\x00octet\x00"...))
+	s2.mu.Lock()
+	_, bound := s2.ports[netip.MustParseAddr("127.0.0.1")]
+	ports := len(s2.ports)
+	s2.mu.Unlock()
+	if !bound || ports != 1 || admitted(s2) != 1 {
+		t.Fatalf("a request to an address that cannot be bound: %d transfer sockets (on the bound address: %v), %d admitted; want the bound one and 1",
+			ports, bound, admitted(s2))
+	}
+	op, msg, from := answerFrom(t, c, hangGuard)
+	if op != opDATA {
+		t.Fatalf("request to %s: op %d %q, want DATA", elsewhere, op, msg)
+	}
+	finish(t, c, from)
+	if got := from.(*net.UDPAddr).IP.String(); got != "127.0.0.1" {
+		t.Errorf("request to %s answered from %s, want the bound 127.0.0.1", elsewhere, got)
+	}
+}
