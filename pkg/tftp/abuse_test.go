@@ -75,7 +75,7 @@ func capServer(t *testing.T, cfg Config) (net.Addr, *events.Stream) {
 		t.Fatal(err)
 	}
 	go s.Serve(conn)
-	t.Cleanup(s.Shutdown)
+	shutdown(t, s)
 	return conn.LocalAddr(), cfg.Events
 }
 
@@ -191,7 +191,7 @@ func TestNetasciiFloodBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	go s.Serve(conn)
-	t.Cleanup(s.Shutdown)
+	shutdown(t, s)
 	t.Cleanup(release) // before Shutdown (cleanups run last first)
 	addr := conn.LocalAddr()
 

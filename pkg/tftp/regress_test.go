@@ -135,7 +135,7 @@ func TestRetriesExactOnTheWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	go s.Serve(conn)
-	t.Cleanup(s.Shutdown)
+	shutdown(t, s)
 	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -55,7 +55,7 @@ func startServer(t *testing.T) (addr string, root string, ev *events.Stream, wan
 		t.Fatal(err)
 	}
 	go s.Serve(conn)
-	t.Cleanup(s.Shutdown)
+	shutdown(t, s)
 	return conn.LocalAddr().String(), root, ev, want
 }
 
@@ -404,7 +404,7 @@ func TestWindowsizeRefusedWhenLockStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	go s.Serve(conn)
-	t.Cleanup(s.Shutdown)
+	shutdown(t, s)
 	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

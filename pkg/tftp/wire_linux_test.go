@@ -83,7 +83,7 @@ func TestAnsweredFromTheAddressAsked(t *testing.T) {
 	conn, err := net.ListenPacket("udp4", "0.0.0.0:0")
 	must(t, err)
 	go s.Serve(conn)
-	t.Cleanup(s.Shutdown)
+	shutdown(t, s)
 	port := conn.LocalAddr().(*net.UDPAddr).Port
 
 	for i, to := range []string{"127.0.0.1", "127.0.0.2"} {
@@ -109,7 +109,7 @@ func TestAnsweredFromTheAddressAsked(t *testing.T) {
 	elsewhere := unbindable(t)
 	s2, err := New(Config{Root: root, Timeout: hangGuard, Retries: 1})
 	must(t, err)
-	t.Cleanup(s2.Shutdown)
+	shutdown(t, s2)
 	c := udp(t)
 	peer := c.LocalAddr().(*net.UDPAddr).AddrPort()
 	s2.request(elsewhere, netip.MustParseAddr("127.0.0.1"), peer, append([]byte{0, opRRQ}, "f\x00octet\x00"...))
