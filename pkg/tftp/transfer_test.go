@@ -2,6 +2,7 @@ package tftp
 
 import (
 	"bytes"
+	"io"
 	"net/netip"
 	"testing"
 	"time"
@@ -114,5 +115,39 @@ func TestTransferPacketsAndRollover(t *testing.T) {
 		if done != (k == x.last) {
 			t.Fatalf("ACK %d: done %v", k, done)
 		}
+	}
+}
+
+// eofAtEnd is a ReaderAt that, as io.ReaderAt allows, returns io.EOF with a read that
+// reaches the end of its data.
+type eofAtEnd []byte
+
+func (d eofAtEnd) ReadAt(p []byte, off int64) (int, error) {
+	n := copy(p, d[off:])
+	if off+int64(n) == int64(len(d)) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// TestPacketReadErrors: a block read that ends the file with io.EOF is whole and sent;
+// any other read error is the packet's error, with no payload. Mutants (make mutate,
+// transfer.go packet): the read error's checks.
+func TestPacketReadErrors(t *testing.T) {
+	fast(t)
+	data := eofAtEnd("0123456789abcde") // blocks of 10: "0123456789", "abcde"
+	x := newTransfer(netip.MustParseAddrPort("127.0.0.1:1000"), "f", data, int64(len(data)), 10, 1, nil)
+	for k, want := range []string{1: "0123456789", 2: "abcde"} {
+		if k == 0 {
+			continue
+		}
+		p, err := x.packet(nil, k)
+		if err != nil || string(p[4:]) != want {
+			t.Errorf("block %d: %q, %v; want %q", k, p[4:], err, want)
+		}
+	}
+	x = newTransfer(netip.MustParseAddrPort("127.0.0.1:1000"), "f", failingReader{}, 15, 10, 1, nil)
+	if p, err := x.packet(nil, 1); err == nil || len(p) != 4 {
+		t.Errorf("a failing read: packet % x, %v; want the header alone and the error", p, err)
 	}
 }
