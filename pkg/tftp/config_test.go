@@ -1,8 +1,6 @@
 package tftp
 
 import (
-	"errors"
-	"net"
 	"testing"
 	"time"
 )
@@ -42,53 +40,5 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if _, err := New(Config{Root: t.TempDir() + "/missing"}); err == nil {
 		t.Error("New with a missing root: no error")
-	}
-}
-
-// TestListenAndServe: ListenAndServe fails on an address it cannot bind and otherwise
-// serves until Shutdown, then returns nil.
-func TestListenAndServe(t *testing.T) {
-	fast(t)
-	s, err := New(Config{Root: t.TempDir()})
-	must(t, err)
-	if err := s.ListenAndServe("127.0.0.1:-1"); err == nil {
-		t.Fatal("ListenAndServe on port -1: no error")
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.ListenAndServe("127.0.0.1:0") }()
-	// Serving once s.conn is set; Shutdown closes it and Serve returns.
-	for deadline := time.Now().Add(hangGuard); ; time.Sleep(time.Millisecond) {
-		s.mu.Lock()
-		serving := s.conn != nil
-		s.mu.Unlock()
-		if serving {
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("ListenAndServe returned before serving: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("ListenAndServe never served")
-		}
-	}
-	s.Shutdown()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("ListenAndServe after Shutdown: %v, want nil", err)
-		}
-	case <-time.After(hangGuard):
-		t.Fatal("ListenAndServe still serving after Shutdown")
-	}
-	// Serve after Shutdown refuses at once and closes the socket it was given.
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	must(t, err)
-	if err := s.Serve(c); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("Serve after Shutdown: %v, want net.ErrClosed", err)
-	}
-	if _, err := c.WriteTo([]byte{0}, c.LocalAddr()); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("the socket given to Serve after Shutdown is still open (write: %v)", err)
 	}
 }
