@@ -27,11 +27,11 @@ func drainServer(t *testing.T, timeout time.Duration, retries int) (*Server, *po
 	return s, p, x, ev
 }
 
-// transferOutcome is the error of the transfer event for ipxe.efi ("" for success);
-// ok is false when there is none.
-func transferOutcome(ev *events.Stream) (errText string, ok bool) {
+// outcome is the error of the transfer event for file with n bytes ("" for success; 0
+// bytes for a failed transfer); ok is false when there is none.
+func outcome(ev *events.Stream, file string, n int64) (errText string, ok bool) {
 	for _, e := range ev.Recent("") {
-		if e.Kind == events.TFTPTransfer && e.Detail == "ipxe.efi" {
+		if e.Kind == events.TFTPTransfer && e.Detail == file && e.Bytes == n {
 			return e.Err, true
 		}
 	}
@@ -53,7 +53,7 @@ func TestShutdownWaitsOutTransfers(t *testing.T) {
 		if waited := time.Since(start); waited < timeout*(retries+1) {
 			t.Errorf("Shutdown returned after %v with a transfer in flight, before its retries' %v", waited, timeout*(retries+1))
 		}
-		if errText, ok := transferOutcome(ev); !ok || errText != "server shut down" {
+		if errText, ok := outcome(ev, "ipxe.efi", 0); !ok || errText != "server shut down" {
 			t.Errorf("transfer event: %q (found %v), want the error \"server shut down\"", errText, ok)
 		}
 		p.mu.Lock()
@@ -102,7 +102,7 @@ func TestShutdownWaitsOutTransfers(t *testing.T) {
 		case <-time.After(hangGuard):
 			t.Fatal("Shutdown still waiting after its last transfer ended")
 		}
-		if errText, ok := transferOutcome(ev); !ok || errText != "" {
+		if errText, ok := outcome(ev, "ipxe.efi", 1000); !ok || errText != "" {
 			t.Errorf("transfer event: %q (found %v), want success", errText, ok)
 		}
 	})

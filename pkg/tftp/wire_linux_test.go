@@ -1,6 +1,8 @@
 package tftp
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -10,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/racklift/racklift/pkg/events"
 )
 
 // finish ACKs the one-block file's DATA 1 (the short block) so the transfer ends and
@@ -21,27 +25,32 @@ func finish(t *testing.T, c net.PacketConn, port net.Addr) {
 	}
 }
 
-// served waits until Serve has handled every datagram c sent to the request socket
-// conn: c sends one more (a byte, not a request) and Serve has taken it once conn's
-// receive queue is empty, so the ones before it went through request. A server that
-// drops a request is then seen at once (no slot taken), not after a client's timeout.
-func served(t *testing.T, conn net.PacketConn, c net.PacketConn) {
+// handled waits until the server has handled every datagram c sent to its socket
+// conn (the request socket, read by Serve, or a transfer socket, read by its port's
+// loop): c sends a byte (neither a request nor an ACK) and waits until conn's receive
+// queue is empty, then does so again. The loop has then read the second byte, so it has
+// gone back to reading after handling the batch that held the datagrams before the
+// first (Serve reads one at a time; a port reads in batches). A server that drops a
+// datagram is then seen at once, not after a client's timeout.
+func handled(t *testing.T, conn net.PacketConn, c net.PacketConn) {
 	t.Helper()
-	if _, err := c.WriteTo([]byte{0}, conn.LocalAddr()); err != nil {
-		t.Fatal(err)
-	}
 	rc, err := conn.(*net.UDPConn).SyscallConn()
 	must(t, err)
-	for deadline := time.Now().Add(hangGuard); ; time.Sleep(time.Millisecond) {
-		var queued int
-		var qerr error
-		must(t, rc.Control(func(fd uintptr) { queued, qerr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) }))
-		must(t, qerr)
-		if queued == 0 {
-			return
+	for range 2 {
+		if _, err := c.WriteTo([]byte{0}, conn.LocalAddr()); err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the server never read its request socket")
+		for deadline := time.Now().Add(hangGuard); ; time.Sleep(time.Millisecond) {
+			var queued int
+			var qerr error
+			must(t, rc.Control(func(fd uintptr) { queued, qerr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) }))
+			must(t, qerr)
+			if queued == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the server never read its socket")
+			}
 		}
 	}
 }
@@ -90,7 +99,7 @@ func TestAnsweredFromTheAddressAsked(t *testing.T) {
 	for i, to := range []string{"127.0.0.1", "127.0.0.2"} {
 		c := udp(t)
 		rrq(t, c, &net.UDPAddr{IP: net.ParseIP(to), Port: port}, "f", "octet")
-		served(t, conn, c)
+		handled(t, conn, c)
 		// Not ACKed yet, so each transfer still holds its slot.
 		if n := admitted(s); n != i+1 {
 			t.Fatalf("request to %s went through the request loop: %d transfers admitted, want %d", to, n, i+1)
@@ -129,6 +138,58 @@ func TestAnsweredFromTheAddressAsked(t *testing.T) {
 	finish(t, c, from)
 	if got := from.(*net.UDPAddr).IP.String(); got != "127.0.0.1" {
 		t.Errorf("request to %s answered from %s, want the bound 127.0.0.1", elsewhere, got)
+	}
+}
+
+// TestTransferThroughTheLoop: a lock-step transfer through the server's loops, each
+// block checked as it comes: once the port's loop has handled the last ACK the transfer
+// is over, its slot given back and its event published. Mutants (make mutate, port.go
+// loop): ACKs read but not handled, a finished transfer's event left unpublished.
+func TestTransferThroughTheLoop(t *testing.T) {
+	fast(t)
+	root := t.TempDir()
+	data := bytes.Repeat([]byte("0123456789"), 110) // blocks of 512, 512 and 76 bytes
+	must(t, os.WriteFile(filepath.Join(root, "f"), data, 0o644))
+	ev := events.New(nil, nil)
+	s, err := New(Config{Root: root, Events: ev, Timeout: hangGuard, Retries: 1})
+	must(t, err)
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	must(t, err)
+	go s.Serve(conn)
+	shutdown(t, s)
+	c := udp(t)
+	rrq(t, c, conn.LocalAddr(), "f", "octet")
+	var got []byte
+	buf := make([]byte, 1500)
+	for k := 1; ; k++ {
+		c.SetReadDeadline(time.Now().Add(hangGuard))
+		n, from, err := c.ReadFrom(buf)
+		if err != nil || n < 4 || binary.BigEndian.Uint16(buf) != opDATA || int(binary.BigEndian.Uint16(buf[2:])) != k {
+			t.Fatalf("want DATA %d, got % x, %v", k, buf[:max(0, min(n, 8))], err)
+		}
+		got = append(got, buf[4:n]...)
+		if _, err := c.WriteTo([]byte{0, opACK, 0, byte(k)}, from); err != nil {
+			t.Fatal(err)
+		}
+		if n-4 < 512 {
+			break
+		}
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("got %d bytes, differ from the %d served", len(got), len(data))
+	}
+	s.mu.Lock()
+	p := s.ports[netip.MustParseAddr("127.0.0.1")]
+	s.mu.Unlock()
+	handled(t, p.conn, c)
+	p.mu.Lock()
+	running := len(p.xfers)
+	p.mu.Unlock()
+	if running != 0 || admitted(s) != 0 {
+		t.Fatalf("the last ACK handled: %d transfers running, %d slots taken; want none", running, admitted(s))
+	}
+	if errText, ok := outcome(ev, "f", int64(len(data))); !ok || errText != "" {
+		t.Errorf("the last ACK handled: transfer event %q (found %v), want one without error", errText, ok)
 	}
 }
 
