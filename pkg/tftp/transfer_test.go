@@ -45,6 +45,12 @@ func TestTransferWindows(t *testing.T) {
 			{ack: 10, from: 11, to: 11},
 			{ack: 11, done: true},
 		}},
+		{"window 4, block 2 lost", 4, true, []step{
+			{ack: 0, from: 1, to: 4},
+			{ack: 1, from: 2, to: 5}, // resend from 2
+			{ack: 1, from: 2, to: 5}, // the client timed out waiting: once more
+			{ack: 1, from: 1, to: 0}, // the same ACK again: left to the timer
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var oack []byte
