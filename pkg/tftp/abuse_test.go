@@ -75,7 +75,7 @@ func capServer(t *testing.T, cfg Config) (net.Addr, *events.Stream) {
 		t.Fatal(err)
 	}
 	go s.Serve(conn)
-	t.Cleanup(s.Shutdown)
+	shutdown(t, s)
 	return conn.LocalAddr(), cfg.Events
 }
 
@@ -83,7 +83,7 @@ func capServer(t *testing.T, cfg Config) (net.Addr, *events.Stream) {
 // a cap gets a TFTP error at once and a tftp.refused event, and a slot comes back when a
 // transfer ends.
 func TestTransferCaps(t *testing.T) {
-	t.Parallel()
+	network(t)
 	for _, tc := range []struct {
 		name      string
 		cfg       Config
@@ -191,7 +191,7 @@ func TestNetasciiFloodBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	go s.Serve(conn)
-	t.Cleanup(s.Shutdown)
+	shutdown(t, s)
 	t.Cleanup(release) // before Shutdown (cleanups run last first)
 	addr := conn.LocalAddr()
 

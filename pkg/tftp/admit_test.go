@@ -12,7 +12,7 @@ import (
 // Mutants (make mutate, server.go release): the per-client count's `<= 0` made `<` or
 // negated.
 func TestAdmitCountsAndReleasesSlots(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	s, err := New(Config{Root: t.TempDir(), MaxTransfers: 2, MaxPerClient: 1})
 	if err != nil {
 		t.Fatal(err)

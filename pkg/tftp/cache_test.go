@@ -31,7 +31,7 @@ func writeAt(t *testing.T, path string, data []byte, mod time.Time) {
 // changes, larger ones are not cached, and the total stays within cacheTotal.
 // (Written for the mutants gremlins left alive in cache.go; docs/dev/testing.md.)
 func TestCache(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	dir := t.TempDir()
 	var c cache
 	get := func(name string) (r *bytes.Reader) {

@@ -15,7 +15,7 @@ import (
 // (over cacheMax/2) is refused. Mutants (make mutate, cache.go netascii): the size
 // limit's boundary and arithmetic, the version check, the read limit.
 func TestNetasciiCache(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	dir := t.TempDir()
 	var conversions atomic.Int32
 	c := cache{toNetascii: func(r io.Reader) io.Reader { conversions.Add(1); return netasciiReader(r) }}
@@ -66,7 +66,7 @@ func sizeOf(r *bytes.Reader) any {
 // TestIntOptionBounds: an option's value is taken at both ends of its range and refused
 // one past either. Mutants (make mutate, packet.go intOption): the bounds' comparisons.
 func TestIntOptionBounds(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	for _, tc := range []struct {
 		value string
 		ok    bool

@@ -151,47 +151,10 @@ func (p *port) loop() {
 			continue // e.g. ECONNREFUSED reported for an earlier send: nothing lost
 		}
 		p.mu.Lock()
-		for _, m := range msgs[:n] {
-			ua, ok := m.Addr.(*net.UDPAddr)
-			if !ok {
-				continue
-			}
-			t := p.xfers[ua.AddrPort()]
-			if t == nil || m.N < 4 {
-				continue // not a transfer of ours: ignore, as for a stray packet
-			}
-			b := m.Buffers[0][:m.N]
-			switch binary.BigEndian.Uint16(b) {
-			case opACK:
-				done, due := t.ack(binary.BigEndian.Uint16(b[2:]))
-				if done {
-					p.finish(t, nil)
-				} else if due {
-					p.send(&w, t, now)
-				}
-			case opERROR:
-				if t.base == 0 {
-					// Firmware asks for tsize, then aborts and asks again: say so, since
-					// this shows up on every UEFI and most BIOS boots.
-					p.finish(t, fmt.Errorf("client stopped after the options (%s): a size probe, normal before the real fetch", clientError(b)))
-				} else {
-					p.finish(t, fmt.Errorf("client aborted the transfer: %s", clientError(b)))
-				}
-			}
-		}
+		p.receive(&w, msgs[:n], now)
 		if !now.Before(nextScan) {
 			nextScan = now.Add(tick)
-			for _, t := range p.xfers {
-				if now.Before(t.deadline) {
-					continue
-				}
-				if !t.expire(p.s.retries) {
-					w.queue(p.pc, t.addr, appendError(w.space(p.pc, 64), errUndefined, "timed out waiting for ACK"))
-					p.finish(t, fmt.Errorf("timed out after %d retransmissions of block %d", p.s.retries, t.base))
-					continue
-				}
-				p.send(&w, t, now)
-			}
+			p.scan(&w, now)
 		}
 		// The deadline is set under the lock so that start, seeing idle, can move it.
 		p.idle = len(p.xfers) == 0
@@ -206,6 +169,55 @@ func (p *port) loop() {
 		if publish {
 			p.publish()
 		}
+	}
+}
+
+// receive handles a batch of datagrams from clients: ACKs move their transfer on, an
+// ERROR ends it. Called with p.mu held; what is due goes into w.
+func (p *port) receive(w *writer, msgs []ipv4.Message, now time.Time) {
+	for _, m := range msgs {
+		ua, ok := m.Addr.(*net.UDPAddr)
+		if !ok {
+			continue
+		}
+		t := p.xfers[ua.AddrPort()]
+		if t == nil || m.N < 4 {
+			continue // not a transfer of ours: ignore, as for a stray packet
+		}
+		b := m.Buffers[0][:m.N]
+		switch binary.BigEndian.Uint16(b) {
+		case opACK:
+			done, due := t.ack(binary.BigEndian.Uint16(b[2:]))
+			if done {
+				p.finish(t, nil)
+			} else if due {
+				p.send(w, t, now)
+			}
+		case opERROR:
+			if t.base == 0 {
+				// Firmware asks for tsize, then aborts and asks again: say so, since
+				// this shows up on every UEFI and most BIOS boots.
+				p.finish(t, fmt.Errorf("client stopped after the options (%s): a size probe, normal before the real fetch", clientError(b)))
+			} else {
+				p.finish(t, fmt.Errorf("client aborted the transfer: %s", clientError(b)))
+			}
+		}
+	}
+}
+
+// scan retransmits for the transfers whose deadline has passed, or ends those out of
+// retries with an ERROR to the client. Called with p.mu held; what is due goes into w.
+func (p *port) scan(w *writer, now time.Time) {
+	for _, t := range p.xfers {
+		if now.Before(t.deadline) {
+			continue
+		}
+		if !t.expire(p.s.retries) {
+			w.queue(p.pc, t.addr, appendError(w.space(p.pc, 64), errUndefined, "timed out waiting for ACK"))
+			p.finish(t, fmt.Errorf("timed out after %d retransmissions of block %d", p.s.retries, t.base))
+			continue
+		}
+		p.send(w, t, now)
 	}
 }
 

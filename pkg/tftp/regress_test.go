@@ -19,7 +19,7 @@ import (
 // an empty file is one empty block. Regression (issue 20): ending on block N left
 // the client waiting for the end (PXE ROMs time out).
 func TestExactMultipleEndsWithEmptyBlock(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	for _, tc := range []struct {
 		name   string
 		size   int
@@ -66,7 +66,7 @@ func TestExactMultipleEndsWithEmptyBlock(t *testing.T) {
 // a confused client's) changes nothing. Regression (issue 20): accepting the next
 // unsent block skipped it, and the client got a file with a hole.
 func TestAckForUnsentBlockIgnored(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	data := bytes.Repeat([]byte("x"), 10*100+50) // 11 blocks
 	for _, window := range []int{1, 4} {
 		x := newTransfer(netip.MustParseAddrPort("127.0.0.1:1000"), "f", bytes.NewReader(data), int64(len(data)), 100, window, nil)
@@ -86,13 +86,27 @@ func TestAckForUnsentBlockIgnored(t *testing.T) {
 			t.Errorf("window %d: ACK %d of the last block sent: done %v send %v", window, window, done, send)
 		}
 	}
+	// After an OACK only ACK 0 counts: 65535 (block -1) and 1 were never sent.
+	// (make mutate: transfer.go goneBack's start -1 made 1 resent the OACK for 65535.)
+	for _, window := range []int{1, 4} {
+		x := newTransfer(netip.MustParseAddrPort("127.0.0.1:1000"), "f", bytes.NewReader(data), int64(len(data)), 100, window, []byte{0, opOACK})
+		x.due(time.Now(), time.Second)
+		for _, a := range []uint16{65535, 1} {
+			if done, send := x.ack(a); done || send {
+				t.Errorf("window %d, after the OACK: ACK %d: done %v send %v; want ignored", window, a, done, send)
+			}
+		}
+		if done, send := x.ack(0); done || !send {
+			t.Errorf("window %d: ACK 0 of the OACK: done %v send %v", window, done, send)
+		}
+	}
 }
 
 // TestRetriesExact: Retries is the number of retransmissions of a block, exactly:
 // the block goes out 1 + Retries times, then the client gets an ERROR and the
 // transfer event says so. Regression (issue 20): one retransmission more or less.
 func TestRetriesExact(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	x := newTransfer(netip.MustParseAddrPort("127.0.0.1:1000"), "f", bytes.NewReader([]byte("abc")), 3, 100, 1, nil)
 	x.due(time.Now(), time.Second)
 	for i := 1; i <= 3; i++ {
@@ -103,8 +117,12 @@ func TestRetriesExact(t *testing.T) {
 	if x.expire(3) {
 		t.Fatal("a 4th retransmission with Retries 3")
 	}
+}
 
-	// On the wire: a client that never ACKs.
+// TestRetriesExactOnTheWire: TestRetriesExact through a server, with a client that
+// never ACKs.
+func TestRetriesExactOnTheWire(t *testing.T) {
+	network(t)
 	dir := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(dir, "f"), []byte("hello"), 0o644))
 	ev := events.New(nil, nil)
@@ -117,7 +135,7 @@ func TestRetriesExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	go s.Serve(conn)
-	t.Cleanup(s.Shutdown)
+	shutdown(t, s)
 	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

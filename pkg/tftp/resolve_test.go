@@ -8,7 +8,7 @@ import (
 )
 
 func TestResolve(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	for _, tc := range []struct {
 		name string
 		want string
@@ -18,6 +18,7 @@ func TestResolve(t *testing.T) {
 		{"arm64/ipxe.efi", "arm64/ipxe.efi", nil},
 		{"./ipxe.efi", "ipxe.efi", nil},
 		{"a//b", "a/b", nil},
+		{"boot file.efi", "boot file.efi", nil}, // a space is no control character
 		{"", "", ErrEmpty},
 		{".", "", ErrEmpty},
 		{"/etc/passwd", "", ErrAbsolute},

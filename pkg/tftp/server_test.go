@@ -55,7 +55,7 @@ func startServer(t *testing.T) (addr string, root string, ev *events.Stream, wan
 		t.Fatal(err)
 	}
 	go s.Serve(conn)
-	t.Cleanup(s.Shutdown)
+	shutdown(t, s)
 	return conn.LocalAddr().String(), root, ev, want
 }
 
@@ -101,7 +101,7 @@ func client(t *testing.T, addr string) *tftp.Client {
 }
 
 func TestTFTPHPAFetchIsByteIdentical(t *testing.T) {
-	t.Parallel()
+	network(t)
 	addr, _, ev, want := startServer(t)
 	dst := filepath.Join(t.TempDir(), "got.kpxe")
 	if out := tftpHPA(t, addr, "get", "undionly.kpxe", dst); strings.Contains(out, "Error") {
@@ -118,7 +118,7 @@ func TestTFTPHPAFetchIsByteIdentical(t *testing.T) {
 }
 
 func TestTFTPHPARefusals(t *testing.T) {
-	t.Parallel()
+	network(t)
 	addr, root, ev, _ := startServer(t)
 	up := filepath.Join(t.TempDir(), "upload")
 	must(t, os.WriteFile(up, []byte("payload"), 0o644))
@@ -175,7 +175,7 @@ func TestTFTPHPARefusals(t *testing.T) {
 
 // TestOptionsNegotiated: blksize and tsize come back in the OACK.
 func TestOptionsNegotiated(t *testing.T) {
-	t.Parallel()
+	network(t)
 	addr, _, _, want := startServer(t)
 	c := client(t, addr)
 	c.SetBlockSize(1400)
@@ -214,7 +214,7 @@ func waitEvent(t *testing.T, ev *events.Stream, kind events.Kind, detail string,
 // TestOACKNegotiatesBlksizeAndTsize reads the server's OACK off the wire: the blksize a
 // PXE ROM asks for and the file's size come back.
 func TestOACKNegotiatesBlksizeAndTsize(t *testing.T) {
-	t.Parallel()
+	network(t)
 	addr, _, _, want := startServer(t)
 	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -262,7 +262,7 @@ func TestOACKNegotiatesBlksizeAndTsize(t *testing.T) {
 
 // TestManyClientsAtOnce: a small boot storm over loopback, every client byte-identical.
 func TestManyClientsAtOnce(t *testing.T) {
-	t.Parallel()
+	network(t)
 	addr, _, ev, want := startServer(t)
 	const clients = 200
 	errs := make(chan error, clients)
@@ -320,7 +320,7 @@ func TestManyClientsAtOnce(t *testing.T) {
 // OACK and four blocks per ACK; an ACK short of the window (a block was lost) makes
 // the server resend from the block after it, and the file arrives whole.
 func TestWindowsizeOnTheWire(t *testing.T) {
-	t.Parallel()
+	network(t)
 	addr, _, ev, want := startServer(t)
 	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -392,7 +392,7 @@ func TestWindowsizeOnTheWire(t *testing.T) {
 
 // TestWindowsizeRefusedWhenLockStep: Window 1 leaves windowsize out of the OACK.
 func TestWindowsizeRefusedWhenLockStep(t *testing.T) {
-	t.Parallel()
+	network(t)
 	dir := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(dir, "f"), []byte("hello"), 0o644))
 	s, err := New(Config{Root: dir, Window: 1})
@@ -404,7 +404,7 @@ func TestWindowsizeRefusedWhenLockStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	go s.Serve(conn)
-	t.Cleanup(s.Shutdown)
+	shutdown(t, s)
 	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -422,7 +422,7 @@ func TestWindowsizeRefusedWhenLockStep(t *testing.T) {
 
 // TestNetascii: a netascii fetch arrives as the file was (the client converts back).
 func TestNetascii(t *testing.T) {
-	t.Parallel()
+	network(t)
 	addr, root, _, _ := startServer(t)
 	text := []byte(strings.Repeat("line one\nline two\r\n", 200))
 	must(t, os.WriteFile(filepath.Join(root, "boot.cfg"), text, 0o644))

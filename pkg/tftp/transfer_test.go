@@ -2,6 +2,7 @@ package tftp
 
 import (
 	"bytes"
+	"io"
 	"net/netip"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ type step struct {
 }
 
 func TestTransferWindows(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	data := bytes.Repeat([]byte("x"), 10*100+50) // 11 blocks of 100: the last holds 50
 	for _, tc := range []struct {
 		name   string
@@ -43,6 +44,12 @@ func TestTransferWindows(t *testing.T) {
 			{ack: -1, from: 7, to: 10}, // the timer
 			{ack: 10, from: 11, to: 11},
 			{ack: 11, done: true},
+		}},
+		{"window 4, block 2 lost", 4, true, []step{
+			{ack: 0, from: 1, to: 4},
+			{ack: 1, from: 2, to: 5}, // resend from 2
+			{ack: 1, from: 2, to: 5}, // the client timed out waiting: once more
+			{ack: 1, from: 1, to: 0}, // the same ACK again: left to the timer
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,7 +92,7 @@ func TestTransferWindows(t *testing.T) {
 }
 
 func TestTransferPacketsAndRollover(t *testing.T) {
-	t.Parallel()
+	fast(t)
 	data := make([]byte, 70000*8+3) // 70001 blocks of 8: numbers wrap past 65535
 	for i := range data {
 		data[i] = byte(i / 8)
@@ -114,5 +121,39 @@ func TestTransferPacketsAndRollover(t *testing.T) {
 		if done != (k == x.last) {
 			t.Fatalf("ACK %d: done %v", k, done)
 		}
+	}
+}
+
+// eofAtEnd is a ReaderAt that, as io.ReaderAt allows, returns io.EOF with a read that
+// reaches the end of its data.
+type eofAtEnd []byte
+
+func (d eofAtEnd) ReadAt(p []byte, off int64) (int, error) {
+	n := copy(p, d[off:])
+	if off+int64(n) == int64(len(d)) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// TestPacketReadErrors: a block read that ends the file with io.EOF is whole and sent;
+// any other read error is the packet's error, with no payload. Mutants (make mutate,
+// transfer.go packet): the read error's checks.
+func TestPacketReadErrors(t *testing.T) {
+	fast(t)
+	data := eofAtEnd("0123456789abcde") // blocks of 10: "0123456789", "abcde"
+	x := newTransfer(netip.MustParseAddrPort("127.0.0.1:1000"), "f", data, int64(len(data)), 10, 1, nil)
+	for k, want := range []string{1: "0123456789", 2: "abcde"} {
+		if k == 0 {
+			continue
+		}
+		p, err := x.packet(nil, k)
+		if err != nil || string(p[4:]) != want {
+			t.Errorf("block %d: %q, %v; want %q", k, p[4:], err, want)
+		}
+	}
+	x = newTransfer(netip.MustParseAddrPort("127.0.0.1:1000"), "f", failingReader{}, 15, 10, 1, nil)
+	if p, err := x.packet(nil, 1); err == nil || len(p) != 4 {
+		t.Errorf("a failing read: packet % x, %v; want the header alone and the error", p, err)
 	}
 }
