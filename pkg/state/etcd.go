@@ -322,14 +322,11 @@ func (s *Etcd) rangeAll(from, end string, limit int, fn func(k, v []byte) error)
 	n := 0
 	for {
 		page := int64(s.page)
-		if limit > 0 && limit-n < s.page {
-			page = int64(limit - n)
+		if limit > 0 {
+			page = min(page, int64(limit-n))
 		}
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(page)}
-		if rev > 0 {
-			opts = append(opts, clientv3.WithRev(rev))
-		}
-		resp, err := s.get(ctx, from, opts...)
+		// Revision 0 (the first page) is the current one.
+		resp, err := s.get(ctx, from, clientv3.WithRange(end), clientv3.WithLimit(page), clientv3.WithRev(rev))
 		if err != nil {
 			return fmt.Errorf("state %s: %w", s.where, err)
 		}
