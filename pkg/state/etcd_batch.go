@@ -173,10 +173,6 @@ func (s *Etcd) commit(batch []*update) (again []*update) {
 	var members []member
 	var ops []clientv3.Op
 	for i, u := range live {
-		if len(members) > 0 && len(ops) >= room {
-			again = append(again, live[i:]...)
-			break
-		}
 		m, mops, err := s.prepare(u, rd.Responses[i].GetResponseRange().Kvs, last)
 		if err != nil || m == nil { // failed, or an earlier try committed: finished
 			continue

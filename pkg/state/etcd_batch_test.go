@@ -256,3 +256,54 @@ func TestEtcdBatchFencesEachUpdate(t *testing.T) {
 		t.Errorf("last sequence %d, want 5 (hold 1, kept 2, free 2)", last)
 	}
 }
+
+// TestEtcdBatchLeavesRoomForCompaction: a batch's writes leave room in the transaction
+// for the sequence, the dropped mark and a whole compaction batch (two deletes per old
+// event), so a batch filled while the log is over its retention still commits: 30
+// one-event Updates are 90 writes; with 65 for a compaction, a batch cut later than
+// 62 writes would pass --max-txn-ops (128) and fail all its Updates.
+func TestEtcdBatchLeavesRoomForCompaction(t *testing.T) {
+	t.Parallel()
+	prefix := etcdBackend.fresh(t)
+	cfg := EtcdConfig{Endpoints: sharedEtcd(t).Endpoints(), Prefix: prefix}
+	s, err := OpenEtcd(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		if _, err := s.Update("old", count); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	// Every later write is due to drop a whole compaction batch of the 100 old events.
+	s, err = OpenEtcd(cfg, Options{MaxEvents: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	release, held := holdCommitter(t, s)
+	const updates = 30
+	var wg sync.WaitGroup
+	errs := make(chan error, updates)
+	for i := range updates {
+		wg.Go(func() {
+			if _, err := s.Update(fmt.Sprintf("n%d", i), setPhase("ready", Event{Kind: "a"})); err != nil {
+				errs <- err
+			}
+		})
+	}
+	waitQueued(t, s, updates)
+	release()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Retention(); err != nil || r.DroppedThrough < 2*etcdCompactBatch {
+		t.Errorf("dropped through %d (%v): want two whole compaction batches, %d", r.DroppedThrough, err, 2*etcdCompactBatch)
+	}
+}
