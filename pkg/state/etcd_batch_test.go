@@ -307,3 +307,34 @@ func TestEtcdBatchLeavesRoomForCompaction(t *testing.T) {
 		t.Errorf("dropped through %d (%v): want two whole compaction batches, %d", r.DroppedThrough, err, 2*etcdCompactBatch)
 	}
 }
+
+// TestEtcdBigUpdateCommitsAlone: an Update with more writes than a batch's room (40
+// events: 81 writes) is never cut from its batch; it commits alone.
+func TestEtcdBigUpdateCommitsAlone(t *testing.T) {
+	t.Parallel()
+	s, err := OpenEtcd(EtcdConfig{Endpoints: sharedEtcd(t).Endpoints(), Prefix: etcdBackend.fresh(t)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	evs := make([]Event, 40)
+	for i := range evs {
+		evs[i] = Event{Kind: "a"}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Update("big", setPhase("ready", evs...))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute): // a hang guard: a cut Update was queued again for ever
+		t.Fatal("an Update of 40 events did not commit in 2 minutes")
+	}
+	if last, err := s.LastSeq(); err != nil || last != 40 {
+		t.Errorf("last sequence %d (%v), want 40", last, err)
+	}
+}
