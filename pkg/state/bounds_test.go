@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,8 +146,10 @@ func TestRetention(t *testing.T) {
 			step        time.Duration // clock advance per write
 			wantKept    int
 			wantDropped uint64
+			newNodes    bool // each write to a node not seen before
 		}{
 			{name: "count", maxEvents: 10, maxAge: time.Hour, write: 25, wantKept: 10, wantDropped: 15},
+			{name: "count, new nodes", maxEvents: 10, maxAge: time.Hour, write: 25, wantKept: 10, wantDropped: 15, newNodes: true},
 			{name: "age", maxEvents: 1000, maxAge: 10 * time.Minute, write: 30, step: time.Minute, wantKept: 11, wantDropped: 19},
 			{name: "within both", maxEvents: 100, maxAge: time.Hour, write: 20, step: time.Second, wantKept: 20, wantDropped: 0},
 		} {
@@ -160,6 +163,9 @@ func TestRetention(t *testing.T) {
 				defer s.Close()
 				for i := range tc.write {
 					node := []string{"a", "b"}[i%2]
+					if tc.newNodes {
+						node = fmt.Sprintf("n%02d", i)
+					}
 					if _, err := s.Update(node, func(n *Node) ([]Event, error) { return []Event{{Kind: "tick"}}, nil }); err != nil {
 						t.Fatal(err)
 					}
