@@ -150,10 +150,7 @@ func (s *Etcd) Check() error {
 			errs = append(errs, fmt.Errorf("event %d: has sequence number %d (last %d)", snap.Seqs[i], e.Seq, snap.LastSeq))
 		}
 	}
-	if len(errs) > 5 {
-		errs = errs[:5]
-	}
-	if len(errs) > 0 {
+	if errs = errs[:min(len(errs), 5)]; len(errs) > 0 {
 		return fmt.Errorf("%w: the state in %s fails its consistency check: %v: restore it (provision state migrate --from BACKUP)", ErrDamaged, s.where, errors.Join(errs...))
 	}
 	return nil
