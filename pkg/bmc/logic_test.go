@@ -315,6 +315,15 @@ func TestTidy(t *testing.T) {
 		{in: "x 503: {\"error\":broken", want: "x 503: {\"error\":broken"},
 		{in: "a long prefix before it; 1 error occurred: x", want: "a long prefix before it; 1 error occurred: x"},
 		{in: "plain", want: "plain"},
+		// Where the library's "N error(s) occurred" may stand: at the start, within 12 bytes.
+		{in: "error occurred: x", want: "x"},
+		{in: "errors occurred: x", want: "x"},
+		{in: "abcdefghij error occurred: x", want: "x"},
+		{in: "abcdefghijk error occurred: x", want: "abcdefghijk error occurred: x"},
+		{in: "abcdefghij errors occurred: x", want: "x"},
+		{in: "abcdefghijk errors occurred: x", want: "abcdefghijk errors occurred: x"},
+		// gofish's status at the very start.
+		{in: `503: {"error":{"message":"busy"}}`, want: "HTTP 503 busy"},
 	} {
 		if got := tidy(tc.in); got != tc.want {
 			t.Errorf("tidy(%q) = %q, want %q", tc.in, got, tc.want)
