@@ -70,3 +70,68 @@ func TestRetryBackoffDoubles(t *testing.T) {
 		wait = min(2*wait, 400*time.Millisecond)
 	}
 }
+
+// A login refused for the session limit releases only sessions this process does not
+// hold: another operation's live session (here one following a task monitor) is never
+// deleted, so the second operation fails with session-limit and the first keeps going.
+func TestSessionLimitSparesLiveSessions(t *testing.T) {
+	t.Parallel()
+	f, _ := startFleet(t, 1, nil)
+	b := f.BMCs[0]
+	b.SetFaults(lab.Faults{SessionLimit: 1, TaskMonitor: time.Hour})
+	first := newDeadlineOnCue()
+	done := make(chan error, 1)
+	go func() {
+		_, err := bmc.Do(first, labTarget(b), bmc.Op{Power: bmc.PowerOn}, bmc.Options{Timeout: hangGuard})
+		done <- err
+	}()
+	t.Cleanup(first.expire)
+	for guard := time.Now().Add(hangGuard); b.Counts().TaskPolls == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(guard) {
+			t.Fatal("the first operation never polled its task")
+		}
+	}
+	_, err := bmc.Do(context.Background(), labTarget(b), bmc.Op{Power: bmc.PowerStatus}, bmc.Options{Timeout: hangGuard})
+	var be *bmc.Error
+	if !errors.As(err, &be) || be.Kind != bmc.KindSessionLimit || !strings.Contains(be.Msg, "released 0 stale session(s)") {
+		t.Errorf("second operation: %v; want session-limit, nothing released", err)
+	}
+	if n := b.Sessions(); n != 1 {
+		t.Errorf("%d sessions while the first operation runs, want its 1", n)
+	}
+	first.expire()
+	if err := <-done; !errors.As(err, &be) || be.Kind != bmc.KindNotApplied {
+		t.Errorf("first operation: %v; want not-applied (task still running)", err)
+	}
+	if n := b.Sessions(); n != 0 {
+		t.Errorf("%d sessions left", n)
+	}
+}
+
+// One operation talks over one connection: gofish asks for a new one per request, and
+// bodies it closes unread are drained, so the TLS handshake is paid once.
+func TestRedfishOneConnectionPerOperation(t *testing.T) {
+	t.Parallel()
+	f, _ := startFleet(t, 1, nil)
+	b := f.BMCs[0]
+	for _, op := range []bmc.Op{{Power: bmc.PowerStatus}, {Power: bmc.PowerOn}, {Boot: &bmc.Boot{Device: bmc.BootPXE}}} {
+		before := b.Counts().Connections
+		if _, err := bmc.Do(context.Background(), labTarget(b), op, bmc.Options{Timeout: hangGuard}); err != nil {
+			t.Fatalf("%s: %v", op.Name(), err)
+		}
+		if n := b.Counts().Connections - before; n != 1 {
+			t.Errorf("%s: %d connections, want 1", op.Name(), n)
+		}
+	}
+}
+
+// A boot device racklift does not know is refused before anything is sent.
+func TestUnknownBootDeviceSendsNothing(t *testing.T) {
+	t.Parallel()
+	f, _ := startFleet(t, 1, nil)
+	b := f.BMCs[0]
+	_, err := bmc.Do(context.Background(), labTarget(b), bmc.Op{Boot: &bmc.Boot{Device: "usb"}}, bmc.Options{Timeout: hangGuard})
+	if err == nil || !strings.Contains(err.Error(), `unknown boot device "usb"`) || b.Counts().BootOverrides != 0 {
+		t.Errorf("boot usb: %v, %d overrides sent", err, b.Counts().BootOverrides)
+	}
+}

@@ -504,3 +504,53 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A job's slot is given away only once it runs past the stall limit: before that (here
+// a limit of two minutes, or fewer than five successes) the watcher keeps it. What a
+// watcher would do wrong, it does at its first tick (100 ms); 500 ms gives it the
+// chance, and a correct watcher never frees, whatever the machine's load.
+func TestWatchStallKeepsSlotBeforeLimit(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		n     int
+		d     time.Duration
+		frees bool
+	}{
+		{name: "within the limit", n: 5, d: time.Minute},
+		{name: "too few successes", n: 4, d: time.Millisecond},
+		{name: "past the limit", n: 5, d: time.Millisecond, frees: true}, // limit 1 s
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m := &median{}
+			for range tc.n {
+				m.add(tc.d)
+			}
+			stop, stalled, freed, done := make(chan struct{}), make(chan struct{}, 1), make(chan struct{}, 1), make(chan struct{})
+			go func() {
+				defer close(done)
+				watchStall(m, stop, stalled, func() { freed <- struct{}{} })
+			}()
+			wait := time.NewTimer(500 * time.Millisecond)
+			if tc.frees {
+				wait.Reset(2 * time.Minute) // hang guard
+			}
+			select {
+			case <-freed:
+				if !tc.frees {
+					t.Error("the slot was freed before the stall limit")
+				}
+			case <-wait.C:
+				if tc.frees {
+					t.Error("a job past the stall limit kept its slot")
+				}
+			}
+			close(stop)
+			<-done
+			if len(stalled) != 0 {
+				t.Error("the stalled mark was kept after the job ended")
+			}
+		})
+	}
+}

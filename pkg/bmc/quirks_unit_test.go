@@ -120,10 +120,12 @@ func TestQuirksTaskMonitor(t *testing.T) {
 		{name: "cancelled", location: "/redfish/v1/TaskMonitors/1", states: []string{"Cancelled"}, wantErr: "ended Cancelled", refusal: "TaskCancelled"},
 		{name: "interrupted", location: "/redfish/v1/TaskMonitors/1", states: []string{"Interrupted"}, wantErr: "ended Interrupted", refusal: "TaskInterrupted"},
 		{name: "exception", location: "/redfish/v1/TaskMonitors/1", states: []string{"Exception"}, wantErr: "ended Exception", refusal: "TaskException"},
-		{name: "monitor gone", location: "/redfish/v1/TaskMonitors/1", states: []string{"404"}, wantStatus: 404, refusal: ""},
+		{name: "exception without a message", location: "/redfish/v1/TaskMonitors/1", states: []string{"Exception bare"}, wantErr: "ended Exception: ", refusal: "TaskException"},
+		{name: "monitor refused", location: "/redfish/v1/TaskMonitors/1", states: []string{"400"}, wantStatus: 400, refusal: ""},
 		{name: "no URL", location: "%zz", wantErr: "task monitor location that is no URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			var mu sync.Mutex
 			polls := 0
 			c, tr, url, seen := quirkServer(t, func(w http.ResponseWriter, r *http.Request) {
@@ -139,9 +141,11 @@ func TestQuirksTaskMonitor(t *testing.T) {
 				switch s {
 				case "202":
 					w.WriteHeader(http.StatusAccepted)
-				case "404":
-					w.WriteHeader(http.StatusNotFound)
+				case "400":
+					w.WriteHeader(http.StatusBadRequest)
 					io.WriteString(w, `{"error":{"message":"no such task"}}`)
+				case "Exception bare":
+					io.WriteString(w, `{"TaskState":"Exception"}`)
 				default:
 					fmt.Fprintf(w, `{"TaskState":%q,"Messages":[{"Message":"gone"}]}`, s)
 				}
@@ -164,8 +168,8 @@ func TestQuirksTaskMonitor(t *testing.T) {
 			if tc.refusal != "" && (ref == nil || ref.MessageID != tc.refusal || ref.Request != "POST "+resetPath) {
 				t.Errorf("refusal %+v, want %s", ref, tc.refusal)
 			}
-			if tc.wantStatus == 404 && (ref == nil || ref.Status != 404 || ref.Message != "no such task") {
-				t.Errorf("refusal %+v, want the monitor's 404", ref)
+			if tc.wantStatus == 400 && (ref == nil || ref.Status != 400 || ref.Message != "no such task" || len(notes) != 0) {
+				t.Errorf("refusal %+v, notes %q; want the monitor's 400, no task followed", ref, notes)
 			}
 			if tc.note != "" && (len(notes) != 1 || !strings.Contains(notes[0], tc.note) || !strings.Contains(notes[0], "ComputerSystem.Reset with a task monitor")) {
 				t.Errorf("notes %q, want %q", notes, tc.note)
@@ -176,6 +180,27 @@ func TestQuirksTaskMonitor(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Every answer of 400 and above is recorded as the BMC's refusal, with its message;
+// below, none.
+func TestQuirksRecordsRefusals(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{400, 409, 399} {
+		c, tr, url, _ := quirkServer(t, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+			io.WriteString(w, `{"error":{"@Message.ExtendedInfo":[{"MessageId":"Base.1.8.X","Message":"no"}]}}`)
+		})
+		resp, err := c.Post(url+resetPath, "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		ref, _, _, _ := tr.snapshot()
+		if status >= 400 && (ref == nil || ref.Status != status || ref.MessageID != "Base.1.8.X" || ref.Message != "no") || status < 400 && ref != nil {
+			t.Errorf("HTTP %d: refusal %+v", status, ref)
+		}
 	}
 }
 
