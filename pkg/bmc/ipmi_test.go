@@ -229,3 +229,25 @@ func TestIPMIToolPathIsUsed(t *testing.T) {
 	}
 	noPassword(t, "ipmitool command lines", string(b))
 }
+
+// bmc info of an IPMI BMC through pkg/bmc itself (TestIPMIInfo runs the CLI): the
+// identity from mc info and the FRU, power and health from chassis status, and power
+// read again after it changed.
+func TestIPMIInfoThroughDo(t *testing.T) {
+	t.Parallel()
+	sims, _, _ := startSims(t, 1)
+	tg := bmc.Target{Node: "ipmi-a", Protocol: "ipmi", Host: sims[0].Host(), Port: sims[0].Port(),
+		Login: inventory.Secret{Username: labUser, Password: labPassword}}
+	o := bmc.Options{Timeout: hangGuard}
+	out, err := bmc.Do(context.Background(), tg, bmc.Op{Info: true}, o)
+	want := bmc.Info{Vendor: "Supermicro", Model: "SYS-421GE-TNRT", Serial: "S41ipmi-a", Firmware: "1.73", Power: "off", Health: "OK"}
+	if err != nil || out.Info == nil || *out.Info != want {
+		t.Fatalf("info %+v %v, want %+v", out.Info, err, want)
+	}
+	if _, err := bmc.Do(context.Background(), tg, bmc.Op{Power: bmc.PowerOn}, o); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := bmc.Do(context.Background(), tg, bmc.Op{Info: true}, o); err != nil || out.Info == nil || out.Info.Power != "on" {
+		t.Errorf("info after power on: %+v %v", out.Info, err)
+	}
+}
