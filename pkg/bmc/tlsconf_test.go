@@ -82,7 +82,7 @@ func TestTLSConfigPolicies(t *testing.T) {
 
 	t.Run("insecure warns once per scope", func(t *testing.T) {
 		var w bytes.Buffer
-		scope := "site " + t.Name()
+		scope := "site " + t.TempDir() // warned is per process: a scope of its own in each run (-count)
 		for range 2 {
 			cfg, err := tlsConfig(Target{TLSScope: scope, TLS: inventory.TLS{Insecure: true}}, &w)
 			if err != nil || !cfg.InsecureSkipVerify || cfg.VerifyConnection != nil || cfg.VerifyPeerCertificate != nil {
