@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -136,6 +137,10 @@ var quirkCases = []quirkCase{
 		check: func(t *testing.T, b *lab.BMC, res bmc.Result) {
 			if res.Outcome.Power != "on" {
 				t.Errorf("read back %q", res.Outcome.Power)
+			}
+			// How long, in tenths of a second: not the clock's nanoseconds.
+			if !regexp.MustCompile(`transition \(PoweringOn\) for [0-9]+(\.[0-9])?s$`).MatchString(res.Outcome.Note) {
+				t.Errorf("note %q", res.Outcome.Note)
 			}
 		},
 	},
