@@ -3,6 +3,7 @@ package bmc_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +60,10 @@ func TestBootReadBackComparesFlags(t *testing.T) {
 		// device the BMC did not keep).
 		if !errors.As(err, &be) || be.Kind != bmc.KindBootChanged || be.Node != "node-0001" {
 			t.Errorf("%s: %v; want a %s error naming node-0001", tc.name, err, bmc.KindBootChanged)
+		}
+		// One attempt: the message counts attempts only where there were retries.
+		if be != nil && strings.Contains(be.Msg, "attempt") {
+			t.Errorf("%s: %q counts attempts after one", tc.name, be.Msg)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package bmc_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -197,5 +198,56 @@ func TestIPMIBootThenPowerInOneOperation(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(logs[0]); string(b) != "start boot=pxe reason=on\n" {
 		t.Errorf("machine commands %q, want one start from PXE", b)
+	}
+}
+
+// Options.IpmitoolPath is the ipmitool every IPMI command runs, bmclib's (power) and
+// racklift's own (the boot read-back): a wrapper logs each run, then runs ipmitool.
+func TestIPMIToolPathIsUsed(t *testing.T) {
+	t.Parallel()
+	sims, _, _ := startSims(t, 1)
+	bin, err := exec.LookPath("ipmitool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	log, wrapper := filepath.Join(dir, "runs.log"), filepath.Join(dir, "ipmitool-wrapper")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\necho \"$*\" >> "+log+"\nexec "+bin+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tg := bmc.Target{Node: "ipmi-a", Protocol: "ipmi", Host: sims[0].Host(), Port: sims[0].Port(),
+		Login: inventory.Secret{Username: labUser, Password: labPassword}}
+	op := bmc.Op{Boot: &bmc.Boot{Device: bmc.BootPXE}, Power: bmc.PowerOn}
+	if _, err := bmc.Do(context.Background(), tg, op, bmc.Options{Timeout: 30 * time.Second, IpmitoolPath: wrapper}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(log)
+	for _, want := range []string{"chassis power on", "chassis bootparam get 5"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the wrapper did not run %q; it ran:\n%s", want, b)
+		}
+	}
+	noPassword(t, "ipmitool command lines", string(b))
+}
+
+// bmc info of an IPMI BMC through pkg/bmc itself (TestIPMIInfo runs the CLI): the
+// identity from mc info and the FRU, power and health from chassis status, and power
+// read again after it changed.
+func TestIPMIInfoThroughDo(t *testing.T) {
+	t.Parallel()
+	sims, _, _ := startSims(t, 1)
+	tg := bmc.Target{Node: "ipmi-a", Protocol: "ipmi", Host: sims[0].Host(), Port: sims[0].Port(),
+		Login: inventory.Secret{Username: labUser, Password: labPassword}}
+	o := bmc.Options{Timeout: hangGuard}
+	out, err := bmc.Do(context.Background(), tg, bmc.Op{Info: true}, o)
+	want := bmc.Info{Vendor: "Supermicro", Model: "SYS-421GE-TNRT", Serial: "S41ipmi-a", Firmware: "1.73", Power: "off", Health: "OK"}
+	if err != nil || out.Info == nil || *out.Info != want {
+		t.Fatalf("info %+v %v, want %+v", out.Info, err, want)
+	}
+	if _, err := bmc.Do(context.Background(), tg, bmc.Op{Power: bmc.PowerOn}, o); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := bmc.Do(context.Background(), tg, bmc.Op{Info: true}, o); err != nil || out.Info == nil || out.Info.Power != "on" {
+		t.Errorf("info after power on: %+v %v", out.Info, err)
 	}
 }

@@ -131,3 +131,58 @@ func TestReportTable(t *testing.T) {
 		t.Errorf("info table:\n%s", b.String())
 	}
 }
+
+// Run's failures without contact, progress line and table rows: a node without a
+// password fails with kind secret (no BMC contacted); the progress line counts the BMCs
+// talked to and stays silent when there are none; the table shows the boot override
+// read back, a note where there is no error, and dashes where a value is unknown.
+func TestRunRowsAndProgress(t *testing.T) {
+	t.Parallel()
+	f, inv, secrets := loadFleet(t, 2, func(s *lab.Site, _ *lab.Fleet) { s.Nodes[1].Protected = true })
+
+	rep := bmc.Run(context.Background(), inv, inv.Nodes[:1], bmc.Request{Op: bmc.Op{Power: bmc.PowerStatus},
+		Secrets: &inventory.Secrets{File: filepath.Join(t.TempDir(), "none.yaml")}})
+	if r := rep.Results[0]; r.Result != "failed" || r.Kind != bmc.KindSecret || rep.Failed != 1 || f.BMCs[0].Counts().Requests != 0 {
+		t.Errorf("no password: %+v, %d failed, BMC requests %d", r, rep.Failed, f.BMCs[0].Counts().Requests)
+	}
+
+	var progress bytes.Buffer
+	rep = bmc.Run(context.Background(), inv, inv.Nodes, bmc.Request{Op: bmc.Op{Boot: &bmc.Boot{Device: bmc.BootPXE}},
+		Secrets: secrets, Warn: &bytes.Buffer{}, Progress: &progress})
+	if !strings.Contains(progress.String(), "boot pxe: 1/1 BMCs done, 0 failed") || !strings.HasSuffix(progress.String(), "\r\033[K") {
+		t.Errorf("progress %q", progress.String())
+	}
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(table.String()), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[1], " boot pxe, once, UEFI ") || !strings.Contains(lines[1], " ok ") {
+		t.Errorf("boot table:\n%s", table.String())
+	}
+	if rep.Results[0].Seconds <= 0 || rep.Results[1].Seconds != 0 || rep.Seconds <= 0 {
+		t.Errorf("seconds: %v, %v, report %v", rep.Results[0].Seconds, rep.Results[1].Seconds, rep.Seconds)
+	}
+
+	// Only a refused node: no BMC to talk to, no progress line.
+	progress.Reset()
+	bmc.Run(context.Background(), inv, inv.Nodes[1:], bmc.Request{Op: bmc.Op{Power: bmc.PowerOff}, Secrets: secrets, Progress: &progress})
+	if progress.Len() != 0 {
+		t.Errorf("progress without BMCs: %q", progress.String())
+	}
+
+	// A dry run's row: its note, no duration; bmc info of a node that failed: dashes.
+	rep = bmc.Run(context.Background(), inv, inv.Nodes[:1], bmc.Request{Op: bmc.Op{Power: bmc.PowerOn}, DryRun: true, Secrets: secrets})
+	table.Reset()
+	rep.WriteTable(&table)
+	if row := strings.Split(strings.TrimSpace(table.String()), "\n")[1]; !strings.Contains(row, " dry-run  -     -         -         would power on through ") {
+		t.Errorf("dry-run row %q", row)
+	}
+	rep = bmc.Run(context.Background(), inv, inv.Nodes[:1], bmc.Request{Op: bmc.Op{Info: true},
+		Secrets: &inventory.Secrets{File: filepath.Join(t.TempDir(), "none.yaml")}})
+	table.Reset()
+	rep.WriteTable(&table)
+	if row := strings.Split(strings.TrimSpace(table.String()), "\n")[1]; !strings.Contains(row, " -       -      -       -     -             -      -       failed  secret  -         ") {
+		t.Errorf("failed info row %q", row)
+	}
+}
