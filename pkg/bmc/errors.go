@@ -141,6 +141,12 @@ func timeoutErr(err error) bool {
 		strings.Contains(s, "context deadline exceeded")
 }
 
+// closedErr: the request's connection was closed under it (the deadline ending an
+// exchange in flight gives this, not a timeout, from the HTTP client).
+func closedErr(err error) bool {
+	return errors.Is(err, net.ErrClosed)
+}
+
 // busyAnswer reports whether err is the BMC saying "not now" (503) or refusing the
 // connection, as opposed to silence.
 func busyAnswer(err error) bool {

@@ -162,7 +162,7 @@ func do(ctx context.Context, t Target, op Op, o Options) (Outcome, error) {
 		}
 		if busyAnswer(err) {
 			busy = err
-		} else if busy != nil && ctx.Err() == context.DeadlineExceeded && timeoutErr(err) {
+		} else if busy != nil && ctx.Err() == context.DeadlineExceeded && (timeoutErr(err) || closedErr(err)) {
 			// The deadline cut a retry short before the BMC said anything: the cause is
 			// what it said before. Without this, the same BMC was "unavailable" on a fast
 			// machine and "silent" on a loaded one, where the deadline falls in a retry.
