@@ -577,18 +577,32 @@ func TestBootstrapReusedOnlyFromItsAddress(t *testing.T) {
 	}
 }
 
-// TestTargetsForMAC: a node's target carries its PXE interface's MAC. Mutant targets.go
-// `ifc != nil` negated: no MAC (the bootstrap bound to none), a crash without one.
+// TestTargetsForMAC: a node's target carries its PXE interface's MAC as parsed (the
+// canonical form the boot requests' MACs are compared in), or as written when it was
+// not parsed, and none without a PXE interface. Mutant targets.go `ifc.HW != nil`
+// negated: the MAC as written ("52:54:00:AB:00:01" never matched a request's
+// lower-case one), a crash on an unparsed one.
 func TestTargetsForMAC(t *testing.T) {
 	t.Parallel()
-	inv := labInventory(t, "m-0001", "m-0002")
-	ts := TargetsFor(inv.Nodes)
-	for i, want := range []string{"52:54:00:09:00:00", "52:54:00:09:00:01"} {
-		if i >= len(ts) || ts[i].MAC != want {
-			t.Errorf("target %d: %+v, want MAC %s", i, ts, want)
-		}
+	hw, err := net.ParseMAC("52:54:00:AB:00:01")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if ts := TargetsFor([]*inventory.Node{{Name: "bare"}}); len(ts) != 1 || ts[0].MAC != "" {
-		t.Errorf("a node without a PXE interface: %+v, want no MAC", ts)
+	for _, tc := range []struct {
+		name string
+		ifcs []*inventory.Interface
+		want string
+	}{
+		{name: "parsed", ifcs: []*inventory.Interface{{Name: "ens3", MAC: "52:54:00:AB:00:01", HW: hw, PXE: true}}, want: "52:54:00:ab:00:01"},
+		{name: "not parsed", ifcs: []*inventory.Interface{{Name: "ens3", MAC: "52:54:00:ab:00:02", PXE: true}}, want: "52:54:00:ab:00:02"},
+		{name: "no PXE interface", ifcs: []*inventory.Interface{{Name: "ens4", MAC: "52:54:00:ab:00:03", HW: hw}}, want: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ts := TargetsFor([]*inventory.Node{{Name: "m-0001", Interfaces: tc.ifcs}})
+			if len(ts) != 1 || ts[0].MAC != tc.want {
+				t.Errorf("targets %+v, want one with MAC %q", ts, tc.want)
+			}
+		})
 	}
 }
