@@ -377,3 +377,43 @@ func TestHTTPHeaderTimeoutDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestBindAddr: serve listens on --listen's IPv4 address or on --interface's first
+// IPv4 address, never both given, and refuses what is neither. Mutants (server.go
+// bindAddr): the interface lookup's and the address filter's checks negated.
+func TestBindAddr(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string // "" when bindAddr must fail
+	}{
+		{name: "listen", cfg: Config{Listen: "127.0.0.1"}, want: "127.0.0.1"},
+		{name: "interface lo", cfg: Config{Interface: "lo"}, want: "127.0.0.1"},
+		{name: "both", cfg: Config{Interface: "lo", Listen: "127.0.0.1"}},
+		{name: "listen IPv6", cfg: Config{Listen: "::1"}},
+		{name: "listen not an address", cfg: Config{Listen: "serve.lab"}},
+		{name: "no such interface", cfg: Config{Interface: "rl-nonexistent0"}},
+		{name: "neither", cfg: Config{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := bindAddr(tc.cfg)
+			switch {
+			case tc.want == "" && err == nil:
+				t.Errorf("bindAddr = %s, want an error", got)
+			case tc.want != "" && (err != nil || got.String() != tc.want):
+				t.Errorf("bindAddr = %s, %v; want %s", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestServeRefusesABadConfig: Serve returns New's error without serving. Mutant
+// server.go Serve's error check negated (Run on a nil server).
+func TestServeRefusesABadConfig(t *testing.T) {
+	t.Parallel()
+	if err := Serve(context.Background(), Config{Inventory: copyExample(t, "lab")}); err == nil {
+		t.Error("Serve without --listen or --interface succeeded")
+	}
+}
