@@ -3,6 +3,7 @@ package provisioner
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -294,6 +295,46 @@ func TestUpWave(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// failPower fails every power cycle, as a BMC refusing its credentials does.
+type failPower struct{ countPower }
+
+func (p *failPower) PXECycle(ctx context.Context, t lifecycle.Target) error {
+	p.countPower.PXECycle(ctx, t)
+	return errors.New("401 Unauthorized")
+}
+
+// TestNewRunStartsFresh: up on a node whose run failed starts the next run at attempt 1
+// with no reason, through the core as `provision up` does. Regression of issue 20 (the
+// new run kept the previous run's attempt counter and reason), also covered by
+// lifecycle's TestNewRunStartsFresh.
+func TestNewRunStartsFresh(t *testing.T) {
+	t.Parallel()
+	cfg := Config{Power: &failPower{}}
+	cfg.Lifecycle.MaxAttempts = 2
+	c := openCore(t, cfg, "f-0001")
+	up := func() {
+		t.Helper()
+		if _, err := c.Up(context.Background(), api.UpRequest{Selectors: []string{"f-0001"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	up()
+	for n, _ := c.Store.Get("f-0001"); lifecycle.Phase(n.Phase) != lifecycle.Failed; n, _ = c.Store.Get("f-0001") {
+		if n.Attempt > 2 {
+			t.Fatalf("run 1 went past its 2 attempts: %+v", n)
+		}
+		tick(t, c)
+	}
+	up()
+	n, err := c.Store.Get("f-0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Run != 2 || n.Attempt != 1 || n.Reason != "" {
+		t.Errorf("run 2 starts at run %d attempt %d reason %q; want run 2, attempt 1, no reason", n.Run, n.Attempt, n.Reason)
 	}
 }
 
