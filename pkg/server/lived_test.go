@@ -417,3 +417,41 @@ func TestServeRefusesABadConfig(t *testing.T) {
 		t.Error("Serve without --listen or --interface succeeded")
 	}
 }
+
+// seqWaits is a state whose log grows by one event per wait; it records where each
+// wait starts and ends ctx at its nth.
+type seqWaits struct {
+	state.Store
+	seq    uint64
+	afters []uint64
+	nth    int
+	cancel context.CancelFunc
+}
+
+func (s *seqWaits) List() ([]state.Node, error) { return nil, nil }
+func (s *seqWaits) LastSeq() (uint64, error)    { return s.seq, nil }
+func (s *seqWaits) Wait(_ context.Context, after uint64) error {
+	s.afters = append(s.afters, after)
+	if len(s.afters) == s.nth {
+		s.cancel()
+		return context.Canceled
+	}
+	s.seq++
+	return nil
+}
+
+// TestTransitionsWaitPastTheLastSeen: each wait for the state's log starts after the
+// last event already looked at. Mutant metrics.go followTransitions `err == nil` of
+// LastSeq negated: every wait started at serve's start, returned at once, and the loop
+// spun re-listing every node.
+func TestTransitionsWaitPastTheLastSeen(t *testing.T) {
+	t.Parallel()
+	m := newOpsMetrics(prometheus.NewRegistry())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := &seqWaits{seq: 7, nth: 3, cancel: cancel}
+	m.followTransitions(st)(ctx)
+	if want := []uint64{7, 8, 9}; !slices.Equal(st.afters, want) {
+		t.Errorf("waits started after %v, want %v", st.afters, want)
+	}
+}
