@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -379,31 +381,57 @@ func TestRunEndsWhenAnAPIStopsServing(t *testing.T) {
 	}
 }
 
-// TestBackupAtStart: serve writes a backup as it starts, with the default interval when
-// none is set, and none with a negative one. Mutant core.go backups `every < 0` made
-// `<= 0`: no backups at all by default.
+// TestBackupAtStart: serve writes a backup as it starts (with the default interval when
+// none is set; none with a negative one), logs it as written, and keeps the newest
+// BackupKeep backups (default state.DefaultBackupKeep). Mutants (core.go backups):
+// `every < 0` made `<= 0` (no backups by default), `keep <= 0` made `< 0` (a zero keep
+// left every backup but one) or negated (a set keep replaced by the default), the
+// backup's error check negated (a written backup logged as failed).
 func TestBackupAtStart(t *testing.T) {
 	t.Parallel()
+	old := state.DefaultBackupKeep + 6 // backups already there, older than serve's start
 	for _, tc := range []struct {
-		name  string
-		every time.Duration
-		want  bool
+		name      string
+		every     time.Duration
+		keep      int
+		wantFiles int
 	}{
-		{name: "default", every: 0, want: true},
-		{name: "set", every: time.Hour, want: true},
-		{name: "none", every: -1, want: false},
+		{name: "default interval and keep", every: 0, keep: 0, wantFiles: state.DefaultBackupKeep},
+		{name: "set interval and keep", every: time.Hour, keep: 3, wantFiles: 3},
+		{name: "none", every: -1, keep: 3, wantFiles: old},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := openCore(t, Config{BackupEvery: tc.every})
+			var log logBuf
+			c := openCore(t, Config{BackupEvery: tc.every, BackupKeep: tc.keep, Log: log.logger()})
+			bdir := state.BackupDir(c.cfg.StateDir)
+			if err := os.MkdirAll(bdir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			for i := range old {
+				name := fmt.Sprintf("state-20200101T0000%02dZ.db", i)
+				if err := os.WriteFile(filepath.Join(bdir, name), []byte("old"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel() // Run starts everything, then returns: the first backup is written before
 			if err := c.Run(ctx); err != nil {
 				t.Fatal(err)
 			}
-			ents, _ := os.ReadDir(state.BackupDir(c.cfg.StateDir))
-			if got := len(ents) > 0; got != tc.want {
-				t.Errorf("backups written: %d, want some: %v", len(ents), tc.want)
+			got, err := state.Backups(c.cfg.StateDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tc.wantFiles {
+				t.Errorf("%d backups kept, want %d", len(got), tc.wantFiles)
+			}
+			wrote := tc.every >= 0
+			if wrote && (len(got) == 0 || strings.Contains(got[len(got)-1], "state-2020")) {
+				t.Errorf("no new backup among %v", got)
+			}
+			if l := log.String(); strings.Contains(l, "state backup failed") || strings.Contains(l, "msg=\"state backup\"") != wrote {
+				t.Errorf("log of the backup (written: %v):\n%s", wrote, l)
 			}
 		})
 	}
