@@ -675,3 +675,35 @@ func TestTargetsForMAC(t *testing.T) {
 		})
 	}
 }
+
+// TestListenControlAddresses: the control API listens on a loopback http:// address or
+// the unix socket, and refuses any other address or a URL that does not parse.
+// Mutants (listen.go listenControl): the parse error check and `ip == nil` negated (a
+// good loopback address refused).
+func TestListenControlAddresses(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		api string
+		ok  bool
+	}{
+		{api: "http://127.0.0.1:0", ok: true},
+		{api: "http://10.1.2.3:1"},
+		{api: "http://serve.lab:1"},
+		{api: "http://127.0.0.1:bad port"},
+		{api: "tcp://127.0.0.1:1"},
+	} {
+		t.Run(tc.api, func(t *testing.T) {
+			t.Parallel()
+			ln, addr, err := listenControl(Config{ControlAPI: tc.api, StateDir: t.TempDir()})
+			if ln != nil {
+				ln.Close()
+			}
+			if (err == nil) != tc.ok {
+				t.Errorf("listenControl(%s) = %q, %v; want ok %v", tc.api, addr, err, tc.ok)
+			}
+			if tc.ok && !strings.HasPrefix(addr, "http://127.0.0.1:") {
+				t.Errorf("control address %q, want http://127.0.0.1:PORT", addr)
+			}
+		})
+	}
+}
