@@ -48,6 +48,13 @@ type Config struct {
 	CertValidity time.Duration
 	// Tick is how often timeouts and queued power cycles are looked at (default 1s).
 	Tick time.Duration
+	// LockTimeout is how long Open waits for another process's lock on state.db (default
+	// 10s: a restart overlapping the old serve's exit).
+	LockTimeout time.Duration
+	// ReadHeaderTimeout is how long both APIs wait for a request's header (default 10s);
+	// ShutdownGrace how long Run lets requests under way finish once ctx ends (default 2s).
+	ReadHeaderTimeout time.Duration
+	ShutdownGrace     time.Duration
 	// BackupEvery and BackupKeep are the rolling backup of the state in StateDir/backups:
 	// one at start, then every BackupEvery, the newest BackupKeep kept (defaults
 	// state.DefaultBackupEvery, state.DefaultBackupKeep; BackupEvery < 0: none).
@@ -89,6 +96,15 @@ func Open(cfg Config) (*Core, error) {
 	if cfg.Tick <= 0 {
 		cfg.Tick = time.Second
 	}
+	if cfg.LockTimeout <= 0 {
+		cfg.LockTimeout = 10 * time.Second
+	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = 10 * time.Second
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 2 * time.Second
+	}
 	c := &Core{cfg: cfg, log: cfg.Log}
 	var err error
 	machineStore, power := state.Store(nil), cfg.Power
@@ -102,7 +118,7 @@ func Open(cfg Config) (*Core, error) {
 		}
 	} else {
 		// Check: a damaged state.db is named at start rather than found by a handler later.
-		if c.Store, err = state.Open(cfg.StateDir, state.Options{LockTimeout: 10 * time.Second, Check: true}); err != nil {
+		if c.Store, err = state.Open(cfg.StateDir, state.Options{LockTimeout: cfg.LockTimeout, Check: true}); err != nil {
 			return nil, err
 		}
 		machineStore = c.Store
@@ -269,10 +285,14 @@ func (c *Core) Judge(node string, rep *check.Report) []check.Result {
 
 // Run serves both APIs and runs the lifecycle until ctx ends.
 func (c *Core) Run(ctx context.Context) error {
+	// An API whose Serve fails ends the rest too, so Run returns its error instead of
+	// waiting, without that API, for a ctx nobody cancels.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 	serve := func(name string, ln net.Listener, h http.Handler) {
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelWarn)}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: c.cfg.ReadHeaderTimeout, ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelWarn)}
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
@@ -283,7 +303,7 @@ func (c *Core) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			<-ctx.Done()
-			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			sctx, cancel := context.WithTimeout(context.Background(), c.cfg.ShutdownGrace)
 			defer cancel()
 			srv.Shutdown(sctx)
 		}()
@@ -309,6 +329,7 @@ func (c *Core) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	cancel()
 	wg.Wait()
 	return err
 }

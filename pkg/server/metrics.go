@@ -21,6 +21,8 @@ type opsMetrics struct {
 	transitions *prometheus.CounterVec
 	bmcCalls    *prometheus.CounterVec
 	store       func() ([]state.Node, error) // nil: serve runs without the provisioning core
+	// pause is the back-off after a failed wait for the state's log (a second).
+	pause func()
 }
 
 func newOpsMetrics(reg prometheus.Registerer) *opsMetrics {
@@ -35,6 +37,7 @@ func newOpsMetrics(reg prometheus.Registerer) *opsMetrics {
 			Name: "racklift_bmc_calls_total",
 			Help: "BMC operations serve made (power cycles, boot overrides, status reads), by operation and result: ok or the failure kind (timeout, auth, tls, refused, not-applied, ...).",
 		}, []string{"op", "result"}),
+		pause: func() { time.Sleep(time.Second) },
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "racklift_build_info",
@@ -108,7 +111,7 @@ func (m *opsMetrics) followTransitions(st state.Store) func(ctx context.Context)
 		for ctx.Err() == nil {
 			if err := st.Wait(ctx, after); err != nil {
 				if ctx.Err() == nil {
-					time.Sleep(time.Second) // a damaged store is logged by the core; do not spin
+					m.pause() // a damaged store is logged by the core; do not spin
 				}
 				continue
 			}

@@ -75,6 +75,9 @@ type Config struct {
 	DHCPRelays []netip.Addr
 	// NoDHCP leaves DHCP to another server whatever the network's mode says.
 	NoDHCP bool
+	// HTTPHeaderTimeout is how long the boot HTTP server waits for a request's header
+	// (default 10s): a client that sends none cannot hold a connection.
+	HTTPHeaderTimeout time.Duration
 	// Provision, when set, runs the provisioning core (pkg/provisioner: state, lifecycle,
 	// agent API, control API): it gets every inventory put in force and every boot
 	// event, and gives boot scripts their agent credentials.
@@ -125,6 +128,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.DHCPPort == 0 {
 		cfg.DHCPPort = dhcp.PortDHCP
+	}
+	if cfg.HTTPHeaderTimeout <= 0 {
+		cfg.HTTPHeaderTimeout = 10 * time.Second
 	}
 	if cfg.Templates == nil {
 		cfg.Templates = templates.FS
@@ -407,7 +413,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.httpAddr = ln.Addr()
 	// IdleTimeout: a keep-alive connection nobody uses is closed, so idle clients cannot
 	// hold sockets and goroutines for ever.
-	hs := &http.Server{Handler: hb, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: HTTPIdleTimeout}
+	hs := &http.Server{Handler: hb, ReadHeaderTimeout: s.cfg.HTTPHeaderTimeout, IdleTimeout: HTTPIdleTimeout}
 	sv.start("http", func() error {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err
