@@ -109,11 +109,15 @@ func main() {
 			cmd = exec.Command(u, append([]string{"-m", "--propagation", "private", "sh", "-c", mount, *bin}, args...)...)
 		}
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		// gremlins has no flag for test flags; go test reads them from GOFLAGS, for the
+		// coverage run and for every mutant's run alike. -count=1: a coverage run served
+		// from the test cache takes no time, and gremlins' timeout for each mutant is a
+		// multiple of it (every mutant then times out).
+		goflags := os.Getenv("GOFLAGS") + " -count=1"
 		if *short {
-			// gremlins has no flag for test flags; go test reads -short from GOFLAGS, for
-			// the coverage run and for every mutant's run alike.
-			cmd.Env = append(os.Environ(), "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -short"))
+			goflags += " -short"
 		}
+		cmd.Env = append(os.Environ(), "GOFLAGS="+strings.TrimSpace(goflags))
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintf(os.Stderr, "gremlins on %s: %v\n", pkg, err)
 			failed = true
