@@ -121,6 +121,9 @@ type Faults struct {
 	DropFirstBootOverride bool
 	// OnceBecomesContinuous keeps a one-time boot override as Continuous.
 	OnceBecomesContinuous bool
+	// EmptySystems and EmptyChassis make the Systems and the Chassis collections list
+	// no member (a BMC that has not discovered its system yet, or has no chassis).
+	EmptySystems, EmptyChassis bool
 }
 
 // session is one open Redfish session.

@@ -48,14 +48,14 @@ func (b *BMC) routes() http.Handler {
 	mux.Handle("GET "+sessionsURI, b.auth(b.sessionList))
 	mux.Handle("GET "+sessionsURI+"/{id}", b.auth(b.sessionGet))
 	mux.Handle("DELETE "+sessionsURI+"/{id}", b.auth(b.logout))
-	mux.Handle("GET /redfish/v1/Systems", b.auth(collection("Systems", "ComputerSystemCollection", systemPath)))
+	mux.Handle("GET /redfish/v1/Systems", b.auth(b.listed("Systems", "ComputerSystemCollection", systemPath, func(f Faults) bool { return f.EmptySystems })))
 	mux.Handle("GET "+systemPath, b.auth(b.system))
 	mux.Handle("PATCH "+systemPath, b.auth(b.patchSystem))
 	mux.Handle("POST "+systemPath+"/Actions/ComputerSystem.Reset", b.auth(b.reset))
 	mux.Handle("GET /redfish/v1/Managers", b.auth(collection("Managers", "ManagerCollection", managerPath)))
 	mux.Handle("GET "+managerPath, b.auth(b.manager))
 	mux.Handle("POST "+managerPath+"/Actions/Manager.Reset", b.auth(b.managerReset))
-	mux.Handle("GET /redfish/v1/Chassis", b.auth(collection("Chassis", "ChassisCollection", chassisPath)))
+	mux.Handle("GET /redfish/v1/Chassis", b.auth(b.listed("Chassis", "ChassisCollection", chassisPath, func(f Faults) bool { return f.EmptyChassis })))
 	mux.Handle("GET "+chassisPath, b.auth(b.chassis))
 	mux.Handle("GET "+monitorsURI+"/{id}", b.auth(b.taskMonitor))
 
@@ -649,6 +649,18 @@ func (b *BMC) labState(w http.ResponseWriter, r *http.Request) {
 		state["boots"] = m.Boots()
 	}
 	writeJSON(w, 200, state)
+}
+
+// listed is the collection of one member, or of none while empty says so.
+func (b *BMC) listed(name, typ, member string, empty func(Faults) bool) http.HandlerFunc {
+	full, none := collection(name, typ, member), collection(name, typ)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if empty(b.Faults()) {
+			none(w, r)
+			return
+		}
+		full(w, r)
+	}
 }
 
 func collection(name, typ string, members ...string) http.HandlerFunc {
