@@ -25,9 +25,6 @@ import (
 	"github.com/racklift/racklift/pkg/state"
 )
 
-// hangGuard only turns a hang into a failure.
-const hangGuard = 3 * time.Minute
-
 // countPower answers every power cycle at once and counts them per node.
 type countPower struct {
 	mu     sync.Mutex
