@@ -22,6 +22,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -58,6 +59,7 @@ func main() {
 	maxFile := flag.Uint64("max-file-size", 0, "bytes any file a mutant's tests write may reach (RLIMIT_FSIZE; 0: no limit)")
 	shm := flag.String("shm", "2g", "as root: run gremlins with a private /dev/shm of this size (\"\": the shared one)")
 	short := flag.Bool("short", true, "run the tests with -short (the unit suite: root, QEMU and slow tests skip)")
+	full := flag.String("full", "pkg/state", "packages (comma-separated) run without -short whatever -short says: pkg/state's etcd store is tested only by its slow suite")
 	effGoal := flag.Float64("efficacy", 90, "goal: test efficacy, percent")
 	covGoal := flag.Float64("coverage", 85, "goal: mutator coverage, percent")
 	flag.Parse()
@@ -114,7 +116,7 @@ func main() {
 		// from the test cache takes no time, and gremlins' timeout for each mutant is a
 		// multiple of it (every mutant then times out).
 		goflags := os.Getenv("GOFLAGS") + " -count=1"
-		if *short {
+		if *short && !slices.Contains(strings.Split(*full, ","), pkg) {
 			goflags += " -short"
 		}
 		cmd.Env = append(os.Environ(), "GOFLAGS="+strings.TrimSpace(goflags))
