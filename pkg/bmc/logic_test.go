@@ -16,6 +16,7 @@ import (
 	"github.com/stmcginnis/gofish/common"
 	rf "github.com/stmcginnis/gofish/redfish"
 
+	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/inventory"
 )
 
@@ -437,7 +438,7 @@ func TestInfoHelpers(t *testing.T) {
 // The progress line says done, total and failed, and clears itself at the end.
 func TestProgressLine(t *testing.T) {
 	t.Parallel()
-	var w syncBuffer
+	var w testenv.SyncBuffer
 	p, stop := progressLine(&w, "power on", 3, time.Now())
 	p(2, 3, 1)
 	stop()
@@ -485,24 +486,6 @@ func TestFanoutProgressCounts(t *testing.T) {
 	if c := res[2]; c.Result != "failed" || c.Kind != "" || c.Error != "plain" || c.End.Before(c.Start) || c.Seconds != c.Duration.Seconds() {
 		t.Errorf("c: %+v", c)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the progress line's ticker and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // A job's slot is given away only once it runs past the stall limit: before that (here

@@ -1,7 +1,6 @@
 package provisioner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	lab "github.com/racklift/racklift/internal/lab/redfish"
+	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/events"
@@ -52,22 +52,7 @@ func (p *countPower) total() int {
 }
 
 // logBuf is a slog handler's output, safe for the lifecycle's goroutines.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuf struct{ testenv.SyncBuffer }
 
 func (l *logBuf) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
 

@@ -46,6 +46,32 @@ func waitQueued(t *testing.T, s *Etcd, n int) {
 	}
 }
 
+// updateQueued queues n Updates of nodes n0, n1, ... with fn behind a held committer,
+// so they are taken in batches, then lets them commit; each that fails fails the test.
+func updateQueued(t *testing.T, s *Etcd, n int, fn func(*Node) ([]Event, error)) {
+	t.Helper()
+	release, held := holdCommitter(t, s)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			if _, err := s.Update(fmt.Sprintf("n%d", i), fn); err != nil {
+				errs <- err
+			}
+		})
+	}
+	waitQueued(t, s, n)
+	release()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // count is an Update that counts its own commits in the node's Reason and logs two events.
 func count(n *Node) ([]Event, error) {
 	c, _ := strconv.Atoi(n.Reason)
@@ -162,29 +188,10 @@ func TestEtcdBatchKeepsToMaxTxnOps(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	release, held := holdCommitter(t, s)
 	const updates = 30
-	var wg sync.WaitGroup
-	errs := make(chan error, updates)
-	for i := range updates {
-		wg.Go(func() {
-			if _, err := s.Update(fmt.Sprintf("n%d", i), func(n *Node) ([]Event, error) {
-				return []Event{{Kind: "a"}, {Kind: "b"}, {Kind: "c"}, {Kind: "d"}}, nil
-			}); err != nil {
-				errs <- err
-			}
-		})
-	}
-	waitQueued(t, s, updates)
-	release()
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if err := <-held; err != nil {
-		t.Fatal(err)
-	}
+	updateQueued(t, s, updates, func(n *Node) ([]Event, error) {
+		return []Event{{Kind: "a"}, {Kind: "b"}, {Kind: "c"}, {Kind: "d"}}, nil
+	})
 	if last, _ := s.LastSeq(); last != 4*updates+1 {
 		t.Errorf("last sequence %d, want %d", last, 4*updates+1)
 	}
@@ -282,27 +289,7 @@ func TestEtcdBatchLeavesRoomForCompaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	release, held := holdCommitter(t, s)
-	const updates = 30
-	var wg sync.WaitGroup
-	errs := make(chan error, updates)
-	for i := range updates {
-		wg.Go(func() {
-			if _, err := s.Update(fmt.Sprintf("n%d", i), setPhase("ready", Event{Kind: "a"})); err != nil {
-				errs <- err
-			}
-		})
-	}
-	waitQueued(t, s, updates)
-	release()
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if err := <-held; err != nil {
-		t.Fatal(err)
-	}
+	updateQueued(t, s, 30, setPhase("ready", Event{Kind: "a"}))
 	if r, err := s.Retention(); err != nil || r.DroppedThrough < 2*etcdCompactBatch {
 		t.Errorf("dropped through %d (%v): want two whole compaction batches, %d", r.DroppedThrough, err, 2*etcdCompactBatch)
 	}
