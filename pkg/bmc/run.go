@@ -102,9 +102,6 @@ func Run(ctx context.Context, inv *inventory.Inventory, nodes []*inventory.Node,
 
 	rep := &Report{Action: op.Name(), DryRun: req.DryRun, Nodes: len(results), Seconds: time.Since(start).Seconds(), Results: results, op: op}
 	for i := range results {
-		if results[i].Seconds == 0 && results[i].Duration > 0 {
-			results[i].Seconds = results[i].Duration.Seconds()
-		}
 		if results[i].Result != "ok" && results[i].Result != "dry-run" {
 			rep.Failed++
 		}
@@ -142,7 +139,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	for _, res := range r.Results {
 		d := res.Duration.Round(time.Millisecond).String()
-		if res.Result == "refused" || res.Result == "dry-run" || res.Duration == 0 {
+		if res.Duration == 0 { // refused, a dry run, or failed before any BMC was asked
 			d = "-"
 		}
 		msg := res.Error
