@@ -36,6 +36,16 @@ func TestRedfishSoftOffAsksTheOS(t *testing.T) {
 	if out.Power != "off" || !strings.Contains(out.Note, "graceful shutdown requested") {
 		t.Errorf("soft off read back %q, note %q", out.Power, out.Note)
 	}
+
+	// An OS that has not shut down yet: still on, and the note says why that is no failure.
+	if err := b.Machine().PowerOn(context.Background(), ""); err != nil {
+		t.Fatal(err)
+	}
+	b.SetFaults(lab.Faults{IgnorePower: true})
+	out, err = bmc.Do(context.Background(), labTarget(b), bmc.Op{Power: bmc.PowerSoft}, bmc.Options{Timeout: 30 * time.Second})
+	if err != nil || out.Power != "on" || !strings.Contains(out.Note, "the OS decides") {
+		t.Errorf("soft off of a machine still on: %v, read back %q, note %q", err, out.Power, out.Note)
+	}
 }
 
 // The wait before each retry doubles from Options.Backoff (up to MaxBackoff). Lower

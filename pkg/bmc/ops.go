@@ -310,15 +310,15 @@ func (c *Client) power(ctx context.Context, action string, st *state) (Outcome, 
 		if transitional(s) && transitSince.IsZero() {
 			transitSince = time.Now()
 		}
+		if action == PowerSoft { // whatever it reads now, even "on": the OS decides
+			return Outcome{Power: s, Note: "graceful shutdown requested; the OS decides when power goes off"}, nil
+		}
 		if s == want {
 			out := Outcome{Power: s}
 			if !transitSince.IsZero() {
 				out.Note = fmt.Sprintf("the BMC reported the transition (%s) for %s", transitName(want), time.Since(transitSince).Round(100*time.Millisecond))
 			}
 			return out, nil
-		}
-		if action == PowerSoft {
-			return Outcome{Power: s, Note: "graceful shutdown requested; the OS decides when power goes off"}, nil
 		}
 		if !time.Now().Before(until) {
 			return Outcome{Power: s}, &notApplied{NotApplied{Asked: "power " + action, AcceptedAt: accepted, StillReports: s,
