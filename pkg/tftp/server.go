@@ -169,17 +169,14 @@ func (s *Server) Serve(conn net.PacketConn) error {
 				dst = a.Unmap()
 			}
 		}
-		if dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || dst.IsMulticast() {
-			dst = local // a broadcast request: answer from the bound address
-		}
-		s.request(dst, local, ua.AddrPort(), buf[:n])
+		s.request(replyAddr(dst, local, net.InterfaceAddrs), local, ua.AddrPort(), buf[:n])
 	}
 }
 
 // request answers one datagram that came to port 69.
 func (s *Server) request(dst, bound netip.Addr, peer netip.AddrPort, b []byte) {
 	p, err := s.port(dst)
-	if err != nil && dst != bound { // e.g. a subnet broadcast, which cannot be bound
+	if err != nil && dst != bound { // an address on no interface here
 		p, err = s.port(bound)
 	}
 	if err != nil {

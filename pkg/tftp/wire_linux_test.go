@@ -114,13 +114,40 @@ func TestAnsweredFromTheAddressAsked(t *testing.T) {
 		}
 	}
 
+	// A request to lo's subnet broadcast: Linux would let a transfer bind 127.255.255.255,
+	// but the client's ACKs go to the unicast address the DATA came from, so it is answered
+	// from the bound (wildcard) address, and the ACK ends the transfer.
+	c := udp(t)
+	rc, err := c.(*net.UDPConn).SyscallConn()
+	must(t, err)
+	var serr error
+	must(t, rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1) }))
+	must(t, serr)
+	rrq(t, c, &net.UDPAddr{IP: net.ParseIP("127.255.255.255"), Port: port}, "f", "octet")
+	op, msg, from := answerFrom(t, c, hangGuard)
+	if op != opDATA {
+		t.Fatalf("request to 127.255.255.255: op %d %q, want DATA", op, msg)
+	}
+	s.mu.Lock()
+	_, onBroadcast := s.ports[netip.MustParseAddr("127.255.255.255")]
+	s.mu.Unlock()
+	if onBroadcast {
+		t.Fatal("a transfer socket was bound to the broadcast address 127.255.255.255: the client's ACKs never reach it")
+	}
+	finish(t, c, from)
+	for deadline := time.Now().Add(hangGuard); admitted(s) != 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the ACK to the broadcast request's transfer did not end it: %d admitted", admitted(s))
+		}
+	}
+
 	// A server of its own, not serving: request is called as Serve would, for an address
 	// on no interface here.
 	elsewhere := unbindable(t)
 	s2, err := New(Config{Root: root, Timeout: hangGuard, Retries: 1})
 	must(t, err)
 	shutdown(t, s2)
-	c := udp(t)
+	c = udp(t)
 	peer := c.LocalAddr().(*net.UDPAddr).AddrPort()
 	s2.request(elsewhere, netip.MustParseAddr("127.0.0.1"), peer, append([]byte{0, opRRQ}, "f\x00octet\x00"...))
 	s2.mu.Lock()
@@ -131,7 +158,7 @@ func TestAnsweredFromTheAddressAsked(t *testing.T) {
 		t.Fatalf("a request to an address that cannot be bound: %d transfer sockets (on the bound address: %v), %d admitted; want the bound one and 1",
 			ports, bound, admitted(s2))
 	}
-	op, msg, from := answerFrom(t, c, hangGuard)
+	op, msg, from = answerFrom(t, c, hangGuard)
 	if op != opDATA {
 		t.Fatalf("request to %s: op %d %q, want DATA", elsewhere, op, msg)
 	}
