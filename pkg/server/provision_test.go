@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/agent/report"
 	"github.com/racklift/racklift/pkg/api"
 	"github.com/racklift/racklift/pkg/lifecycle"
@@ -41,7 +42,7 @@ func (p *countingPower) PXECycle(_ context.Context, t lifecycle.Target) error {
 // inventory moved onto 127.0.0.0/24 (serve 127.0.0.1, lab-0N at 127.0.0.1N: loopback
 // addresses a test can send from without configuring anything); it returns the server,
 // its HTTP base URL and the state directory.
-func startProvisioning(t *testing.T, power lifecycle.Power) (*Server, string, string, *syncBuffer) {
+func startProvisioning(t *testing.T, power lifecycle.Power) (*Server, string, string, *testenv.SyncBuffer) {
 	t.Helper()
 	dir := copyExample(t, "lab")
 	for _, f := range []string{"site.yaml", filepath.Join("racks", "lab.yaml")} {
@@ -65,7 +66,7 @@ func startProvisioning(t *testing.T, power lifecycle.Power) (*Server, string, st
 	os.WriteFile(filepath.Join(arts, "lab", "vmlinuz"), []byte("kernel"), 0o644)
 	os.WriteFile(filepath.Join(arts, "lab", "initrd.img"), []byte("initrd"), 0o644)
 	httpPort, tftpPort := freePort(t, "tcp"), freePort(t, "udp")
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	s, err := New(Config{Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Inventory: dir, Listen: "127.0.0.1", HTTPPort: httpPort, TFTPPort: tftpPort,
 		PXEDir: t.TempDir(), Artifacts: arts, Templates: templates.FS, StateDir: stateDir,
 		Provision: &Provision{Power: power, AgentListen: "127.0.0.1:0", Tick: 50 * time.Millisecond},

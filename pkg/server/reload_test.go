@@ -7,31 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/events"
 )
-
-// syncBuffer is a log sink tests can read while the server writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // copyExample copies inventory/examples/NAME into a temp dir.
 func copyExample(t *testing.T, name string) string {
@@ -92,7 +73,7 @@ func TestHotReload(t *testing.T) {
 	t.Parallel()
 	dir := copyExample(t, "lab")
 	rack := filepath.Join(dir, "racks", "lab.yaml")
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	s, err := New(Config{Inventory: dir, Listen: "127.0.0.1", Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)

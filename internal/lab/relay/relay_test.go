@@ -1,7 +1,6 @@
 package relay_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/racklift/racklift/internal/lab/netns"
@@ -58,24 +56,6 @@ esac
 exit 0
 `
 
-// syncBuf is serve's log, written by its goroutines and read by the test.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Issue 17: a real DHCP client (busybox udhcpc) on a second provisioning network gets
 // its reservation through a real relay (ISC dhcrelay with option 82) from serve, which
 // picks the network from giaddr and records the relay and circuit id in the node's
@@ -105,7 +85,7 @@ func TestRelayedDHCPClient(t *testing.T) {
 	for _, d := range []string{"pxe", "artifacts", "state"} {
 		must(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
 	}
-	var logBuf syncBuf
+	var logBuf testenv.SyncBuffer
 	var s *server.Server
 	must(t, srvNS.Do(func() error {
 		var err error
