@@ -181,6 +181,7 @@ type Etcd struct {
 	paged   func() // tests: called after each range read but the last
 	// oldestSeq is the log's oldest sequence number as last read (etcd_oldest.go).
 	oldestSeq atomic.Uint64
+	backoff   func(try time.Duration) // a lost batch's pause (etcd_backoff.go; tests record it)
 
 	mu         sync.Mutex
 	queue      []*update // Updates waiting for a batch
@@ -213,7 +214,7 @@ func OpenEtcd(cfg EtcdConfig, opts Options) (*Etcd, error) {
 	if cfg.MaxTxnOps <= 0 {
 		cfg.MaxTxnOps = DefaultMaxTxnOps
 	}
-	s := &Etcd{cli: cfg.Client, prefix: cfg.Prefix, opts: opts, timeout: cfg.OpTimeout, maxOps: cfg.MaxTxnOps, page: listPage}
+	s := &Etcd{cli: cfg.Client, prefix: cfg.Prefix, opts: opts, timeout: cfg.OpTimeout, maxOps: cfg.MaxTxnOps, page: listPage, backoff: backoff}
 	if s.cli == nil {
 		cli, err := cfg.Dial()
 		if err != nil {

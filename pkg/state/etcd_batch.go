@@ -140,6 +140,7 @@ func (s *Etcd) commit(batch []*update) (again []*update) {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
+	started := time.Now()
 	// One read transaction: the nodes, the sequence, the oldest event, at one revision.
 	reads := make([]clientv3.Op, 0, len(live)+3)
 	for _, u := range live {
@@ -242,7 +243,9 @@ func (s *Etcd) commit(batch []*update) (again []*update) {
 		return again
 	}
 	// Lost: a node written by another writer, the sequence advanced by another
-	// instance, or a lock lost. Only the last fails; the others go again.
+	// instance, or a lock lost. Only the last fails; the others go again, after a
+	// pause (etcd_backoff.go).
+	s.backoff(time.Since(started))
 	i := 0
 	for _, m := range members {
 		i++ // the node's read-back

@@ -28,7 +28,9 @@ func (r *opRecorder) Get(ctx context.Context, key string, opts ...clientv3.OpOpt
 	return r.KV.Get(ctx, key, opts...)
 }
 
-func (r *opRecorder) Txn(ctx context.Context) clientv3.Txn { return &txnRecorder{Txn: r.KV.Txn(ctx), r: r} }
+func (r *opRecorder) Txn(ctx context.Context) clientv3.Txn {
+	return &txnRecorder{Txn: r.KV.Txn(ctx), r: r}
+}
 
 type txnRecorder struct {
 	clientv3.Txn
