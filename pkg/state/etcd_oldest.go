@@ -29,28 +29,28 @@ func (s *Etcd) oldestReads() (ops []clientv3.Op, guess uint64) {
 // the log's last sequence number read with them. The event after the mark is read again
 // when another writer moved the mark since; the log is searched by a range read only
 // when that event is missing from a log that is not empty (a gap at its start, which
-// racklift's writes do not leave).
+// racklift's writes do not leave) or the mark is not a number (damage Check reports:
+// writes go on as before).
 func (s *Etcd) oldestEvent(ctx context.Context, mark, event *etcdserverpb.RangeResponse, guess, last uint64) (*mvccpb.KeyValue, error) {
 	var dropped uint64
+	var err error
 	if len(mark.Kvs) > 0 {
-		n, err := strconv.ParseUint(string(mark.Kvs[0].Value), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("state %s: meta/dropped=%q: %w", s.where, mark.Kvs[0].Value, err)
-		}
-		dropped = n
+		dropped, err = strconv.ParseUint(string(mark.Kvs[0].Value), 10, 64)
 	}
-	want := dropped + 1
-	s.oldestSeq.Store(want)
-	if last < want {
-		return nil, nil
-	}
-	kvs := event.Kvs
-	if want != guess {
-		resp, err := s.get(ctx, s.k("events/")+etcdSeq(want))
-		if err != nil {
-			return nil, fmt.Errorf("state %s: oldest event: %w", s.where, err)
+	var kvs []*mvccpb.KeyValue
+	if want := dropped + 1; err == nil {
+		s.oldestSeq.Store(want)
+		if last < want {
+			return nil, nil
 		}
-		kvs = resp.Kvs
+		kvs = event.Kvs
+		if want != guess {
+			resp, err := s.get(ctx, s.k("events/")+etcdSeq(want))
+			if err != nil {
+				return nil, fmt.Errorf("state %s: oldest event: %w", s.where, err)
+			}
+			kvs = resp.Kvs
+		}
 	}
 	if len(kvs) == 0 {
 		p := s.k("events/")

@@ -157,3 +157,25 @@ func TestEtcdCompactsLogWithGap(t *testing.T) {
 	}
 	checkLogFrom(t, s, 5)
 }
+
+// TestEtcdWritesWithDamagedMark: a dropped mark that is not a number (damage, which
+// Check reports) does not fail writes: the oldest event is searched for instead.
+func TestEtcdWritesWithDamagedMark(t *testing.T) {
+	t.Parallel()
+	prefix := etcdBackend.fresh(t)
+	s, rec := openRecorded(t, prefix, Options{})
+	if _, err := s.Update("x", count); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := s.cli.Put(ctx, s.k("meta/dropped"), "x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update("x", count); err != nil {
+		t.Fatalf("a write with the dropped mark damaged: %v", err)
+	}
+	if len(rec.logScans(s)) == 0 {
+		t.Error("no read of the log to its end: the oldest event was not searched for")
+	}
+}
