@@ -13,8 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -177,6 +179,9 @@ type Etcd struct {
 	maxOps  int
 	page    int    // keys per range read (listPage; tests page smaller)
 	paged   func() // tests: called after each range read but the last
+	// oldestSeq is the log's oldest sequence number as last read (etcd_oldest.go).
+	oldestSeq atomic.Uint64
+	backoff   func(try time.Duration) // a lost batch's pause (etcd_backoff.go; tests record it)
 
 	mu         sync.Mutex
 	queue      []*update // Updates waiting for a batch
@@ -209,7 +214,7 @@ func OpenEtcd(cfg EtcdConfig, opts Options) (*Etcd, error) {
 	if cfg.MaxTxnOps <= 0 {
 		cfg.MaxTxnOps = DefaultMaxTxnOps
 	}
-	s := &Etcd{cli: cfg.Client, prefix: cfg.Prefix, opts: opts, timeout: cfg.OpTimeout, maxOps: cfg.MaxTxnOps, page: listPage}
+	s := &Etcd{cli: cfg.Client, prefix: cfg.Prefix, opts: opts, timeout: cfg.OpTimeout, maxOps: cfg.MaxTxnOps, page: listPage, backoff: backoff}
 	if s.cli == nil {
 		cli, err := cfg.Dial()
 		if err != nil {
@@ -390,8 +395,9 @@ func (s *Etcd) Update(name string, fn func(n *Node) ([]Event, error)) ([]Event, 
 }
 
 // compactOps are the deletes dropping the oldest events past the count or age limits
-// (at most etcdCompactBatch), and the dropped mark; nothing when the oldest stays.
-func (s *Etcd) compactOps(ctx context.Context, oldestJSON []byte, last uint64, newest time.Time, dropKey, evPrefix string) ([]clientv3.Op, error) {
+// (at most etcdCompactBatch), and the dropped mark; nothing when the oldest stays. The
+// events looked at are a bounded range from the oldest (see etcd_oldest.go).
+func (s *Etcd) compactOps(ctx context.Context, oldest *mvccpb.KeyValue, last uint64, newest time.Time, dropKey, evPrefix string) ([]clientv3.Op, error) {
 	oldestOK := newest.Add(-s.opts.MaxEventAge)
 	keep := func(v []byte) bool {
 		var e Event
@@ -400,10 +406,14 @@ func (s *Etcd) compactOps(ctx context.Context, oldestJSON []byte, last uint64, n
 		}
 		return last-e.Seq < uint64(s.opts.MaxEvents) && !e.Time.Before(oldestOK)
 	}
-	if keep(oldestJSON) {
+	if keep(oldest.Value) {
 		return nil, nil
 	}
-	resp, err := s.get(ctx, evPrefix, clientv3.WithRange(clientv3.GetPrefixRangeEnd(evPrefix)), clientv3.WithLimit(etcdCompactBatch))
+	from, err := strconv.ParseUint(strings.TrimPrefix(string(oldest.Key), evPrefix), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("state %s: compact: event key %q: %w", s.where, oldest.Key, err)
+	}
+	resp, err := s.get(ctx, evPrefix+etcdSeq(from), clientv3.WithRange(evPrefix+etcdSeq(from+etcdCompactBatch)))
 	if err != nil {
 		return nil, fmt.Errorf("state %s: compact: %w", s.where, err)
 	}

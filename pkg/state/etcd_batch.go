@@ -140,13 +140,14 @@ func (s *Etcd) commit(batch []*update) (again []*update) {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
+	started := time.Now()
 	// One read transaction: the nodes, the sequence, the oldest event, at one revision.
-	reads := make([]clientv3.Op, 0, len(live)+2)
+	reads := make([]clientv3.Op, 0, len(live)+3)
 	for _, u := range live {
 		reads = append(reads, clientv3.OpGet(nkey(u)))
 	}
-	reads = append(reads, clientv3.OpGet(seqKey),
-		clientv3.OpGet(evPrefix, clientv3.WithRange(clientv3.GetPrefixRangeEnd(evPrefix)), clientv3.WithLimit(1)))
+	oldestOps, guess := s.oldestReads()
+	reads = append(append(reads, clientv3.OpGet(seqKey)), oldestOps...)
 	rd, err := do(ctx, func(ctx context.Context) (*clientv3.TxnResponse, error) {
 		return s.cli.Txn(ctx).Then(reads...).Commit()
 	})
@@ -168,6 +169,7 @@ func (s *Etcd) commit(batch []*update) (again []*update) {
 			return nil
 		}
 	}
+	lastRead := last // last is advanced below by each member's events
 	// Room for the sequence, the dropped mark and the compaction's deletes.
 	room := s.maxOps - 2 - 2*etcdCompactBatch
 	var members []member
@@ -207,16 +209,18 @@ func (s *Etcd) commit(batch []*update) (again []*update) {
 	if !newest.IsZero() {
 		ops = append(ops, clientv3.OpPut(seqKey, strconv.FormatUint(last, 10)))
 		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(seqKey), "=", seqRev))
-		if oldest := rd.Responses[len(live)+1].GetResponseRange().Kvs; len(oldest) > 0 {
-			drop, err := s.compactOps(ctx, oldest[0].Value, last, newest, dropKey, evPrefix)
-			if err != nil {
-				for _, m := range members {
-					m.finish(nil, err)
-				}
-				return again
-			}
-			ops = append(ops, drop...)
+		oldest, err := s.oldestEvent(ctx, rd.Responses[len(live)+1].GetResponseRange(), rd.Responses[len(live)+2].GetResponseRange(), guess, lastRead)
+		var drop []clientv3.Op
+		if err == nil && oldest != nil {
+			drop, err = s.compactOps(ctx, oldest, last, newest, dropKey, evPrefix)
 		}
+		if err != nil {
+			for _, m := range members {
+				m.finish(nil, err)
+			}
+			return again
+		}
+		ops = append(ops, drop...)
 	}
 	resp, err := s.cli.Txn(ctx).If(append(cmps, fenceCmps...)...).Then(ops...).Else(elses...).Commit()
 	if transient(err) {
@@ -239,7 +243,9 @@ func (s *Etcd) commit(batch []*update) (again []*update) {
 		return again
 	}
 	// Lost: a node written by another writer, the sequence advanced by another
-	// instance, or a lock lost. Only the last fails; the others go again.
+	// instance, or a lock lost. Only the last fails; the others go again, after a
+	// pause (etcd_backoff.go).
+	s.backoff(time.Since(started))
 	i := 0
 	for _, m := range members {
 		i++ // the node's read-back
