@@ -208,19 +208,29 @@ func pausedPastLease(ctx context.Context, t *testing.T, er *etcdRig, ctl *instan
 func etcdMemberKilled(ctx context.Context, t *testing.T, er *etcdRig, ctl *instance, nodes []string) {
 	t.Helper()
 	before := cyclesOf(er, nodes)
+	runs := map[string]int{}
+	for n, s := range er.status(ctx) {
+		runs[n] = s.Run
+	}
 	start := time.Now()
 	wait := er.startUp(ctx, "up-etcd", ctl, nodes, "--reprovision")
-	er.waitFor("up under way (a node powered)", 5*time.Minute, func() bool {
+	// Under way: a node of the new run powered and not yet ready (polls may miss pxe).
+	underWay := []lifecycle.Phase{lifecycle.PXE, lifecycle.Booting, lifecycle.Agent, lifecycle.Validating}
+	phases := map[string]lifecycle.Phase{}
+	er.waitFor("up under way (a node powered, not yet ready)", 5*time.Minute, func() bool {
 		st := er.status(ctx)
+		for _, n := range nodes {
+			phases[n] = st[n].Phase
+		}
 		return slices.ContainsFunc(nodes, func(n string) bool {
-			return st[n].Phase == lifecycle.PXE && st[n].EnteredAt.After(start)
+			return st[n].Run > runs[n] && slices.Contains(underWay, st[n].Phase)
 		})
 	})
 	leader := er.etcdLeader(ctx)
 	if err := er.etcd.Kill(leader); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("SIGKILLed etcd member %s (the leader) during up", er.etcd.Members[leader].Name)
+	t.Logf("SIGKILLed etcd member %s (the leader) during up: %v", er.etcd.Members[leader].Name, phases)
 	wait()
 	checkReadyOnePowerCyclePerAttempt(t, er, nodes, before, start)
 	st := er.status(ctx)
