@@ -69,6 +69,12 @@ func NewRig(t testing.TB, extra ...rack.Node) *Rig {
 // NewRigSwitch is NewRig with the switch ports' LLDP broken by knobs (rack.SwitchKnobs).
 func NewRigSwitch(t testing.TB, knobs map[string]rack.SwitchKnobs, extra ...rack.Node) *Rig {
 	t.Helper()
+	return newRig(t, rack.Config{Switch: knobs, Extra: extra})
+}
+
+// newRig is NewRig with the rack's Switch, Extra and HostNICs from rc.
+func newRig(t testing.TB, rc rack.Config) *Rig {
+	t.Helper()
 	needs(t)
 	r := &Rig{t: t, bin: filepath.Join(testenv.Bin(t), "provision"), dir: t.TempDir()}
 	// A short state path: the control socket's path must fit in sun_path.
@@ -93,10 +99,8 @@ func NewRigSwitch(t testing.TB, knobs map[string]rack.SwitchKnobs, extra ...rack
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	rk, err := rack.Start(ctx, rack.Config{
-		Inventory: r.inv, Dir: filepath.Join(r.dir, "rack"), NetNS: "rl-e2e-" + fmt.Sprint(os.Getpid()),
-		Password: password, Extra: extra, Switch: knobs,
-	})
+	rc.Inventory, rc.Dir, rc.NetNS, rc.Password = r.inv, filepath.Join(r.dir, "rack"), "rl-e2e-"+fmt.Sprint(os.Getpid()), password
+	rk, err := rack.Start(ctx, rc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,9 +146,12 @@ func buildRamdisk(t testing.TB, dir string) {
 
 // serveArgs are the flags serve runs with in every rig: short BMC timeouts and two
 // attempts, so a hung BMC fails its node in about a minute.
-func (r *Rig) serveArgs() []string {
-	return []string{"serve", "-i", r.inv, "--interface", rack.HostNIC,
-		"--pxe-dir", filepath.Join(r.dir, "pxe"), "--artifacts", r.arts, "--state-dir", r.stateDir,
+func (r *Rig) serveArgs() []string { return r.serveArgsOn(rack.HostNIC, r.stateDir) }
+
+// serveArgsOn are serveArgs for a serve on the host NIC iface with its own state dir.
+func (r *Rig) serveArgsOn(iface, stateDir string) []string {
+	return []string{"serve", "-i", r.inv, "--interface", iface,
+		"--pxe-dir", filepath.Join(r.dir, "pxe"), "--artifacts", r.arts, "--state-dir", stateDir,
 		"--bmc-timeout", "20s", "--attempts", "2", "--phase-timeout", "powering=1m,booting=15m,agent=15m,validating=15m,deploying=20m,rebooting=15m,installed=15m"}
 }
 
@@ -167,10 +174,17 @@ func (r *Rig) StartServe() {
 	r.serve = cmd
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
+	r.waitAPI(r.stateDir, r.serveOut, exited)
+}
+
+// waitAPI waits until the serve with stateDir answers on its control API; it fails the
+// test with the end of log if that serve exits first or does not answer within 60 s.
+func (r *Rig) waitAPI(stateDir, log string, exited <-chan struct{}) {
+	r.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		c, err := api.NewClient("unix://"+api.SocketPath(r.stateDir), r.controlToken())
+		c, err := api.NewClient("unix://"+api.SocketPath(stateDir), controlToken(stateDir))
 		if err == nil {
 			_, err = c.Health(ctx)
 			c.Close()
@@ -181,17 +195,17 @@ func (r *Rig) StartServe() {
 		}
 		select {
 		case <-exited:
-			r.t.Fatalf("serve exited at start:\n%s", tail(r.serveOut, 40))
+			r.t.Fatalf("serve exited at start:\n%s", tail(log, 40))
 		case <-time.After(200 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("serve's API did not answer within 60s: %v\n%s", err, tail(r.serveOut, 40))
+			r.t.Fatalf("serve's API did not answer within 60s: %v\n%s", err, tail(log, 40))
 		}
 	}
 }
 
-func (r *Rig) controlToken() string {
-	b, _ := os.ReadFile(api.TokenPath(r.stateDir))
+func controlToken(stateDir string) string {
+	b, _ := os.ReadFile(api.TokenPath(stateDir))
 	return strings.TrimSpace(string(b))
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/racklift/racklift/internal/testenv"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 )
 
 // Binary is the etcd server the rig runs (scripts/packages/scale.txt: etcd-server).
@@ -51,6 +52,17 @@ type Cluster struct {
 	Members []*Member
 	bin     string
 	dir     string
+	opts    Options
+}
+
+// Options place the members elsewhere than this process's network namespace.
+type Options struct {
+	// NetNS runs the members inside that named network namespace (ip netns exec): their
+	// loopback URLs are that namespace's, e.g. for serve instances running there.
+	NetNS string
+	// Dial reaches a member's client address (host:port) from this process; needed with
+	// NetNS for Client and the health check.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
 }
 
 // Endpoints are the members' client URLs.
@@ -66,11 +78,17 @@ func (c *Cluster) Endpoints() []string {
 // RACKLIFT_INTEGRATION=1, when etcd is not installed) and stops it when t ends.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
+	return StartWith(t, n, Options{})
+}
+
+// StartWith is Start with the members placed by o.
+func StartWith(t testing.TB, n int, o Options) *Cluster {
+	t.Helper()
 	bin := testenv.NeedCommand(t, Binary)
 	if bin == nil {
 		return nil
 	}
-	c, err := StartCluster(bin[0], t.TempDir(), n)
+	c, err := StartClusterWith(bin[0], t.TempDir(), n, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,13 +99,21 @@ func Start(t testing.TB, n int) *Cluster {
 // StartCluster starts n members with data under dir and waits until the cluster commits
 // a write. On error everything it started is stopped.
 func StartCluster(bin, dir string, n int) (*Cluster, error) {
+	return StartClusterWith(bin, dir, n, Options{})
+}
+
+// StartClusterWith is StartCluster with the members placed by o.
+func StartClusterWith(bin, dir string, n int, o Options) (*Cluster, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("etcd rig: %d members", n)
+	}
+	if o.NetNS != "" && o.Dial == nil {
+		return nil, fmt.Errorf("etcd rig: members in namespace %s but no Dial to reach them", o.NetNS)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("etcd rig: %w", err)
 	}
-	c := &Cluster{bin: bin, dir: dir}
+	c := &Cluster{bin: bin, dir: dir, opts: o}
 	ports, err := freePorts(2 * n)
 	if err != nil {
 		return nil, err
@@ -141,6 +167,10 @@ func (c *Cluster) start(m *Member) error {
 		return fmt.Errorf("etcd rig: %w", err)
 	}
 	cmd := exec.Command(c.bin, m.args...)
+	if c.opts.NetNS != "" {
+		// ip execs etcd: the process, its signals and Pdeathsig are etcd's own.
+		cmd = exec.Command("ip", append([]string{"netns", "exec", c.opts.NetNS, c.bin}, m.args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group (a signal to the test's group does not pause it) and killed
 	// with the test binary even when the test is killed by -timeout.
@@ -163,7 +193,11 @@ func (c *Cluster) start(m *Member) error {
 
 // Client is a client of every member.
 func (c *Cluster) Client() (*clientv3.Client, error) {
-	return clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
+	cfg := clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 10 * time.Second, Logger: zap.NewNop()}
+	if c.opts.Dial != nil {
+		cfg.DialOptions = []grpc.DialOption{grpc.WithContextDialer(c.opts.Dial)}
+	}
+	return clientv3.New(cfg)
 }
 
 // WaitHealthy waits until a write through the live members commits.

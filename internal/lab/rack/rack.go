@@ -64,6 +64,18 @@ type Config struct {
 	Username string
 	// Switch breaks what nodes' switch ports say over LLDP (lldp.go), by node name.
 	Switch map[string]SwitchKnobs
+	// HostNICs is how many provisioning host NICs are cabled to br-prov (default 1:
+	// HostNIC alone); more are HostNICName(1)... for several serve instances, each
+	// answering on its own NIC and address as on its own host.
+	HostNICs int
+}
+
+// HostNICName is the i-th provisioning host NIC: HostNIC, then prov1, prov2...
+func HostNICName(i int) string {
+	if i == 0 {
+		return HostNIC
+	}
+	return fmt.Sprintf("prov%d", i)
 }
 
 // Node is one machine of the rack.
@@ -212,6 +224,9 @@ func (r *Rack) build(ctx context.Context, nodes []Node) error {
 			return err
 		}
 	}
+	if err := r.extraHostNICs(); err != nil {
+		return err
+	}
 	for i, spec := range nodes {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -237,6 +252,28 @@ func (r *Rack) build(ctx context.Context, nodes []Node) error {
 		return err
 	}
 	return r.startGateways()
+}
+
+// extraHostNICs cables HostNICName(1..HostNICs-1) to br-prov as HostNIC is.
+func (r *Rack) extraHostNICs() error {
+	prov, err := r.ns.Link(ProvisioningBridge)
+	if err != nil {
+		return err
+	}
+	for i := 1; i < r.cfg.HostNICs; i++ {
+		name := HostNICName(i)
+		if _, err := r.ns.Veth(name+"-sw", name, nil, 0); err != nil {
+			return err
+		}
+		sw, err := r.ns.Link(name + "-sw")
+		if err != nil {
+			return err
+		}
+		if err := r.ns.SetMaster(sw, prov); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // wire makes the node's directory, disk and taps.
