@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/lifecycle"
 	"github.com/racklift/racklift/pkg/state"
 )
@@ -157,7 +158,7 @@ func TestUpFollowStops(t *testing.T) {
 		script:    [][]NodeStatus{{{Name: "a", Phase: lifecycle.Powering}}},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var log lockedBuffer
+	var log testenv.SyncBuffer
 	go func() {
 		for f.calls.Load() < 2 {
 			select {
@@ -173,15 +174,4 @@ func TestUpFollowStops(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "stopped following") {
 		t.Errorf("cancelled follow: %v, want 'stopped following'", err)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
 }

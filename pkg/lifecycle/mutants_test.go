@@ -1,16 +1,15 @@
 package lifecycle
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/racklift/racklift/internal/testenv"
 	"github.com/racklift/racklift/pkg/check"
 	"github.com/racklift/racklift/pkg/expect"
 	"github.com/racklift/racklift/pkg/state"
@@ -39,22 +38,9 @@ func (s *failStore) Update(name string, fn func(n *state.Node) ([]state.Event, e
 	return s.Store.Update(name, fn)
 }
 
-// logBuffer is a slog.Logger writing text lines to a buffer, safe across goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.String() }
-
 // withLog gives the rig's machine a logger into a buffer and returns the buffer.
-func (r *rig) withLog() *logBuffer {
-	lb := &logBuffer{}
+func (r *rig) withLog() *testenv.SyncBuffer {
+	lb := &testenv.SyncBuffer{}
 	r.m.cfg.Log = slog.New(slog.NewTextHandler(lb, nil))
 	return lb
 }
