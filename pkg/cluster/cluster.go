@@ -35,11 +35,25 @@ import (
 	"github.com/racklift/racklift/pkg/state"
 )
 
-// DefaultLease is how long an instance's lease outlives its last keep-alive: the time
-// within which the others take over its networks and nodes. Renewed every second
-// (keepFresh), it stays fresh through answers up to 3 s late, and a dead instance's
-// nodes move within the 10 s failover goal (docs/scale.md).
+// DefaultLease is the time within which the others take over a dead instance's
+// networks and nodes (--lease). Its etcd lease is a second shorter (etcdTTL), renewed
+// every sixth of that (keepFresh), so it stays fresh through answers up to 2 s late.
 const DefaultLease = 6 * time.Second
+
+// takeoverMargin is what a takeover takes past the etcd lease's expiry: etcd looks for
+// expired leases every 500 ms, then the others' watches fire and they take the locks.
+// The etcd lease is granted this much shorter than --lease, so the takeover as an
+// operator sees it, from the instance's death, ends within --lease.
+const takeoverMargin = time.Second
+
+// MinLease is the shortest --lease: etcd counts leases in whole seconds and raises a
+// lease under about 1.5 s (its election timeout) to that.
+const MinLease = 3 * time.Second
+
+// etcdTTL is the etcd lease's time to live for lease (whole seconds, at least 2).
+func etcdTTL(lease time.Duration) time.Duration {
+	return max((lease - takeoverMargin).Truncate(time.Second), 2*time.Second)
+}
 
 // Config is one instance's part in the cluster.
 type Config struct {
@@ -48,7 +62,8 @@ type Config struct {
 	Prefix string
 	// Instance names this instance (unique in the cluster: the host name by default).
 	Instance string
-	// Lease is the lease's time to live (default DefaultLease, at least 2s).
+	// Lease is the time within which the others take over this instance's networks and
+	// nodes once it is gone (default DefaultLease, at least MinLease).
 	Lease time.Duration
 	// Nodes lists the nodes to share out (the inventory in force).
 	Nodes func() []string
@@ -65,6 +80,7 @@ type Member struct {
 	log  *slog.Logger
 
 	mu       sync.Mutex
+	ttl      time.Duration // the etcd lease's time to live, as etcd granted it
 	session  *concurrency.Session
 	lastAck  time.Time        // when the lease's latest answered renewal was sent
 	nodes    map[string]int64 // node → create revision of its lock, held by this instance
@@ -83,8 +99,8 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	if cfg.Lease <= 0 {
 		cfg.Lease = DefaultLease
 	}
-	if cfg.Lease < 2*time.Second {
-		return nil, fmt.Errorf("cluster: --lease %s: at least 2s (etcd counts leases in seconds)", cfg.Lease)
+	if cfg.Lease < MinLease {
+		return nil, fmt.Errorf("cluster: --lease %s: at least %s (etcd counts leases in whole seconds, and a takeover needs about a second past the lease's expiry)", cfg.Lease, MinLease)
 	}
 	if cfg.Every <= 0 {
 		cfg.Every = cfg.Lease / 5
@@ -125,11 +141,16 @@ func (m *Member) networkPrefix(network string) string {
 // newSession takes a new lease, keeps it alive (keepFresh) and registers the
 // instance on it.
 func (m *Member) newSession(ctx context.Context) error {
-	ttl := int64((m.cfg.Lease + time.Second - 1) / time.Second)
+	want := etcdTTL(m.cfg.Lease)
 	asked := time.Now() // the lease runs at least ttl from here
-	grant, err := m.cli.Grant(ctx, ttl)
+	grant, err := m.cli.Grant(ctx, int64(want/time.Second))
 	if err != nil {
 		return fmt.Errorf("cluster: lease for instance %s: %w", m.cfg.Instance, err)
+	}
+	// etcd raises a lease to its minimum (1.5 election timeouts, whole seconds).
+	ttl := time.Duration(grant.TTL) * time.Second
+	if ttl > want {
+		m.log.Warn("cluster: etcd granted a longer lease than asked (its minimum, from its --election-timeout): takeovers take longer than --lease", "instance", m.cfg.Instance, "lease", m.cfg.Lease, "etcd_ttl", ttl, "asked_ttl", want)
 	}
 	kctx, kcancel := context.WithCancel(context.Background())
 	// The session uses the lease (elections) and keeps it alive at a third of its time;
@@ -144,9 +165,9 @@ func (m *Member) newSession(ctx context.Context) error {
 		return fmt.Errorf("cluster: register instance %s: %w", m.cfg.Instance, err)
 	}
 	m.mu.Lock()
-	m.session, m.lastAck = s, asked
+	m.session, m.lastAck, m.ttl = s, asked, ttl
 	m.mu.Unlock()
-	go m.keepFresh(kctx, kcancel, s, grant.ID)
+	go m.keepFresh(kctx, kcancel, s, grant.ID, ttl)
 	return nil
 }
 
@@ -154,13 +175,13 @@ func (m *Member) newSession(ctx context.Context) error {
 // renewal was sent: the lease runs at least that long from then, so a renewal answered
 // late still counts from when it was asked, and one answer delayed by a loaded etcd
 // does not make the lease look stale while the next ones are on their way.
-func (m *Member) keepFresh(ctx context.Context, cancel context.CancelFunc, s *concurrency.Session, lease clientv3.LeaseID) {
+func (m *Member) keepFresh(ctx context.Context, cancel context.CancelFunc, s *concurrency.Session, lease clientv3.LeaseID, ttl time.Duration) {
 	defer cancel()
-	t := time.NewTicker(m.cfg.Lease / 6)
+	t := time.NewTicker(ttl / 6)
 	defer t.Stop()
 	for {
 		sent := time.Now()
-		rctx, rcancel := context.WithTimeout(ctx, m.cfg.Lease/2)
+		rctx, rcancel := context.WithTimeout(ctx, ttl/2)
 		_, err := m.cli.KeepAliveOnce(rctx, lease)
 		rcancel()
 		switch {
@@ -203,7 +224,7 @@ func (m *Member) lost(why string) {
 // an instance that was paused past its lease knows at once when it resumes, before its
 // keep-alive has been answered, that its locks may be someone else's now.
 func (m *Member) freshLocked() bool {
-	return m.session != nil && time.Since(m.lastAck) < m.cfg.Lease*2/3
+	return m.session != nil && time.Since(m.lastAck) < m.ttl*2/3
 }
 
 // Holds returns the fence of node's lock when this instance holds it.
@@ -277,6 +298,7 @@ var ErrNotHolder = fmt.Errorf("this instance does not hold the node: %w", lifecy
 func (m *Member) Run(ctx context.Context) error {
 	t := time.NewTicker(m.cfg.Every)
 	defer t.Stop()
+	moved := m.watchMoves(ctx)
 	for {
 		m.mu.Lock()
 		s := m.session
@@ -296,8 +318,35 @@ func (m *Member) Run(ctx context.Context) error {
 			m.Close()
 			return nil
 		case <-t.C:
+		case <-moved:
 		}
 	}
+}
+
+// watchMoves signals (without blocking) each time an instance registers or its lease
+// ends, and each time a node's lock is let go (handed over, or expired with its
+// instance's lease), so the nodes are shared out again at once rather than at the next
+// look: a dead instance's nodes are taken over as soon as etcd expires its lease.
+func (m *Member) watchMoves(ctx context.Context) <-chan struct{} {
+	kick := make(chan struct{}, 1)
+	watch := func(prefix string, opts ...clientv3.OpOption) {
+		opts = append(opts, clientv3.WithPrefix())
+		for ctx.Err() == nil {
+			for range m.cli.Watch(clientv3.WithRequireLeader(ctx), prefix, opts...) {
+				select {
+				case kick <- struct{}{}:
+				default:
+				}
+			}
+			select { // the watch ended (etcd lost its leader): watch again after a look
+			case <-ctx.Done():
+			case <-time.After(m.cfg.Every):
+			}
+		}
+	}
+	go watch(m.base + "instances/")
+	go watch(m.base+"nodes/", clientv3.WithFilterPut())
+	return kick
 }
 
 // Close revokes the lease: this instance's networks and nodes are free at once.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,7 +16,9 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-const testLease = 3 * time.Second
+// testLease: the labetcd cluster's least lease is 3 s (1.5 election timeouts), and
+// etcdTTL asks for a second less than the lease.
+const testLease = 4 * time.Second
 
 func names(n int) []string {
 	var out []string
@@ -34,14 +37,22 @@ type instance struct {
 	done   chan struct{}
 }
 
+// lookEvery is how often the test instances look at ownership unprompted: often, so
+// tests do not wait on it, except where a test shows a takeover needs no look.
+const lookEvery = 200 * time.Millisecond
+
 func startInstance(t *testing.T, c *labetcd.Cluster, name string, nodes []string) *instance {
+	return startInstanceEvery(t, c, name, nodes, lookEvery)
+}
+
+func startInstanceEvery(t *testing.T, c *labetcd.Cluster, name string, nodes []string, every time.Duration) *instance {
 	t.Helper()
 	cli, err := c.Client()
 	if err != nil {
 		t.Fatal(err)
 	}
 	m, err := Start(context.Background(), Config{Client: cli, Prefix: "/t/", Instance: name, Lease: testLease,
-		Nodes: func() []string { return nodes }, Every: 200 * time.Millisecond})
+		Nodes: func() []string { return nodes }, Every: every})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,12 +102,14 @@ func exactlyOnce(nodes []string, ins ...*instance) bool {
 
 // TestNodesSharedAndTakenOver: three instances share the nodes out, each node held by
 // exactly one; when one crashes (its lease left to expire) the other two hold all of
-// them, and holders read from etcd agree.
+// them within the lease, and holders read from etcd agree. The instances never look
+// unprompted during the test: instances coming and going alone move the nodes.
 func TestNodesSharedAndTakenOver(t *testing.T) {
 	testenv.Slow(t)
 	c := labetcd.Start(t, 3)
 	nodes := names(60)
-	a, b, cc := startInstance(t, c, "a", nodes), startInstance(t, c, "b", nodes), startInstance(t, c, "c", nodes)
+	start := func(name string) *instance { return startInstanceEvery(t, c, name, nodes, time.Hour) }
+	a, b, cc := start("a"), start("b"), start("c")
 	count := func(in *instance) int {
 		n := 0
 		for _, node := range nodes {
@@ -115,6 +128,9 @@ func TestNodesSharedAndTakenOver(t *testing.T) {
 	a.crash()
 	took := waitFor(t, "every node held once by the two left", func() bool { return exactlyOnce(nodes, b, cc) })
 	t.Logf("%d nodes of the crashed instance taken over %v after the crash (lease %v)", aHeld, took, testLease)
+	if took > testLease {
+		t.Errorf("the crashed instance's nodes were taken over %v after the crash, want within the lease %v", took, testLease)
+	}
 	cli, err := c.Client()
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +195,11 @@ func TestOneDHCPInstancePerNetwork(t *testing.T) {
 		if next == first {
 			t.Fatal("the crashed instance leads again")
 		}
-		t.Logf("instance %d took the network over %v after the leader crashed (lease %v)", next, time.Since(start), testLease)
+		took := time.Since(start)
+		t.Logf("instance %d took the network over %v after the leader crashed (lease %v)", next, took, testLease)
+		if took > testLease {
+			t.Errorf("the network was taken over %v after its leader crashed, want within the lease %v", took, testLease)
+		}
 	case <-time.After(time.Minute):
 		t.Fatal("no instance took the network over")
 	}
@@ -268,5 +288,31 @@ func TestLostNodeGetsNoPowerAction(t *testing.T) {
 	}
 	if err := b.m.Power(power).PXECycle(context.Background(), lifecycle.Target{Name: nodes[0]}); err != nil || power.calls.Load() != 1 {
 		t.Errorf("b's BMC call for %s = %v, %d calls", nodes[0], err, power.calls.Load())
+	}
+}
+
+// TestEtcdTTLLeavesTheTakeoverMargin: the etcd lease is whole seconds, at least two,
+// and short enough of --lease for the takeover to finish within it.
+func TestEtcdTTLLeavesTheTakeoverMargin(t *testing.T) {
+	for _, tc := range []struct {
+		lease, want time.Duration
+	}{
+		{lease: 3 * time.Second, want: 2 * time.Second},
+		{lease: 6 * time.Second, want: 5 * time.Second},
+		{lease: 6500 * time.Millisecond, want: 5 * time.Second},
+		{lease: 10 * time.Second, want: 9 * time.Second},
+	} {
+		t.Run(tc.lease.String(), func(t *testing.T) {
+			got := etcdTTL(tc.lease)
+			if got != tc.want {
+				t.Errorf("etcdTTL(%v) = %v, want %v", tc.lease, got, tc.want)
+			}
+			if got+takeoverMargin > tc.lease {
+				t.Errorf("etcdTTL(%v) = %v leaves less than %v for the takeover", tc.lease, got, takeoverMargin)
+			}
+		})
+	}
+	if _, err := Start(context.Background(), Config{Client: &clientv3.Client{}, Instance: "a", Lease: MinLease - time.Second}); err == nil || !strings.Contains(err.Error(), "--lease 2s") {
+		t.Errorf("Start with a 2s lease: %v, want an error naming --lease 2s", err)
 	}
 }

@@ -43,7 +43,7 @@ func (f *StoreFlags) Register(fl *pflag.FlagSet, instance bool) {
 	if instance {
 		host, _ := os.Hostname()
 		fl.StringVar(&f.Instance, "instance", host, "with --store etcd: this serve instance's name, unique among those sharing the state (default: the host name)")
-		fl.DurationVar(&f.Lease, "lease", cluster.DefaultLease, "with --store etcd: how long after this instance's last keep-alive the others take over its networks and nodes")
+		fl.DurationVar(&f.Lease, "lease", cluster.DefaultLease, "with --store etcd: the time within which the other instances take over this one's networks and nodes once it is gone (at least 3s; its etcd lease is a second shorter)")
 	}
 }
 
