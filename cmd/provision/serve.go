@@ -25,6 +25,7 @@ type serveFlags struct {
 	httpPort, tftpPort             int
 	pxeDir, artifacts              string
 	agentBin, templates, logFormat string
+	agentURL                       string
 	configFile                     string
 	noDHCP                         bool
 	tftpWindow                     uint
@@ -83,6 +84,7 @@ and the last good inventory stays in force.`,
 	fl.StringVar(&f.pxeDir, "pxe-dir", "pxe", "directory of iPXE binaries served over TFTP (make pxe fills it)")
 	fl.StringVar(&f.artifacts, "artifacts", "artifacts", "directory of kernels, initrds and images served at /artifacts/")
 	fl.IntVar(&f.agentPort, "agent-port", server.DefaultAgentPort, "agent API port (HTTPS with serve's CA) on the serve address")
+	fl.StringVar(&f.agentURL, "agent-url", "", "the agent API's URL nodes are told (racklift.api=) when they reach it elsewhere than the serve address and --agent-port: a load balancer's in front of several instances, e.g. https://10.204.0.1:8443 (its host joins serve's certificate)")
 	fl.IntVar(&f.attempts, "attempts", 3, "attempts per node and up run, each with one power cycle, before the node is failed")
 	fl.DurationVar(&f.bmcTimeout, "bmc-timeout", 90*time.Second, "how long one BMC call may take before the attempt fails (a hung BMC)")
 	fl.StringToStringVar(&f.phaseTimeouts, "phase-timeout", nil, "override a phase's timeout, e.g. booting=20m,validating=1h (defaults: powering 3m, pxe 5m, booting 10m, agent 5m, validating 30m, deploying 30m, rebooting 10m, installed 30m)")
@@ -143,7 +145,7 @@ func (f *serveFlags) config(g *globals, stderr io.Writer) (server.Config, error)
 		AgentBinary: f.agentBin, Templates: tfs, Log: slog.New(h), NoDHCP: f.noDHCP, TFTPWindow: f.tftpWindow,
 		TFTPMax: f.tftpMax, TFTPMaxPerClient: f.tftpMaxPerClient, DHCPRelays: relays,
 		Provision: &server.Provision{
-			ControlAPI: g.api, AgentPort: f.agentPort, SecretsFile: g.secrets,
+			ControlAPI: g.api, AgentPort: f.agentPort, AgentURL: f.agentURL, SecretsFile: g.secrets,
 			Wave: f.wave, Attempts: f.attempts, BMCTimeout: f.bmcTimeout, PhaseTimeouts: f.phaseTimeouts,
 			Shared: shared,
 		},

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,10 @@ type Config struct {
 	// AgentListen is host:port of the agent API (TLS); port 0 picks one. Empty: no
 	// agent API.
 	AgentListen string
+	// AgentURL is the agent API's URL nodes are told (racklift.api=) when it is not
+	// AgentListen's address: a load balancer's in front of several instances. Its host
+	// joins Hosts in the certificate.
+	AgentURL string
 	// ControlAPI is "" (the unix socket in StateDir) or http://127.0.0.1:PORT.
 	ControlAPI string
 	// Power drives the BMCs; nil uses pkg/bmc with Secrets and BMC.
@@ -104,6 +109,16 @@ func Open(cfg Config) (*Core, error) {
 	}
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 2 * time.Second
+	}
+	if cfg.AgentURL != "" { // checked before anything is opened
+		u, host, err := parseAgentURL(cfg.AgentURL)
+		if err != nil {
+			return nil, err
+		}
+		cfg.AgentURL = u
+		if !slices.Contains(cfg.Hosts, host) { // the certificate names it too
+			cfg.Hosts = append(slices.Clip(cfg.Hosts), host)
+		}
 	}
 	c := &Core{cfg: cfg, log: cfg.Log}
 	var err error

@@ -19,8 +19,8 @@ import (
 )
 
 // listenAgent listens on the agent API's address with serve's certificate and returns
-// the listener and the base URL nodes are told (racklift.api=); none when
-// cfg.AgentListen is empty.
+// the listener and the base URL nodes are told (racklift.api=: cfg.AgentURL, or the
+// listener's address); none when cfg.AgentListen is empty.
 func listenAgent(cfg Config, ca *pki.PKI) (net.Listener, string, error) {
 	if cfg.AgentListen == "" {
 		return nil, "", nil
@@ -38,7 +38,11 @@ func listenAgent(cfg Config, ca *pki.PKI) (net.Listener, string, error) {
 		host = cfg.Hosts[0]
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return tls.NewListener(ln, ca.ServerTLSConfig()), "https://" + net.JoinHostPort(host, port), nil
+	u := "https://" + net.JoinHostPort(host, port)
+	if cfg.AgentURL != "" {
+		u = cfg.AgentURL // checked by Open
+	}
+	return tls.NewListener(ln, ca.ServerTLSConfig()), u, nil
 }
 
 // listenControl listens where the CLI looks for the control API: the unix socket in the

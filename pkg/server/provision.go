@@ -23,6 +23,9 @@ type Provision struct {
 	ControlAPI string
 	// AgentPort is the agent API's port on serve's address; 0: DefaultAgentPort.
 	AgentPort int
+	// AgentURL is the agent API's URL nodes are told instead of serve's address and
+	// AgentPort: a load balancer's in front of several instances (--agent-url).
+	AgentURL string
 	// SecretsFile holds the BMC passwords (--secrets); "": $RACKLIFT_SECRETS or
 	// inventory.DefaultSecretsFile.
 	SecretsFile string
@@ -58,7 +61,7 @@ func (cfg Config) coreConfig(ip netip.Addr, lc lifecycle.Config) provisioner.Con
 		listen = netip.AddrPortFrom(ip, uint16(port)).String()
 	}
 	return provisioner.Config{
-		StateDir: cfg.StateDir, Hosts: []string{ip.String()}, AgentListen: listen, ControlAPI: p.ControlAPI,
+		StateDir: cfg.StateDir, Hosts: []string{ip.String()}, AgentListen: listen, AgentURL: p.AgentURL, ControlAPI: p.ControlAPI,
 		Power: p.Power, Secrets: &inventory.Secrets{File: p.SecretsFile}, Lifecycle: lc, Tick: p.Tick, Log: cfg.Log,
 		Shared: p.Shared,
 	}

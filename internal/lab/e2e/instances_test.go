@@ -32,9 +32,8 @@ const provNet = "provisioning"
 //
 // The network's server address (the inventory's 10.204.0.1, on HostNIC) is a load
 // balancer's (balance): whichever instance answers DHCP tells nodes that address for
-// HTTP boot, and the balancer sends each connection to a live instance. The agent API
-// has none: the instance that renders a node's boot script names its own address in
-// racklift.api.
+// HTTP boot, every instance tells them its agent API there (--agent-url), and the
+// balancer sends each connection to a live instance.
 type etcdRig struct {
 	*Rig
 	etcd  *labetcd.Cluster
@@ -117,10 +116,10 @@ func newEtcdRig(t *testing.T, n int, lease time.Duration) *etcdRig {
 // balancerTable is the nftables table of the balancer in the rack's namespace.
 const balancerTable = "racklift-lb"
 
-// balance points the server address's HTTP port at the live instances in turn: DNAT in
-// the rack's namespace (an L4 balancer such as keepalived's LVS), which keeps the
-// node's own address as the source (serve hands a node its credential only when it asks
-// from its reserved address, so a proxy in between would not do). Called again
+// balance points the server address's HTTP and agent API ports at the live instances
+// in turn: DNAT in the rack's namespace (an L4 balancer such as keepalived's LVS), which
+// keeps the node's own address as the source (serve hands a node its credential only
+// when it asks from its reserved address, so a proxy in between would not do). Called again
 // whenever an instance goes, comes back or is paused: the balancer's health check.
 func (er *etcdRig) balance() {
 	er.t.Helper()
@@ -130,7 +129,7 @@ func (er *etcdRig) balance() {
 	}
 	rules := fmt.Sprintf("add table ip %[1]s\nadd chain ip %[1]s pre { type nat hook prerouting priority dstnat; }\nflush chain ip %[1]s pre\n", balancerTable)
 	if len(addrs) > 0 {
-		rules += fmt.Sprintf("add rule ip %s pre ip daddr %s tcp dport 8080 dnat to numgen inc mod %d map { %s }\n",
+		rules += fmt.Sprintf("add rule ip %s pre ip daddr %s tcp dport { 8080, 8443 } dnat to numgen inc mod %d map { %s }\n",
 			balancerTable, serverIP, len(addrs), strings.Join(addrs, ", "))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -166,7 +165,7 @@ func (er *etcdRig) start(in *instance) {
 		er.t.Fatal(err)
 	}
 	args := append(er.serveArgsOn(in.nic, in.stateDir), "--store", "etcd", "--etcd-endpoints", strings.Join(er.etcd.Endpoints(), ","),
-		"--instance", in.name, "--lease", er.lease.String())
+		"--instance", in.name, "--lease", er.lease.String(), "--agent-url", "https://"+serverIP+":8443")
 	cmd := er.rack.NS().Command(context.Background(), er.bin, args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = er.env, f, f
 	// ip execs serve: it dies with the test binary even when -timeout kills it.
@@ -267,19 +266,27 @@ func (er *etcdRig) clusterStatus(ctx context.Context, via *instance) (etcdStatus
 	return st, nil
 }
 
-// waitHolders polls status via instance until ok holds of its holders.
-func (er *etcdRig) waitHolders(ctx context.Context, via *instance, within time.Duration, what string, ok func(cluster.Holders) bool) cluster.Holders {
+// waitHolders polls the holders in etcd every 100 ms (as provision status reads them,
+// without a process start per look, so a takeover is timed to the look) until ok holds.
+func (er *etcdRig) waitHolders(ctx context.Context, within time.Duration, what string, ok func(cluster.Holders) bool) cluster.Holders {
 	er.t.Helper()
+	cli, err := er.etcd.Client()
+	if err != nil {
+		er.t.Fatal(err)
+	}
+	defer cli.Close()
 	deadline := time.Now().Add(within)
 	for {
-		st, err := er.clusterStatus(ctx, via)
-		if err == nil && ok(st.Holders) {
-			return st.Holders
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		h, err := cluster.ReadHolders(rctx, cli, "")
+		cancel()
+		if err == nil && ok(h) {
+			return h
 		}
 		if time.Now().After(deadline) {
-			er.t.Fatalf("timed out after %s waiting for %s: %+v, %v", within, what, st.Holders, err)
+			er.t.Fatalf("timed out after %s waiting for %s: %+v, %v", within, what, h, err)
 		}
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
