@@ -76,8 +76,15 @@ func newEtcdRig(t *testing.T, n int, lease time.Duration) *etcdRig {
 	// address, and a reply leaving by another NIC of the same bridge is not dropped.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, kv := range []string{"net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2",
-		"net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"} {
+	sysctls := []string{"net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2",
+		"net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"}
+	if _, err := os.Stat("/proc/sys/net/bridge/bridge-nf-call-iptables"); err == nil {
+		// br_netfilter is loaded on this host (it is per namespace, on by default): the
+		// balancer's DNAT would then also rewrite frames the bridge forwards, and the
+		// connections it balances end in resets. The balancer is a router, not a bridge.
+		sysctls = append(sysctls, "net.bridge.bridge-nf-call-iptables=0")
+	}
+	for _, kv := range sysctls {
 		if out, err := ns.Run(ctx, "sysctl", "-qw", kv); err != nil {
 			t.Fatalf("sysctl %s: %v: %s", kv, err, out)
 		}
