@@ -38,10 +38,13 @@ dist-deb: dist-bin
 	SOURCE_DATE_EPOCH=$(DIST_EPOCH) packaging/build-deb racklift-node-agent $(DIST_VERSION)-$(DEB_REVISION) amd64 \
 		$(DIST)/node-agent-$(DIST_VERSION)-linux-amd64 $(DIST)
 
-# lintian (Debian's package checker): errors fail the build, warnings are shown.
+# lintian (Debian's package checker): errors fail the build, warnings are shown. Its
+# mldbm-* caches go to a temporary directory removed after it (it leaves them in /tmp).
 lintian: dist-deb
-	lintian --fail-on error $(DIST)/racklift-provision_$(DIST_VERSION)-$(DEB_REVISION)_amd64.deb \
-		$(DIST)/racklift-node-agent_$(DIST_VERSION)-$(DEB_REVISION)_amd64.deb
+	tmp=$$(mktemp -d) && TMPDIR=$$tmp lintian --fail-on error \
+		$(DIST)/racklift-provision_$(DIST_VERSION)-$(DEB_REVISION)_amd64.deb \
+		$(DIST)/racklift-node-agent_$(DIST_VERSION)-$(DEB_REVISION)_amd64.deb; \
+		rc=$$?; rm -rf "$$tmp"; exit $$rc
 
 # The packaging test (internal/dist TestMakeDist): make dist, lintian, dpkg into a
 # throwaway root, man, systemd-analyze verify. Part of make test; this runs it alone.

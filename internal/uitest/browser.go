@@ -52,6 +52,9 @@ func Browser(t testing.TB, o Options) context.Context {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.WindowSize(o.Width, o.Height),
+		// Its singleton socket directories (org.chromium.Chromium.*) go under TMPDIR and
+		// stay when it is killed: a directory of the test's, removed after it.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
