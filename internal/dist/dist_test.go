@@ -56,7 +56,8 @@ func TestMakeDist(t *testing.T) {
 
 	t.Run("lintian has no errors", func(t *testing.T) {
 		cmd := exec.Command("lintian", append([]string{"--no-tag-display-limit"}, debs...)...)
-		cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir()) // its mldbm-* caches stay behind otherwise
+		// Its mldbm-* caches would otherwise stay behind in /tmp.
+		cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
 		b, _ := cmd.CombinedOutput() // exit status 1 on warnings too; the E: lines decide
 		if errs := regexp.MustCompile(`(?m)^E: .*$`).FindAllString(string(b), -1); len(errs) > 0 {
 			t.Errorf("lintian errors:\n%s", strings.Join(errs, "\n"))
