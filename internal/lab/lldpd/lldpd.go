@@ -6,7 +6,6 @@
 package lldpd
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,9 +13,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/racklift/racklift/internal/testenv"
 )
 
 // VLAN is one VLAN the port advertises (802.1 VLAN name TLV).
@@ -42,26 +42,8 @@ type Daemon struct {
 	Port Port
 	cmd  *exec.Cmd
 	dir  string
-	log  *logBuf
+	log  *testenv.SyncBuffer // lldpd's output, written by exec's copier and read by Wait
 	done chan struct{}
-}
-
-// logBuf is lldpd's output, written by exec's copier and read by Wait.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // Start runs lldpd in the foreground (-d) inside the named namespace (netns "" runs it
@@ -105,7 +87,7 @@ func start(netns, dir string, p Port) (*Daemon, error) {
 	} else {
 		cmd = exec.Command(bin, args...)
 	}
-	d := &Daemon{Port: p, cmd: cmd, dir: dir, log: &logBuf{}, done: make(chan struct{})}
+	d := &Daemon{Port: p, cmd: cmd, dir: dir, log: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = d.log, d.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
