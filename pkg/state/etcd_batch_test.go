@@ -61,6 +61,13 @@ func updateQueued(t *testing.T, s *Etcd, n int, fn func(*Node) ([]Event, error))
 		})
 	}
 	waitQueued(t, s, n)
+	letCommit(t, release, held, &wg, errs)
+}
+
+// letCommit releases the held committer, waits for the Updates and fails the test with
+// each that failed.
+func letCommit(t *testing.T, release func(), held <-chan error, wg *sync.WaitGroup, errs chan error) {
+	t.Helper()
 	release()
 	wg.Wait()
 	close(errs)
@@ -125,15 +132,7 @@ func TestEtcdUpdatesCommitInBatches(t *testing.T) {
 		}
 	}
 	waitQueued(t, a, 2*nodes)
-	release()
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if err := <-held; err != nil {
-		t.Fatal(err)
-	}
+	letCommit(t, release, held, &wg, errs)
 	// a's 121 Updates of 61 nodes need at least 4 transactions (40 a batch, each node
 	// once in a batch); one each would be 121. b's 60 run alongside, batched as they
 	// come.
