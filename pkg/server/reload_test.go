@@ -115,9 +115,10 @@ func TestHotReload(t *testing.T) {
 
 	// Fixing it applies again.
 	edit(t, rack, `mac: "52:54:00:04:00:zz"`, `mac: "52:54:00:04:00:22"`)
-	waitFor(t, "the fixed inventory in force", func() bool {
+	// Its event is published just after the plan is swapped in: wait for both.
+	waitFor(t, "the fixed inventory in force and its reload recorded", func() bool {
 		np := s.Current().Node("lab-02")
-		return np != nil && np.Reservation.MACString == "52:54:00:04:00:22"
+		return np != nil && np.Reservation.MACString == "52:54:00:04:00:22" && reloads(false) >= 2
 	})
 	if reloads(false) != 2 {
 		t.Errorf("applied reloads = %d, want 2", reloads(false))
