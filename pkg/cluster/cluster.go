@@ -50,9 +50,10 @@ const takeoverMargin = time.Second
 // lease under about 1.5 s (its election timeout) to that.
 const MinLease = 3 * time.Second
 
-// etcdTTL is the etcd lease's time to live for lease (whole seconds, at least 2).
+// etcdTTL is the etcd lease's time to live for lease, in whole seconds (at least 2:
+// Start refuses a lease under MinLease).
 func etcdTTL(lease time.Duration) time.Duration {
-	return max((lease - takeoverMargin).Truncate(time.Second), 2*time.Second)
+	return (lease - takeoverMargin).Truncate(time.Second)
 }
 
 // Config is one instance's part in the cluster.

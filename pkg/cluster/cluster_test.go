@@ -291,8 +291,8 @@ func TestLostNodeGetsNoPowerAction(t *testing.T) {
 	}
 }
 
-// TestEtcdTTLLeavesTheTakeoverMargin: the etcd lease is whole seconds, at least two,
-// and short enough of --lease for the takeover to finish within it.
+// TestEtcdTTLLeavesTheTakeoverMargin: the etcd lease is whole seconds, at least two
+// from the least lease Start takes, and short enough of --lease for the takeover to finish within it.
 func TestEtcdTTLLeavesTheTakeoverMargin(t *testing.T) {
 	for _, tc := range []struct {
 		lease, want time.Duration
